@@ -1,0 +1,108 @@
+"""Self-describing, safe checkpoints: one safetensors file, written atomically.
+
+A trainer's whole state (weights, optimizer, RNG streams, counters, schedules) is a nested
+structure of dicts/lists/numbers/strings/tensors. :func:`flatten` turns it into
+``(tensors, tree)``: tensors go into the safetensors body, the JSON tree (with tensor
+placeholders) into the safetensors metadata under ``"distillrl"``. Loading never executes code.
+Writes go to a temp file in the same folder and are renamed over the target (atomic on POSIX),
+so a crash mid-write never destroys the previous checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+FORMAT = "distillrl-checkpoint-1"
+_T = "__tensor__"
+
+
+def flatten(obj: Any, tensors: dict[str, torch.Tensor], path: str = "") -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = path or "t"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {_T: key}
+    if isinstance(obj, np.ndarray):
+        key = path or "t"
+        tensors[key] = torch.from_numpy(np.ascontiguousarray(obj))
+        return {_T: key, "numpy": True}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, flatten(v, tensors, f"{path}/{k}")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [flatten(v, tensors, f"{path}/{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot checkpoint object of type {type(obj).__name__} at {path!r}")
+
+
+def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(tree, dict):
+        if _T in tree:
+            t = tensors[tree[_T]]
+            return t.numpy().copy() if tree.get("numpy") else t
+        return {k: unflatten(v, tensors) for k, v in tree["__dict__"]}
+    if isinstance(tree, list):
+        return [unflatten(v, tensors) for v in tree]
+    return tree
+
+
+def save(path: str | Path, state: dict, meta: dict | None = None) -> None:
+    """Atomically write ``state`` (nested, with tensors) and JSON-able ``meta`` to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    tree = flatten(state, tensors)
+    header = {"format": FORMAT, "meta": meta or {}, "state": tree}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"distillrl": json.dumps(header)})
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | Path) -> tuple[dict, dict]:
+    """Return ``(state, meta)``; raises ValueError for a file that is not a distillrl checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            md = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types
+        raise ValueError(f"{path} is not a readable safetensors file ({e})") from None
+    if "distillrl" not in md:
+        raise ValueError(f"{path} is a safetensors file but not a distillrl checkpoint")
+    header = json.loads(md["distillrl"])
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{path}: unsupported checkpoint format {header.get('format')!r}")
+    return unflatten(header["state"], tensors), header.get("meta", {})
+
+
+def load_meta(path: str | Path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        md = f.metadata() or {}
+    return json.loads(md["distillrl"]).get("meta", {})
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,151 @@
+"""Losses as pure functions of tensors.
+
+Each RL loss returns a dict of *named terms* (``loss_*``, to be weighted and summed by the
+learner) and detached diagnostics (other keys). Distillation losses return one tensor with an
+explicit ``reduction`` over the batch: ``"mean"`` (default — the weight does not grow with the
+batch size, unlike a summed KL), ``"sum"`` or ``"none"`` (per-sample, shape [B]).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Reduction = Literal["mean", "sum", "none"]
+
+
+def _reduce(x: torch.Tensor, reduction: Reduction) -> torch.Tensor:
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "sum":
+        return x.sum()
+    if reduction == "none":
+        return x
+    raise ValueError(f"unknown reduction {reduction!r}")
+
+
+# --------------------------------------------------------------------------- RL losses
+
+
+def ppo_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
+             old_values: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
+             clip_coef: float = 0.2, clip_vloss: bool = True, norm_adv: bool = True) -> dict[str, torch.Tensor]:
+    """PPO clipped surrogate (Schulman et al. 2017, eq. 7), clipped value loss and entropy.
+
+    Shapes: logits [B, A]; values, actions, old_logp, old_values, advantages, returns [B].
+    Returns terms to *minimise*: ``loss_pg`` = −E[min(ρA, clip(ρ)A)],
+    ``loss_value`` = ½E[max((V−R)², (V_clip−R)²)], ``loss_entropy`` = −E[H(π)] (so a positive
+    weight is an entropy *bonus*); diagnostics ``approx_kl`` (E[(ρ−1) − log ρ]) and ``clipfrac``.
+    """
+    logp_all = torch.log_softmax(logits, -1)
+    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    log_ratio = logp - old_logp
+    ratio = log_ratio.exp()
+    adv = advantages
+    if norm_adv and adv.numel() > 1:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip_coef, 1 + clip_coef)).mean()
+    if clip_vloss:
+        v_clipped = old_values + (values - old_values).clamp(-clip_coef, clip_coef)
+        v_loss = 0.5 * torch.max((values - returns) ** 2, (v_clipped - returns) ** 2).mean()
+    else:
+        v_loss = 0.5 * ((values - returns) ** 2).mean()
+    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
+    return {"loss_pg": pg, "loss_value": v_loss, "loss_entropy": -entropy,
+            "approx_kl": approx_kl, "clipfrac": clipfrac, "entropy": entropy.detach()}
+
+
+def a2c_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor,
+             returns: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A2C/A3C (Mnih et al. 2016): −log π(a|x)·A, ½(V−R)², −H(π). Shapes as :func:`ppo_loss`."""
+    logp_all = torch.log_softmax(logits, -1)
+    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+    return {"loss_pg": -(logp * advantages.detach()).mean(),
+            "loss_value": 0.5 * ((values - returns) ** 2).mean(),
+            "loss_entropy": -entropy, "entropy": entropy.detach()}
+
+
+def dqn_loss(q: torch.Tensor, actions: torch.Tensor, target: torch.Tensor, huber: bool = True
+             ) -> dict[str, torch.Tensor]:
+    """TD loss on Q(x, a) against a fixed ``target`` [B] (see :func:`returns.td_target`).
+
+    Huber (smooth L1, δ=1) as in Mnih et al. 2015 when ``huber``, else ½ squared error.
+    """
+    q_a = q.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    target = target.detach()
+    loss = F.smooth_l1_loss(q_a, target) if huber else 0.5 * F.mse_loss(q_a, target)
+    return {"loss_td": loss, "q_mean": q_a.detach().mean()}
+
+
+# --------------------------------------------------------------------------- distillation losses
+# Direction convention: the *teacher* is the target distribution p, the student the model q.
+
+
+def teacher_probs(teacher_logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    """softmax(z/τ) — a Q-teacher or logit-teacher as a policy; τ → 0 gives the argmax one-hot."""
+    if tau <= 0:
+        raise ValueError("tau must be > 0")
+    return torch.softmax(teacher_logits / tau, -1)
+
+
+def nll(student_logits: torch.Tensor, teacher_out: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+    """Rusu et al. eq. 1: −log π_S(a*|x), a* = argmax_a of the teacher's output (q or π). [B, A] → [B]."""
+    a_star = teacher_out.argmax(-1, keepdim=True)
+    return _reduce(-torch.log_softmax(student_logits, -1).gather(-1, a_star).squeeze(-1), reduction)
+
+
+def mse(student_q: torch.Tensor, teacher_q: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+    """Rusu et al. eq. 2: ‖q_T(x) − q_S(x)‖² summed over actions. [B, A] → [B]."""
+    return _reduce(((teacher_q - student_q) ** 2).sum(-1), reduction)
+
+
+def kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float = 0.01,
+       reduction: Reduction = "mean") -> torch.Tensor:
+    """Rusu et al. eq. 3: KL(softmax(q_T/τ) ‖ softmax(q_S)) = Σ_a p_a (log p_a − log q_a). [B, A] → [B].
+
+    τ applies to the teacher only (the paper's τ = 0.01 sharpens the teacher's Q-values).
+    Identical distributions give exactly 0; zero-probability teacher actions contribute 0.
+    """
+    log_p = torch.log_softmax(teacher_logits / tau, -1)
+    log_q = torch.log_softmax(student_logits, -1)
+    p = log_p.exp()
+    return _reduce(torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p)).sum(-1), reduction)
+
+
+def cross_entropy(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+    """Schmitt et al. eq. 1 (the kickstarting term): H(π_T ‖ π_S) = −Σ_a π_T(a) log π_S(a).
+
+    ``teacher_p`` [B, A] are probabilities (use :func:`teacher_probs` for logits/Q-values).
+    Same gradient in the student as KL(π_T‖π_S); differs from it by the teacher's entropy.
+    """
+    return _reduce(-(teacher_p * torch.log_softmax(student_logits, -1)).sum(-1), reduction)
+
+
+def reverse_kl(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean",
+               eps: float = 1e-8) -> torch.Tensor:
+    """KL(π_S ‖ π_T) = Σ_a π_S(a)(log π_S(a) − log π_T(a)) — mode-seeking (Czarnecki et al. 2019)."""
+    log_q = torch.log_softmax(student_logits, -1)
+    q = log_q.exp()
+    return _reduce((q * (log_q - torch.log(teacher_p.clamp_min(eps)))).sum(-1), reduction)
+
+
+def gaussian_kl(mu_t: torch.Tensor, std_t: torch.Tensor, mu_s: torch.Tensor, std_s: torch.Tensor,
+                reduction: Reduction = "mean") -> torch.Tensor:
+    """KL(N(μ_T, σ_T²) ‖ N(μ_S, σ_S²)) for diagonal Gaussians, summed over action dims. [B, D] → [B]."""
+    var_t, var_s = std_t ** 2, std_s ** 2
+    per_dim = torch.log(std_s / std_t) + (var_t + (mu_t - mu_s) ** 2) / (2 * var_s) - 0.5
+    return _reduce(per_dim.sum(-1), reduction)
+
+
+def mean_mse(mu_s: torch.Tensor, mu_t: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+    """‖μ_T − μ_S‖² summed over action dims (continuous actions). [B, D] → [B]."""
+    return _reduce(((mu_t - mu_s) ** 2).sum(-1), reduction)
+
+
+DISTILL_LOSSES = ("nll", "mse", "kl", "cross_entropy", "reverse_kl")

@@ -1,0 +1,223 @@
+"""Networks: trunks (MLP, MinAtar, Nature CNN, IMPALA CNN) and the :class:`Agent` with heads.
+
+Every trunk takes a ``width`` multiplier that scales hidden units and channels (rounded, at
+least 1), which is how compressed students are built; :func:`param_count` gives exact counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .envs import EnvInfo
+
+
+@dataclass
+class NetConfig:
+    """Network architecture."""
+
+    arch: str = "auto"
+    """trunk: auto (mlp for vectors, minatar for small images, nature for ≥ 36 px), mlp, minatar, nature, impala"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden layer sizes of the mlp trunk"""
+    width: float = 1.0
+    """multiplier on every hidden size and channel count (compressed students use < 1)"""
+    shared: bool = False
+    """mlp only: one trunk for policy and value (false: separate actor and critic MLPs, as CleanRL/SB3)"""
+    activation: str = "tanh"
+    """mlp activation: tanh or relu"""
+
+
+ARCHES = ("auto", "mlp", "minatar", "nature", "impala")
+
+
+def _w(n: int, width: float) -> int:
+    return max(1, int(round(n * width)))
+
+
+def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+class MLP(nn.Module):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], width: float = 1.0, activation: str = "tanh"):
+        super().__init__()
+        act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
+        layers: list[nn.Module] = []
+        d = in_dim
+        for h in hidden:
+            h = _w(h, width)
+            layers += [layer_init(nn.Linear(d, h)), act()]
+            d = h
+        self.net = nn.Sequential(*layers)
+        self.out_dim = d
+
+    def forward(self, x):
+        return self.net(x.flatten(1))
+
+
+class MinAtarNet(nn.Module):
+    """Young & Tian 2019 (MinAtar): conv 16 filters 3×3 stride 1 → ReLU → FC 128 → ReLU."""
+
+    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0):
+        super().__init__()
+        c, f = _w(16, width), _w(128, width)
+        self.conv = layer_init(nn.Conv2d(in_ch, c, 3, 1))
+        n = c * (hw[0] - 2) * (hw[1] - 2)
+        self.fc = layer_init(nn.Linear(n, f))
+        self.out_dim = f
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return torch.relu(self.fc(x.flatten(1)))
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015: conv 32×8×8/4, 64×4×4/2, 64×3×3/1, FC 512."""
+
+    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0):
+        super().__init__()
+        c1, c2, c3, f = _w(32, width), _w(64, width), _w(64, width), _w(512, width)
+        self.convs = nn.Sequential(
+            layer_init(nn.Conv2d(in_ch, c1, 8, 4)), nn.ReLU(),
+            layer_init(nn.Conv2d(c1, c2, 4, 2)), nn.ReLU(),
+            layer_init(nn.Conv2d(c2, c3, 3, 1)), nn.ReLU(), nn.Flatten(),
+        )
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, in_ch, *hw)).shape[1]
+        self.fc = layer_init(nn.Linear(n, f))
+        self.out_dim = f
+
+    def forward(self, x):
+        return torch.relu(self.fc(self.convs(x)))
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.c0 = nn.Conv2d(c, c, 3, padding=1)
+        self.c1 = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.c1(torch.relu(self.c0(torch.relu(x))))
+
+
+class ImpalaCNN(nn.Module):
+    """Espeholt et al. 2018: three stacks (16, 32, 32) of conv + maxpool + 2 residual blocks, FC 256."""
+
+    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_ch
+        for c in (16, 32, 32):
+            c = _w(c, width)
+            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.MaxPool2d(3, 2, padding=1), _ResBlock(c), _ResBlock(c)]
+            c_in = c
+        layers += [nn.ReLU(), nn.Flatten()]
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, in_ch, *hw)).shape[1]
+        f = _w(256, width)
+        self.fc = layer_init(nn.Linear(n, f))
+        self.out_dim = f
+
+    def forward(self, x):
+        return torch.relu(self.fc(self.convs(x)))
+
+
+class AgentOutput(NamedTuple):
+    logits: torch.Tensor
+    """[B, A] unnormalised action log-probabilities"""
+    value: torch.Tensor | None
+    """[B] state value"""
+    q: torch.Tensor | None
+    """[B, A] action values (when the agent has a Q head)"""
+
+
+def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
+    if cfg.arch not in ARCHES:
+        raise ValueError(f"unknown network arch {cfg.arch!r}; valid: {', '.join(ARCHES)}")
+    if cfg.arch != "auto":
+        return cfg.arch
+    if info.layout == "flat":
+        return "mlp"
+    h = info.obs_shape[0] if info.layout == "hwc" else info.obs_shape[1]
+    return "minatar" if h < 36 else "nature"
+
+
+def make_trunk(arch: str, cfg: NetConfig, info: EnvInfo) -> nn.Module:
+    if arch == "mlp":
+        return MLP(int(np.prod(info.obs_shape)), tuple(cfg.hidden), cfg.width, cfg.activation)
+    if info.layout == "flat":
+        raise ValueError(f"arch {arch!r} needs image observations; {info.spec} gives vectors {info.obs_shape}")
+    if info.layout == "hwc":
+        hw, c = info.obs_shape[:2], info.obs_shape[2]
+    else:
+        c, hw = info.obs_shape[0], info.obs_shape[1:]
+    cls = {"minatar": MinAtarNet, "nature": NatureCNN, "impala": ImpalaCNN}[arch]
+    return cls(c, tuple(hw), cfg.width)
+
+
+class Agent(nn.Module):
+    """Trunk(s) + heads: policy logits, value, optional Q.
+
+    ``forward`` takes raw observations as the env gives them (any dtype, channels last or
+    first) and handles the float conversion, scaling and layout itself.
+    """
+
+    def __init__(self, info: EnvInfo, cfg: NetConfig | None = None, value_head: bool = True,
+                 q_head: bool = False, policy_head: bool = True):
+        super().__init__()
+        cfg = cfg or NetConfig()
+        self.info, self.cfg = info, cfg
+        self.arch = resolve_arch(cfg, info)
+        self.hwc = info.layout == "hwc"
+        self.scale = info.obs_scale
+        self.trunk = make_trunk(self.arch, cfg, info)
+        d = self.trunk.out_dim
+        # Separate critic trunk for the CleanRL/SB3-style MLP actor-critic.
+        self.critic_trunk = (make_trunk(self.arch, cfg, info)
+                             if (self.arch == "mlp" and not cfg.shared and value_head and policy_head) else None)
+        a = info.n_actions
+        self.pi = layer_init(nn.Linear(d, a), std=0.01) if policy_head else None
+        self.v = layer_init(nn.Linear(self.critic_trunk.out_dim if self.critic_trunk else d, 1), std=1.0) \
+            if value_head else None
+        self.q = layer_init(nn.Linear(d, a), std=1.0) if q_head else None
+
+    def prep(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float() if obs.dtype != torch.float32 else obs
+        if self.scale != 1.0:
+            x = x * self.scale
+        if self.hwc:
+            x = x.permute(0, 3, 1, 2)
+        return x
+
+    def forward(self, obs: torch.Tensor) -> AgentOutput:
+        x = self.prep(obs)
+        h = self.trunk(x)
+        logits = self.pi(h) if self.pi is not None else None
+        q = self.q(h) if self.q is not None else None
+        if self.v is None:
+            value = None
+        else:
+            value = self.v(self.critic_trunk(x) if self.critic_trunk is not None else h).squeeze(-1)
+        if logits is None and q is not None:
+            logits = q  # a pure Q agent acts greedily on q
+        return AgentOutput(logits, value, q)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.prep(obs)
+        h = self.critic_trunk(x) if self.critic_trunk is not None else self.trunk(x)
+        return self.v(h).squeeze(-1)
+
+
+def param_count(module: nn.Module) -> int:
+    """Exact number of parameters."""
+    return sum(p.numel() for p in module.parameters())

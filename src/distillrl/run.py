@@ -1,0 +1,214 @@
+"""Run directories and the loop that drives a trainer through one.
+
+A run directory holds::
+
+    config.yaml                 the resolved configuration
+    metrics.csv                 one row per update/log interval (frames, returns, losses, ...)
+    tb/                         TensorBoard events of the same scalars
+    checkpoints/last.safetensors  the trainer's whole state (atomic writes)
+    summary.json                final evaluation and throughput
+
+``--resume`` reloads the last checkpoint, drops metric rows written after it (so no row is
+duplicated or missing) and continues. SIGINT saves a checkpoint and exits cleanly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import checkpoint
+from .config import dump_yaml, to_dict
+
+CKPT = "checkpoints/last.safetensors"
+
+
+class RunDirError(ValueError):
+    pass
+
+
+class MetricsLog:
+    """metrics.csv + TensorBoard, resumable at a frame count."""
+
+    def __init__(self, path: Path, resume_frames: int | None = None, tensorboard: bool = True):
+        self.csv_path = path / "metrics.csv"
+        self.fields: list[str] | None = None
+        if resume_frames is not None and self.csv_path.exists():
+            with open(self.csv_path, newline="") as f:
+                reader = csv.DictReader(f)
+                self.fields = list(reader.fieldnames or [])
+                keep = [r for r in reader if float(r["frames"]) <= resume_frames]
+            tmp = self.csv_path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, self.fields)
+                w.writeheader()
+                w.writerows(keep)
+            tmp.replace(self.csv_path)
+        elif self.csv_path.exists():
+            self.csv_path.unlink()
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(path / "tb"),
+                                        purge_step=None if resume_frames is None else resume_frames + 1)
+            except ImportError:  # tensorboard not installed
+                self.tb = None
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        new = self.fields is None
+        if new:
+            self.fields = list(rows[0].keys())
+        with open(self.csv_path, "a", newline="") as f:
+            w = csv.DictWriter(f, self.fields, extrasaction="ignore", restval="")
+            if new:
+                w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+        if self.tb is not None:
+            for r in rows:
+                step = int(r["frames"])
+                for k, v in r.items():
+                    if k != "frames" and isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
+                        self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.flush()
+            self.tb.close()
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    p = Path(run_dir) / "metrics.csv"
+    if not p.exists():
+        return []
+    with open(p, newline="") as f:
+        return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def prepare_run_dir(path: Path, resume: bool) -> None:
+    """Validate before touching anything: never overwrite an earlier run by accident."""
+    if resume:
+        if not (path / CKPT).exists():
+            raise RunDirError(f"cannot resume: no checkpoint at {path / CKPT}")
+    elif path.exists() and any(path.iterdir()):
+        raise RunDirError(f"run directory {path} already exists and is not empty; "
+                          "use --resume to continue it or choose another --run-dir")
+
+
+def default_run_dir(kind: str, env: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{kind}-{env.replace(':', '-').replace('/', '-')}-s{seed}-{stamp}"
+
+
+class _Interrupt:
+    def __init__(self):
+        self.flag = False
+        self._old = None
+
+    def __enter__(self):
+        self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.flag:  # second Ctrl-C: give up immediately
+            signal.signal(signal.SIGINT, self._old)
+            raise KeyboardInterrupt
+        self.flag = True
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str) -> None:
+    meta = {"kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
+            "env": cfg.env, "n_params": trainer.n_params, "version": _version()}
+    checkpoint.save(path / CKPT, trainer.state_dict(), meta)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def drive(trainer: Any, cfg: Any, run_dir: Path, kind: str, resume: bool, progress: bool = True,
+          on_rows: Callable[[list[dict]], None] | None = None, chunk: int | None = None) -> dict:
+    """Advance ``trainer`` to ``cfg.steps`` frames inside ``run_dir``; return a summary dict.
+
+    Raises ``KeyboardInterrupt`` after saving a checkpoint if SIGINT arrives.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        state, meta = checkpoint.load(run_dir / CKPT)
+        trainer.load_state_dict(state)
+    else:
+        dump_yaml(cfg, run_dir / "config.yaml")
+    log = MetricsLog(run_dir, trainer.frames if resume else None)
+    total = cfg.steps
+    next_ckpt = (trainer.frames // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+    chunk = chunk or getattr(getattr(trainer, "d", None), "log_every", 1)
+    t0, f0 = time.perf_counter(), trainer.frames
+    interrupted = False
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[sps]:>6.0f} sps  return {task.fields[ret]}"), TimeRemainingColumn()]
+    with _Interrupt() as intr, Progress(*columns, disable=not progress, transient=False,
+                                        console=_stderr_console()) as bar:
+        task = bar.add_task(f"{kind} {cfg.env}", total=total, completed=trainer.frames, sps=0.0, ret="-")
+        while trainer.frames < total:
+            rows = trainer.advance(min(chunk, total - trainer.frames))
+            log.write(rows)
+            if on_rows:
+                on_rows(rows)
+            rr = trainer.recent_returns
+            sps = (trainer.frames - f0) / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, completed=trainer.frames, sps=sps,
+                       ret=f"{np.mean(rr):.2f}" if rr else "-")
+            if trainer.frames >= next_ckpt:
+                save_checkpoint(trainer, run_dir, cfg, kind)
+                next_ckpt = (trainer.frames // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+            if intr.flag:
+                interrupted = True
+                break
+    save_checkpoint(trainer, run_dir, cfg, kind)
+    log.close()
+    wall = time.perf_counter() - t0
+    if interrupted:
+        raise KeyboardInterrupt(f"interrupted at {trainer.frames} frames; checkpoint saved in {run_dir}")
+    return {"steps": trainer.frames, "sps": (trainer.frames - f0) / max(wall, 1e-9), "wall_s": wall,
+            "n_params": trainer.n_params}
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    checkpoint.atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def emit(summary: dict, as_json: bool) -> None:
+    """Print a summary: human-readable, or one JSON object as the last stdout line."""
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    for k, v in summary.items():
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        sys.stdout.write(f"{k:>16}: {v}\n")

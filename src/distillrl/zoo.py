@@ -1,0 +1,80 @@
+"""Loading trained agents: from a run directory, a checkpoint file, or the shipped teacher zoo.
+
+Zoo entries live in ``distillrl/zoo/<name>/``: ``model.safetensors`` (weights + the config that
+built them, in the safetensors metadata) and ``meta.json`` (evaluation scores, frames, and the
+exact command that trained them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import checkpoint
+from .config import from_dict
+from .envs import env_info
+from .nets import Agent
+
+ZOO_DIR = Path(__file__).parent / "zoo"
+
+
+class SourceError(ValueError):
+    pass
+
+
+def zoo_names() -> list[str]:
+    if not ZOO_DIR.is_dir():
+        return []
+    return sorted(p.name for p in ZOO_DIR.iterdir() if (p / "model.safetensors").exists())
+
+
+def zoo_meta(name: str) -> dict:
+    p = ZOO_DIR / name / "meta.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def resolve(source: str) -> Path:
+    """Map a zoo name, run directory or checkpoint path to a checkpoint file."""
+    if source in zoo_names():
+        return ZOO_DIR / source / "model.safetensors"
+    p = Path(source)
+    if p.is_dir():
+        for cand in (p / "model.safetensors", p / "checkpoints" / "last.safetensors"):
+            if cand.exists():
+                return cand
+        raise SourceError(f"{p} is a directory without a checkpoint (checkpoints/last.safetensors)")
+    if p.is_file():
+        return p
+    names = ", ".join(zoo_names()) or "none installed"
+    raise SourceError(f"{source!r} is not a zoo name ({names}), run directory or checkpoint file")
+
+
+def load_agent(source: str) -> tuple[Agent, dict]:
+    """Rebuild the agent stored at ``source``; returns ``(agent in eval mode, checkpoint meta)``."""
+    from .trainer import TrainConfig
+
+    path = resolve(source)
+    try:
+        state, meta = checkpoint.load(path)
+    except ValueError as e:
+        raise SourceError(str(e)) from None
+    cfg = from_dict(TrainConfig, meta["config"])
+    algo = state.get("algo", meta.get("algo", "ppo"))
+    kw = {"value_head": False, "q_head": True, "policy_head": False} if algo == "dqn" else {"value_head": True}
+    agent = Agent(env_info(cfg.env), cfg.net, **kw)
+    agent.load_state_dict(state["agent"])
+    agent.eval().requires_grad_(False)
+    meta = dict(meta)
+    meta.setdefault("env", cfg.env)
+    meta["path"] = str(path)
+    return agent, meta
+
+
+def export_model(run_dir: str | Path, out_dir: str | Path, extra_meta: dict | None = None) -> Path:
+    """Write a zoo-style ``model.safetensors`` (weights + config only) from a run's checkpoint."""
+    state, meta = checkpoint.load(resolve(str(run_dir)))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, **(extra_meta or {})}
+    checkpoint.save(out / "model.safetensors", {"algo": state["algo"], "agent": state["agent"]}, meta)
+    return out / "model.safetensors"
