@@ -210,7 +210,19 @@ def cmd_envs(argv: list[str]) -> int:
     return 0
 
 
+def cmd_demo(argv: list[str]) -> int:
+    """The README's main job on its built-in default: train PPO on CartPole-v1 for 100k frames."""
+    import time
+
+    p = OneLineParser(prog="distillrl demo", description=cmd_demo.__doc__)
+    p.add_argument("--run-dir", default=None, help="where to put the run (default: runs/demo-<time>)")
+    ns = p.parse_args(argv)
+    run_dir = ns.run_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    return cmd_train(["--env", "gym:CartPole-v1", "--steps", "100000", "--run-dir", run_dir])
+
+
 COMMANDS = {
+    "demo": cmd_demo,
     "train": cmd_train,
     "eval": cmd_eval,
     "zoo": cmd_zoo,

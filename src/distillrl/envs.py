@@ -63,10 +63,9 @@ def _register(family: str) -> None:
         register_envs()
     elif family == "minigrid":
         try:
-            import minigrid
+            import minigrid  # noqa: F401  (registers its ids on import)
         except ImportError:
             raise EnvError("minigrid is not installed: pip install 'distillrl[minigrid]'") from None
-        minigrid.register_minigrid_envs()
     elif family == "ale":
         try:
             import ale_py

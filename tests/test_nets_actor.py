@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import torch
+
+from distillrl.actor import NumpyActor, make_actor, sample_gumbel
+from distillrl.envs import EnvInfo, env_info
+from distillrl.nets import Agent, NetConfig, param_count
+
+MINATAR = EnvInfo("minatar:breakout", (10, 10, 4), "hwc", 1.0, 3)
+
+
+def test_minatar_net_exact_param_count():
+    a = Agent(MINATAR)
+    conv = 4 * 16 * 9 + 16
+    fc = 16 * 8 * 8 * 128 + 128
+    assert a.arch == "minatar"
+    assert param_count(a) == conv + fc + (128 * 3 + 3) + (128 + 1)
+
+
+def test_mlp_separate_actor_critic_param_count():
+    info = EnvInfo("gym:CartPole-v1", (4,), "flat", 1.0, 2)
+    a = Agent(info, NetConfig(hidden=(64, 64)))
+    trunk = (4 * 64 + 64) + (64 * 64 + 64)
+    assert param_count(a) == 2 * trunk + (64 * 2 + 2) + (64 + 1)
+
+
+def test_width_multiplier_scales_units():
+    small = Agent(MINATAR, NetConfig(width=0.25))
+    assert small.trunk.conv.out_channels == 4 and small.trunk.fc.out_features == 32
+    assert param_count(small) < param_count(Agent(MINATAR)) / 10
+
+
+@pytest.mark.parametrize("arch", ["nature", "impala"])
+def test_big_cnns_forward(arch):
+    info = EnvInfo("ale:pong", (4, 84, 84), "chw", 1 / 255, 6)
+    a = Agent(info, NetConfig(arch=arch, width=0.5))
+    out = a(torch.randint(0, 255, (2, 4, 84, 84), dtype=torch.uint8))
+    assert out.logits.shape == (2, 6) and out.value.shape == (2,)
+
+
+@pytest.mark.parametrize("spec,kw", [
+    ("minatar:breakout", {}),
+    ("minatar:seaquest", {"width": 0.5}),
+    ("gym:CartPole-v1", {}),
+    ("gym:CartPole-v1", {"shared": True, "activation": "relu"}),
+])
+def test_numpy_actor_matches_torch(spec, kw):
+    torch.manual_seed(0)
+    info = env_info(spec)
+    agent = Agent(info, NetConfig(**kw), q_head=True)
+    actor = make_actor(agent)
+    assert isinstance(actor, NumpyActor)
+    rng = np.random.default_rng(0)
+    obs = (rng.random((5,) + info.obs_shape) > 0.7) if spec.startswith("minatar") else rng.normal(size=(5, 4)).astype(np.float32)
+    with torch.no_grad():
+        ref = agent(torch.from_numpy(obs))
+    logits, value = actor(obs)
+    np.testing.assert_allclose(logits, ref.logits.numpy(), atol=1e-5)
+    np.testing.assert_allclose(value, ref.value.numpy(), atol=1e-5)
+    np.testing.assert_allclose(actor.q_values(obs), ref.q.numpy(), atol=1e-5)
+    # after a weight change, sync() picks it up
+    with torch.no_grad():
+        for p in agent.parameters():
+            p.add_(0.1)
+        ref = agent(torch.from_numpy(obs))
+    actor.sync()
+    np.testing.assert_allclose(actor(obs)[0], ref.logits.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_gumbel_sampling_matches_probabilities():
+    logits = np.log(np.array([[0.1, 0.2, 0.7]] * 20000, np.float32))
+    a, logp = sample_gumbel(logits, np.random.default_rng(0))
+    freq = np.bincount(a, minlength=3) / len(a)
+    np.testing.assert_allclose(freq, [0.1, 0.2, 0.7], atol=0.015)
+    np.testing.assert_allclose(logp, np.log(np.array([0.1, 0.2, 0.7]))[a], rtol=1e-5)
