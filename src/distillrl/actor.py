@@ -4,7 +4,7 @@ Why by hand: acting runs the network on a handful of observations per environmen
 that size torch's per-operator dispatch overhead dominates — on a 2-core CPU a batch-4 MinAtar
 forward costs ~280 µs in torch and ~40 µs as the NumPy below (``bench/bench_actor.py``).
 Learning (forward + backward on minibatches) stays in torch. The mirror is rebuilt from the
-torch weights after every update (:meth:`NumpyActor.sync`) and is tested to agree with the
+torch weights as zero-copy views (in-place optimiser steps are seen at once) and is tested to agree with the
 torch forward to float32 precision (``tests/test_actor.py``).
 
 Supported trunks: ``mlp`` and ``minatar``; :func:`make_actor` falls back to torch otherwise.
@@ -25,7 +25,7 @@ def _mlp_layers(trunk: MLP) -> list:
     layers = []
     for m in trunk.net:
         if isinstance(m, nn.Linear):
-            layers.append(("linear", m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()))
+            layers.append(("linear", m.weight.detach().numpy().T, m.bias.detach().numpy()))
         elif isinstance(m, nn.Tanh):
             layers.append(("tanh",))
         elif isinstance(m, nn.ReLU):
@@ -76,25 +76,30 @@ class NumpyActor:
         return isinstance(agent.trunk, MLP) and (agent.critic_trunk is None or isinstance(agent.critic_trunk, MLP))
 
     def sync(self) -> None:
-        """Copy the current torch weights (call after every optimiser step block)."""
+        """Rebind to the agent's weights.
+
+        The arrays are zero-copy *views* of the torch parameters, so in-place optimiser steps
+        and ``load_state_dict`` are seen without calling this; call it only if parameters are
+        replaced by new tensor objects.
+        """
         a = self.agent
-        with torch.no_grad():
-            if self.trunk_kind == "mlp":
-                self.trunk = _mlp_layers(a.trunk)
-                self.critic = _mlp_layers(a.critic_trunk) if a.critic_trunk is not None else None
-            else:
-                t = a.trunk
-                cw = t.conv.weight.detach().numpy()
-                self.conv_w = cw.reshape(cw.shape[0], -1).T.copy()  # [c·9, C_out]
-                self.conv_b = t.conv.bias.detach().numpy().copy()
-                fw = t.fc.weight.detach().numpy()  # [F, C_out·P], columns (channel, position)
-                c_out = cw.shape[0]
-                # reorder columns to (position, channel) to match the [N, P, C_out] conv output
-                self.fc_w = fw.reshape(fw.shape[0], c_out, self.n_pos).transpose(2, 1, 0).reshape(-1, fw.shape[0]).copy()
-                self.fc_b = t.fc.bias.detach().numpy().copy()
-            self.pi = (a.pi.weight.detach().numpy().T.copy(), a.pi.bias.detach().numpy().copy()) if a.pi is not None else None
-            self.v = (a.v.weight.detach().numpy().T.copy(), a.v.bias.detach().numpy().copy()) if a.v is not None else None
-            self.q = (a.q.weight.detach().numpy().T.copy(), a.q.bias.detach().numpy().copy()) if a.q is not None else None
+
+        def view(t: torch.Tensor) -> np.ndarray:
+            return t.detach().numpy()
+
+        if self.trunk_kind == "mlp":
+            self.trunk = _mlp_layers(a.trunk)
+            self.critic = _mlp_layers(a.critic_trunk) if a.critic_trunk is not None else None
+        else:
+            t = a.trunk
+            cw = view(t.conv.weight)
+            self.conv_w = cw.reshape(cw.shape[0], -1).T  # [c·9, C_out] view
+            self.conv_b = view(t.conv.bias)
+            self.fc_w = view(t.fc.weight).T  # [C_out·P, F] view; rows ordered (channel, position)
+            self.fc_b = view(t.fc.bias)
+        self.pi = (view(a.pi.weight).T, view(a.pi.bias)) if a.pi is not None else None
+        self.v = (view(a.v.weight).T, view(a.v.bias)) if a.v is not None else None
+        self.q = (view(a.q.weight).T, view(a.q.bias)) if a.q is not None else None
         self.scale = np.float32(a.scale)
 
     def _features(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +113,8 @@ class NumpyActor:
         p = obs.reshape(n, -1)[:, self.index].astype(np.float32)
         if self.scale != 1:
             p *= self.scale
-        h = np.maximum(p @ self.conv_w + self.conv_b, 0.0).reshape(n, -1)
+        h = np.maximum(p @ self.conv_w + self.conv_b, 0.0)  # [N, P, C_out]
+        h = h.transpose(0, 2, 1).reshape(n, -1)  # channel-major, like torch's flatten of [N, C, H, W]
         h = np.maximum(h @ self.fc_w + self.fc_b, 0.0)
         return h, h
 

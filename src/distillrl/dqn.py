@@ -72,7 +72,8 @@ class DQNTrainer(Trainer):
         self.target.load_state_dict(self.agent.state_dict())
         self.target.requires_grad_(False)
         if d.optimizer == "rmsprop":
-            self.opt = torch.optim.RMSprop(self.agent.parameters(), lr=d.lr, alpha=0.95, eps=0.01, centered=True)
+            self.opt = torch.optim.RMSprop(self.agent.parameters(), lr=d.lr, alpha=0.95, eps=0.01, centered=True,
+                                           foreach=True)
         elif d.optimizer == "adam":
             self.opt = make_adam(self.agent.parameters(), lr=d.lr)
         else:
@@ -117,7 +118,6 @@ class DQNTrainer(Trainer):
         if d.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(self.params, d.max_grad_norm)
         self.opt.step()
-        self.actor.sync()
         self.updates += 1
         self._loss_sum += float(terms["loss_td"].detach())
         self._q_sum += float(terms["q_mean"])

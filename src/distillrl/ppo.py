@@ -142,7 +142,6 @@ class PPOTrainer(Trainer):
                     break
             if stop:
                 break
-        self.actor.sync()
         row = self._episode_metrics()
         row.update({k: v / max(n, 1) for k, v in sums.items()})
         row["lr"] = lr
