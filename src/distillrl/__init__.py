@@ -1,3 +1,11 @@
 """distillrl — teach reinforcement-learning agents with agents."""
 
+import os as _os
+
+# NumPy's BLAS would otherwise start one thread per core for the tiny matmuls of the acting
+# path (distillrl.actor); on a small shared CPU those threads spin against the learner and
+# make it several times slower. Set before NumPy is imported; an explicit user setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+    _os.environ.setdefault(_var, "1")
+
 __version__ = "0.1.0"

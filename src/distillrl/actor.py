@@ -1,11 +1,11 @@
 """A NumPy mirror of :class:`nets.Agent`'s forward pass, used for *acting* in rollouts.
 
 Why by hand: acting runs the network on a handful of observations per environment step. At
-that size torch's per-operator dispatch overhead dominates — on a 2-core CPU a batch-4 MinAtar
-forward costs ~280 µs in torch and ~40 µs as the NumPy below (``bench/bench_actor.py``).
-Learning (forward + backward on minibatches) stays in torch. The mirror is rebuilt from the
-torch weights as zero-copy views (in-place optimiser steps are seen at once) and is tested to agree with the
-torch forward to float32 precision (``tests/test_actor.py``).
+that size torch's per-operator dispatch overhead dominates the arithmetic (tens of µs per op
+on a small CPU), while NumPy's per-op cost is a few µs. Learning (forward + backward on
+minibatches) stays in torch. The mirror reads the torch weights through zero-copy views (so
+in-place optimiser steps are seen at once) and is tested to agree with the torch forward to
+float32 precision (``tests/test_nets_actor.py``).
 
 Supported trunks: ``mlp`` and ``minatar``; :func:`make_actor` falls back to torch otherwise.
 """

@@ -1,6 +1,8 @@
 """The ``distillrl`` command line.
 
     distillrl train --env ENV [--algo ppo|dqn] [--steps N] [--seed S] [--run-dir DIR] [--config FILE.yaml] [--resume]
+    distillrl distill --teacher T [--env ENV] [--loss nll|mse|kl|cross_entropy|reverse_kl] [--tau X]
+                      [--source teacher|student|dagger|eer] [--student-size F] [--steps N] [--seed S]
     distillrl eval RUN_DIR|ZOO_NAME [--env ENV] [--episodes N] [--json]
     distillrl zoo [list|path NAME]
     distillrl envs [--family F]
@@ -12,6 +14,7 @@ Errors are one line on stderr with a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -44,59 +47,66 @@ def build_config(cls, ns: argparse.Namespace, run_dir: Path | None, resume: bool
 
 def cmd_train(argv: list[str]) -> int:
     from .presets import preset
-    from .trainer import ALGOS, TrainConfig
+    from .trainer import ALGOS, TrainConfig, make_trainer
 
     p = OneLineParser(prog="distillrl train", description=TrainConfig.__doc__)
-    p.add_argument("--config", help="YAML file with config keys (flags override it)")
-    p.add_argument("--run-dir", help="run directory (default: runs/train-<env>-s<seed>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
-    _common(p)
+    _run_options(p)
     add_dataclass_args(p, TrainConfig)
     ns = p.parse_args(argv)
-    return _train_like(ns, "train", TrainConfig, preset, ALGOS, lambda cfg: _make_train(cfg))
+
+    def prepare(cfg):
+        if cfg.algo not in ALGOS:
+            raise ConfigError(f"unknown algo {cfg.algo!r}; valid: {', '.join(ALGOS)}")
+        return cfg
+
+    return _train_like(ns, "train", TrainConfig, preset, prepare, make_trainer, _eval_student)
 
 
-def _make_train(cfg):
-    from .trainer import make_trainer
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML file with config keys (flags override it)")
+    p.add_argument("--run-dir", help="run directory (default: runs/<command>-<env>-s<seed>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    _common(p)
 
-    return make_trainer(cfg)
+
+def _eval_student(trainer, cfg) -> dict:
+    from .evaluate import evaluate, summarize
+
+    if cfg.eval_episodes <= 0:
+        return {}
+    rets, _ = evaluate(_logits_fn(trainer.actor), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
+                       max_episode_steps=cfg.max_episode_steps)
+    return summarize(rets)
 
 
-def _train_like(ns, kind: str, cls, preset_fn, algos, factory, extra_summary=None) -> int:
+def _train_like(ns, kind: str, cls, preset_fn, prepare, factory, finish) -> int:
+    """Shared driver: config → validation → run dir → trainer → drive → finish (evaluation)."""
     from .envs import EnvError, gym_id
     from .run import RunDirError, default_run_dir, drive, emit, prepare_run_dir, write_summary
+    from .teachers import TeacherError
+    from .zoo import SourceError
 
     prog = f"distillrl {kind}"
     run_dir = Path(ns.run_dir) if ns.run_dir else None
     if ns.resume and run_dir is None:
         die(prog, "--resume needs --run-dir")
     try:
-        cfg = build_config(cls, ns, run_dir, ns.resume, preset_fn)
+        cfg = prepare(build_config(cls, ns, run_dir, ns.resume, preset_fn))
         gym_id(cfg.env)
-        if hasattr(cfg, "algo") and cfg.algo not in algos:
-            raise ConfigError(f"unknown algo {cfg.algo!r}; valid: {', '.join(algos)}")
         if cfg.steps <= 0:
             raise ConfigError("--steps must be positive")
         run_dir = run_dir or default_run_dir(kind, cfg.env, cfg.seed)
         prepare_run_dir(run_dir, ns.resume)
         _set_threads(cfg.threads)
         trainer = factory(cfg)
-    except (ConfigError, EnvError, RunDirError, ValueError, FileNotFoundError) as e:
+    except (ConfigError, EnvError, RunDirError, TeacherError, SourceError, ValueError, FileNotFoundError) as e:
         die(prog, str(e))
     try:
         summary = drive(trainer, cfg, run_dir, kind, ns.resume, progress=not ns.no_progress)
     except KeyboardInterrupt as e:
         sys.stderr.write(f"{prog}: {e or 'interrupted'}; resume with --resume --run-dir {run_dir}\n")
         return 130
-    summary = {"run_dir": str(run_dir), "env": cfg.env, **summary}
-    if extra_summary is not None:
-        summary.update(extra_summary(trainer, cfg))
-    if cfg.eval_episodes > 0:
-        from .evaluate import evaluate, summarize
-
-        rets, _ = evaluate(_logits_fn(trainer.actor), cfg.env,
-                           cfg.eval_episodes, seed=10_000 + cfg.seed, max_episode_steps=cfg.max_episode_steps)
-        summary.update(summarize(rets))
+    summary = {"run_dir": str(run_dir), "env": cfg.env, **summary, **finish(trainer, cfg)}
     write_summary(run_dir, summary)
     trainer.close()
     emit(summary, ns.json)
@@ -105,6 +115,55 @@ def _train_like(ns, kind: str, cls, preset_fn, algos, factory, extra_summary=Non
 
 def _logits_fn(actor):
     return lambda obs: actor(obs)[0]
+
+
+# --------------------------------------------------------------------------- distill
+
+
+def cmd_distill(argv: list[str]) -> int:
+    from .distill import DistillConfig, DistillTrainer
+
+    p = OneLineParser(prog="distillrl distill", description=DistillConfig.__doc__)
+    _run_options(p)
+    add_dataclass_args(p, DistillConfig)
+    ns = p.parse_args(argv)
+
+    def prepare(cfg):
+        if not cfg.teacher:
+            raise ConfigError("--teacher is required (zoo name, run directory, SB3 .zip or state dict)")
+        if not cfg.env:
+            from .teachers import load_teacher
+
+            t = load_teacher(cfg.teacher, None, cfg.teacher_arch, cfg.tau)
+            if not t.env:
+                raise ConfigError(f"teacher {cfg.teacher} does not record its environment: pass --env")
+            cfg = dataclasses.replace(cfg, env=t.env)
+        return cfg
+
+    return _train_like(ns, "distill", DistillConfig, None, prepare, DistillTrainer, _eval_distill)
+
+
+def _eval_distill(trainer, cfg) -> dict:
+    """Student and teacher, greedy, on the same episode seeds."""
+    from .evaluate import evaluate, summarize
+
+    out = {"loss": cfg.loss, "source": cfg.source, "student_params": trainer.n_params,
+           "teacher_params": trainer.teacher.n_params,
+           "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
+    if cfg.eval_episodes <= 0:
+        return out
+    seed = 10_000 + cfg.seed
+    s, _ = evaluate(_logits_fn(trainer.actor), cfg.env, cfg.eval_episodes, seed=seed,
+                    max_episode_steps=cfg.max_episode_steps)
+    t, _ = evaluate(lambda o: trainer.teacher.outputs(o).numpy(), cfg.env, cfg.eval_episodes, seed=seed,
+                    max_episode_steps=cfg.max_episode_steps)
+    ss, ts = summarize(s), summarize(t)
+    out.update({"student_return": ss["mean_return"], "student_std": ss["std_return"],
+                "teacher_return": ts["mean_return"], "teacher_std": ts["std_return"],
+                "score_ratio": ss["mean_return"] / ts["mean_return"] if ts["mean_return"] else float("nan"),
+                "episodes": ss["episodes"], "mean_return": ss["mean_return"],
+                "student_returns": s.tolist(), "teacher_returns": t.tolist()})
+    return out
 
 
 def _set_threads(n: int) -> None:
@@ -224,6 +283,7 @@ def cmd_demo(argv: list[str]) -> int:
 COMMANDS = {
     "demo": cmd_demo,
     "train": cmd_train,
+    "distill": cmd_distill,
     "eval": cmd_eval,
     "zoo": cmd_zoo,
     "envs": cmd_envs,

@@ -191,6 +191,23 @@ class Agent(nn.Module):
             if value_head else None
         self.q = layer_init(nn.Linear(d, a), std=1.0) if q_head else None
 
+    def spec(self) -> dict:
+        """Everything needed to rebuild this agent (stored in checkpoint metadata)."""
+        from .config import to_dict
+
+        return {"env": self.info.spec, "obs_shape": list(self.info.obs_shape), "layout": self.info.layout,
+                "obs_scale": self.info.obs_scale, "n_actions": self.info.n_actions, "net": to_dict(self.cfg),
+                "value_head": self.v is not None, "q_head": self.q is not None, "policy_head": self.pi is not None}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Agent":
+        from .config import from_dict
+
+        info = EnvInfo(spec["env"], tuple(spec["obs_shape"]), spec["layout"], float(spec["obs_scale"]),
+                       int(spec["n_actions"]))
+        return cls(info, from_dict(NetConfig, spec["net"]), value_head=spec["value_head"], q_head=spec["q_head"],
+                   policy_head=spec["policy_head"])
+
     def prep(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float() if obs.dtype != torch.float32 else obs
         if self.scale != 1.0:
@@ -221,3 +238,15 @@ class Agent(nn.Module):
 def param_count(module: nn.Module) -> int:
     """Exact number of parameters."""
     return sum(p.numel() for p in module.parameters())
+
+
+def acting_param_count(agent: Agent) -> int:
+    """Parameters used to choose actions: the trunk and the policy (or Q) head — not the critic.
+
+    This is the fair size of a teacher in a compression ratio (a PPO teacher's separate critic
+    never acts, and a distilled student has none).
+    """
+    skip = {id(p) for m in (agent.critic_trunk, agent.v) if m is not None for p in m.parameters()}
+    if agent.pi is not None and agent.q is not None:
+        skip |= {id(p) for p in agent.q.parameters()}
+    return sum(p.numel() for p in agent.parameters() if id(p) not in skip)

@@ -134,7 +134,7 @@ class _Interrupt:
 
 def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str) -> None:
     meta = {"kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
-            "env": cfg.env, "n_params": trainer.n_params, "version": _version()}
+            "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": _version()}
     checkpoint.save(path / CKPT, trainer.state_dict(), meta)
 
 

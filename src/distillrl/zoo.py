@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 
 from . import checkpoint
-from .config import from_dict
-from .envs import env_info
 from .nets import Agent
 
 ZOO_DIR = Path(__file__).parent / "zoo"
@@ -51,28 +49,39 @@ def resolve(source: str) -> Path:
 
 def load_agent(source: str) -> tuple[Agent, dict]:
     """Rebuild the agent stored at ``source``; returns ``(agent in eval mode, checkpoint meta)``."""
-    from .trainer import TrainConfig
-
     path = resolve(source)
     try:
         state, meta = checkpoint.load(path)
     except ValueError as e:
         raise SourceError(str(e)) from None
-    cfg = from_dict(TrainConfig, meta["config"])
-    algo = state.get("algo", meta.get("algo", "ppo"))
-    kw = {"value_head": False, "q_head": True, "policy_head": False} if algo == "dqn" else {"value_head": True}
-    agent = Agent(env_info(cfg.env), cfg.net, **kw)
+    if "agent" not in state:
+        raise SourceError(f"{path} holds no agent")
+    if "agent" not in meta:  # checkpoints written before agent specs were recorded (train runs only)
+        meta = {**meta, "agent": _spec_from_train_config(meta.get("config", {}), state.get("algo", "ppo"))}
+    agent = Agent.from_spec(meta["agent"])
     agent.load_state_dict(state["agent"])
     agent.eval().requires_grad_(False)
     meta = dict(meta)
-    meta.setdefault("env", cfg.env)
+    meta.setdefault("env", meta["agent"]["env"])
     meta["path"] = str(path)
     return agent, meta
+
+
+def _spec_from_train_config(config: dict, algo: str) -> dict:
+    from .config import from_dict
+    from .envs import env_info
+    from .trainer import TrainConfig
+
+    cfg = from_dict(TrainConfig, config)
+    kw = {"value_head": False, "q_head": True, "policy_head": False} if algo == "dqn" else {"value_head": True}
+    return Agent(env_info(cfg.env), cfg.net, **kw).spec()
 
 
 def export_model(run_dir: str | Path, out_dir: str | Path, extra_meta: dict | None = None) -> Path:
     """Write a zoo-style ``model.safetensors`` (weights + config only) from a run's checkpoint."""
     state, meta = checkpoint.load(resolve(str(run_dir)))
+    if "agent" not in meta:
+        meta = {**meta, "agent": _spec_from_train_config(meta.get("config", {}), state.get("algo", "ppo"))}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = {**meta, **(extra_meta or {})}
