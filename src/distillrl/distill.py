@@ -11,7 +11,9 @@ A frozen teacher labels states; a student is trained to match it with one of the
   ``beta_decay_frames``; all labelled states are aggregated in the buffer;
 * ``eer`` — expected-entropy-regularised distillation: on-policy student rollouts, the
   per-state cross-entropy H_t = H(π_T(x_t) ‖ π_S(x_t)) plus the policy-gradient term
-  −log π_S(a_t|x_t)·Σ_{i≥t} γ^{i−t}(−H_i) — the full gradient of E_{π_S}[Σ_t H_t].
+  −log π_S(a_t|x_t)·Σ_{i≥t} γ^{i−t}(−H_i) — the full gradient of E_{π_S}[Σ_t H_t]. The
+  returns have their rollout mean subtracted (a constant baseline keeps the gradient unbiased;
+  without it the term, of size ~H/(1−γ), swamps the distillation term).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class DistillConfig:
     """dagger: frames over which β (probability that the teacher acts) decays from 1 to 0"""
     eer_gamma: float = 0.99
     """eer: discount of the entropy 'reward'"""
+    eer_coef: float = 1.0
+    """eer: weight of the policy-gradient term (returns are baselined by their batch mean)"""
     max_episode_steps: int | None = None
     """cap on episode length"""
     eval_episodes: int = 30
@@ -252,13 +256,14 @@ class DistillTrainer:
                 h = L.cross_entropy(self.agent(obs_t).logits, L.teacher_probs(t_out, self.tau), "none")
             ret = gae(-h.reshape(T, n), torch.zeros(T, n), torch.from_numpy(self.r_done), torch.zeros(n),
                       c.eer_gamma, 1.0).reshape(-1)
+            ret = ret - ret.mean()  # a constant baseline: unbiased, far lower variance
             for _ in range(c.updates_per_round):
                 idx = torch.from_numpy(self.np_rng.integers(0, T * n, min(c.batch_size, T * n)))
                 logits = self.agent(obs_t[idx]).logits
                 ce = L.cross_entropy(logits, L.teacher_probs(t_out[idx], self.tau), "mean")
                 logp = torch.log_softmax(logits, -1).gather(-1, acts[idx, None]).squeeze(-1)
                 pg = -(logp * ret[idx]).mean()
-                self._step_opt(ce + pg)
+                self._step_opt(ce + c.eer_coef * pg)
                 sums["loss_distill"] = sums.get("loss_distill", 0.0) + float(ce.detach())
                 sums["loss_pg"] = sums.get("loss_pg", 0.0) + float(pg.detach())
         else:
