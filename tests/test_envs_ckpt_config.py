@@ -100,3 +100,17 @@ def test_bad_yaml(tmp_path):
     p.write_text("env: [unclosed\n")
     with pytest.raises(ConfigError, match="bad YAML"):
         load_yaml(p)
+
+
+def test_resume_at_large_frame_counts_reseeds_minatar():
+    """Regression: the derived reset seed once overflowed MinAtar's 32-bit seeding after 500k frames."""
+    from distillrl.trainer import make_trainer, resume_seed
+
+    cfg = TrainConfig(env="minatar:breakout", steps=10**7)
+    cfg.ppo.num_envs, cfg.ppo.num_steps = 2, 8
+    tr = make_trainer(cfg)
+    state = tr.state_dict()
+    state["frames"] = 4_999_936
+    tr.load_state_dict(state)
+    assert tr.frames == 4_999_936
+    assert 0 <= resume_seed(2**40, 10**12) < 2**31

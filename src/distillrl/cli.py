@@ -3,6 +3,9 @@
     distillrl train --env ENV [--algo ppo|dqn] [--steps N] [--seed S] [--run-dir DIR] [--config FILE.yaml] [--resume]
     distillrl distill --teacher T [--env ENV] [--loss nll|mse|kl|cross_entropy|reverse_kl] [--tau X]
                       [--source teacher|student|dagger|eer] [--student-size F] [--steps N] [--seed S]
+    distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]
+                        [--lambda0 X] [--steps N] [--seed S] [--run-dir DIR]
+    distillrl report RUN_DIR... [--out DIR]
     distillrl eval RUN_DIR|ZOO_NAME [--env ENV] [--episodes N] [--json]
     distillrl zoo [list|path NAME]
     distillrl envs [--family F]
@@ -144,18 +147,23 @@ def cmd_distill(argv: list[str]) -> int:
 
 
 def _eval_distill(trainer, cfg) -> dict:
-    """Student and teacher, greedy, on the same episode seeds."""
-    from .evaluate import evaluate, summarize
-
     out = {"loss": cfg.loss, "source": cfg.source, "student_params": trainer.n_params,
            "teacher_params": trainer.teacher.n_params,
            "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
+    return {**out, **_eval_vs_teacher(trainer, cfg, trainer.teacher)}
+
+
+def _eval_vs_teacher(trainer, cfg, teacher) -> dict:
+    """Student and teacher, greedy, on the same episode seeds."""
+    from .evaluate import evaluate, summarize
+
+    out: dict = {}
     if cfg.eval_episodes <= 0:
         return out
     seed = 10_000 + cfg.seed
     s, _ = evaluate(_logits_fn(trainer.actor), cfg.env, cfg.eval_episodes, seed=seed,
                     max_episode_steps=cfg.max_episode_steps)
-    t, _ = evaluate(lambda o: trainer.teacher.outputs(o).numpy(), cfg.env, cfg.eval_episodes, seed=seed,
+    t, _ = evaluate(lambda o: teacher.outputs(o).numpy(), cfg.env, cfg.eval_episodes, seed=seed,
                     max_episode_steps=cfg.max_episode_steps)
     ss, ts = summarize(s), summarize(t)
     out.update({"student_return": ss["mean_return"], "student_std": ss["std_return"],
@@ -172,6 +180,62 @@ def _set_threads(n: int) -> None:
     if n < 1:
         raise ConfigError("--threads must be ≥ 1")
     torch.set_num_threads(n)
+
+
+# --------------------------------------------------------------------------- kickstart
+
+
+def cmd_kickstart(argv: list[str]) -> int:
+    from .kickstart import KickstartConfig, make_kickstart_trainer
+    from .presets import preset
+
+    p = OneLineParser(prog="distillrl kickstart", description=KickstartConfig.__doc__)
+    _run_options(p)
+    add_dataclass_args(p, KickstartConfig)
+    ns = p.parse_args(argv)
+
+    def prepare(cfg):
+        if not cfg.teacher:
+            raise ConfigError("--teacher is required (zoo name, run directory, SB3 .zip or state dict)")
+        if cfg.algo not in ("ppo", "a2c"):
+            raise ConfigError(f"kickstarting needs --algo ppo or a2c, not {cfg.algo!r}")
+        from .kickstart import SCHEDULES
+
+        if cfg.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {cfg.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        return cfg
+
+    def finish(trainer, cfg):
+        out = {"teachers": list(cfg.teacher), "schedule": cfg.schedule, "lambda0": cfg.lambda0}
+        out.update(_eval_vs_teacher(trainer, cfg, trainer.teachers[0]))
+        return out
+
+    return _train_like(ns, "kickstart", KickstartConfig, preset, prepare, make_kickstart_trainer, finish)
+
+
+def cmd_report(argv: list[str]) -> int:
+    p = OneLineParser(prog="distillrl report", description="Curves, λ traces and speed-up tables from run directories.")
+    p.add_argument("runs", nargs="+", help="run directories (seeds of one config are grouped)")
+    p.add_argument("--out", default=None, help="output folder [default: runs/report-<time>]")
+    p.add_argument("--target", type=float, default=None, help="score to reach [default: the teacher's score]")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(argv)
+    import time
+
+    from .report import build_report
+    from .run import emit
+
+    out = ns.out or f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        res = build_report(ns.runs, out, ns.target)
+    except (ValueError, FileNotFoundError) as e:
+        die("distillrl report", str(e))
+    if ns.json:
+        emit(res, True)
+    else:
+        print((Path(out) / "report.md").read_text())
+        print(f"plots: {Path(out) / 'curves.png'}")
+    return 0
 
 
 # --------------------------------------------------------------------------- eval
@@ -284,6 +348,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "train": cmd_train,
     "distill": cmd_distill,
+    "kickstart": cmd_kickstart,
+    "report": cmd_report,
     "eval": cmd_eval,
     "zoo": cmd_zoo,
     "envs": cmd_envs,

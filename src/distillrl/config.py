@@ -238,7 +238,8 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             group.add_argument(flag, dest=dest, nargs="?", const="true", default=argparse.SUPPRESS,
                                metavar="BOOL", help=helptext)
         elif get_origin(tp) in (tuple, list):
-            group.add_argument(flag, dest=dest, nargs="+", default=argparse.SUPPRESS, help=helptext)
+            group.add_argument(flag, dest=dest, nargs="+", action="extend", default=argparse.SUPPRESS,
+                               help=helptext + " (repeatable)")
         else:
             choices = get_args(tp) if get_origin(tp) is Literal else None
             group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=helptext,

@@ -33,7 +33,7 @@ from .envs import env_info, make_vec
 from .nets import Agent, NetConfig, param_count
 from .returns import gae
 from .teachers import Teacher, load_teacher
-from .trainer import _np_state_from_json, _np_state_to_json, make_adam
+from .trainer import _np_state_from_json, _np_state_to_json, make_adam, resume_seed
 
 SOURCES = ("teacher", "student", "dagger", "eer")
 
@@ -319,7 +319,7 @@ class DistillTrainer:
             self.buf_obs[:k] = s["buf_obs"]
             self.buf_out[:k] = s["buf_out"]
             self.buf_pos, self.buf_size = int(s["buf_pos"]), k
-        self.obs, _ = self.envs.reset(seed=self.cfg.seed + 7919 * (self.frames + 1))
+        self.obs, _ = self.envs.reset(seed=resume_seed(self.cfg.seed, self.frames))
         self._f, self._t = self.frames, time.perf_counter()
 
     def close(self) -> None:

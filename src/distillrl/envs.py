@@ -75,6 +75,11 @@ def _register(family: str) -> None:
     _registered.add(family)
 
 
+def split_specs(spec: str) -> list[str]:
+    """``"a,b"`` → ``["a", "b"]``: several tasks in one vector env (task id = position)."""
+    return [p.strip() for p in spec.split(",") if p.strip()]
+
+
 def parse_spec(spec: str) -> tuple[str, str]:
     if ":" not in spec:
         raise EnvError(
@@ -90,7 +95,11 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def gym_id(spec: str) -> str:
-    """The Gymnasium id behind a distillrl env spec."""
+    """The Gymnasium id behind a distillrl env spec (the first task's, for a multi-task spec)."""
+    parts = split_specs(spec)
+    if len(parts) > 1:
+        ids = [gym_id(p) for p in parts]
+        return ids[0]
     family, name = parse_spec(spec)
     _register(family)
     if family == "minatar":
@@ -128,9 +137,12 @@ def list_envs(family: str | None = None) -> list[str]:
     return sorted(out)
 
 
-def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: str | None = None
-                ) -> Callable[[], gym.Env]:
-    """A thunk building one (wrapped) Gymnasium env for ``spec``; validates the id now."""
+def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: str | None = None,
+                task: int = 0) -> Callable[[], gym.Env]:
+    """A thunk building one (wrapped) Gymnasium env for ``spec`` (task ``task`` of a multi-task
+    spec); validates the id now."""
+    parts = split_specs(spec)
+    spec = parts[task % len(parts)]
     family, _ = parse_spec(spec)
     env_id = gym_id(spec)
 
@@ -156,6 +168,14 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
 
 
 def env_info(spec: str, env: gym.Env | None = None) -> EnvInfo:
+    parts = split_specs(spec)
+    if len(parts) > 1:
+        infos = [env_info(p) for p in parts]
+        for p, i in zip(parts[1:], infos[1:]):
+            if (i.obs_shape, i.n_actions, i.layout) != (infos[0].obs_shape, infos[0].n_actions, infos[0].layout):
+                raise EnvError(f"tasks of a multi-task env must share spaces: {parts[0]} has obs {infos[0].obs_shape} "
+                               f"and {infos[0].n_actions} actions, {p} has obs {i.obs_shape} and {i.n_actions}")
+        return EnvInfo(spec, infos[0].obs_shape, infos[0].layout, infos[0].obs_scale, infos[0].n_actions)
     family, _ = parse_spec(spec)
     close = env is None
     env = env or make_env_fn(spec)()
@@ -190,9 +210,10 @@ class FastVectorEnv(gym.vector.VectorEnv):
     autoresets continue each env's own RNG stream, so runs are reproducible.
     """
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]]):
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], task_ids: list[int] | None = None):
         self.envs = [fn() for fn in env_fns]
         self.num_envs = len(self.envs)
+        self.task_ids = np.asarray(task_ids if task_ids is not None else [0] * self.num_envs, np.int64)
         e0 = self.envs[0]
         self.single_observation_space = e0.observation_space
         self.single_action_space = e0.action_space
@@ -251,5 +272,11 @@ class FastVectorEnv(gym.vector.VectorEnv):
 
 
 def make_vec(spec: str, num_envs: int, max_episode_steps: int | None = None) -> FastVectorEnv:
-    fn = make_env_fn(spec, max_episode_steps)
-    return FastVectorEnv([fn for _ in range(num_envs)])
+    """``num_envs`` copies of ``spec``; a multi-task spec ``a,b`` deals tasks round-robin."""
+    k = len(split_specs(spec))
+    if k > 1:
+        env_info(spec)  # checks the tasks share spaces
+        if num_envs % k:
+            raise EnvError(f"num_envs ({num_envs}) must be a multiple of the number of tasks ({k})")
+    tasks = [i % k for i in range(num_envs)]
+    return FastVectorEnv([make_env_fn(spec, max_episode_steps, task=t) for t in tasks], tasks)

@@ -25,9 +25,13 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
     """
     if episodes <= 0:
         return np.zeros(0), np.zeros(0)
-    fn = make_env_fn(spec, max_episode_steps)
+    from .envs import split_specs
+
     k = max(1, min(num_envs, episodes))
-    envs = [fn() for _ in range(k)]
+    n_tasks = len(split_specs(spec))
+    if n_tasks > 1:  # slot i plays task i mod n_tasks
+        k = max(k - k % n_tasks, n_tasks)
+    envs = [make_env_fn(spec, max_episode_steps, task=i)() for i in range(k)]
     rng = np.random.default_rng(seed if rng_seed is None else rng_seed)
     returns = np.zeros(episodes)
     lengths = np.zeros(episodes, np.int64)

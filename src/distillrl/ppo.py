@@ -61,6 +61,7 @@ class Collector:
         adv = gae(torch.from_numpy(self.rewards), values, torch.from_numpy(self.dones), last_value,
                   self.gamma, self.lam)
         flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+        task_id = torch.from_numpy(np.tile(envs.task_ids, self.num_steps))
         return Batch(
             obs=torch.from_numpy(flat(self.obs)).clone(),
             actions=torch.from_numpy(flat(self.actions)).clone(),
@@ -68,6 +69,7 @@ class Collector:
             values=flat(values).clone(),
             advantages=flat(adv),
             returns=flat(adv + values),
+            extras={"task_id": task_id},
         )
 
 
@@ -86,6 +88,7 @@ class PPOTrainer(Trainer):
         super().__init__(cfg, p.num_envs, {"value_head": True})
         self.p = p
         self.loss_kind = loss
+        self.algo = loss
         self.opt = make_adam(self.agent.parameters(), lr=p.lr, eps=p.adam_eps)
         self.collector = Collector(self, p.num_steps, p.gamma, p.gae_lambda)
         self.batch_size = p.num_envs * p.num_steps

@@ -24,6 +24,13 @@ PRESETS: dict[tuple[str, str], dict] = {
                                                      "eps_end": 0.1, "eps_decay_frames": 100_000,
                                                      "optimizer": "rmsprop", "lr": 2.5e-4},
                          "checkpoint_every": 500_000, "eval_episodes": 30},
+    # A2C (Mnih et al. 2016, synchronous): 16 envs × 5 steps, one update per rollout, no clipping
+    # effect (single epoch), lr 7e-4.
+    ("minatar", "a2c"): {"steps": 5_000_000, "ppo": {"num_envs": 16, "num_steps": 5, "num_minibatches": 1,
+                                                     "update_epochs": 1, "lr": 7e-4, "ent_coef": 0.01,
+                                                     "gae_lambda": 1.0}, "checkpoint_every": 500_000},
+    ("gym", "a2c"): {"ppo": {"num_envs": 8, "num_steps": 5, "num_minibatches": 1, "update_epochs": 1, "lr": 7e-4,
+                             "ent_coef": 0.0, "gae_lambda": 1.0}},
     ("gym:CartPole-v1", "dqn"): {"dqn": {"buffer_size": 10_000, "learning_starts": 1000, "train_freq": 1,
                                           "target_update": 500, "eps_end": 0.05, "eps_decay_frames": 10_000,
                                           "optimizer": "adam", "lr": 1e-3, "gamma": 0.99}},

@@ -110,12 +110,12 @@ class DQNConfig:
 
 @dataclass
 class TrainConfig:
-    """Train a PPO or DQN agent."""
+    """Train a PPO, A2C or DQN agent."""
 
     env: str = "gym:CartPole-v1"
     """environment: gym:<id>, minatar:<game>, minigrid:<id>, ale:<game> (see `distillrl envs`)"""
     algo: str = "ppo"
-    """learner: ppo or dqn"""
+    """learner: ppo, a2c (A3C-form loss, synchronous; uses the ppo.* settings) or dqn"""
     steps: int = 100_000
     """environment frames to train for"""
     seed: int = 1
@@ -135,7 +135,7 @@ class TrainConfig:
     net: NetConfig = field(default_factory=NetConfig)
 
 
-ALGOS = ("ppo", "dqn")
+ALGOS = ("ppo", "a2c", "dqn")
 
 
 class LossTerm(Protocol):
@@ -261,7 +261,7 @@ class Trainer:
             if t.name in s.get("extra_losses", {}):
                 t.load_state_dict(s["extra_losses"][t.name])
         # Environments restart from a seed derived from the restored position (see module doc).
-        self.obs = self._reset_envs(self.cfg.seed + 7919 * (self.frames + 1))
+        self.obs = self._reset_envs(resume_seed(self.cfg.seed, self.frames))
         self._f_last = self.frames
         self._t_last = time.perf_counter()
 
@@ -278,6 +278,12 @@ class Trainer:
 
     def close(self) -> None:
         self.envs.close()
+
+
+def resume_seed(seed: int, frames: int) -> int:
+    """Environment reset seed after restoring at ``frames``: deterministic, distinct per position,
+    and inside [0, 2**31) because some envs (MinAtar) seed a legacy 32-bit RandomState."""
+    return (seed * 1_000_003 + 7919 * (frames + 1)) % (2**31 - 1)
 
 
 def _np_state_to_json(rng: np.random.Generator) -> dict:
@@ -302,10 +308,10 @@ def make_adam(params, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
 
 
 def make_trainer(cfg: TrainConfig) -> Trainer:
-    if cfg.algo == "ppo":
+    if cfg.algo in ("ppo", "a2c"):
         from .ppo import PPOTrainer
 
-        return PPOTrainer(cfg)
+        return PPOTrainer(cfg, loss=cfg.algo)
     if cfg.algo == "dqn":
         from .dqn import DQNTrainer
 

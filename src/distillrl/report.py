@@ -1,0 +1,249 @@
+"""``distillrl report``: learning curves, λ traces and speed-up tables from run directories.
+
+Runs are grouped by their resolved configuration minus the seed (and run directory), so seeds
+of one setting form one group. For each group: the mean learning curve (``return_recent``,
+the mean of the last 100 training episodes) over frames with a 95% confidence band across
+seeds; the frames each seed needs to reach the target score (default: the teacher's score
+measured in the kickstart runs' final evaluation); the speed-up against the from-scratch
+group (plain ``train`` runs); final greedy score as % of the teacher; and, with several
+seeds, rliable's IQM with a stratified-bootstrap 95% interval.
+
+Speed-up = frames(from scratch to target) ÷ frames(group to target), taking per-group
+medians over seeds. When the from-scratch group never reaches the target, the table says
+so and reports the ratio at the best score from scratch *did* reach instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .checkpoint import load_meta
+from .run import CKPT, read_metrics
+
+IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes"}
+
+
+@dataclass
+class Run:
+    path: Path
+    kind: str
+    config: dict
+    summary: dict
+    frames: np.ndarray
+    returns: np.ndarray
+    lambdas: dict[str, np.ndarray]
+
+
+@dataclass
+class Group:
+    key: str
+    kind: str
+    config: dict
+    runs: list[Run] = field(default_factory=list)
+    label: str = ""
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def load_run(path: str | Path) -> Run:
+    p = Path(path)
+    if not (p / "config.yaml").exists() or not (p / "metrics.csv").exists():
+        raise ValueError(f"{p} is not a run directory (needs config.yaml and metrics.csv)")
+    config = yaml.safe_load((p / "config.yaml").read_text()) or {}
+    kind = "train"
+    if (p / CKPT).exists():
+        kind = load_meta(p / CKPT).get("kind", "train")
+    summary = json.loads((p / "summary.json").read_text()) if (p / "summary.json").exists() else {}
+    rows = read_metrics(p)
+    frames = np.array([r["frames"] for r in rows], float)
+    returns = np.array([r.get("return_recent", math.nan) for r in rows], float)
+    lambdas = {k: np.array([r[k] for r in rows], float) for k in (rows[0] if rows else {}) if k.startswith("lambda_")}
+    return Run(p, kind, config, summary, frames, returns, lambdas)
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    groups: dict[str, Group] = {}
+    for r in runs:
+        flat = {k: v for k, v in _flat(r.config).items() if k not in IGNORED_KEYS}
+        key = r.kind + "|" + json.dumps(sorted(flat.items()), default=str)
+        groups.setdefault(key, Group(key, r.kind, flat)).runs.append(r)
+    gs = list(groups.values())
+    # label each group by what differs between groups
+    keys = set().union(*(g.config for g in gs)) if gs else set()
+    varying = sorted(k for k in keys
+                     if len({json.dumps(g.config[k], default=str) for g in gs if k in g.config}) > 1)
+    for g in gs:
+        parts = []
+        for k in varying:
+            if k in g.config and k not in ("teacher",):
+                v = g.config[k]
+                parts.append(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}")
+        if g.kind == "kickstart" and "teacher" in g.config:
+            parts.insert(0, "teacher=" + ",".join(Path(str(t)).name for t in g.config["teacher"]))
+        g.label = g.kind + (" " + " ".join(parts) if parts else "")
+    return gs
+
+
+def frames_to(run: Run, target: float) -> float:
+    """First frame at which the run's recent mean return reaches ``target`` (NaN if never)."""
+    ok = np.nonzero(run.returns >= target)[0]
+    return float(run.frames[ok[0]]) if len(ok) else math.nan
+
+
+def mean_curve(g: Group, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ys = []
+    for r in g.runs:
+        m = ~np.isnan(r.returns)
+        if m.sum() < 2:
+            continue
+        y = np.interp(grid, r.frames[m], r.returns[m], left=np.nan, right=np.nan)
+        ys.append(y)
+    if not ys:
+        return np.full_like(grid, np.nan), np.full_like(grid, np.nan)
+    Y = np.stack(ys)
+    mean = np.nanmean(Y, 0)
+    n = np.sum(~np.isnan(Y), 0)
+    sd = np.nanstd(Y, 0, ddof=1) if len(ys) > 1 else np.zeros_like(mean)
+    half = np.where(n > 1, 1.96 * sd / np.sqrt(np.maximum(n, 1)), 0.0)
+    return mean, half
+
+
+def final_scores(g: Group) -> np.ndarray:
+    return np.array([r.summary.get("student_return", r.summary.get("mean_return", math.nan)) for r in g.runs], float)
+
+
+def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:
+    """rliable IQM with stratified-bootstrap 95% CIs (groups with ≥ 2 finite scores)."""
+    try:
+        from rliable import library as rly
+        from rliable import metrics
+    except ImportError:
+        return {}
+    data = {k: v[np.isfinite(v)].reshape(-1, 1) for k, v in scores.items() if np.isfinite(v).sum() >= 2}
+    if not data:
+        return {}
+    est, ci = rly.get_interval_estimates(data, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
+    return {k: (float(est[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in data}
+
+
+def build_report(run_dirs: list[str | Path], out: str | Path, target: float | None = None) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [load_run(p) for p in run_dirs]
+    if not runs:
+        raise ValueError("no runs given")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    groups = group_runs(runs)
+    teacher_scores = [r.summary["teacher_return"] for r in runs if "teacher_return" in r.summary]
+    teacher = float(np.mean(teacher_scores)) if teacher_scores else math.nan
+    if target is None:
+        target = teacher
+    envs = sorted({str(r.config.get("env")) for r in runs})
+
+    # ---- curves
+    fmax = max(float(r.frames.max()) for r in runs if len(r.frames))
+    grid = np.linspace(0, fmax, 200)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for g in groups:
+        m, h = mean_curve(g, grid)
+        line, = ax.plot(grid, m, label=f"{g.label} (n={len(g.runs)})")
+        ax.fill_between(grid, m - h, m + h, alpha=0.2, color=line.get_color())
+    if np.isfinite(target):
+        ax.axhline(target, ls="--", c="k", lw=1, label=f"target {target:.3g}")
+    ax.set_xlabel("frames")
+    ax.set_ylabel("training return (mean of last 100 episodes)")
+    ax.set_title(", ".join(envs))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=120)
+    plt.close(fig)
+
+    # ---- λ traces
+    have_l = any(r.lambdas for r in runs)
+    if have_l:
+        fig, ax = plt.subplots(figsize=(7.5, 3.2))
+        for g in groups:
+            r = g.runs[0]
+            for k, v in r.lambdas.items():
+                ax.plot(r.frames, v, label=f"{g.label}: {k}")
+        ax.set_xlabel("frames")
+        ax.set_ylabel("λ")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "lambda.png", dpi=120)
+        plt.close(fig)
+
+    # ---- table
+    scratch = [g for g in groups if g.kind == "train"]
+    ref = scratch[0] if scratch else None
+    ref_frames = np.array([frames_to(r, target) for r in ref.runs]) if ref and np.isfinite(target) else None
+    ref_reached = ref_frames is not None and np.isfinite(ref_frames).all()
+    ref_best = None
+    if ref is not None and not ref_reached:
+        m, _ = mean_curve(ref, grid)
+        ref_best = float(np.nanmax(m)) if np.isfinite(m).any() else None
+    iqm = iqm_interval({g.label: final_scores(g) for g in groups})
+    rows = []
+    for g in groups:
+        ft = np.array([frames_to(r, target) for r in g.runs]) if np.isfinite(target) else np.array([math.nan])
+        fs = final_scores(g)
+        row = {"group": g.label, "kind": g.kind, "seeds": len(g.runs),
+               "frames_to_target_median": float(np.median(ft)) if np.isfinite(ft).all() else None,
+               "reached": int(np.isfinite(ft).sum()),
+               "final_mean": float(np.nanmean(fs)) if np.isfinite(fs).any() else None,
+               "final_pct_teacher": float(100 * np.nanmean(fs) / teacher) if np.isfinite(teacher) and teacher
+               and np.isfinite(fs).any() else None,
+               "iqm": iqm.get(g.label),
+               "runs": [str(r.path) for r in g.runs]}
+        if ref is not None and g is not ref:
+            if ref_reached and row["frames_to_target_median"]:
+                row["speedup"] = float(np.median(ref_frames)) / row["frames_to_target_median"]
+                row["speedup_basis"] = f"frames to target {target:.3g}"
+            elif ref_best is not None:
+                fr = np.median([frames_to(r, ref_best) for r in ref.runs])
+                fg = [frames_to(r, ref_best) for r in g.runs]
+                if np.isfinite(fr) and np.isfinite(fg).all():
+                    row["speedup"] = float(fr / np.median(fg))
+                    row["speedup_basis"] = (f"from scratch never reached {target:.3g}; ratio at its best "
+                                            f"score {ref_best:.3g}")
+        rows.append(row)
+
+    md = [f"# distillrl report — {', '.join(envs)}", "",
+          f"Runs: {len(runs)} in {len(groups)} groups. Target score: "
+          + (f"{target:.3g}" + (" (the teacher's greedy score)" if teacher_scores and target == teacher else "")
+             if np.isfinite(target) else "none (no teacher score; pass --target)"), "",
+          "| group | seeds | frames to target (median) | reached | speed-up vs scratch | final score | % of teacher | IQM [95% CI] |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ft = f"{r['frames_to_target_median']:,.0f}" if r["frames_to_target_median"] else "not reached"
+        sp = f"{r['speedup']:.1f}×" if "speedup" in r else ("reference" if ref and r["group"] == ref.label else "-")
+        fin = f"{r['final_mean']:.2f}" if r["final_mean"] is not None else "-"
+        pct = f"{r['final_pct_teacher']:.0f}%" if r["final_pct_teacher"] is not None else "-"
+        iq = f"{r['iqm'][0]:.2f} [{r['iqm'][1]:.2f}, {r['iqm'][2]:.2f}]" if r["iqm"] else "-"
+        md.append(f"| {r['group']} | {r['seeds']} | {ft} | {r['reached']}/{r['seeds']} | {sp} | {fin} | {pct} | {iq} |")
+    notes = [r["speedup_basis"] for r in rows if "speedup_basis" in r and "never" in r["speedup_basis"]]
+    if notes:
+        md += ["", "Note: " + notes[0] + "."]
+    md += ["", "![learning curves](curves.png)"] + (["", "![lambda](lambda.png)"] if have_l else [])
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    result = {"target": target, "teacher_score": teacher, "groups": rows, "out": str(out)}
+    (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
