@@ -1,0 +1,157 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from distillrl.data import Batch
+from distillrl.envs import env_info, make_vec
+from distillrl.kickstart import KickstartConfig, KickstartTerm, Schedule, make_kickstart_trainer
+from distillrl.nets import Agent, AgentOutput, NetConfig
+from distillrl.teachers import AgentTeacher, CallableTeacher
+
+LOG2 = math.log(2)
+
+
+def _batch(obs, task_id):
+    n = len(obs)
+    z = torch.zeros(n)
+    return Batch(obs=obs, actions=torch.zeros(n, dtype=torch.long), logp=z, values=z, advantages=z, returns=z,
+                 extras={"task_id": torch.tensor(task_id)})
+
+
+def _const_teacher(p, n_actions=2):
+    return CallableTeacher(lambda o: np.tile(p, (len(o), 1)), (4,), n_actions, outputs="probs")
+
+
+def test_kickstart_term_hand_value_and_task_binding():
+    obs = torch.zeros(4, 4)
+    mb = _batch(obs, [0, 0, 1, 1])
+    term = KickstartTerm(_const_teacher([0.25, 0.75]), Schedule("constant", 1.0))
+    term.prepare(mb)
+    logits = torch.tensor([[0.0, 0.0]] * 2 + [[0.0, math.log(3.0)]] * 2)  # π_S = (.5,.5) then (.25,.75)
+    out = AgentOutput(logits, None, None)
+    h_half = LOG2  # −(.25 log .5 + .75 log .5)
+    h_match = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert term(out, mb)["loss_ks0"].item() == pytest.approx((2 * h_half + 2 * h_match) / 4, rel=1e-6)
+    bound = KickstartTerm(_const_teacher([0.25, 0.75]), Schedule("constant", 1.0), index=1, task=1)
+    bound.prepare(mb)
+    assert bound(out, mb)["loss_ks1"].item() == pytest.approx(h_match, rel=1e-6)
+    bound0 = KickstartTerm(_const_teacher([0.25, 0.75]), Schedule("constant", 1.0), index=2, task=0)
+    bound0.prepare(mb)
+    assert bound0(out, mb)["loss_ks2"].item() == pytest.approx(h_half, rel=1e-6)
+    absent = KickstartTerm(_const_teacher([0.25, 0.75]), Schedule("constant", 1.0), index=3, task=7)
+    absent.prepare(mb)
+    assert absent(out, mb)["loss_ks3"].item() == 0.0
+
+
+def test_schedules():
+    assert Schedule("constant", 0.5)(10**9) == 0.5
+    lin = Schedule("linear", 2.0, decay_frames=100)
+    assert [lin(0), lin(50), lin(100), lin(1000)] == [2.0, 1.0, 0.0, 0.0]
+    ex = Schedule("exp", 1.0, half_life=10)
+    assert ex(0) == 1.0 and ex(10) == pytest.approx(0.5) and ex(30) == pytest.approx(0.125)
+    st = Schedule("step", 1.0, every=10, factor=0.1)
+    assert [st(9), st(10), st(25)] == pytest.approx([1.0, 0.1, 0.01])
+    perf = Schedule("performance", 1.0, g_teacher=10.0, g_random=2.0)
+    assert perf(0, student_return=2.0) == 1.0
+    assert perf(0, student_return=6.0) == pytest.approx(0.5)
+    assert perf(0, student_return=12.0) == 0.0
+    assert perf(0) == 1.0  # no student episodes yet
+    with pytest.raises(ValueError):
+        Schedule("cosine")
+
+
+def test_factorised_weights():
+    term = KickstartTerm(_const_teacher([0.5, 0.5]), Schedule("linear", 1.0, decay_frames=100), scale=0.5)
+    term.shared_scale = 2.0
+    assert term.weight(50) == pytest.approx(0.5 * 2.0 * 0.5)
+    assert term.last_lambda == pytest.approx(0.5)
+
+
+def test_gradients_reach_student_only_and_loss_is_logged():
+    info = env_info("gym:CartPole-v1")
+    torch.manual_seed(0)
+    t_agent = Agent(info, NetConfig(hidden=(16,)))
+    teacher = AgentTeacher(t_agent, "t")
+    before = [p.clone() for p in t_agent.parameters()]
+    cfg = KickstartConfig(env="gym:CartPole-v1", steps=1024, schedule="constant", lambda0=1.0)
+    cfg.ppo.num_envs, cfg.ppo.num_steps = 4, 32
+    tr = make_kickstart_trainer(cfg, teachers=[teacher])
+    s_before = [p.clone() for p in tr.agent.parameters()]
+    rows = tr.advance(256)
+    assert all(torch.equal(a, b) for a, b in zip(before, t_agent.parameters()))
+    assert all(p.grad is None and not p.requires_grad for p in t_agent.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(s_before, tr.agent.parameters()))
+    assert rows[-1]["lambda_ks0"] == 1.0 and rows[-1]["loss_ks0"] > 0
+
+
+def test_kickstart_pulls_student_to_teacher():
+    info = env_info("gym:CartPole-v1")
+    teacher = _const_teacher([0.05, 0.95])
+    cfg = KickstartConfig(env="gym:CartPole-v1", steps=4096, schedule="constant", lambda0=5.0, seed=0)
+    cfg.ppo.num_envs, cfg.ppo.num_steps = 4, 32
+    tr = make_kickstart_trainer(cfg, teachers=[teacher])
+    first = tr.advance(128)[-1]["loss_ks0"]
+    last = tr.advance(2048)[-1]["loss_ks0"]
+    assert last < first
+    with torch.no_grad():
+        p = torch.softmax(tr.agent(torch.zeros(1, 4)).logits, -1)[0, 1].item()
+    assert p > 0.8
+
+
+def test_multitask_env_task_ids_reach_the_batch():
+    env = make_vec("gym:CartPole-v1,gym:CartPole-v0", 4)
+    assert env.task_ids.tolist() == [0, 1, 0, 1]
+    cfg = KickstartConfig(env="gym:CartPole-v1,gym:CartPole-v0", steps=512, teacher_task=[0, 1])
+    cfg.ppo.num_envs, cfg.ppo.num_steps = 4, 8
+    tr = make_kickstart_trainer(cfg, teachers=[_const_teacher([0.5, 0.5]), _const_teacher([0.1, 0.9])])
+    batch = tr.collector.collect()
+    assert batch.extras["task_id"].tolist() == [0, 1, 0, 1] * 8
+    assert [t.task for t in tr.extra_losses] == [0, 1]
+
+
+def test_multitask_env_rejects_mismatched_spaces():
+    from distillrl.envs import EnvError
+
+    with pytest.raises(EnvError, match="must share spaces"):
+        make_vec("gym:CartPole-v1,gym:Acrobot-v1", 2)
+
+
+@pytest.mark.slow
+def test_kickstart_cli_and_report(cli, tmp_path):
+    t = tmp_path / "teacher"
+    cli("train", "--env", "gym:CartPole-v1", "--steps", "3000", "--run-dir", t, "--eval-episodes", "0",
+        "--no-progress", check=True)
+    common = ["--env", "gym:CartPole-v1", "--steps", "1024", "--ppo.num-envs", "4", "--ppo.num-steps", "32",
+              "--eval-episodes", "2", "--no-progress", "--json"]
+    runs = []
+    for seed in (1, 2):
+        d = tmp_path / f"ks{seed}"
+        p = cli("kickstart", "--teacher", t, "--teacher", t, "--teacher-weight", "1.0", "0.5", "--schedule",
+                "exp", "--half-life", "512", "--seed", seed, "--run-dir", d, *common, check=True)
+        s = json.loads(p.stdout.strip().splitlines()[-1])
+        assert s["schedule"] == "exp" and len(s["teacher_returns"]) == 2
+        runs.append(d)
+        d = tmp_path / f"scratch{seed}"
+        cli("train", "--seed", seed, "--run-dir", d, *common, check=True)
+        runs.append(d)
+    import csv
+
+    with open(tmp_path / "ks1" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[0]["lambda_ks1"]) == pytest.approx(0.5 * float(rows[0]["lambda_ks0"]))
+    out = tmp_path / "report"
+    p = cli("report", *runs, "--out", out, "--target", "15", "--json", check=True)
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert {g["kind"] for g in res["groups"]} == {"kickstart", "train"}
+    assert all(g["seeds"] == 2 for g in res["groups"])
+    for f in ("curves.png", "lambda.png", "report.md", "report.json"):
+        assert (out / f).exists()
+    md = (out / "report.md").read_text()
+    assert "speed-up" in md and "IQM" in md
+    ks = next(g for g in res["groups"] if g["kind"] == "kickstart")
+    assert ks["iqm"] is not None  # rliable ran on the two seeds
+    p = cli("kickstart", "--env", "gym:CartPole-v1", "--run-dir", tmp_path / "bad")
+    assert p.returncode != 0 and "--teacher is required" in p.stderr
