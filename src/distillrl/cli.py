@@ -334,14 +334,34 @@ def cmd_envs(argv: list[str]) -> int:
 
 
 def cmd_demo(argv: list[str]) -> int:
-    """The README's main job on its built-in default: train PPO on CartPole-v1 for 100k frames."""
+    """Kickstart a MinAtar Breakout student from the shipped zoo teacher next to a from-scratch
+    run with the same settings and seed, then write and show the report (a few minutes on a CPU)."""
     import time
 
     p = OneLineParser(prog="distillrl demo", description=cmd_demo.__doc__)
-    p.add_argument("--run-dir", default=None, help="where to put the run (default: runs/demo-<time>)")
+    p.add_argument("--out", default=None, help="demo folder (default: runs/demo-<time>)")
+    p.add_argument("--teacher", default="minatar-breakout", help="zoo teacher [default: minatar-breakout]")
+    p.add_argument("--steps", type=int, default=400_000, help="frames per run [default: 400000]")
+    p.add_argument("--seed", type=int, default=1)
     ns = p.parse_args(argv)
-    run_dir = ns.run_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    return cmd_train(["--env", "gym:CartPole-v1", "--steps", "100000", "--run-dir", run_dir])
+    from .zoo import zoo_meta, zoo_names
+
+    if ns.teacher not in zoo_names():
+        die("distillrl demo", f"zoo teacher {ns.teacher!r} is not installed; available: {', '.join(zoo_names()) or 'none'}")
+    env = zoo_meta(ns.teacher).get("env", "minatar:breakout")
+    out = Path(ns.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    common = ["--env", env, "--steps", str(ns.steps), "--seed", str(ns.seed), "--eval-episodes", "30"]
+    sys.stderr.write(f"[1/3] kickstarting a student from zoo teacher {ns.teacher} on {env} ({ns.steps:,} frames)\n")
+    rc = cmd_kickstart(common + ["--teacher", ns.teacher, "--schedule", "linear", "--decay-frames",
+                                 str(ns.steps // 2), "--run-dir", str(out / "kickstart")])
+    if rc:
+        return rc
+    sys.stderr.write(f"[2/3] the same student from scratch ({ns.steps:,} frames)\n")
+    rc = cmd_train(common + ["--run-dir", str(out / "scratch")])
+    if rc:
+        return rc
+    sys.stderr.write("[3/3] report\n")
+    return cmd_report([str(out / "kickstart"), str(out / "scratch"), "--out", str(out / "report")])
 
 
 COMMANDS = {
