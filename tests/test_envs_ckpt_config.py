@@ -114,3 +114,17 @@ def test_resume_at_large_frame_counts_reseeds_minatar():
     tr.load_state_dict(state)
     assert tr.frames == 4_999_936
     assert 0 <= resume_seed(2**40, 10**12) < 2**31
+
+
+def test_ale_family_when_installed():
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    from distillrl.nets import Agent
+
+    info = env_info("ale:pong")
+    assert info.obs_shape == (4, 84, 84) and info.layout == "chw" and info.n_actions == 6
+    env = make_vec("ale:pong", 2)
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(np.array([0, 1]))
+    out = Agent(info)(torch.from_numpy(obs))
+    assert out.logits.shape == (2, 6)
