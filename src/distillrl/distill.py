@@ -18,9 +18,8 @@ A frozen teacher labels states; a student is trained to match it with one of the
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import time
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,12 +27,12 @@ import torch
 from torch import nn
 
 from . import losses as L
-from .actor import make_actor, sample_gumbel
-from .envs import env_info, make_vec
+from .actor import sample_gumbel
+from .envs import env_info
 from .nets import Agent, NetConfig, param_count
 from .returns import gae
 from .teachers import Teacher, load_teacher
-from .trainer import _np_state_from_json, _np_state_to_json, make_adam, resume_seed
+from .trainer import Trainer, make_adam
 
 SOURCES = ("teacher", "student", "dagger", "eer")
 
@@ -116,8 +115,8 @@ def width_for_fraction(info, net: NetConfig, target: int, q_head: bool = False) 
     return best, count(best)
 
 
-class DistillTrainer:
-    """Drives distillation; the same advance/state interface as :class:`trainer.Trainer`."""
+class DistillTrainer(Trainer):
+    """Drives distillation through the shared :class:`trainer.Trainer` interface."""
 
     algo = "distill"
 
@@ -126,27 +125,21 @@ class DistillTrainer:
             raise ValueError(f"unknown loss {cfg.loss!r}; valid: {', '.join(L.DISTILL_LOSSES)}")
         if cfg.source not in SOURCES:
             raise ValueError(f"unknown source {cfg.source!r}; valid: {', '.join(SOURCES)}")
-        self.cfg = cfg
-        self.total_frames = cfg.steps
-        torch.manual_seed(cfg.seed)
-        self.np_rng = np.random.default_rng(cfg.seed)
-        self.envs = make_vec(cfg.env, cfg.num_envs, cfg.max_episode_steps)
-        self.info = env_info(cfg.env, self.envs.envs[0])
-        self.teacher = teacher or load_teacher(cfg.teacher, self.info, cfg.teacher_arch, cfg.tau)
-        self.teacher.check_env(self.info)
+        info = env_info(cfg.env)
+        self.teacher = teacher or load_teacher(cfg.teacher, info, cfg.teacher_arch, cfg.tau)
+        self.teacher.check_env(info)
         self.tau = cfg.tau if cfg.tau is not None else self.teacher.tau
         net = cfg.net
         teacher_agent = getattr(self.teacher, "agent", None)
-        if teacher_agent is not None and net.arch == "auto":
+        if teacher_agent is not None and net.arch == "auto":  # same family as the teacher
             net = NetConfig(**{**teacher_agent.cfg.__dict__, "width": net.width})
         if cfg.student_size is not None:
             if not 0 < cfg.student_size <= 4:
                 raise ValueError("student_size must be a fraction in (0, 4]")
-            w, _ = width_for_fraction(self.info, net, int(round(cfg.student_size * self.teacher.n_params)))
+            w, _ = width_for_fraction(info, net, int(round(cfg.student_size * self.teacher.n_params)))
             net = NetConfig(**{**net.__dict__, "width": w})
-        self.net_cfg = net
-        self.agent = Agent(self.info, net, value_head=False)
-        self.actor = make_actor(self.agent, cfg.actor)
+        super().__init__(dataclasses.replace(cfg, net=net), cfg.num_envs, {"value_head": False})
+        self.cfg = cfg
         params = list(self.agent.parameters())
         self.opt = make_adam(params, cfg.lr) if cfg.optimizer == "adam" else \
             torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.95, eps=0.01, centered=True, foreach=True)
@@ -160,15 +153,6 @@ class DistillTrainer:
         self.r_obs = np.zeros((T, n) + self.info.obs_shape, self.buf_obs.dtype)
         self.r_act = np.zeros((T, n), np.int64)
         self.r_done = np.zeros((T, n), np.float32)
-        self.frames = self.updates = self.episodes = 0
-        self.recent_returns: deque[float] = deque(maxlen=100)
-        self._new: list[float] = []
-        self.obs, _ = self.envs.reset(seed=cfg.seed)
-        self._t, self._f = time.perf_counter(), 0
-
-    @property
-    def n_params(self) -> int:
-        return param_count(self.agent)
 
     def beta(self) -> float:
         if self.cfg.source == "teacher":
@@ -203,11 +187,7 @@ class DistillTrainer:
             self.r_act[t] = a
             self.r_done[t] = term | trunc
             if info:
-                rows = info["_final_obs"]
-                for r in info["episode_return"][rows]:
-                    self._new.append(float(r))
-                    self.recent_returns.append(float(r))
-                    self.episodes += 1
+                self._record_episodes(info)
         self.frames += cfg.rollout_steps * n
         return outs
 
@@ -279,48 +259,24 @@ class DistillTrainer:
         with torch.no_grad():  # agreement with the teacher on this round's states
             s = self.agent(torch.from_numpy(flat_obs[: 4 * c.batch_size].copy())).logits.argmax(-1).numpy()
         agree = float((s == flat_out[: 4 * c.batch_size].argmax(-1)).mean())
-        now = time.perf_counter()
-        row = {"frames": self.frames, "updates": self.updates, "episodes": self.episodes,
-               "episode_return": float(np.mean(self._new)) if self._new else math.nan,
-               "return_recent": float(np.mean(self.recent_returns)) if self.recent_returns else math.nan,
-               "sps": (self.frames - self._f) / max(now - self._t, 1e-9),
-               "loss_distill": sums["loss_distill"] / c.updates_per_round,
-               "loss_pg": sums["loss_pg"] / c.updates_per_round, "agreement": agree, "beta": self.beta()}
-        self._new = []
-        self._t, self._f = now, self.frames
+        row = self._episode_metrics()
+        row.update({"loss_distill": sums["loss_distill"] / c.updates_per_round,
+                    "loss_pg": sums["loss_pg"] / c.updates_per_round, "agreement": agree, "beta": self.beta()})
         return [row]
 
-    def advance(self, frames: int) -> list[dict]:
-        target = self.frames + frames
-        rows = []
-        while self.frames < target:
-            rows.extend(self.step())
-        return rows
-
     def state_dict(self) -> dict:
-        s = {"algo": self.algo, "agent": self.agent.state_dict(), "optim": self.opt.state_dict(),
-             "frames": self.frames, "updates": self.updates, "episodes": self.episodes,
-             "recent_returns": list(self.recent_returns), "torch_rng": torch.get_rng_state(),
-             "numpy_rng": _np_state_to_json(self.np_rng), "buf_pos": self.buf_pos, "buf_size": self.buf_size}
+        s = self._base_state()
+        s.update({"optim": self.opt.state_dict(), "buf_pos": self.buf_pos, "buf_size": self.buf_size})
         if self.cfg.save_replay:
             s["buf_obs"] = self.buf_obs[: self.buf_size]
             s["buf_out"] = self.buf_out[: self.buf_size]
         return s
 
     def load_state_dict(self, s: dict) -> None:
-        self.agent.load_state_dict(s["agent"])
+        self._load_base_state(s)
         self.opt.load_state_dict(s["optim"])
-        self.frames, self.updates, self.episodes = int(s["frames"]), int(s["updates"]), int(s["episodes"])
-        self.recent_returns = deque(s["recent_returns"], maxlen=100)
-        torch.set_rng_state(s["torch_rng"])
-        self.np_rng.bit_generator.state = _np_state_from_json(s["numpy_rng"])
         if "buf_obs" in s:
             k = int(s["buf_size"])
             self.buf_obs[:k] = s["buf_obs"]
             self.buf_out[:k] = s["buf_out"]
             self.buf_pos, self.buf_size = int(s["buf_pos"]), k
-        self.obs, _ = self.envs.reset(seed=resume_seed(self.cfg.seed, self.frames))
-        self._f, self._t = self.frames, time.perf_counter()
-
-    def close(self) -> None:
-        self.envs.close()
