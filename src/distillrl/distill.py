@@ -102,7 +102,8 @@ def width_for_fraction(info, net: NetConfig, target: int, q_head: bool = False) 
     """Width multiplier whose student has the parameter count closest to ``target``."""
     def count(w: float) -> int:
         cfg = NetConfig(**{**net.__dict__, "width": w})
-        return param_count(Agent(info, cfg, value_head=False, q_head=q_head))
+        with torch.device("meta"):  # shapes only: skips the (QR-based) orthogonal initialisation
+            return param_count(Agent(info, cfg, value_head=False, q_head=q_head))
 
     lo, hi = 1e-3, 8.0
     for _ in range(40):
