@@ -155,3 +155,14 @@ def test_kickstart_cli_and_report(cli, tmp_path):
     assert ks["iqm"] is not None  # rliable ran on the two seeds
     p = cli("kickstart", "--env", "gym:CartPole-v1", "--run-dir", tmp_path / "bad")
     assert p.returncode != 0 and "--teacher is required" in p.stderr
+
+
+def test_kickstart_with_a2c_learner():
+    cfg = KickstartConfig(env="gym:CartPole-v1", algo="a2c", steps=2000, schedule="linear", decay_frames=1000)
+    cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.update_epochs, cfg.ppo.num_minibatches = 4, 5, 1, 1
+    tr = make_kickstart_trainer(cfg, teachers=[_const_teacher([0.3, 0.7])])
+    rows = tr.advance(400)
+    assert tr.algo == "a2c" and "approx_kl" not in rows[-1]  # the A3C-form loss, not PPO's
+    assert rows[-1]["loss_ks0"] > 0 and rows[-1]["lambda_ks0"] < 1.0
+    with pytest.raises(ValueError, match="actor-critic"):
+        make_kickstart_trainer(KickstartConfig(env="gym:CartPole-v1", algo="dqn"), teachers=[_const_teacher([.5, .5])])
