@@ -56,6 +56,12 @@ def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return tree
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save(path: str | Path, state: dict, meta: dict | None = None) -> None:
     """Atomically write ``state`` (nested, with tensors) and JSON-able ``meta`` to ``path``."""
     path = Path(path)
@@ -69,6 +75,7 @@ def save(path: str | Path, state: dict, meta: dict | None = None) -> None:
         save_file(tensors, tmp, metadata={"distillrl": json.dumps(header)})
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600; use the user's usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -105,4 +112,5 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, _umask_mode())
     os.replace(tmp, path)
