@@ -17,6 +17,8 @@ Results are written after every run to ``--out`` and finished entries are skippe
 
 from __future__ import annotations
 
+import distillrl  # noqa: F401  (first: caps BLAS threads before NumPy loads)
+
 import argparse
 import json
 import math

@@ -13,6 +13,8 @@ Also: SPS ÷ the raw random-action env SPS (single env, no learning).
 
 from __future__ import annotations
 
+import distillrl  # noqa: F401  (first: caps BLAS threads before NumPy loads)
+
 import argparse
 import json
 import platform

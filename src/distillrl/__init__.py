@@ -8,4 +8,13 @@ import os as _os
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
     _os.environ.setdefault(_var, "1")
 
+if _os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+    # NumPy may already be loaded (imported before distillrl): cap its BLAS pool at run time too.
+    try:
+        from threadpoolctl import threadpool_limits as _limits
+
+        _limits(1, user_api="blas")
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        pass
+
 __version__ = "0.1.0"
