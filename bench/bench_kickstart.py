@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=500_000)
     ap.add_argument("--decay", type=int, default=250_000, help="linear schedule: frames until λ = 0")
+    ap.add_argument("--variants", nargs="+", default=["scratch", "kickstart", "kickstart-4x"],
+                    help="main: which of scratch, kickstart, kickstart-4x to run")
     args = ap.parse_args()
     for part in args.parts:
         if part == "overhead":
@@ -82,9 +84,13 @@ def main() -> None:
             for s in args.seeds:
                 seed = ["--seed", str(s)]
                 if part == "main":
-                    run("train", ROOT / g / f"scratch-s{s}", base + seed)
-                    run("kickstart", ROOT / g / f"kickstart-s{s}", base + seed + teacher + lin)
-                    run("kickstart", ROOT / g / f"kickstart-4x-s{s}", base + seed + teacher + lin + ["--net.width", "2"])
+                    if "scratch" in args.variants:
+                        run("train", ROOT / g / f"scratch-s{s}", base + seed)
+                    if "kickstart" in args.variants:
+                        run("kickstart", ROOT / g / f"kickstart-s{s}", base + seed + teacher + lin)
+                    if "kickstart-4x" in args.variants:
+                        run("kickstart", ROOT / g / f"kickstart-4x-s{s}",
+                            base + seed + teacher + lin + ["--net.width", "2"])
                 elif part == "schedules":
                     run("kickstart", ROOT / g / f"kickstart-s{s}", base + seed + teacher + lin)
                     run("kickstart", ROOT / g / f"constant-s{s}", base + seed + teacher + ["--schedule", "constant"])
