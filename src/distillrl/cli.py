@@ -52,10 +52,7 @@ def cmd_train(argv: list[str]) -> int:
     from .presets import preset
     from .trainer import ALGOS, TrainConfig, make_trainer
 
-    p = OneLineParser(prog="distillrl train", description=TrainConfig.__doc__)
-    _run_options(p)
-    add_dataclass_args(p, TrainConfig)
-    ns = p.parse_args(argv)
+    ns = _parse_run_command("train", TrainConfig, argv)
 
     def prepare(cfg):
         if cfg.algo not in ALGOS:
@@ -63,6 +60,14 @@ def cmd_train(argv: list[str]) -> int:
         return cfg
 
     return _train_like(ns, "train", TrainConfig, preset, prepare, make_trainer, _eval_student)
+
+
+def _parse_run_command(name: str, cls, argv: list[str]) -> argparse.Namespace:
+    """Parser of a command that makes a run directory: run options + one flag per config field."""
+    p = OneLineParser(prog=f"distillrl {name}", description=cls.__doc__)
+    _run_options(p)
+    add_dataclass_args(p, cls)
+    return p.parse_args(argv)
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -126,10 +131,7 @@ def _logits_fn(actor):
 def cmd_distill(argv: list[str]) -> int:
     from .distill import DistillConfig, DistillTrainer
 
-    p = OneLineParser(prog="distillrl distill", description=DistillConfig.__doc__)
-    _run_options(p)
-    add_dataclass_args(p, DistillConfig)
-    ns = p.parse_args(argv)
+    ns = _parse_run_command("distill", DistillConfig, argv)
 
     def prepare(cfg):
         if not cfg.teacher:
@@ -189,10 +191,7 @@ def cmd_kickstart(argv: list[str]) -> int:
     from .kickstart import KickstartConfig, make_kickstart_trainer
     from .presets import preset
 
-    p = OneLineParser(prog="distillrl kickstart", description=KickstartConfig.__doc__)
-    _run_options(p)
-    add_dataclass_args(p, KickstartConfig)
-    ns = p.parse_args(argv)
+    ns = _parse_run_command("kickstart", KickstartConfig, argv)
 
     def prepare(cfg):
         if not cfg.teacher:
