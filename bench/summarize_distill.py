@@ -47,7 +47,7 @@ def main(paths: list[str]) -> None:
         for key, r in other[part].items():
             g, name, _seed = key.split("/")
             groups.setdefault(name, []).append(r)
-        print(f"\n| {part[:-1]} | % of teacher, mean ± 95% CI (seeds) | student / teacher return |")
+        print(f"\n| {dict(losses='loss', sources='source')[part]} | % of teacher, mean ± 95% CI (seeds) | student / teacher return |")
         print("|---|---|---|")
         for name, rs in groups.items():
             ratios = [100 * r["ratio"] for r in rs]
