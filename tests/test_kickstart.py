@@ -153,6 +153,11 @@ def test_kickstart_cli_and_report(cli, tmp_path):
     assert "speed-up" in md and "IQM" in md
     ks = next(g for g in res["groups"] if g["kind"] == "kickstart")
     assert ks["iqm"] is not None  # rliable ran on the two seeds
+    # an explicit reference run (e.g. a longer from-scratch run) becomes the speed-up baseline
+    p = cli("report", runs[0], runs[2], "--reference", runs[1], "--out", tmp_path / "r2", "--target", "15",
+            "--json", check=True)
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert len(res["groups"]) == 2 and all(str(runs[1]) not in g["runs"] or "speedup" not in g for g in res["groups"])
     p = cli("kickstart", "--env", "gym:CartPole-v1", "--run-dir", tmp_path / "bad")
     assert p.returncode != 0 and "--teacher is required" in p.stderr
 

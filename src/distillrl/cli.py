@@ -217,6 +217,8 @@ def cmd_report(argv: list[str]) -> int:
     p.add_argument("runs", nargs="+", help="run directories (seeds of one config are grouped)")
     p.add_argument("--out", default=None, help="output folder [default: runs/report-<time>]")
     p.add_argument("--target", type=float, default=None, help="score to reach [default: the teacher's score]")
+    p.add_argument("--reference", default=None,
+                   help="run directory whose group is the speed-up baseline [default: the from-scratch train runs]")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(argv)
     import time
@@ -226,7 +228,7 @@ def cmd_report(argv: list[str]) -> int:
 
     out = ns.out or f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        res = build_report(ns.runs, out, ns.target)
+        res = build_report(ns.runs, out, ns.target, ns.reference)
     except (ValueError, FileNotFoundError) as e:
         die("distillrl report", str(e))
     if ns.json:

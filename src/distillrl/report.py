@@ -143,12 +143,20 @@ def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, t
     return {k: (float(est[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in data}
 
 
-def build_report(run_dirs: list[str | Path], out: str | Path, target: float | None = None) -> dict:
+def build_report(run_dirs: list[str | Path], out: str | Path, target: float | None = None,
+                 reference: str | Path | None = None) -> dict:
+    """Write curves.png, lambda.png, report.md and report.json to ``out``.
+
+    ``reference``: a run directory whose group is the speed-up baseline (default: the first
+    group of plain ``train`` runs), e.g. a longer from-scratch run that reaches the target.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if reference is not None and Path(reference).resolve() not in {Path(p).resolve() for p in run_dirs}:
+        run_dirs = [*run_dirs, reference]
     runs = [load_run(p) for p in run_dirs]
     if not runs:
         raise ValueError("no runs given")
@@ -197,6 +205,8 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     # ---- table
     scratch = [g for g in groups if g.kind == "train"]
     ref = scratch[0] if scratch else None
+    if reference is not None:
+        ref = next(g for g in groups if any(r.path.resolve() == Path(reference).resolve() for r in g.runs))
     ref_frames = np.array([frames_to(r, target) for r in ref.runs]) if ref and np.isfinite(target) else None
     ref_reached = ref_frames is not None and np.isfinite(ref_frames).all()
     ref_best = None
