@@ -209,6 +209,8 @@ def emit(summary: dict, as_json: bool) -> None:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
     for k, v in summary.items():
+        if isinstance(v, list) and len(v) > 4:  # per-episode lists: in --json and summary.json only
+            continue
         if isinstance(v, float):
             v = f"{v:.4g}"
         sys.stdout.write(f"{k:>16}: {v}\n")
