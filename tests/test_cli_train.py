@@ -1,6 +1,5 @@
 """End-to-end runs of the CLI (subprocesses, tiny budgets)."""
 
-import csv
 import json
 import os
 import signal

@@ -88,7 +88,6 @@ def test_gradients_reach_student_only_and_loss_is_logged():
 
 
 def test_kickstart_pulls_student_to_teacher():
-    info = env_info("gym:CartPole-v1")
     teacher = _const_teacher([0.05, 0.95])
     cfg = KickstartConfig(env="gym:CartPole-v1", steps=4096, schedule="constant", lambda0=5.0, seed=0)
     cfg.ppo.num_envs, cfg.ppo.num_steps = 4, 32

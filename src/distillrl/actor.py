@@ -12,7 +12,6 @@ Supported trunks: ``mlp`` and ``minatar``; :func:`make_actor` falls back to torc
 
 from __future__ import annotations
 
-from typing import Callable
 
 import numpy as np
 import torch
@@ -175,5 +174,3 @@ def sample_gumbel(logits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     logp = logits[np.arange(len(actions)), actions] - logz
     return actions, logp.astype(np.float32)
 
-
-ActFn = Callable[[np.ndarray], np.ndarray]

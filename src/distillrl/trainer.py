@@ -16,7 +16,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -270,11 +270,6 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def policy(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """obs → logits of the current agent (for greedy evaluation)."""
-        agent = self.agent
-        return lambda obs: agent(obs).logits
 
     def close(self) -> None:
         self.envs.close()
