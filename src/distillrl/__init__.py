@@ -17,4 +17,18 @@ if _os.environ.get("OPENBLAS_NUM_THREADS") == "1":
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+_LAZY = {"TrainConfig": "distillrl.algos", "make_trainer": "distillrl.algos",
+         "DistillConfig": "distillrl.algos.distill", "KickstartConfig": "distillrl.kickstart",
+         "make_kickstart_trainer": "distillrl.kickstart", "load_teacher": "distillrl.teachers",
+         "DistillRLError": "distillrl.errors"}
+
+
+def __getattr__(name: str):
+    """``from distillrl import TrainConfig, make_trainer`` without importing torch at package import."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'distillrl' has no attribute {name!r}")

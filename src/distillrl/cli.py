@@ -6,12 +6,12 @@
     distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]
                         [--lambda0 X] [--steps N] [--seed S] [--run-dir DIR]
     distillrl report RUN_DIR... [--out DIR]
-    distillrl eval RUN_DIR|ZOO_NAME [--env ENV] [--episodes N] [--json]
+    distillrl eval AGENT [--env ENV] [--teacher-arch A] [--episodes N] [--json]   (AGENT: any teacher source)
     distillrl zoo [list|path NAME]
     distillrl envs [--family F]
 
 ``--json`` prints one JSON object (the command's summary) as the last line of stdout.
-Errors are one line on stderr with a non-zero exit code.
+Bad input is one line on stderr and exit code 2; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .config import ConfigError, OneLineParser, add_dataclass_args, apply_args, die, from_dict, load_yaml
+from .config import OneLineParser, add_dataclass_args, apply_args, die, from_dict, load_yaml
+from .errors import ConfigError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -49,17 +50,11 @@ def build_config(cls, ns: argparse.Namespace, run_dir: Path | None, resume: bool
 
 
 def cmd_train(argv: list[str]) -> int:
+    from .algos import TrainConfig, make_trainer
     from .presets import preset
-    from .trainer import ALGOS, TrainConfig, make_trainer
 
     ns = _parse_run_command("train", TrainConfig, argv)
-
-    def prepare(cfg):
-        if cfg.algo not in ALGOS:
-            raise ConfigError(f"unknown algo {cfg.algo!r}; valid: {', '.join(ALGOS)}")
-        return cfg
-
-    return _train_like(ns, "train", TrainConfig, preset, prepare, make_trainer, _eval_student)
+    return _train_like(ns, "train", TrainConfig, preset, lambda cfg: cfg, make_trainer, _eval_student)
 
 
 def _parse_run_command(name: str, cls, argv: list[str]) -> argparse.Namespace:
@@ -73,8 +68,18 @@ def _parse_run_command(name: str, cls, argv: list[str]) -> argparse.Namespace:
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file with config keys (flags override it)")
     p.add_argument("--run-dir", help="run directory (default: runs/<command>-<env>-s<seed>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir from its last checkpoint (or from frame 0 if it has none)")
     _common(p)
+
+
+def _logits_fn(policy, task: int | None = None):
+    """obs → logits of a fast acting policy (for one task of a multi-task agent when ``task``)."""
+    import numpy as np
+
+    if task is None:
+        return lambda obs: policy(obs)[0]
+    return lambda obs: policy(obs, np.full(len(obs), task))[0]
 
 
 def _eval_student(trainer, cfg) -> dict:
@@ -82,32 +87,38 @@ def _eval_student(trainer, cfg) -> dict:
 
     if cfg.eval_episodes <= 0:
         return {}
-    rets, _ = evaluate(_logits_fn(trainer.actor), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
+    rets, _ = evaluate(_logits_fn(trainer.policy), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
                        max_episode_steps=cfg.max_episode_steps)
     return summarize(rets)
 
 
 def _train_like(ns, kind: str, cls, preset_fn, prepare, factory, finish) -> int:
-    """Shared driver: config → validation → run dir → trainer → drive → finish (evaluation)."""
-    from .envs import EnvError, gym_id
-    from .run import RunDirError, default_run_dir, drive, emit, prepare_run_dir, write_summary
-    from .teachers import TeacherError
-    from .zoo import SourceError
+    """Shared driver: config → validation → run dir → trainer (restored on --resume) → drive → finish.
+
+    Only :class:`errors.DistillRLError` (bad input) becomes a one-line message with exit 2;
+    any other exception is a bug and keeps its traceback.
+    """
+    from .config import validate
+    from .envs import gym_id
+    from .errors import DistillRLError
+    from .run import default_run_dir, drive, emit, prepare_run_dir, restore, write_summary
 
     prog = f"distillrl {kind}"
     run_dir = Path(ns.run_dir) if ns.run_dir else None
     if ns.resume and run_dir is None:
         die(prog, "--resume needs --run-dir")
     try:
-        cfg = prepare(build_config(cls, ns, run_dir, ns.resume, preset_fn))
+        if ns.resume:
+            prepare_run_dir(run_dir, True)
+        cfg = validate(prepare(build_config(cls, ns, run_dir, ns.resume, preset_fn)))
         gym_id(cfg.env)
-        if cfg.steps <= 0:
-            raise ConfigError("--steps must be positive")
         run_dir = run_dir or default_run_dir(kind, cfg.env, cfg.seed)
         prepare_run_dir(run_dir, ns.resume)
         _set_threads(cfg.threads)
         trainer = factory(cfg)
-    except (ConfigError, EnvError, RunDirError, TeacherError, SourceError, ValueError, FileNotFoundError) as e:
+        if ns.resume:
+            restore(trainer, run_dir)
+    except DistillRLError as e:
         die(prog, str(e))
     try:
         summary = drive(trainer, cfg, run_dir, kind, ns.resume, progress=not ns.no_progress)
@@ -121,21 +132,17 @@ def _train_like(ns, kind: str, cls, preset_fn, prepare, factory, finish) -> int:
     return 0
 
 
-def _logits_fn(actor):
-    return lambda obs: actor(obs)[0]
-
-
 # --------------------------------------------------------------------------- distill
 
 
 def cmd_distill(argv: list[str]) -> int:
-    from .distill import DistillConfig, DistillTrainer
+    from .algos.distill import DistillConfig, DistillTrainer
 
     ns = _parse_run_command("distill", DistillConfig, argv)
 
     def prepare(cfg):
         if not cfg.teacher:
-            raise ConfigError("--teacher is required (zoo name, run directory, SB3 .zip or state dict)")
+            raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
         if not cfg.env:
             from .teachers import load_teacher
 
@@ -155,17 +162,31 @@ def _eval_distill(trainer, cfg) -> dict:
     return {**out, **_eval_vs_teacher(trainer, cfg, trainer.teacher)}
 
 
-def _eval_vs_teacher(trainer, cfg, teacher) -> dict:
-    """Student and teacher, greedy, on the same episode seeds."""
+def _teacher_fn(teacher, task: int | None = None):
+    import numpy as np
+    import torch
+
+    fast = getattr(teacher, "outputs_np", None)
+    if fast is not None:
+        return fast
+    if task is None:
+        return lambda o: teacher.outputs(o).numpy()
+    return lambda o: teacher.outputs(o, torch.full((len(o),), task)).numpy() if len(o) else np.zeros((0,))
+
+
+def _eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
+    """Student and teacher, greedy, on the same episode seeds (on task ``task`` when bound)."""
     from .evaluate import evaluate, summarize
+    from .kickstart import task_spec
 
     out: dict = {}
     if cfg.eval_episodes <= 0:
         return out
     seed = 10_000 + cfg.seed
-    s, _ = evaluate(_logits_fn(trainer.actor), cfg.env, cfg.eval_episodes, seed=seed,
+    env = task_spec(cfg.env, task)
+    s, _ = evaluate(_logits_fn(trainer.policy, task), env, cfg.eval_episodes, seed=seed,
                     max_episode_steps=cfg.max_episode_steps)
-    t, _ = evaluate(lambda o: teacher.outputs(o).numpy(), cfg.env, cfg.eval_episodes, seed=seed,
+    t, _ = evaluate(_teacher_fn(teacher, task), env, cfg.eval_episodes, seed=seed,
                     max_episode_steps=cfg.max_episode_steps)
     ss, ts = summarize(s), summarize(t)
     out.update({"student_return": ss["mean_return"], "student_std": ss["std_return"],
@@ -179,8 +200,6 @@ def _eval_vs_teacher(trainer, cfg, teacher) -> dict:
 def _set_threads(n: int) -> None:
     import torch
 
-    if n < 1:
-        raise ConfigError("--threads must be ≥ 1")
     torch.set_num_threads(n)
 
 
@@ -195,18 +214,22 @@ def cmd_kickstart(argv: list[str]) -> int:
 
     def prepare(cfg):
         if not cfg.teacher:
-            raise ConfigError("--teacher is required (zoo name, run directory, SB3 .zip or state dict)")
-        if cfg.algo not in ("ppo", "a2c"):
-            raise ConfigError(f"kickstarting needs --algo ppo or a2c, not {cfg.algo!r}")
-        from .kickstart import SCHEDULES
-
-        if cfg.schedule not in SCHEDULES:
-            raise ConfigError(f"unknown schedule {cfg.schedule!r}; valid: {', '.join(SCHEDULES)}")
+            raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
         return cfg
 
     def finish(trainer, cfg):
+        """Each teacher against the student on the teacher's own task (the whole env if unbound)."""
         out = {"teachers": list(cfg.teacher), "schedule": cfg.schedule, "lambda0": cfg.lambda0}
-        out.update(_eval_vs_teacher(trainer, cfg, trainer.teachers[0]))
+        per = []
+        for i, (t, task) in enumerate(zip(trainer.teachers, trainer.teacher_tasks)):
+            r = _eval_vs_teacher(trainer, cfg, t, task)
+            if i == 0:
+                out.update(r)
+            if r:
+                per.append({"teacher": cfg.teacher[i] if i < len(cfg.teacher) else t.name, "task": task,
+                            **{k: r[k] for k in ("student_return", "teacher_return", "score_ratio")}})
+        if len(per) > 1:
+            out["per_teacher"] = per
         return out
 
     return _train_like(ns, "kickstart", KickstartConfig, preset, prepare, make_kickstart_trainer, finish)
@@ -227,9 +250,11 @@ def cmd_report(argv: list[str]) -> int:
     from .run import emit
 
     out = ns.out or f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}"
+    from .errors import DistillRLError
+
     try:
         res = build_report(ns.runs, out, ns.target, ns.reference)
-    except (ValueError, FileNotFoundError) as e:
+    except DistillRLError as e:
         die("distillrl report", str(e))
     if ns.json:
         emit(res, True)
@@ -243,43 +268,54 @@ def cmd_report(argv: list[str]) -> int:
 
 
 def cmd_eval(argv: list[str]) -> int:
-    p = OneLineParser(prog="distillrl eval", description="Evaluate a trained agent (greedy by default).")
-    p.add_argument("source", help="run directory, checkpoint file or zoo name")
-    p.add_argument("--env", help="environment (default: the one it was trained on)")
-    p.add_argument("--episodes", type=int, default=30, help="evaluation episodes [default: 30]")
-    p.add_argument("--seed", type=int, default=0, help="episode i uses reset seed SEED+i [default: 0]")
+    p = OneLineParser(prog="distillrl eval",
+                      description="Evaluate an agent from any source (greedy by default): zoo name, run directory, "
+                                  "checkpoint, SB3 .zip, or a state dict with --teacher-arch.")
+    p.add_argument("source", help="zoo name, run directory, checkpoint file, SB3 .zip or state dict")
+    p.add_argument("--env", help="environment (default: the one it was trained on, when recorded)")
+    p.add_argument("--teacher-arch", "--arch", dest="arch", default=None,
+                   help="architecture of a state-dict agent: cleanrl-ppo, cleanrl-dqn, cleanrl-ppo-atari, cleanrl-dqn-atari")
+    p.add_argument("--tau", type=float, default=None, help="temperature for Q-agents when --stochastic (> 0)")
+    p.add_argument("--episodes", type=int, default=30, help="evaluation episodes [≥ 1; default: 30]")
+    p.add_argument("--seed", type=int, default=0, help="episode i uses reset seed SEED+i [≥ 0; default: 0]")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of argmax")
-    p.add_argument("--max-episode-steps", type=int, default=None, help="cap episode length")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads [default: 1]")
+    p.add_argument("--max-episode-steps", type=int, default=None, help="cap episode length [≥ 1]")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads [≥ 1; default: 1]")
     _common(p)
     ns = p.parse_args(argv)
-    from .envs import EnvError, env_info
-    from .evaluate import evaluate, summarize
-    from .run import emit
-    from .zoo import SourceError, load_agent
-
-    try:
-        _set_threads(ns.threads)
-        if ns.episodes <= 0:
-            raise ConfigError("--episodes must be positive")
-        agent, meta = load_agent(ns.source)
-        env = ns.env or meta["env"]
-        info = env_info(env)
-        if info.obs_shape != agent.info.obs_shape or info.n_actions != agent.info.n_actions:
-            raise EnvError(f"{ns.source} was trained on {meta['env']} (obs {agent.info.obs_shape}, "
-                           f"{agent.info.n_actions} actions); {env} has obs {info.obs_shape}, {info.n_actions} actions")
-    except (ConfigError, EnvError, SourceError, ValueError, FileNotFoundError) as e:
-        die("distillrl eval", str(e))
-    from .actor import make_actor
-
-    actor = make_actor(agent)
     import time
 
+    import numpy as np
+
+    from .config import Domain
+    from .envs import env_info
+    from .errors import DistillRLError
+    from .evaluate import evaluate, summarize
+    from .run import emit
+    from .teachers import load_teacher
+
+    try:
+        for flag, val, dom in (("--episodes", ns.episodes, "≥ 1"), ("--seed", ns.seed, "≥ 0"),
+                               ("--threads", ns.threads, "≥ 1"), ("--tau", ns.tau, "> 0"),
+                               ("--max-episode-steps", ns.max_episode_steps, "≥ 1")):
+            if val is not None:
+                Domain.parse(dom).check(val, flag)
+        _set_threads(ns.threads)
+        agent = load_teacher(ns.source, None, ns.arch, ns.tau)
+        env = ns.env or agent.env
+        if not env:
+            raise ConfigError(f"{ns.source} does not record its environment: pass --env")
+        agent.check_env(env_info(env))
+    except DistillRLError as e:
+        die("distillrl eval", str(e))
+    fn = _teacher_fn(agent)
+    if ns.stochastic:  # sample from the agent's policy (softmax(q/τ) for a Q-agent)
+        fn = lambda o: np.log(np.clip(agent.probs(o).numpy(), 1e-12, None))  # noqa: E731
     t0 = time.perf_counter()
-    rets, lens = evaluate(_logits_fn(actor), env, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
+    rets, lens = evaluate(fn, env, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
                           max_episode_steps=ns.max_episode_steps)
     wall = time.perf_counter() - t0
-    summary = {"source": ns.source, "env": env, **summarize(rets), "steps": int(lens.sum()),
+    summary = {"source": ns.source, "env": env, "kind": agent.kind, **summarize(rets), "steps": int(lens.sum()),
                "sps": float(lens.sum() / max(wall, 1e-9)), "greedy": not ns.stochastic}
     emit(summary, ns.json)
     return 0

@@ -9,6 +9,12 @@ Every command's options are a dataclass. The same description drives three thing
 Why not tyro: tyro renders errors as multi-line panels and has its own YAML story; we want
 *one-line* errors (``distillrl train: error: ...``) and exactly the same validation for a YAML
 file and for the command line, so the ~150 lines below do it with argparse.
+
+**Domains.** Every numeric field states its domain at the end of its docstring in braces —
+``{> 0}``, ``{≥ 1}``, ``{[0, 1]}``, ``{(0, 1]}`` — and :func:`validate` checks every value
+against it (and runs the config's own ``check()`` for rules that span fields). This is the
+one place where option values are checked: the CLI, YAML files, PBT and the Python API all
+go through it. Choice fields are ``Literal`` types, checked by :func:`coerce`.
 """
 
 from __future__ import annotations
@@ -24,11 +30,15 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import math
+import re
+
 import yaml
 
 
-class ConfigError(ValueError):
-    """A configuration problem, reported to the user as one line."""
+from .errors import ConfigError
+
+__all__ = ["ConfigError", "Domain", "validate", "from_dict", "to_dict", "field_docs", "field_domains"]
 
 
 # --------------------------------------------------------------------------- docstrings
@@ -55,6 +65,96 @@ def field_docs(cls: type) -> dict[str, str]:
             ):
                 docs[prev.target.id] = " ".join(node.value.value.split())
     return docs
+
+
+# --------------------------------------------------------------------------- domains
+
+_NUM = r"[-+]?(?:inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
+_DOMAIN_RE = re.compile(r"\s*\{([^{}]+)\}\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """An interval of allowed values, parsed from ``> a``, ``≥ a``, ``< b``, ``≤ b`` or
+    ``[a, b]`` / ``(a, b)`` / ``[a, b)`` / ``(a, b]``."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = True
+    hi_open: bool = True
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Domain":
+        t = text.strip().replace(">=", "≥").replace("<=", "≤").replace(" ", "")
+        m = re.fullmatch(r"([><≥≤])(" + _NUM + ")", t)
+        if m:
+            op, v = m.group(1), float(m.group(2))
+            if op in "><":
+                return cls(v if op == ">" else -math.inf, v if op == "<" else math.inf, True, True, text.strip())
+            return cls(v if op == "≥" else -math.inf, v if op == "≤" else math.inf, op != "≥", op != "≤",
+                       text.strip())
+        m = re.fullmatch(r"([\[(])(" + _NUM + r"),(" + _NUM + r")([\])])", t)
+        if m:
+            return cls(float(m.group(2)), float(m.group(3)), m.group(1) == "(", m.group(4) == ")", text.strip())
+        raise ValueError(f"unparseable domain {text!r}")
+
+    def __contains__(self, x: float) -> bool:
+        if isinstance(x, float) and math.isnan(x):
+            return False
+        lo_ok = x > self.lo if self.lo_open else x >= self.lo
+        hi_ok = x < self.hi if self.hi_open else x <= self.hi
+        return lo_ok and hi_ok
+
+    def check(self, x: float, where: str) -> None:
+        if x not in self:
+            raise ConfigError(f"{where} must be {self.text}, got {x!r}")
+
+
+def split_doc(doc: str) -> tuple[str, Domain | None]:
+    """``"learning rate {> 0}"`` → ``("learning rate", Domain(> 0))``."""
+    m = _DOMAIN_RE.search(doc)
+    if not m:
+        return doc, None
+    return doc[: m.start()].rstrip(), Domain.parse(m.group(1))
+
+
+def field_domains(cls: type) -> dict[str, Domain]:
+    out = {}
+    for name, doc in field_docs(cls).items():
+        _, dom = split_doc(doc)
+        if dom is not None:
+            out[name] = dom
+    return out
+
+
+def _numeric(tp: Any) -> bool:
+    opt, inner = _is_optional(tp)
+    if get_origin(inner) in (tuple, list):
+        inner = get_args(inner)[0]
+    return inner in (int, float)
+
+
+def validate(cfg: Any, where: str = "") -> Any:
+    """Check every numeric field of ``cfg`` (recursively) against its declared domain, then the
+    config's own ``check()`` (cross-field rules). Returns ``cfg``; raises :class:`ConfigError`."""
+    cls = type(cfg)
+    hints = _hints(cls)
+    doms = field_domains(cls)
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        path = f"{where}.{f.name}" if where else f.name
+        if dataclasses.is_dataclass(v):
+            validate(v, path)
+            continue
+        if v is None or f.name not in doms or not _numeric(hints[f.name]):
+            continue
+        for x in (v if isinstance(v, (list, tuple)) else [v]):
+            doms[f.name].check(x, "--" + path.replace("_", "-"))
+    check = getattr(cfg, "check", None)
+    if callable(check):
+        check()
+    return cfg
 
 
 # --------------------------------------------------------------------------- type coercion
@@ -231,8 +331,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             continue
         flag = "--" + (prefix + f.name).replace("_", "-")
         default = getattr(defaults, f.name)
-        helptext = docs.get(f.name, "")
-        helptext = f"{helptext} [{_type_name(tp)}; default: {default}]".replace("%", "%%")
+        helptext, dom = split_doc(docs.get(f.name, ""))
+        kind = _type_name(tp) + (f" {dom.text}" if dom is not None else "")
+        helptext = f"{helptext} [{kind}; default: {default}]".replace("%", "%%")
         dest = prefix + f.name
         if tp is bool:
             group.add_argument(flag, dest=dest, nargs="?", const="true", default=argparse.SUPPRESS,
@@ -243,7 +344,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
         else:
             choices = get_args(tp) if get_origin(tp) is Literal else None
             group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=helptext,
-                               choices=choices, metavar=None if choices else f.name.upper())
+                               metavar="{" + ",".join(map(str, choices)) + "}" if choices else f.name.upper())
 
 
 def apply_args(cfg: Any, ns: argparse.Namespace, prefix: str = "") -> Any:

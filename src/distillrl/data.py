@@ -1,6 +1,8 @@
-"""The data contract between collectors, losses and learners.
+"""The data contract between collectors, return estimators, losses and learners.
 
-Shapes: ``T`` rollout steps, ``N`` environments, ``B = T·N`` flattened samples, ``A`` actions.
+Shapes: ``T`` rollout steps, ``N`` environments, ``B`` flattened samples, ``A`` actions.
+A :class:`Rollout` stays time-major ``[T, N]`` until a learner cuts minibatches from it: return
+estimators (GAE, n-step, V-trace) need the time axis, and remote actors send whole rollouts.
 """
 
 from __future__ import annotations
@@ -11,25 +13,88 @@ import torch
 
 
 @dataclass
-class Batch:
-    """A flat batch of on-policy samples (a PPO minibatch or a whole rollout).
+class Rollout:
+    """``T`` steps of ``N`` environments, acted by a behaviour policy.
 
-    Extra per-sample tensors (teacher probabilities for kickstarting, task ids, ...) go in
-    ``extras`` keyed by name, so an added loss needs no new learner.
+    ``done`` marks that the episode ended *after* step t (terminated or truncated), so nothing
+    is bootstrapped across it; ``trunc_value`` holds V(final observation) on the steps that
+    were truncated (not terminated) and 0 elsewhere, so estimators can bootstrap them.
+    Estimators write ``advantages`` / ``returns``; extra loss terms may add per-step tensors to
+    ``extras`` (``[T, N, ...]``) or change ``rewards`` in their ``on_rollout`` hook.
+    """
+
+    obs: torch.Tensor
+    """[T, N, *obs_shape] observations as the env gave them"""
+    actions: torch.Tensor
+    """[T, N] int64 actions taken"""
+    logp: torch.Tensor
+    """[T, N] log μ(a|x) under the behaviour policy"""
+    logits: torch.Tensor
+    """[T, N, A] behaviour logits (q-values for a Q agent)"""
+    values: torch.Tensor
+    """[T, N] V(x_t) at collection time (zeros for agents without a value head)"""
+    rewards: torch.Tensor
+    """[T, N] rewards"""
+    done: torch.Tensor
+    """[T, N] float, 1 where the episode ended after step t"""
+    terminated: torch.Tensor
+    """[T, N] float, 1 where it ended by termination (no bootstrap at all)"""
+    trunc_value: torch.Tensor
+    """[T, N] V(final obs) where the episode was truncated after step t, else 0"""
+    task_id: torch.Tensor
+    """[T, N] int64 task of each environment"""
+    last_obs: torch.Tensor
+    """[N, *obs_shape] observation after the last step"""
+    last_value: torch.Tensor
+    """[N] V(last_obs)"""
+    next_obs: torch.Tensor | None = None
+    """[T, N, *obs_shape] the real next observation (final obs at episode ends), when asked for"""
+    advantages: torch.Tensor | None = None
+    """[T, N] written by an estimator"""
+    returns: torch.Tensor | None = None
+    """[T, N] value targets, written by an estimator"""
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    """[T, N, ...] named per-step tensors added by extra loss terms"""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.actions.shape)  # type: ignore[return-value]
+
+    def flatten(self) -> "Batch":
+        """The rollout as a flat [B = T·N] :class:`Batch` (after the estimator has run)."""
+        if self.advantages is None or self.returns is None:
+            raise RuntimeError("run a return estimator on the rollout before flattening it")
+
+        def flat(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape((-1,) + tuple(x.shape[2:]))
+
+        return Batch(obs=flat(self.obs), actions=flat(self.actions), logp=flat(self.logp),
+                     values=flat(self.values), advantages=flat(self.advantages), returns=flat(self.returns),
+                     task_id=flat(self.task_id), extras={k: flat(v) for k, v in self.extras.items()})
+
+
+@dataclass
+class Batch:
+    """A flat batch of samples: a minibatch of a flattened rollout or a replay sample.
+
+    Replay-based learners fill what they have (``obs``, ``actions``, ``task_id``) and leave
+    the on-policy fields empty (zero-length tensors are never read by their losses).
     """
 
     obs: torch.Tensor
     """[B, *obs_shape] raw observations"""
     actions: torch.Tensor
     """[B] int64 actions taken"""
-    logp: torch.Tensor
-    """[B] log π_old(a|x) of the behaviour policy"""
-    values: torch.Tensor
+    task_id: torch.Tensor
+    """[B] int64 task ids"""
+    logp: torch.Tensor | None = None
+    """[B] log μ(a|x) of the behaviour policy"""
+    values: torch.Tensor | None = None
     """[B] V_old(x) at collection time"""
-    advantages: torch.Tensor
-    """[B] GAE advantages"""
-    returns: torch.Tensor
-    """[B] value targets (advantages + values)"""
+    advantages: torch.Tensor | None = None
+    """[B] advantages"""
+    returns: torch.Tensor | None = None
+    """[B] value targets"""
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     """[B, ...] named per-sample tensors for extra loss terms"""
 
@@ -37,13 +102,14 @@ class Batch:
         return self.obs.shape[0]
 
     def index(self, idx: torch.Tensor) -> "Batch":
-        kw = {f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "extras"}
+        kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[idx])
+              for f in fields(self) if f.name != "extras"}
         return Batch(**kw, extras={k: v[idx] for k, v in self.extras.items()})
 
 
 @dataclass
 class Transitions:
-    """A minibatch of off-policy transitions (DQN)."""
+    """A minibatch of off-policy transitions (DQN), sampled from a replay buffer."""
 
     obs: torch.Tensor
     """[B, *obs_shape]"""
@@ -52,6 +118,11 @@ class Transitions:
     rewards: torch.Tensor
     """[B] float32"""
     next_obs: torch.Tensor
-    """[B, *obs_shape]"""
+    """[B, *obs_shape] the real next observation (the final one at an episode end)"""
     terminated: torch.Tensor
     """[B] float32, 1 where the episode ended by termination (no bootstrap)"""
+    task_id: torch.Tensor
+    """[B] int64"""
+
+    def as_batch(self) -> Batch:
+        return Batch(obs=self.obs, actions=self.actions, task_id=self.task_id)

@@ -4,10 +4,10 @@ All families come out as a :class:`FastVectorEnv` — a Gymnasium ``VectorEnv`` 
 autoreset (the final observation of a finished episode is in ``info["final_obs"]``) and
 episode return/length tracked on the raw reward.
 
-Why a hand-written vector env: Gymnasium's ``SyncVectorEnv`` spends ~25 µs of bookkeeping
-per sub-environment step (info-dict merging, copies, autoreset logic), about 4× the cost of a
-MinAtar step itself (see ``bench/bench_envs.py``). The loop below writes into preallocated
-arrays and returns a minimal info dict, so the learner sees close to the raw env speed.
+Why a hand-written vector env: Gymnasium's ``SyncVectorEnv`` spends tens of µs of bookkeeping
+per sub-environment step (info-dict merging, copies, autoreset logic) — several times the cost
+of a MinAtar step itself. The loop below writes into preallocated arrays and returns a minimal
+info dict, so the learner sees close to the raw env speed.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ MINATAR_GAMES = {
 }
 
 
-class EnvError(ValueError):
-    """Unknown or unusable environment id (one-line message)."""
+from .errors import EnvError  # noqa: E402  (re-exported: distillrl.envs.EnvError)
 
 
 @dataclass(frozen=True)

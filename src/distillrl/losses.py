@@ -118,6 +118,19 @@ def kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float = 
     return _reduce(torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p)).sum(-1), reduction)
 
 
+def kl_probs(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+    """KL(π_T ‖ π_S) = Σ_a p_a (log p_a − log q_a) from teacher *probabilities* [B, A] → [B].
+
+    The cross-entropy H(π_T‖π_S) minus the teacher's entropy: zero exactly when the student
+    matches the teacher, so — unlike the cross-entropy — it is a per-step cost that does not
+    reward ending episodes early (used by expected-entropy-regularised distillation).
+    """
+    log_q = torch.log_softmax(student_logits, -1)
+    log_p = torch.log(teacher_p.clamp_min(1e-30))
+    return _reduce(torch.where(teacher_p > 0, teacher_p * (log_p - log_q), torch.zeros_like(teacher_p)).sum(-1),
+                   reduction)
+
+
 def cross_entropy(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
     """Schmitt et al. eq. 1 (the kickstarting term): H(π_T ‖ π_S) = −Σ_a π_T(a) log π_S(a).
 
@@ -146,6 +159,3 @@ def gaussian_kl(mu_t: torch.Tensor, std_t: torch.Tensor, mu_s: torch.Tensor, std
 def mean_mse(mu_s: torch.Tensor, mu_t: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
     """‖μ_T − μ_S‖² summed over action dims (continuous actions). [B, D] → [B]."""
     return _reduce(((mu_t - mu_s) ** 2).sum(-1), reduction)
-
-
-DISTILL_LOSSES = ("nll", "mse", "kl", "cross_entropy", "reverse_kl")

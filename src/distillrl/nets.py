@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -21,15 +21,15 @@ from .envs import EnvInfo
 class NetConfig:
     """Network architecture."""
 
-    arch: str = "auto"
+    arch: Literal["auto", "mlp", "minatar", "nature", "impala"] = "auto"
     """trunk: auto (mlp for vectors, minatar for small images, nature for ≥ 36 px), mlp, minatar, nature, impala"""
     hidden: tuple[int, ...] = (64, 64)
-    """hidden layer sizes of the mlp trunk"""
+    """hidden layer sizes of the mlp trunk {≥ 1}"""
     width: float = 1.0
-    """multiplier on every hidden size and channel count (compressed students use < 1)"""
+    """multiplier on every hidden size and channel count (compressed students use < 1) {(0, 64]}"""
     shared: bool = False
     """mlp only: one trunk for policy and value (false: separate actor and critic MLPs, as CleanRL/SB3)"""
-    activation: str = "tanh"
+    activation: Literal["tanh", "relu"] = "tanh"
     """mlp activation: tanh or relu"""
 
 
@@ -41,9 +41,31 @@ def _w(n: int, width: float) -> int:
 
 
 def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, bias)
+    """Mark a layer for orthogonal initialisation with gain ``std`` (CleanRL's ``layer_init``).
+
+    The draw itself happens in :meth:`Agent.reset_parameters` from the agent's own generator,
+    so building an agent never touches torch's global random state.
+    """
+    layer._init_std = std  # type: ignore[attr-defined]
+    layer._init_bias = bias  # type: ignore[attr-defined]
     return layer
+
+
+def _init_module(m: nn.Module, gen: torch.Generator | None) -> None:
+    w, b = getattr(m, "weight", None), getattr(m, "bias", None)
+    if w is None or w.is_meta:
+        return
+    with torch.no_grad():
+        if hasattr(m, "_init_std"):
+            nn.init.orthogonal_(w, m._init_std, generator=gen)
+            if b is not None:
+                nn.init.constant_(b, m._init_bias)
+        else:  # torch's own default for Linear / Conv (Kaiming-uniform), from our generator
+            nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=gen)
+            if b is not None:
+                fan_in = w[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(b, -bound, bound, generator=gen)
 
 
 class MLP(nn.Module):
@@ -134,7 +156,8 @@ class ImpalaCNN(nn.Module):
 
 class AgentOutput(NamedTuple):
     logits: torch.Tensor
-    """[B, A] unnormalised action log-probabilities"""
+    """[B, A] action preferences: the policy's logits (softmax gives π), or — for a pure
+    Q agent, which has no policy head — its q-values (greedy acting takes their argmax)"""
     value: torch.Tensor | None
     """[B] state value"""
     q: torch.Tensor | None
@@ -142,8 +165,6 @@ class AgentOutput(NamedTuple):
 
 
 def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
-    if cfg.arch not in ARCHES:
-        raise ValueError(f"unknown network arch {cfg.arch!r}; valid: {', '.join(ARCHES)}")
     if cfg.arch != "auto":
         return cfg.arch
     if info.layout == "flat":
@@ -156,7 +177,9 @@ def make_trunk(arch: str, cfg: NetConfig, info: EnvInfo) -> nn.Module:
     if arch == "mlp":
         return MLP(int(np.prod(info.obs_shape)), tuple(cfg.hidden), cfg.width, cfg.activation)
     if info.layout == "flat":
-        raise ValueError(f"arch {arch!r} needs image observations; {info.spec} gives vectors {info.obs_shape}")
+        from .errors import ConfigError
+
+        raise ConfigError(f"arch {arch!r} needs image observations; {info.spec} gives vectors {info.obs_shape}")
     if info.layout == "hwc":
         hw, c = info.obs_shape[:2], info.obs_shape[2]
     else:
@@ -173,8 +196,21 @@ class Agent(nn.Module):
     """
 
     def __init__(self, info: EnvInfo, cfg: NetConfig | None = None, value_head: bool = True,
-                 q_head: bool = False, policy_head: bool = True):
+                 q_head: bool = False, policy_head: bool = True, generator: torch.Generator | None = None):
         super().__init__()
+        # Layers are built with torch's default initialisation drawn from a forked global RNG
+        # (restored on exit), then every weight is re-drawn from ``generator``.
+        with torch.random.fork_rng(devices=[]):
+            self._build(info, cfg, value_head, q_head, policy_head)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw every weight from ``generator`` (torch's global RNG when None)."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                _init_module(m, generator)
+
+    def _build(self, info: EnvInfo, cfg: NetConfig | None, value_head: bool, q_head: bool, policy_head: bool):
         cfg = cfg or NetConfig()
         self.info, self.cfg = info, cfg
         self.arch = resolve_arch(cfg, info)
@@ -216,7 +252,8 @@ class Agent(nn.Module):
             x = x.permute(0, 3, 1, 2)
         return x
 
-    def forward(self, obs: torch.Tensor) -> AgentOutput:
+    def forward(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> AgentOutput:
+        """``task_id`` [B] is accepted for every agent; single-task agents ignore it."""
         x = self.prep(obs)
         h = self.trunk(x)
         logits = self.pi(h) if self.pi is not None else None

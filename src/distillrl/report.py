@@ -27,7 +27,7 @@ import yaml
 from .checkpoint import load_meta
 from .run import CKPT, read_metrics
 
-IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes"}
+IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes", "acting", "actor"}
 
 
 @dataclass
@@ -60,10 +60,18 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _col(rows: list[dict], new: str, old: str) -> np.ndarray:
+    """A metric column by its grouped name, or by its pre-0.2 flat name (older run directories)."""
+    key = new if rows and new in rows[0] else old
+    return np.array([r.get(key, math.nan) for r in rows], float)
+
+
 def load_run(path: str | Path) -> Run:
+    from .errors import RunDirError
+
     p = Path(path)
     if not (p / "config.yaml").exists() or not (p / "metrics.csv").exists():
-        raise ValueError(f"{p} is not a run directory (needs config.yaml and metrics.csv)")
+        raise RunDirError(f"{p} is not a run directory (needs config.yaml and metrics.csv)")
     config = yaml.safe_load((p / "config.yaml").read_text()) or {}
     kind = "train"
     if (p / CKPT).exists():
@@ -71,8 +79,9 @@ def load_run(path: str | Path) -> Run:
     summary = json.loads((p / "summary.json").read_text()) if (p / "summary.json").exists() else {}
     rows = read_metrics(p)
     frames = np.array([r["frames"] for r in rows], float)
-    returns = np.array([r.get("return_recent", math.nan) for r in rows], float)
-    lambdas = {k: np.array([r[k] for r in rows], float) for k in (rows[0] if rows else {}) if k.startswith("lambda_")}
+    returns = _col(rows, "charts/return_recent", "return_recent")
+    lambdas = {k.replace("kickstart/", ""): np.array([r[k] for r in rows], float) for k in (rows[0] if rows else {})
+               if k.startswith(("kickstart/lambda_", "lambda_"))}
     return Run(p, kind, config, summary, frames, returns, lambdas)
 
 
@@ -159,7 +168,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
         run_dirs = [*run_dirs, reference]
     runs = [load_run(p) for p in run_dirs]
     if not runs:
-        raise ValueError("no runs given")
+        from .errors import RunDirError
+
+        raise RunDirError("no runs given")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     groups = group_runs(runs)

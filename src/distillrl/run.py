@@ -9,7 +9,11 @@ A run directory holds::
     summary.json                final evaluation and throughput
 
 ``--resume`` reloads the last checkpoint, drops metric rows written after it (so no row is
-duplicated or missing) and continues. SIGINT saves a checkpoint and exits cleanly.
+duplicated or missing) and continues; a run killed before its first checkpoint (written after
+the first update) starts again from frame 0 in the same directory. The checkpoint is read and
+checked before anything in the directory is touched, so a corrupted one costs nothing.
+SIGINT saves a checkpoint and exits cleanly. Metric names are grouped (``charts/``,
+``losses/``, ``kickstart/``, ``hparams/``, ...) and are the TensorBoard tags as they are.
 """
 
 from __future__ import annotations
@@ -31,8 +35,7 @@ from .config import dump_yaml, to_dict
 CKPT = "checkpoints/last.safetensors"
 
 
-class RunDirError(ValueError):
-    pass
+from .errors import RunDirError  # noqa: E402  (re-exported)
 
 
 class MetricsLog:
@@ -100,8 +103,8 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
 def prepare_run_dir(path: Path, resume: bool) -> None:
     """Validate before touching anything: never overwrite an earlier run by accident."""
     if resume:
-        if not (path / CKPT).exists():
-            raise RunDirError(f"cannot resume: no checkpoint at {path / CKPT}")
+        if not (path / CKPT).exists() and not (path / "config.yaml").exists():
+            raise RunDirError(f"cannot resume: {path} has neither a checkpoint ({CKPT}) nor a config.yaml")
     elif path.exists() and any(path.iterdir()):
         raise RunDirError(f"run directory {path} already exists and is not empty; "
                           "use --resume to continue it or choose another --run-dir")
@@ -134,8 +137,32 @@ class _Interrupt:
 
 def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str) -> None:
     meta = {"kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
-            "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": _version()}
+            "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": _version(),
+            "format_version": _state_format()}
     checkpoint.save(path / CKPT, trainer.state_dict(), meta)
+
+
+def _state_format() -> int:
+    from .trainer import STATE_FORMAT
+
+    return STATE_FORMAT
+
+
+def restore(trainer: Any, run_dir: Path) -> bool:
+    """Load ``run_dir``'s last checkpoint into ``trainer`` if there is one (a run killed before its
+    first checkpoint has none: it starts from frame 0). Touches no file; raises
+    :class:`errors.CheckpointError` (one line, naming the file) for a bad checkpoint."""
+    from .errors import CheckpointError
+
+    path = run_dir / CKPT
+    if not path.exists():
+        return False
+    state, _ = checkpoint.load(path)
+    try:
+        trainer.load_state_dict(state)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return True
 
 
 def _version() -> str:
@@ -148,16 +175,16 @@ def drive(trainer: Any, cfg: Any, run_dir: Path, kind: str, resume: bool, progre
           on_rows: Callable[[list[dict]], None] | None = None, chunk: int | None = None) -> dict:
     """Advance ``trainer`` to ``cfg.steps`` frames inside ``run_dir``; return a summary dict.
 
-    Raises ``KeyboardInterrupt`` after saving a checkpoint if SIGINT arrives.
+    ``trainer`` has already been restored (:func:`restore`) when resuming. Raises
+    ``KeyboardInterrupt`` after saving a checkpoint if SIGINT arrives.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    if resume:
-        state, meta = checkpoint.load(run_dir / CKPT)
-        trainer.load_state_dict(state)
-    else:
+    checkpoint.remove_stale_temporaries(run_dir / CKPT)
+    if not (resume and (run_dir / CKPT).exists()):
         dump_yaml(cfg, run_dir / "config.yaml")
     log = MetricsLog(run_dir, trainer.frames if resume else None)
     total = cfg.steps
+    first = not (run_dir / CKPT).exists()  # the first checkpoint comes after the first update
     next_ckpt = (trainer.frames // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     chunk = chunk or getattr(getattr(trainer, "d", None), "log_every", 1)
     t0, f0 = time.perf_counter(), trainer.frames
@@ -174,11 +201,12 @@ def drive(trainer: Any, cfg: Any, run_dir: Path, kind: str, resume: bool, progre
             log.write(rows)
             if on_rows:
                 on_rows(rows)
-            rr = trainer.recent_returns
+            rr = trainer.stats.recent
             sps = (trainer.frames - f0) / max(time.perf_counter() - t0, 1e-9)
             bar.update(task, completed=trainer.frames, sps=sps,
                        ret=f"{np.mean(rr):.2f}" if rr else "-")
-            if trainer.frames >= next_ckpt:
+            if first or trainer.frames >= next_ckpt:
+                first = False
                 save_checkpoint(trainer, run_dir, cfg, kind)
                 next_ckpt = (trainer.frames // cfg.checkpoint_every + 1) * cfg.checkpoint_every
             if intr.flag:

@@ -24,7 +24,7 @@ import json
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -32,10 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .envs import EnvInfo
+from .errors import SourceError, TeacherError
 
+__all__ = ["Teacher", "TeacherError", "TeacherArch", "AgentTeacher", "CallableTeacher", "load_teacher",
+           "load_sb3_zip", "load_state_dict_teacher", "CLEANRL_ARCHES"]
 
-class TeacherError(ValueError):
-    """A teacher that cannot be loaded or does not fit the environment (one-line message)."""
+TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari"]
 
 
 class Teacher:
@@ -89,12 +91,12 @@ class AgentTeacher(Teacher):
 
         super().__init__(name, agent.info.obs_shape, agent.info.n_actions, kind, tau, env, acting_param_count(agent))
         self.agent = agent.eval().requires_grad_(False)
-        from .actor import make_actor
+        from .fastpolicy import make_fast_policy
 
-        self._np = make_actor(self.agent)
+        self._np = make_fast_policy(self.agent)
 
     def raw(self, obs, task_id=None):
-        out = self.agent(obs)
+        out = self.agent(obs, task_id)
         return out.q if self.kind == "q" else out.logits
 
     def outputs_np(self, obs: np.ndarray) -> np.ndarray:
@@ -382,7 +384,7 @@ def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = No
                 raise TeacherError(f"teacher file not found: {s}")
             t = load_state_dict_teacher(p, arch, tau)
         else:
-            from .zoo import SourceError, load_agent
+            from .zoo import load_agent
 
             try:
                 agent, meta = load_agent(s)

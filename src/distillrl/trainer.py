@@ -1,278 +1,292 @@
-"""The trainer object every front end drives: CLI, kickstarting, PBT on Ray Tune.
+"""The trainer: what every front end drives (the CLI, kickstarting, and — next — populations).
 
-A trainer is advanced by a number of frames (``advance``), reports metric rows (one dict per
-update or log interval), and saves/restores its whole state (``state_dict`` /
-``load_state_dict``): weights, optimizer, RNG streams, schedules and counters.
+A trainer is advanced by a number of frames (``advance``) and reports metric rows (one dict
+per update round or log interval). Its whole state — weights, optimizer, live
+hyper-parameters, its own random generators, episode statistics, counters, extra-loss state —
+is ``state_dict()`` / ``load_state_dict()``; ``set_hparams(...)`` changes tunable settings for
+the very next update.
+
+Each trainer owns its randomness: a ``torch.Generator`` (weight initialisation, minibatch
+permutations) and a NumPy ``Generator`` (acting, replay sampling). Library code never seeds or
+draws from torch's or NumPy's global generators, so two trainers stepped alternately in one
+process give exactly what each gives alone.
 
 What a checkpoint does *not* hold is the environments' internal state (Gymnasium has no safe
 way to serialise it). On restore, environments are reset with a seed derived from the run
 seed and the restored frame counter, so a resumed run is deterministic given its checkpoint,
 but the episodes that were in flight at the checkpoint are discarded (not logged).
+
+Algorithms subclass :class:`Trainer` and register themselves by name (:func:`register`);
+:mod:`distillrl.algos` builds a trainer from a config through that registry.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from .actor import make_actor
-from .envs import EnvInfo, env_info, make_vec
-from .nets import Agent, NetConfig, param_count
+from .collect import Collector, EpisodeStats
+from .envs import EnvInfo, env_info, make_vec, split_specs
+from .errors import CheckpointError, ConfigError
+from .fastpolicy import Backend, agent_weights, make_fast_policy
+from .hparams import HParams
+from .learner import Learner
+from .nets import Agent, AgentOutput, NetConfig, param_count
+
+STATE_FORMAT = 2
+"""Version of the trainer state layout; checkpoints of another version cannot be resumed."""
 
 
 @dataclass
-class PPOConfig:
-    """PPO (Schulman et al. 2017). Defaults are CleanRL's ppo.py."""
-
-    num_envs: int = 4
-    """parallel environments"""
-    num_steps: int = 128
-    """steps per environment per rollout"""
-    num_minibatches: int = 4
-    """minibatches per epoch"""
-    update_epochs: int = 4
-    """passes over each rollout"""
-    lr: float = 2.5e-4
-    """Adam learning rate"""
-    anneal_lr: bool = True
-    """decay the learning rate linearly to 0 over the run"""
-    gamma: float = 0.99
-    """discount"""
-    gae_lambda: float = 0.95
-    """GAE λ"""
-    clip_coef: float = 0.2
-    """surrogate (and value) clipping ε"""
-    clip_vloss: bool = True
-    """clip the value loss as in PPO2"""
-    norm_adv: bool = True
-    """normalise advantages per minibatch"""
-    ent_coef: float = 0.01
-    """entropy bonus weight"""
-    vf_coef: float = 0.5
-    """value loss weight"""
-    max_grad_norm: float = 0.5
-    """global gradient-norm clip"""
-    target_kl: float | None = None
-    """stop the epochs of an update early once approx. KL exceeds this"""
-    adam_eps: float = 1e-5
-    """Adam ε"""
-
-
-@dataclass
-class DQNConfig:
-    """DQN (Mnih et al. 2015). Defaults follow the MinAtar paper (Young & Tian 2019)."""
-
-    num_envs: int = 1
-    """parallel environments"""
-    buffer_size: int = 100_000
-    """replay capacity in transitions"""
-    batch_size: int = 32
-    """minibatch size"""
-    lr: float = 2.5e-4
-    """learning rate"""
-    optimizer: str = "rmsprop"
-    """adam or rmsprop (centred, α=0.95, ε=0.01 — the MinAtar paper's settings)"""
-    gamma: float = 0.99
-    """discount"""
-    learning_starts: int = 5000
-    """frames of random play before learning"""
-    train_freq: int = 1
-    """vector-env steps between gradient updates"""
-    gradient_steps: int = 1
-    """gradient updates each time"""
-    target_update: int = 1000
-    """frames between target-network updates"""
-    tau: float = 1.0
-    """target update rate (1 = hard copy)"""
-    eps_start: float = 1.0
-    """initial ε of ε-greedy"""
-    eps_end: float = 0.1
-    """final ε"""
-    eps_decay_frames: int = 100_000
-    """frames of linear ε decay (after learning_starts)"""
-    huber: bool = True
-    """Huber TD loss (else squared)"""
-    double: bool = False
-    """double DQN targets"""
-    max_grad_norm: float = 10.0
-    """global gradient-norm clip (≤ 0 disables)"""
-    log_every: int = 2000
-    """frames between metric rows"""
-    save_replay: bool = True
-    """include the replay buffer in checkpoints (exact resume; larger files)"""
-
-
-@dataclass
-class TrainConfig:
-    """Train a PPO, A2C or DQN agent."""
+class RunConfig:
+    """Settings every training run has."""
 
     env: str = "gym:CartPole-v1"
-    """environment: gym:<id>, minatar:<game>, minigrid:<id>, ale:<game> (see `distillrl envs`)"""
-    algo: str = "ppo"
-    """learner: ppo, a2c (A3C-form loss, synchronous; uses the ppo.* settings) or dqn"""
+    """environment: gym:<id>, minatar:<game>, minigrid:<id>, ale:<game>; several tasks: a,b (see `distillrl envs`)"""
     steps: int = 100_000
-    """environment frames to train for"""
+    """environment frames to train for {≥ 1}"""
     seed: int = 1
-    """random seed (weights, sampling, environments)"""
+    """random seed (weights, sampling, environments) {≥ 0}"""
     threads: int = 1
-    """torch CPU threads (1 is fastest for small nets and keeps runs bit-reproducible)"""
+    """torch CPU threads (1 is fastest for small nets and keeps runs bit-reproducible) {≥ 1}"""
     max_episode_steps: int | None = None
-    """cap on episode length (None: the env's own limit)"""
+    """cap on episode length (None: the env's own limit) {≥ 1}"""
     checkpoint_every: int = 50_000
-    """frames between checkpoints"""
+    """frames between checkpoints (the first is written after the first update) {≥ 1}"""
     eval_episodes: int = 10
-    """greedy evaluation episodes at the end of training (0: none)"""
-    actor: str = "auto"
+    """greedy evaluation episodes at the end of training (0: none) {≥ 0}"""
+    acting: Backend = "auto"
     """acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch"""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    dqn: DQNConfig = field(default_factory=DQNConfig)
-    net: NetConfig = field(default_factory=NetConfig)
 
 
-ALGOS = ("ppo", "a2c", "dqn")
+class LossTerm:
+    """An extra loss added to a trainer's learner (kickstarting, RND, codistillation, ...).
 
-
-class LossTerm(Protocol):
-    """An extra loss plugged into a learner (kickstarting, RND, ...).
-
-    ``prepare`` runs once per rollout (e.g. to label it with teacher outputs, stored in
-    ``batch.extras``); ``__call__`` returns named ``loss_*`` terms (and diagnostics) for a
-    minibatch; ``weight(frames)`` is the coefficient of each ``loss_*`` term it returns.
+    * ``requires``: the agent outputs the term reads (``logits``, ``value``, ``q``); a trainer
+      whose agent lacks one refuses the term.
+    * ``changes_rewards``: the term edits rewards in ``on_rollout`` (an intrinsic reward); only
+      on-policy trainers, which run a return estimator after collection, accept it.
+    * ``attach(trainer)``: called once by ``add_loss`` (declare live hyper-parameters here).
+    * ``on_rollout(rollout)``: once per rollout, *before* the return estimator (on-policy
+      trainers only) — e.g. label the rollout with teacher outputs in one batched forward.
+    * ``__call__(out, mb)``: named ``loss_*`` terms (and diagnostics) for one minibatch.
+    * ``weights(trainer)``: the weight of each ``loss_*`` term, once per update round.
+    * ``metrics()``: values to log with the round's row (grouped names, e.g. ``kickstart/lambda_0``).
     """
 
-    name: str
+    name: str = "term"
+    requires: frozenset[str] = frozenset({"logits"})
+    changes_rewards: bool = False
 
-    def prepare(self, batch: Any) -> None: ...
+    def attach(self, trainer: "Trainer") -> None:
+        pass
 
-    def __call__(self, out: Any, mb: Any) -> dict[str, torch.Tensor]: ...
+    def on_rollout(self, rollout: Any) -> None:
+        pass
 
-    def weight(self, frames: int) -> float: ...
+    def __call__(self, out: AgentOutput, mb: Any) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def state_dict(self) -> dict: ...
+    def weights(self, trainer: "Trainer") -> dict[str, float]:
+        return {f"loss_{self.name}": 1.0}
 
-    def load_state_dict(self, state: dict) -> None: ...
+    def metrics(self) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+ALGORITHMS: dict[str, type["Trainer"]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a trainer available as ``algo: name``."""
+    def deco(cls):
+        cls.algo = name
+        ALGORITHMS[name] = cls
+        return cls
+    return deco
 
 
 class Trainer:
-    """Shared machinery: envs, agent, counters, episode statistics, RNG, checkpoints."""
+    """Shared machinery: envs, agent, fast acting policy, learner, hyper-parameters, RNG, state."""
 
-    algo = "base"
+    algo: ClassVar[str] = "base"
+    on_policy: ClassVar[bool] = True
+    """runs extra terms' ``on_rollout`` before a return estimator"""
 
-    def __init__(self, cfg: TrainConfig, num_envs: int, agent_kwargs: dict):
+    def __init__(self, cfg: Any, num_envs: int, num_steps: int, heads: dict, net: NetConfig | None = None,
+                 gamma: float = 0.99, keep_next_obs: bool = False):
+        from .config import validate
+
+        validate(cfg)
         self.cfg = cfg
         self.total_frames = cfg.steps
-        torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
         self.envs = make_vec(cfg.env, num_envs, cfg.max_episode_steps)
+        self.n_tasks = len(split_specs(cfg.env))
         self.info: EnvInfo = env_info(cfg.env, self.envs.envs[0])
-        self.agent = Agent(self.info, cfg.net, **agent_kwargs)
-        self.actor = make_actor(self.agent, cfg.actor)
+        self.agent = Agent(self.info, net or cfg.net, generator=self.gen, **heads)
+        self.policy = make_fast_policy(self.agent, cfg.acting)
+        self.hp = HParams()
+        self.stats = EpisodeStats(self.n_tasks)
+        self.collector = Collector(self.envs, num_steps, self.stats, gamma, keep_next_obs)
+        self.collector.reset(cfg.seed)
+        self.learner: Learner | None = None
+        self.extra_losses: list[LossTerm] = []
         self.frames = 0
         self.updates = 0
-        self.episodes = 0
-        self.recent_returns: deque[float] = deque(maxlen=100)
-        self.extra_losses: list[LossTerm] = []
-        self._new_returns: list[float] = []
-        self._new_lengths: list[float] = []
         self._t_last = time.perf_counter()
         self._f_last = 0
-        self.obs = self._reset_envs(cfg.seed)
 
-    # ---- helpers
-    def _reset_envs(self, seed: int) -> np.ndarray:
-        obs, _ = self.envs.reset(seed=seed)
-        return obs
+    # ---- hyper-parameters and extra terms
+    def set_hparams(self, **values: float) -> None:
+        """Change live hyper-parameters; the next update uses them (``trainer.hp.names()`` lists them)."""
+        self.hp.set(**values)
 
-    def _record_episodes(self, info: dict) -> None:
-        if "episode_return" in info:
-            rows = info["_final_obs"]
-            for r, l in zip(info["episode_return"][rows], info["episode_length"][rows]):
-                self._new_returns.append(float(r))
-                self._new_lengths.append(float(l))
-                self.recent_returns.append(float(r))
-                self.episodes += 1
-
-    def _episode_metrics(self) -> dict[str, float]:
-        now = time.perf_counter()
-        sps = (self.frames - self._f_last) / max(now - self._t_last, 1e-9)
-        self._t_last, self._f_last = now, self.frames
-        out = {
-            "frames": self.frames,
-            "updates": self.updates,
-            "episodes": self.episodes,
-            "episode_return": float(np.mean(self._new_returns)) if self._new_returns else math.nan,
-            "episode_length": float(np.mean(self._new_lengths)) if self._new_lengths else math.nan,
-            "return_recent": float(np.mean(self.recent_returns)) if self.recent_returns else math.nan,
-            "sps": sps,
-        }
-        self._new_returns, self._new_lengths = [], []
-        return out
+    def outputs(self) -> set[str]:
+        a = self.agent
+        return {"logits"} | ({"value"} if a.v is not None else set()) | ({"q"} if a.q is not None else set())
 
     def add_loss(self, term: LossTerm) -> None:
+        """Add an extra loss term; refused (one-line :class:`ConfigError`) where it cannot work."""
+        missing = set(term.requires) - self.outputs()
+        if missing:
+            raise ConfigError(f"loss term {term.name!r} needs the agent's {', '.join(sorted(missing))} output; "
+                              f"the {self.algo} agent has only {', '.join(sorted(self.outputs()))}")
+        if term.changes_rewards and not self.on_policy:
+            raise ConfigError(f"loss term {term.name!r} changes rewards before the return estimator; the {self.algo} "
+                              "learner learns from replay and has no such step")
+        if any(t.name == term.name for t in self.extra_losses):
+            raise ConfigError(f"a loss term named {term.name!r} is already added")
+        term.attach(self)
         self.extra_losses.append(term)
+
+    def _extra_weights(self) -> dict[str, float]:
+        w: dict[str, float] = {}
+        for t in self.extra_losses:
+            w.update(t.weights(self))
+        return w
+
+    def _extra_terms(self, out: AgentOutput, mb: Any) -> dict[str, torch.Tensor]:
+        terms: dict[str, torch.Tensor] = {}
+        for t in self.extra_losses:
+            terms.update(t(out, mb))
+        return terms
+
+    def _on_rollout(self, rollout: Any) -> None:
+        for t in self.extra_losses:
+            t.on_rollout(rollout)
+
+    # ---- acting
+    def sync_policy(self) -> None:
+        """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
+        self.policy.set_weights(agent_weights(self.agent))
 
     @property
     def n_params(self) -> int:
         return param_count(self.agent)
 
+    # ---- the loop
     def advance(self, frames: int) -> list[dict]:
         """Train for at least ``frames`` more frames (whole iterations); return metric rows."""
         target = self.frames + frames
-        rows = []
+        rows: list[dict] = []
         while self.frames < target:
-            rows.extend(self.step())
+            rows.extend(self._iterate())
         return rows
 
-    def step(self) -> list[dict]:  # pragma: no cover - abstract
+    def _iterate(self) -> list[dict]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _row(self, loss_sums: dict[str, float], n: int, extra: dict | None = None) -> dict:
+        """A metric row: charts/* (episodes, speed), losses/* (means over the round's updates),
+        the extra terms' metrics and the live hyper-parameters (hparams/*)."""
+        now = time.perf_counter()
+        sps = (self.frames - self._f_last) / max(now - self._t_last, 1e-9)
+        self._t_last, self._f_last = now, self.frames
+        row: dict = {"frames": self.frames, **self.stats.drain(), "charts/updates": self.updates, "charts/sps": sps}
+        for k, v in loss_sums.items():
+            row[metric_name(k)] = v / max(n, 1)
+        if extra:
+            row.update(extra)
+        for t in self.extra_losses:
+            row.update(t.metrics())
+        row.update({f"hparams/{k}": v for k, v in self.hp.as_dict().items()})
+        return row
+
+    @staticmethod
+    def _accumulate(sums: dict[str, float], terms: dict[str, torch.Tensor]) -> None:
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+
     # ---- state
-    def _base_state(self) -> dict:
+    def _algo_state(self) -> dict:
+        return {}
+
+    def _load_algo_state(self, s: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
         return {
+            "format_version": STATE_FORMAT,
             "algo": self.algo,
             "agent": self.agent.state_dict(),
+            "learner": self.learner.state_dict() if self.learner is not None else {},
+            "hparams": self.hp.state_dict(),
             "frames": self.frames,
             "updates": self.updates,
-            "episodes": self.episodes,
-            "recent_returns": list(self.recent_returns),
-            "rng": {"torch_global": torch.get_rng_state(), "gen": self.gen.get_state(),
-                    "numpy": _np_state_to_json(self.np_rng)},
+            "stats": self.stats.state_dict(),
+            "rng": {"torch": self.gen.get_state(), "numpy": _np_state_to_json(self.np_rng)},
             "extra_losses": {t.name: t.state_dict() for t in self.extra_losses},
+            "algo_state": self._algo_state(),
         }
 
-    def _load_base_state(self, s: dict) -> None:
+    def load_state_dict(self, s: dict) -> None:
+        version = s.get("format_version", 1)
+        if version != STATE_FORMAT:
+            raise CheckpointError(f"trainer state format {version} cannot be resumed by this version of distillrl "
+                                  f"(format {STATE_FORMAT}); it still loads as a teacher and for eval")
         if s["algo"] != self.algo:
-            raise ValueError(f"checkpoint is for {s['algo']}, trainer is {self.algo}")
-        self.agent.load_state_dict(s["agent"])
-        self.actor.sync()
-        self.frames, self.updates, self.episodes = int(s["frames"]), int(s["updates"]), int(s["episodes"])
-        self.recent_returns = deque(s["recent_returns"], maxlen=100)
-        torch.set_rng_state(s["rng"]["torch_global"])
-        self.gen.set_state(s["rng"]["gen"])
+            raise CheckpointError(f"the checkpoint is a {s['algo']} trainer, this run is {self.algo}")
+        try:
+            self.agent.load_state_dict(s["agent"])
+            if self.learner is not None:
+                self.learner.load_state_dict(s["learner"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"the checkpoint does not fit this run's network or optimizer "
+                                  f"({str(e).splitlines()[0][:160]})") from None
+        self.hp.load_state_dict(s["hparams"])
+        self.frames, self.updates = int(s["frames"]), int(s["updates"])
+        self.stats.load_state_dict(s["stats"])
+        self.gen.set_state(s["rng"]["torch"])
         self.np_rng.bit_generator.state = _np_state_from_json(s["rng"]["numpy"])
         for t in self.extra_losses:
             if t.name in s.get("extra_losses", {}):
                 t.load_state_dict(s["extra_losses"][t.name])
+        self._load_algo_state(s.get("algo_state", {}))
+        self.sync_policy()
         # Environments restart from a seed derived from the restored position (see module doc).
-        self.obs = self._reset_envs(resume_seed(self.cfg.seed, self.frames))
+        self.collector.reset(resume_seed(self.cfg.seed, self.frames))
         self._f_last = self.frames
         self._t_last = time.perf_counter()
 
-    def state_dict(self) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def load_state_dict(self, state: dict) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def close(self) -> None:
         self.envs.close()
+
+
+def metric_name(term: str) -> str:
+    """``loss_pg`` → ``losses/pg_loss``; a diagnostic ``approx_kl`` → ``losses/approx_kl`` (CleanRL's tags)."""
+    return f"losses/{term[5:]}_loss" if term.startswith("loss_") else f"losses/{term}"
 
 
 def resume_seed(seed: int, frames: int) -> int:
@@ -283,7 +297,7 @@ def resume_seed(seed: int, frames: int) -> int:
 
 def _np_state_to_json(rng: np.random.Generator) -> dict:
     st = rng.bit_generator.state
-    # PCG64 holds 128-bit ints; JSON in Python keeps big ints exactly, but store as str to be safe.
+    # PCG64 holds 128-bit ints: stored as strings to survive any JSON reader.
     return {"bit_generator": st["bit_generator"], "state": {k: str(v) for k, v in st["state"].items()},
             "has_uint32": st["has_uint32"], "uinteger": st["uinteger"]}
 
@@ -291,24 +305,3 @@ def _np_state_to_json(rng: np.random.Generator) -> dict:
 def _np_state_from_json(d: dict) -> dict:
     return {"bit_generator": d["bit_generator"], "state": {k: int(v) for k, v in d["state"].items()},
             "has_uint32": d["has_uint32"], "uinteger": d["uinteger"]}
-
-
-def make_adam(params, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
-    """Adam, fused where this torch supports it on CPU (≈3× cheaper steps for small nets)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, eps=eps)
-
-
-def make_trainer(cfg: TrainConfig) -> Trainer:
-    if cfg.algo in ("ppo", "a2c"):
-        from .ppo import PPOTrainer
-
-        return PPOTrainer(cfg, loss=cfg.algo)
-    if cfg.algo == "dqn":
-        from .dqn import DQNTrainer
-
-        return DQNTrainer(cfg)
-    raise ValueError(f"unknown algo {cfg.algo!r}; valid: {', '.join(ALGOS)}")

@@ -11,13 +11,10 @@ import json
 from pathlib import Path
 
 from . import checkpoint
+from .errors import CheckpointError, SourceError
 from .nets import Agent
 
 ZOO_DIR = Path(__file__).parent / "zoo"
-
-
-class SourceError(ValueError):
-    pass
 
 
 def zoo_names() -> list[str]:
@@ -52,7 +49,7 @@ def load_agent(source: str) -> tuple[Agent, dict]:
     path = resolve(source)
     try:
         state, meta = checkpoint.load(path)
-    except ValueError as e:
+    except CheckpointError as e:
         raise SourceError(str(e)) from None
     if "agent" not in state:
         raise SourceError(f"{path} holds no agent")
@@ -68,13 +65,15 @@ def load_agent(source: str) -> tuple[Agent, dict]:
 
 
 def _spec_from_train_config(config: dict, algo: str) -> dict:
+    """The agent spec of an early checkpoint that recorded only its run config (format 1)."""
     from .config import from_dict
     from .envs import env_info
-    from .trainer import TrainConfig
+    from .nets import NetConfig
 
-    cfg = from_dict(TrainConfig, config)
+    net = from_dict(NetConfig, config.get("net", {}))
     kw = {"value_head": False, "q_head": True, "policy_head": False} if algo == "dqn" else {"value_head": True}
-    return Agent(env_info(cfg.env), cfg.net, **kw).spec()
+    with __import__("torch").device("meta"):
+        return Agent(env_info(config.get("env", "gym:CartPole-v1")), net, **kw).spec()
 
 
 def export_model(run_dir: str | Path, out_dir: str | Path, extra_meta: dict | None = None) -> Path:
@@ -84,6 +83,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, extra_meta: dict | No
         meta = {**meta, "agent": _spec_from_train_config(meta.get("config", {}), state.get("algo", "ppo"))}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    meta = {k: v for k, v in meta.items() if k != "format"}
     meta = {**meta, **(extra_meta or {})}
     checkpoint.save(out / "model.safetensors", {"algo": state["algo"], "agent": state["agent"]}, meta)
     return out / "model.safetensors"

@@ -1,0 +1,41 @@
+"""The algorithms, each registered by name in :data:`trainer.ALGORITHMS`, and the ``train``
+command's configuration. ``make_trainer(cfg)`` builds the trainer ``cfg.algo`` names.
+
+Each algorithm's config sits next to it (:class:`ppo.PPOConfig`, :class:`dqn.DQNConfig`,
+:class:`distill.DistillConfig`); :class:`TrainConfig` composes the ones ``train`` can use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..nets import NetConfig
+from ..trainer import ALGORITHMS, RunConfig, Trainer
+from . import distill, dqn, ppo  # noqa: F401  (register the algorithms)
+from .dqn import DQNConfig
+from .ppo import PPOConfig, check_ppo
+
+__all__ = ["TrainConfig", "PPOConfig", "DQNConfig", "make_trainer", "ALGORITHMS"]
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """Train a PPO, A2C or DQN agent."""
+
+    algo: Literal["ppo", "a2c", "dqn"] = "ppo"
+    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings) or dqn"""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    dqn: DQNConfig = field(default_factory=DQNConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+
+    def check(self) -> None:
+        check_ppo(self.ppo, self.algo)
+
+
+def make_trainer(cfg: TrainConfig) -> Trainer:
+    """The trainer for ``cfg.algo`` (validated by the config layer first)."""
+    from ..config import validate
+
+    validate(cfg)
+    return ALGORITHMS[cfg.algo](cfg)

@@ -1,0 +1,185 @@
+"""DQN (Mnih et al. 2015) with the MinAtar paper's settings as defaults: replay, target network,
+linear ε schedule, centred RMSProp; optional double-DQN targets. Built from the shared parts:
+a one-step :class:`collect.Collector`, the :class:`replay.ReplayBuffer`, the pure
+:func:`losses.dqn_loss` and the shared :class:`learner.Learner` (extra loss terms join the TD
+loss on each replay minibatch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..collect import Action
+from ..data import Transitions
+from ..learner import Learner
+from ..losses import dqn_loss
+from ..replay import ReplayBuffer
+from ..returns import td_target
+from ..schedules import linear_interp
+from ..trainer import Trainer, register
+
+
+@dataclass
+class DQNConfig:
+    """DQN settings. Defaults follow the MinAtar paper (Young & Tian 2019)."""
+
+    num_envs: int = 1
+    """parallel environments {≥ 1}"""
+    buffer_size: int = 100_000
+    """replay capacity in transitions {≥ 1}"""
+    batch_size: int = 32
+    """minibatch size {≥ 1}"""
+    lr: float = 2.5e-4
+    """learning rate (live) {> 0}"""
+    optimizer: Literal["adam", "rmsprop"] = "rmsprop"
+    """adam or rmsprop (centred, α=0.95, ε=0.01 — the MinAtar paper's settings)"""
+    gamma: float = 0.99
+    """discount {[0, 1]}"""
+    learning_starts: int = 5000
+    """frames of random play before learning {≥ 0}"""
+    train_freq: int = 1
+    """vector-env steps between gradient updates {≥ 1}"""
+    gradient_steps: int = 1
+    """gradient updates each time {≥ 1}"""
+    target_update: int = 1000
+    """frames between target-network updates {≥ 1}"""
+    tau: float = 1.0
+    """target update rate (1 = hard copy) {(0, 1]}"""
+    eps_start: float = 1.0
+    """initial ε of ε-greedy {[0, 1]}"""
+    eps_end: float = 0.1
+    """final ε (live) {[0, 1]}"""
+    eps_decay_frames: int = 100_000
+    """frames of linear ε decay (after learning_starts) {≥ 1}"""
+    huber: bool = True
+    """Huber TD loss (else squared)"""
+    double: bool = False
+    """double DQN targets"""
+    max_grad_norm: float = 10.0
+    """global gradient-norm clip (0 disables) {≥ 0}"""
+    log_every: int = 2000
+    """frames between metric rows {≥ 1}"""
+    save_replay: bool = True
+    """include the replay buffer in checkpoints (exact resume; larger files)"""
+
+
+@register("dqn")
+class DQNTrainer(Trainer):
+    on_policy = False
+
+    def __init__(self, cfg):
+        d = cfg.dqn
+        super().__init__(cfg, d.num_envs, 1, {"value_head": False, "q_head": True, "policy_head": False},
+                         gamma=d.gamma, keep_next_obs=True)
+        self.d = d
+        hp = self.hp
+        hp.declare("lr", d.lr, "> 0")
+        hp.declare("gamma", d.gamma, "[0, 1]")
+        hp.declare("eps_start", d.eps_start, "[0, 1]")
+        hp.declare("eps_end", d.eps_end, "[0, 1]")
+        hp.declare("tau", d.tau, "(0, 1]")
+        hp.declare("max_grad_norm", d.max_grad_norm, "≥ 0")
+        self.target = type(self.agent)(self.info, cfg.net, value_head=False, q_head=True, policy_head=False,
+                                       generator=self.gen)
+        self.target.load_state_dict(self.agent.state_dict())
+        self.target.requires_grad_(False)
+        self.learner = Learner(self.agent, d.optimizer, d.lr)
+        obs_space = self.envs.single_observation_space
+        self.buffer = ReplayBuffer(d.buffer_size, {
+            "obs": (self.info.obs_shape, obs_space.dtype), "next_obs": (self.info.obs_shape, obs_space.dtype),
+            "action": ((), np.int64), "reward": ((), np.float32), "terminated": ((), np.float32)})
+        self.env_steps = 0
+        self.last_target_update = 0
+        self.last_log = 0
+        self._sums: dict[str, float] = {}
+        self._n = 0
+
+    def epsilon(self) -> float:
+        d = self.d
+        return linear_interp(self.frames, self.hp["eps_start"], self.hp["eps_end"], d.eps_decay_frames,
+                             d.learning_starts)
+
+    def _act(self, obs: np.ndarray, task: np.ndarray, rng: np.random.Generator) -> Action:
+        n = len(obs)
+        eps = self._eps
+        explore = rng.random(n) < eps
+        actions = rng.integers(0, self.info.n_actions, n)
+        q = self.policy.q_values(obs, task) if not explore.all() else np.zeros((n, self.info.n_actions), np.float32)
+        actions = np.where(explore, actions, q.argmax(-1))
+        return Action(actions, np.zeros(n, np.float32), q, None)
+
+    def _train_step(self) -> None:
+        hp = self.hp
+        s = self.buffer.sample(self.d.batch_size, self.np_rng)
+        tr = Transitions(s["obs"], s["action"], s["reward"], s["next_obs"], s["terminated"], s["task_id"])
+        with torch.no_grad():
+            next_q_t = self.target(tr.next_obs).q
+            if self.d.double:
+                a_star = self.agent(tr.next_obs).q.argmax(-1, keepdim=True)
+                next_q = next_q_t.gather(-1, a_star).squeeze(-1)
+            else:
+                next_q = next_q_t.max(-1).values
+            target = td_target(tr.rewards, next_q, tr.terminated, hp["gamma"])
+        out = self.agent(tr.obs, tr.task_id)
+        terms = dqn_loss(out.q, tr.actions, target, self.d.huber)
+        weights = {"loss_td": 1.0}
+        if self.extra_losses:
+            terms.update(self._extra_terms(out, tr.as_batch()))
+            weights.update(self._extra_weights())
+        self.learner.step(terms, weights, hp["lr"], hp["max_grad_norm"])
+        self.updates += 1
+        self._accumulate(self._sums, terms)
+        self._n += 1
+
+    def update_target(self) -> None:
+        tau = self.hp["tau"]
+        with torch.no_grad():
+            for pt, p in zip(self.target.parameters(), self.agent.parameters()):
+                if tau >= 1.0:
+                    pt.copy_(p)
+                else:
+                    pt.lerp_(p, tau)
+
+    def _iterate(self) -> list[dict]:
+        """One vector-env step (plus learning); returns a metric row every ``log_every`` frames."""
+        d = self.d
+        self._eps = eps = self.epsilon()
+        ro = self.collector.collect(self._act, self.np_rng)
+        self.buffer.add(obs=ro.obs[0].numpy(), action=ro.actions[0].numpy(), reward=ro.rewards[0].numpy(),
+                        next_obs=ro.next_obs[0].numpy(), terminated=ro.terminated[0].numpy())
+        self.frames += self.envs.num_envs
+        self.env_steps += 1
+        if self.frames >= d.learning_starts and self.env_steps % d.train_freq == 0:
+            for _ in range(d.gradient_steps):
+                self._train_step()
+            self.sync_policy()
+        if self.frames - self.last_target_update >= d.target_update:
+            self.update_target()
+            self.last_target_update = self.frames
+        if self.frames - self.last_log >= d.log_every:
+            self.last_log = self.frames
+            sums = self._sums if self._n else {"loss_td": math.nan, "q_mean": math.nan}
+            row = self._row(sums, self._n or 1, {"charts/epsilon": eps, "charts/learning_rate": self.hp["lr"]})
+            self._sums, self._n = {}, 0
+            return [row]
+        return []
+
+    def _algo_state(self) -> dict:
+        s = {"target": self.target.state_dict(), "env_steps": self.env_steps,
+             "last_target_update": self.last_target_update, "last_log": self.last_log}
+        if self.d.save_replay:
+            s["replay"] = self.buffer.state_dict()
+        return s
+
+    def _load_algo_state(self, s: dict) -> None:
+        self.target.load_state_dict(s["target"])
+        self.env_steps = int(s["env_steps"])
+        self.last_target_update = int(s["last_target_update"])
+        self.last_log = int(s["last_log"])
+        if "replay" in s:
+            self.buffer.load_state_dict(s["replay"])

@@ -1,0 +1,160 @@
+"""PPO (Schulman et al. 2017) and A2C (Mnih et al. 2016, synchronous), composed of the shared
+parts: a :class:`collect.Collector` rollout, the GAE estimator on ``[T, N]``, the pure losses
+:func:`losses.ppo_loss` / :func:`losses.a2c_loss`, and the shared :class:`learner.Learner`.
+
+A2C is A2C whatever the preset: one epoch over the rollout as a single minibatch (no
+clipping, no ratio), with SB3's defaults available (``--ppo.optimizer rmsprop``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..collect import Action
+from ..errors import ConfigError
+from ..fastpolicy import sample_gumbel
+from ..learner import Learner
+from ..losses import a2c_loss, ppo_loss
+from ..returns import gae, with_truncation
+from ..schedules import linear_decay
+from ..trainer import Trainer, register
+
+
+@dataclass
+class PPOConfig:
+    """PPO / A2C settings. Defaults are CleanRL's ppo.py."""
+
+    num_envs: int = 4
+    """parallel environments {≥ 1}"""
+    num_steps: int = 128
+    """steps per environment per rollout {≥ 1}"""
+    num_minibatches: int = 4
+    """minibatches per epoch (PPO; A2C uses 1) {≥ 1}"""
+    update_epochs: int = 4
+    """passes over each rollout (PPO; A2C uses 1) {≥ 1}"""
+    lr: float = 2.5e-4
+    """learning rate (live: set_hparams(lr=...)) {> 0}"""
+    anneal_lr: bool = True
+    """decay the learning rate linearly to 0 over the run"""
+    gamma: float = 0.99
+    """discount {[0, 1]}"""
+    gae_lambda: float = 0.95
+    """GAE λ {[0, 1]}"""
+    clip_coef: float = 0.2
+    """surrogate (and value) clipping ε (PPO) {> 0}"""
+    clip_vloss: bool = True
+    """clip the value loss as in PPO2"""
+    norm_adv: bool = True
+    """normalise advantages per minibatch (PPO)"""
+    ent_coef: float = 0.01
+    """entropy bonus weight {≥ 0}"""
+    vf_coef: float = 0.5
+    """value loss weight {≥ 0}"""
+    max_grad_norm: float = 0.5
+    """global gradient-norm clip (0 disables) {≥ 0}"""
+    target_kl: float | None = None
+    """stop the epochs of an update early once approx. KL exceeds this (PPO) {> 0}"""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """adam, or rmsprop (uncentred, α = rmsprop_alpha — SB3's A2C default)"""
+    optim_eps: float = 1e-5
+    """optimizer ε (Adam's or RMSProp's) {> 0}"""
+    rmsprop_alpha: float = 0.99
+    """RMSProp smoothing constant α {(0, 1)}"""
+
+
+def check_ppo(p: PPOConfig, algo: str) -> None:
+    """Cross-field rules (called by the config layer through the run config's ``check``)."""
+    if algo == "ppo" and (p.num_envs * p.num_steps) % p.num_minibatches:
+        raise ConfigError(f"--ppo.num-envs × --ppo.num-steps ({p.num_envs * p.num_steps}) must be divisible by "
+                          f"--ppo.num-minibatches ({p.num_minibatches})")
+
+
+@register("ppo")
+class PPOTrainer(Trainer):
+    """PPO on a vector env; extra loss terms join every minibatch's loss."""
+
+    loss_kind = "ppo"
+
+    def __init__(self, cfg):
+        p = cfg.ppo
+        super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": True}, gamma=p.gamma)
+        self.p = p
+        hp = self.hp
+        hp.declare("lr", p.lr, "> 0")
+        hp.declare("ent_coef", p.ent_coef, "≥ 0")
+        hp.declare("vf_coef", p.vf_coef, "≥ 0")
+        hp.declare("max_grad_norm", p.max_grad_norm, "≥ 0")
+        hp.declare("gamma", p.gamma, "[0, 1]")
+        hp.declare("gae_lambda", p.gae_lambda, "[0, 1]")
+        if self.loss_kind == "ppo":
+            hp.declare("clip_coef", p.clip_coef, "> 0")
+        self.learner = Learner(self.agent, p.optimizer, p.lr, p.optim_eps, alpha=p.rmsprop_alpha, centered=False)
+        self.batch_size = p.num_envs * p.num_steps
+        self.epochs, self.n_minibatches = (p.update_epochs, p.num_minibatches) if self.loss_kind == "ppo" else (1, 1)
+        self.minibatch_size = self.batch_size // self.n_minibatches
+
+    def lr_now(self) -> float:
+        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
+
+    def _act(self, obs: np.ndarray, task: np.ndarray, rng: np.random.Generator) -> Action:
+        logits, value = self.policy(obs, task)
+        a, logp = sample_gumbel(logits, rng)
+        return Action(a, logp, logits, value)
+
+    def _losses(self, out, mb, hp) -> dict[str, torch.Tensor]:
+        if self.loss_kind == "ppo":
+            return ppo_loss(out.logits, out.value, mb.actions, mb.logp, mb.values, mb.advantages, mb.returns,
+                            hp["clip_coef"], self.p.clip_vloss, self.p.norm_adv)
+        return a2c_loss(out.logits, out.value, mb.actions, mb.advantages, mb.returns)
+
+    def _iterate(self) -> list[dict]:
+        p, hp = self.p, self.hp
+        lr = self.lr_now()
+        ro = self.collector.collect(self._act, self.np_rng, self.policy.value)
+        self.frames += self.batch_size
+        self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)
+        gamma = hp["gamma"]
+        ro.advantages = gae(with_truncation(ro.rewards, ro.trunc_value, gamma), ro.values, ro.done, ro.last_value,
+                            gamma, hp["gae_lambda"])
+        ro.returns = ro.advantages + ro.values
+        batch = ro.flatten()
+        weights = {"loss_pg": 1.0, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
+                   **self._extra_weights()}
+        max_norm = hp["max_grad_norm"]
+        sums: dict[str, float] = {}
+        n = 0
+        stop = False
+        for _epoch in range(self.epochs):
+            perm = torch.randperm(self.batch_size, generator=self.gen) if self.n_minibatches > 1 else None
+            for start in range(0, self.batch_size, self.minibatch_size):
+                mb = batch.index(perm[start:start + self.minibatch_size]) if perm is not None else batch
+                out = self.agent(mb.obs, mb.task_id)
+                terms = self._losses(out, mb, hp)
+                if self.extra_losses:
+                    terms.update(self._extra_terms(out, mb))
+                self.learner.step(terms, weights, lr, max_norm)
+                self.updates += 1
+                n += 1
+                self._accumulate(sums, terms)
+                if p.target_kl is not None and float(terms.get("approx_kl", 0.0)) > p.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+        self.sync_policy()
+        y, v = batch.returns, batch.values
+        var_y = float(y.var())
+        ev = math.nan if var_y == 0 else 1.0 - float((y - v).var()) / var_y
+        return [self._row(sums, n, {"charts/learning_rate": lr, "losses/explained_variance": ev})]
+
+
+@register("a2c")
+class A2CTrainer(PPOTrainer):
+    """A2C in the A3C form: −log π(a|x)·A − β·H + c_v·(V − R)²/2, one update per rollout."""
+
+    loss_kind = "a2c"

@@ -1,0 +1,151 @@
+"""Collection apart from learning: a :class:`Collector` runs a behaviour policy in a vector
+environment and returns a time-major :class:`data.Rollout`.
+
+The collector knows nothing of learners or trainers. It is given an environment, an *act*
+function and a NumPy generator, and it owns only the current observations and the episode
+statistics of its environments — the same object can run in a remote actor that receives
+weights through ``set_weights`` (see :mod:`fastpolicy`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+
+from .envs import FastVectorEnv
+
+
+class Action(NamedTuple):
+    """What a behaviour policy returns for a batch of N observations."""
+
+    actions: np.ndarray
+    """[N] int64"""
+    logp: np.ndarray
+    """[N] float32 log μ(a|x)"""
+    logits: np.ndarray
+    """[N, A] float32 behaviour logits (or q-values)"""
+    value: np.ndarray | None
+    """[N] float32 V(x), or None for agents without a value head"""
+
+
+ActFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], Action]
+"""``act(obs [N, ...], task_id [N], rng) -> Action``"""
+ValueFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``value(obs [K, ...], task_id [K]) -> [K]`` (bootstraps truncated episodes)"""
+
+
+class EpisodeStats:
+    """Returns and lengths of finished episodes: overall and per task.
+
+    ``recent`` is the last 100 returns (any task); ``recent_by_task[k]`` the last 100 of task k.
+    ``drain()`` returns the episodes finished since the previous call (for metric rows).
+    """
+
+    def __init__(self, n_tasks: int = 1, window: int = 100):
+        self.window = window
+        self.episodes = 0
+        self.recent: deque[float] = deque(maxlen=window)
+        self.recent_by_task = [deque(maxlen=window) for _ in range(n_tasks)]
+        self._new: list[tuple[float, float]] = []
+
+    def record(self, returns: np.ndarray, lengths: np.ndarray, tasks: np.ndarray) -> None:
+        for r, ln, k in zip(returns.tolist(), lengths.tolist(), tasks.tolist()):
+            self._new.append((r, ln))
+            self.recent.append(r)
+            self.recent_by_task[k].append(r)
+            self.episodes += 1
+
+    def mean_recent(self, task: int | None = None, last: int | None = None) -> float:
+        d = self.recent if task is None else self.recent_by_task[task]
+        vals = list(d)[-last:] if last else list(d)
+        return float(np.mean(vals)) if vals else math.nan
+
+    def drain(self) -> dict[str, float]:
+        new = self._new
+        self._new = []
+        return {"charts/episode_return": float(np.mean([r for r, _ in new])) if new else math.nan,
+                "charts/episode_length": float(np.mean([ln for _, ln in new])) if new else math.nan,
+                "charts/return_recent": self.mean_recent(),
+                "charts/episodes": self.episodes}
+
+    def state_dict(self) -> dict:
+        return {"episodes": self.episodes, "recent": list(self.recent),
+                "recent_by_task": [list(d) for d in self.recent_by_task]}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.episodes = int(s["episodes"])
+        self.recent = deque(s["recent"], maxlen=self.window)
+        for d, vals in zip(self.recent_by_task, s["recent_by_task"]):
+            d.clear()
+            d.extend(vals)
+        self._new = []
+
+
+class Collector:
+    """Steps ``envs`` with a behaviour policy for ``num_steps`` steps per :meth:`collect`."""
+
+    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats, gamma: float = 0.99,
+                 keep_next_obs: bool = False):
+        self.envs, self.num_steps, self.stats, self.gamma = envs, num_steps, stats, gamma
+        self.keep_next_obs = keep_next_obs
+        self.task_ids = envs.task_ids
+        self.obs: np.ndarray | None = None
+
+    def reset(self, seed: int) -> None:
+        self.obs, _ = self.envs.reset(seed=seed)
+
+    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> "Rollout":
+        """Run ``num_steps`` vector steps; fresh arrays each call (a rollout may be queued)."""
+        from .data import Rollout
+
+        envs, T, n = self.envs, self.num_steps, self.envs.num_envs
+        shape = self.obs.shape[1:]
+        obs_buf = np.empty((T, n) + shape, self.obs.dtype)
+        next_buf = np.empty_like(obs_buf) if self.keep_next_obs else None
+        actions = np.empty((T, n), np.int64)
+        logp = np.empty((T, n), np.float32)
+        logits = None
+        values = np.zeros((T, n), np.float32)
+        rewards = np.empty((T, n), np.float32)
+        done = np.empty((T, n), np.float32)
+        term_buf = np.empty((T, n), np.float32)
+        trunc_value = np.zeros((T, n), np.float32)
+        tasks = self.task_ids
+        obs = self.obs
+        for t in range(T):
+            obs_buf[t] = obs
+            a = act(obs, tasks, rng)
+            if logits is None:
+                logits = np.empty((T, n, a.logits.shape[-1]), np.float32)
+            logits[t] = a.logits
+            obs, rew, term, trunc, info = envs.step(a.actions)
+            actions[t] = a.actions
+            logp[t] = a.logp
+            if a.value is not None:
+                values[t] = a.value
+            rewards[t] = rew
+            term_buf[t] = term
+            ended = term | trunc
+            done[t] = ended
+            if next_buf is not None:
+                next_buf[t] = obs
+            if info:
+                rows = info["_final_obs"]
+                self.stats.record(info["episode_return"][rows], info["episode_length"][rows], tasks[rows])
+                if next_buf is not None:
+                    next_buf[t, rows] = info["final_obs"][rows]
+                cut = trunc & ~term
+                if value_fn is not None and cut.any():
+                    trunc_value[t, cut] = value_fn(info["final_obs"][cut], tasks[cut])
+        self.obs = obs
+        last_value = value_fn(obs, tasks) if value_fn is not None else np.zeros(n, np.float32)
+        tt = torch.from_numpy
+        return Rollout(obs=tt(obs_buf), actions=tt(actions), logp=tt(logp), logits=tt(logits), values=tt(values),
+                       rewards=tt(rewards), done=tt(done), terminated=tt(term_buf), trunc_value=tt(trunc_value),
+                       task_id=tt(np.broadcast_to(tasks, (T, n)).copy()), last_obs=tt(obs.copy()),
+                       last_value=tt(np.asarray(last_value, np.float32)),
+                       next_obs=tt(next_buf) if next_buf is not None else None)

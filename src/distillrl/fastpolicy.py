@@ -1,0 +1,203 @@
+"""A NumPy mirror of :class:`nets.Agent`'s forward pass, used for *acting* in rollouts.
+
+Why by hand: acting runs the network on a handful of observations per environment step. At
+that size torch's per-operator dispatch overhead dominates the arithmetic (tens of µs per op
+on a small CPU), while NumPy's per-op cost is a few µs. Learning (forward + backward on
+minibatches) stays in torch. Tested to agree with the torch forward to float32 precision
+(``tests/test_nets_policy.py``).
+
+Weights arrive only through :meth:`NumpyPolicy.set_weights` (a dict of arrays named like the
+agent's ``state_dict``; :func:`agent_weights` reads them from an agent) — the same explicit
+call a remote actor uses. On that call the MLP actor and critic are fused into one
+block-diagonal network and the heads into one matrix, so acting costs one matmul per layer.
+
+Supported trunks: ``mlp`` and ``minatar``; :func:`make_fast_policy` falls back to torch otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+from .nets import MLP, Agent, MinAtarNet
+
+Backend = Literal["auto", "numpy", "torch"]
+
+
+def agent_weights(agent: Agent) -> dict[str, np.ndarray]:
+    """The agent's weights as NumPy arrays (zero-copy views of the torch parameters)."""
+    return {k: v.detach().numpy() for k, v in agent.state_dict().items()}
+
+
+def _linear_keys(prefix: str, trunk: MLP) -> list[str]:
+    return [f"{prefix}.net.{i}" for i, m in enumerate(trunk.net) if isinstance(m, torch.nn.Linear)]
+
+
+def _block_diag(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]), np.float32)
+    out[: a.shape[0], : a.shape[1]] = a
+    out[a.shape[0]:, a.shape[1]:] = b
+    return out
+
+
+def _patch_index(h: int, w: int, c: int, k: int, hwc: bool) -> np.ndarray:
+    """Flat indices [(h-k+1)(w-k+1), c·k·k] of every k×k patch, ordered (c, kh, kw) like Conv2d weights."""
+    oh, ow = h - k + 1, w - k + 1
+    i, j, ch, a, b = np.meshgrid(np.arange(oh), np.arange(ow), np.arange(c), np.arange(k), np.arange(k),
+                                 indexing="ij")
+    if hwc:
+        flat = ((i + a) * w + (j + b)) * c + ch
+    else:
+        flat = ch * h * w + (i + a) * w + (j + b)
+    return flat.reshape(oh * ow, c * k * k)
+
+
+class NumpyPolicy:
+    """``policy(obs) -> (logits [N, A], value [N] or None)`` in NumPy float32, mirroring an agent."""
+
+    def __init__(self, agent: Agent):
+        self.trunk_kind = "mlp" if isinstance(agent.trunk, MLP) else "minatar"
+        self.n_actions = agent.info.n_actions
+        self.has_pi, self.has_v, self.has_q = agent.pi is not None, agent.v is not None, agent.q is not None
+        self.scale = np.float32(agent.scale)
+        if self.trunk_kind == "mlp":
+            self.act = np.tanh if agent.cfg.activation == "tanh" else (lambda x: np.maximum(x, 0.0, out=x))
+            self.actor_keys = _linear_keys("trunk", agent.trunk)
+            self.critic_keys = _linear_keys("critic_trunk", agent.critic_trunk) if agent.critic_trunk else None
+        else:
+            shape = agent.info.obs_shape
+            h, w, c = shape if agent.hwc else (shape[1], shape[2], shape[0])
+            self.index = _patch_index(h, w, c, 3, agent.hwc)
+        self.set_weights(agent_weights(agent))
+
+    @staticmethod
+    def supports(agent: Agent) -> bool:
+        if isinstance(agent.trunk, MinAtarNet):
+            return True
+        return isinstance(agent.trunk, MLP) and (agent.critic_trunk is None or isinstance(agent.critic_trunk, MLP))
+
+    def set_weights(self, w: dict[str, np.ndarray]) -> None:
+        """Load weights named as in ``Agent.state_dict()``. Large matrices are used as given
+        (views, no copy); the small fused parts (heads, the MLP actor ⊕ critic) are copies, so
+        call this after every update (cheap: tens of µs)."""
+        def lin(k):
+            return np.asarray(w[k + ".weight"], np.float32).T, np.asarray(w[k + ".bias"], np.float32)
+
+        if self.trunk_kind == "mlp":
+            layers = [lin(k) for k in self.actor_keys]
+            self.split = None
+            if self.critic_keys:  # fuse actor and critic: [x] -> [h_actor | h_critic]
+                crit = [lin(k) for k in self.critic_keys]
+                fused = [(np.concatenate([layers[0][0], crit[0][0]], 1), np.concatenate([layers[0][1], crit[0][1]]))]
+                for (wa, ba), (wc, bc) in zip(layers[1:], crit[1:]):
+                    fused.append((_block_diag(wa, wc), np.concatenate([ba, bc])))
+                layers = fused
+                self.split = layers[-1][0].shape[1] - crit[-1][0].shape[1]
+            self.layers = layers
+        else:
+            cw = np.asarray(w["trunk.conv.weight"], np.float32)
+            self.conv_w = cw.reshape(cw.shape[0], -1).T  # [c·9, C_out] view
+            self.conv_b = np.asarray(w["trunk.conv.bias"], np.float32)
+            self.fc_w = np.asarray(w["trunk.fc.weight"], np.float32).T  # view
+            self.fc_b = np.asarray(w["trunk.fc.bias"], np.float32)
+            self.split = None
+        # heads: [pi or q | v] in one matrix; the value head reads the critic part when fused
+        heads_w, heads_b = [], []
+        if self.trunk_kind == "mlp":
+            d = self.layers[-1][0].shape[1] if self.layers else int(np.asarray(w["pi.weight" if self.has_pi else "q.weight"]).shape[1])
+        else:
+            d = self.fc_w.shape[1]
+        for name, on in (("pi", self.has_pi), ("q", self.has_q and not self.has_pi), ("v", self.has_v)):
+            if not on:
+                continue
+            hw, hb = lin(name)
+            full = np.zeros((d, hw.shape[1]), np.float32)
+            if self.split is None:
+                full[:] = hw
+            elif name == "v":
+                full[self.split:] = hw
+            else:
+                full[: self.split] = hw
+            heads_w.append(full)
+            heads_b.append(hb)
+        self.head_w = np.ascontiguousarray(np.concatenate(heads_w, 1))
+        self.head_b = np.concatenate(heads_b)
+        self.q_w = lin("q") if self.has_q and self.has_pi else None
+
+    def _features(self, obs: np.ndarray) -> np.ndarray:
+        n = obs.shape[0]
+        if self.trunk_kind == "mlp":
+            x = obs.reshape(n, -1).astype(np.float32, copy=False)
+            if self.scale != 1:
+                x = x * self.scale
+            for wt, b in self.layers:
+                x = self.act(x @ wt + b)
+            return x
+        p = obs.reshape(n, -1)[:, self.index].astype(np.float32)
+        if self.scale != 1:
+            p *= self.scale
+        h = np.maximum(p @ self.conv_w + self.conv_b, 0.0)  # [N, P, C_out]
+        h = h.transpose(0, 2, 1).reshape(n, -1)  # channel-major, like torch's flatten of [N, C, H, W]
+        return np.maximum(h @ self.fc_w + self.fc_b, 0.0)
+
+    def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        out = self._features(obs) @ self.head_w + self.head_b
+        a = self.n_actions
+        return out[:, :a], (out[:, a] if self.has_v else None)
+
+    def value(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        return self(obs, task_id)[1]
+
+    def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        if self.q_w is not None:
+            return self._features(obs) @ self.q_w[0] + self.q_w[1]
+        return self(obs, task_id)[0]
+
+
+class TorchPolicy:
+    """Same interface as :class:`NumpyPolicy`, running a torch copy of the agent (any architecture)."""
+
+    def __init__(self, agent: Agent):
+        import copy
+
+        self.agent = copy.deepcopy(agent).eval().requires_grad_(False)
+
+    def set_weights(self, w: dict[str, np.ndarray]) -> None:
+        self.agent.load_state_dict({k: torch.as_tensor(v) for k, v in w.items()})
+
+    @torch.inference_mode()
+    def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None):
+        out = self.agent(torch.from_numpy(obs))
+        return out.logits.numpy(), (out.value.numpy() if out.value is not None else None)
+
+    @torch.inference_mode()
+    def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        return self.agent(torch.from_numpy(obs)).q.numpy()
+
+    @torch.inference_mode()
+    def value(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        return self.agent.value(torch.from_numpy(obs)).numpy()
+
+
+def make_fast_policy(agent: Agent, backend: Backend = "auto") -> NumpyPolicy | TorchPolicy:
+    """``backend``: auto (NumPy where supported), numpy, or torch."""
+    if backend == "torch" or (backend == "auto" and not NumpyPolicy.supports(agent)):
+        return TorchPolicy(agent)
+    if not NumpyPolicy.supports(agent):
+        from .errors import ConfigError
+
+        raise ConfigError(f"the numpy acting backend does not support the {agent.arch} trunk; use torch")
+    return NumpyPolicy(agent)
+
+
+def sample_gumbel(logits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Categorical sample via Gumbel-max; returns ``(actions [N] int64, log π(a) [N] float32)``."""
+    u = rng.random(logits.shape, dtype=np.float32)
+    np.clip(u, 1e-20, 1.0, out=u)
+    actions = np.argmax(logits - np.log(-np.log(u)), -1)
+    m = logits.max(-1, keepdims=True)
+    logz = m[:, 0] + np.log(np.exp(logits - m).sum(-1))
+    logp = logits[np.arange(len(actions)), actions] - logz
+    return actions, logp.astype(np.float32)
