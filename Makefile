@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(VENV)/bin/distillrl demo
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

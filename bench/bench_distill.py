@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillrl.distill import DistillConfig, DistillTrainer
+from distillrl.algos.distill import DistillConfig, DistillTrainer
 from distillrl.evaluate import evaluate
 from distillrl.teachers import load_teacher
 
@@ -42,7 +42,7 @@ def run_one(game: str, seed: int, steps: int, **kw) -> dict:
     t0 = time.perf_counter()
     tr.advance(steps)
     wall = time.perf_counter() - t0
-    s, _ = evaluate(lambda o: tr.actor(o)[0], cfg.env, EVAL, seed=1000 * seed)
+    s, _ = evaluate(lambda o: tr.policy(o)[0], cfg.env, EVAL, seed=1000 * seed)
     t, _ = evaluate(lambda o: tr.teacher.outputs(o).numpy(), cfg.env, EVAL, seed=1000 * seed)
     return {"game": game, "seed": seed, "steps": steps, "updates": tr.updates, "wall_s": wall,
             "student_params": tr.n_params, "teacher_params": tr.teacher.n_params,
@@ -151,7 +151,7 @@ def speed(every: int, target_frac: float = 0.95, max_frames: int = 1_000_000, se
         t0 = time.perf_counter()
         tr.advance(every)
         train_s += time.perf_counter() - t0
-        sc = float(evaluate(lambda o: tr.actor(o)[0], cfg.env, EVAL, seed=77)[0].mean())
+        sc = float(evaluate(lambda o: tr.policy(o)[0], cfg.env, EVAL, seed=77)[0].mean())
         trace.append({"frames": tr.frames, "train_wall_s": train_s, "student_return": sc})
         if sc >= target_frac * t_score:
             return {"reached": True, "frames": tr.frames, "train_wall_s": train_s, "teacher_return": t_score,

@@ -51,7 +51,7 @@ def random_teacher(game: str) -> Path:
         from distillrl.config import to_dict
         from distillrl.envs import env_info
         from distillrl.nets import Agent
-        from distillrl.trainer import TrainConfig
+        from distillrl.algos import TrainConfig
 
         torch.manual_seed(12345)
         cfg = TrainConfig(env=f"minatar:{game}")
@@ -109,7 +109,7 @@ def overhead(frames: int = 49_152, repeats: int = 3) -> None:
     from distillrl.kickstart import KickstartConfig, make_kickstart_trainer
     from distillrl.presets import preset
     from distillrl.config import from_dict
-    from distillrl.trainer import TrainConfig, make_trainer
+    from distillrl.algos import TrainConfig, make_trainer
 
     torch.set_num_threads(1)
     env = "minatar:breakout"

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from distillrl.actor import make_actor
+from distillrl.fastpolicy import make_fast_policy
 from distillrl.checkpoint import load_meta
 from distillrl.evaluate import evaluate, summarize
 from distillrl.zoo import ZOO_DIR, export_model, load_agent
@@ -35,7 +35,7 @@ def main(run_dirs: list[str]) -> None:
                f"--run-dir runs/zoo/{name}")
         export_model(rd, out)
         agent, _ = load_agent(str(out))
-        actor = make_actor(agent)
+        actor = make_fast_policy(agent)
         rets, lens = evaluate(lambda o: actor(o)[0], env, 30, seed=0)
         ev = summarize(rets)
         ev["mean_length"] = float(lens.mean())

@@ -50,11 +50,11 @@ def test_same_seed_same_metrics(cli, tmp_path):
     for name in ("a", "b"):
         cli("train", *SMALL, "--steps", "1024", "--seed", "7", "--run-dir", tmp_path / name, "--eval-episodes", "0",
             check=True)
-        rows.append([{k: v for k, v in r.items() if k != "sps"} for r in read_metrics(tmp_path / name)])
+        rows.append([{k: v for k, v in r.items() if k != "charts/sps"} for r in read_metrics(tmp_path / name)])
     assert rows[0] == rows[1]
     cli("train", *SMALL, "--steps", "1024", "--seed", "8", "--run-dir", tmp_path / "c", "--eval-episodes", "0",
         check=True)
-    other = [{k: v for k, v in r.items() if k != "sps"} for r in read_metrics(tmp_path / "c")]
+    other = [{k: v for k, v in r.items() if k != "charts/sps"} for r in read_metrics(tmp_path / "c")]
     assert other != rows[0]
 
 
@@ -111,7 +111,7 @@ def test_sigint_saves_and_exits_cleanly(cli, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["--env", "gym:NoSuchEnv-v0"], "unknown environment"),
     (["--env", "minatar:pong"], "unknown MinAtar game"),
-    (["--algo", "sac"], "unknown algo"),
+    (["--algo", "sac"], "--algo: expected one of ppo, a2c, dqn"),
     (["--steps", "lots"], "expected an integer"),
     (["--ppo.nope", "1"], "unrecognized arguments"),
 ])
@@ -171,4 +171,4 @@ def test_eval_unknown_source_and_mismatched_env(cli, tmp_path):
     d = tmp_path / "r"
     cli("train", *SMALL, "--steps", "128", "--run-dir", d, "--eval-episodes", "0", check=True)
     p = cli("eval", d, "--env", "minatar:breakout")
-    assert p.returncode != 0 and "obs" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert p.returncode != 0 and "actions but minatar:breakout" in p.stderr and len(p.stderr.strip().splitlines()) == 1

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from distillrl.returns import gae, td_target
+from distillrl.returns import discounted_returns, gae, td_target, with_truncation
 
 
 def test_gae_reward_on_last_step_episode_ends():
@@ -45,3 +45,12 @@ def test_gae_lambda_one_is_discounted_return_minus_value():
 def test_td_target():
     t = td_target(torch.tensor([1.0, 1.0]), torch.tensor([2.0, 2.0]), torch.tensor([0.0, 1.0]), 0.9)
     assert t.tolist() == pytest.approx([2.8, 1.0])
+
+
+def test_truncation_bootstrap_and_discounted_returns():
+    r = torch.tensor([[1.0], [1.0]])
+    tv = torch.tensor([[0.0], [5.0]])  # truncated after step 1, V(final obs) = 5
+    assert with_truncation(r, tv, 0.9)[:, 0].tolist() == pytest.approx([1.0, 5.5])
+    d = torch.tensor([[0.0], [1.0]])
+    g = discounted_returns(with_truncation(r, tv, 0.9), d, torch.tensor([100.0]), 0.9)
+    assert g[:, 0].tolist() == pytest.approx([1 + 0.9 * 5.5, 5.5])  # nothing leaks from last_value across the end

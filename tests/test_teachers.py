@@ -14,7 +14,6 @@ from distillrl.envs import EnvInfo, env_info
 from distillrl.nets import Agent, NetConfig, acting_param_count
 from distillrl.teachers import (AgentTeacher, CallableTeacher, TeacherError, load_sb3_zip, load_teacher)
 
-sb3 = pytest.importorskip("stable_baselines3")
 CARTPOLE = env_info("gym:CartPole-v1")
 
 
@@ -37,6 +36,7 @@ def _obs(n=64, seed=0):
     ("DQN", dict(learning_starts=50, train_freq=4)),
 ])
 def test_sb3_zip_teacher_matches_predict(tmp_path, algo, kw):
+    sb3 = pytest.importorskip("stable_baselines3")  # per test: the CleanRL and callable tests need no SB3
     torch.manual_seed(0)
     model = getattr(sb3, algo)("MlpPolicy", "CartPole-v1", seed=0, device="cpu", **kw)
     model.learn(300)
@@ -69,6 +69,7 @@ class _ImageEnv(gym.Env):
 
 @pytest.mark.parametrize("algo", ["PPO", "DQN"])
 def test_sb3_cnn_zip_teacher_matches_predict(tmp_path, algo):
+    sb3 = pytest.importorskip("stable_baselines3")  # per test: the CleanRL and callable tests need no SB3
     kw = dict(n_steps=16, batch_size=16, n_epochs=1) if algo == "PPO" else dict(learning_starts=10, buffer_size=200)
     model = getattr(sb3, algo)("CnnPolicy", _ImageEnv(), seed=0, device="cpu",
                                policy_kwargs=dict(features_extractor_kwargs=dict(features_dim=32)), **kw)
@@ -83,7 +84,7 @@ def test_sb3_cnn_zip_teacher_matches_predict(tmp_path, algo):
     assert np.array_equal(teacher.act(obs), expected)
 
 
-class _Boom:
+class _Boom:  # noqa: D101
     def __reduce__(self):
         import os
 
@@ -91,6 +92,7 @@ class _Boom:
 
 
 def test_malicious_sb3_zip_is_refused_and_runs_nothing(tmp_path, monkeypatch):
+    sb3 = pytest.importorskip("stable_baselines3")  # per test: the CleanRL and callable tests need no SB3
     monkeypatch.chdir(tmp_path)
     model = sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, seed=0, device="cpu")
     good = tmp_path / "good.zip"
@@ -136,6 +138,7 @@ def test_not_a_zip_and_missing_members(tmp_path):
 
 
 def test_shape_and_action_mismatch_fail_clearly(tmp_path):
+    sb3 = pytest.importorskip("stable_baselines3")  # per test: the CleanRL and callable tests need no SB3
     model = sb3.PPO("MlpPolicy", "CartPole-v1", n_steps=32, batch_size=32, seed=0, device="cpu")
     model.save(tmp_path / "cp.zip")
     with pytest.raises(TeacherError, match="expects observations of shape"):

@@ -147,6 +147,9 @@ def validate(cfg: Any, where: str = "") -> Any:
         if dataclasses.is_dataclass(v):
             validate(v, path)
             continue
+        opt, inner = _is_optional(hints[f.name])
+        if get_origin(inner) is Literal and not (opt and v is None):
+            coerce(v, hints[f.name], "--" + path.replace("_", "-"))
         if v is None or f.name not in doms or not _numeric(hints[f.name]):
             continue
         for x in (v if isinstance(v, (list, tuple)) else [v]):

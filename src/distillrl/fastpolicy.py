@@ -152,7 +152,8 @@ class NumpyPolicy:
 
     def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         if self.q_w is not None:
-            return self._features(obs) @ self.q_w[0] + self.q_w[1]
+            h = self._features(obs)
+            return (h if self.split is None else h[:, : self.split]) @ self.q_w[0] + self.q_w[1]
         return self(obs, task_id)[0]
 
 

@@ -117,9 +117,9 @@ class KickstartOptions:
     step_factor: float = 0.5
     """step: factor applied every step_every frames {[0, 1]}"""
     g_teacher: float | None = None
-    """performance: every teacher's score G_T (default: measured per teacher on its task at start)"""
+    """performance: every teacher's score G_T (default: measured per teacher on its task at start) {(-inf, inf)}"""
     g_random: float | None = None
-    """performance: a random policy's score G_rand (default: measured at start)"""
+    """performance: a random policy's score G_rand (default: measured at start) {(-inf, inf)}"""
     score_episodes: int = 10
     """performance: episodes in each score (teacher, random, and the student's recent window) {≥ 1}"""
 
@@ -139,9 +139,9 @@ class KickstartConfig(RunConfig, KickstartOptions):
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
-        k = len(self.teacher)
+        k = len(self.teacher)  # 0 when teachers are given as objects (make_kickstart_trainer checks those)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):
-            if vals and len(vals) != k:
+            if k and vals and len(vals) != k:
                 raise ConfigError(f"{k} teachers but {len(vals)} {name} values")
         from .envs import split_specs
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl.actor import NumpyActor, make_actor, sample_gumbel
+from distillrl.fastpolicy import NumpyPolicy, agent_weights, make_fast_policy, sample_gumbel
 from distillrl.envs import EnvInfo, env_info
 from distillrl.nets import Agent, NetConfig, param_count
 
@@ -44,12 +44,11 @@ def test_big_cnns_forward(arch):
     ("gym:CartPole-v1", {}),
     ("gym:CartPole-v1", {"shared": True, "activation": "relu"}),
 ])
-def test_numpy_actor_matches_torch(spec, kw):
-    torch.manual_seed(0)
+def test_numpy_policy_matches_torch(spec, kw):
     info = env_info(spec)
-    agent = Agent(info, NetConfig(**kw), q_head=True)
-    actor = make_actor(agent)
-    assert isinstance(actor, NumpyActor)
+    agent = Agent(info, NetConfig(**kw), q_head=True, generator=torch.Generator().manual_seed(0))
+    actor = make_fast_policy(agent)
+    assert isinstance(actor, NumpyPolicy)
     rng = np.random.default_rng(0)
     obs = (rng.random((5,) + info.obs_shape) > 0.7) if spec.startswith("minatar") else rng.normal(size=(5, 4)).astype(np.float32)
     with torch.no_grad():
@@ -58,13 +57,25 @@ def test_numpy_actor_matches_torch(spec, kw):
     np.testing.assert_allclose(logits, ref.logits.numpy(), atol=1e-5)
     np.testing.assert_allclose(value, ref.value.numpy(), atol=1e-5)
     np.testing.assert_allclose(actor.q_values(obs), ref.q.numpy(), atol=1e-5)
-    # after a weight change, sync() picks it up
+    # weights arrive through the explicit set_weights call (as for a remote actor)
     with torch.no_grad():
         for p in agent.parameters():
             p.add_(0.1)
         ref = agent(torch.from_numpy(obs))
-    actor.sync()
+    actor.set_weights({k: v.copy() for k, v in agent_weights(agent).items()})
     np.testing.assert_allclose(actor(obs)[0], ref.logits.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(actor(obs)[1], ref.value.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_agent_init_uses_its_generator_not_the_global_one():
+    info = env_info("minatar:breakout")
+    state = torch.get_rng_state()
+    a = Agent(info, generator=torch.Generator().manual_seed(3))
+    b = Agent(info, generator=torch.Generator().manual_seed(3))
+    c = Agent(info, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(state, torch.get_rng_state())
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.trunk.fc.weight, c.trunk.fc.weight)
 
 
 def test_gumbel_sampling_matches_probabilities():
