@@ -20,12 +20,11 @@ from .envs import FastVectorEnv
 
 
 class Action(NamedTuple):
-    """What a behaviour policy returns for a batch of N observations."""
+    """What a behaviour policy returns for a batch of N observations. (The behaviour
+    log-probabilities log μ(a|x) = log_softmax(logits)[a] are computed once per rollout.)"""
 
     actions: np.ndarray
     """[N] int64"""
-    logp: np.ndarray
-    """[N] float32 log μ(a|x)"""
     logits: np.ndarray
     """[N, A] float32 behaviour logits (or q-values)"""
     value: np.ndarray | None
@@ -36,6 +35,13 @@ ActFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], Action]
 """``act(obs [N, ...], task_id [N], rng) -> Action``"""
 ValueFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``value(obs [K, ...], task_id [K]) -> [K]`` (bootstraps truncated episodes)"""
+
+
+def log_prob(logits: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """log_softmax(logits)[a] over a whole rollout at once ([T, N, A], [T, N] → [T, N] float32)."""
+    m = logits.max(-1, keepdims=True)
+    logz = m[..., 0] + np.log(np.exp(logits - m).sum(-1))
+    return (np.take_along_axis(logits, actions[..., None], -1)[..., 0] - logz).astype(np.float32)
 
 
 class EpisodeStats:
@@ -107,7 +113,6 @@ class Collector:
         obs_buf = np.empty((T, n) + shape, self.obs.dtype)
         next_buf = np.empty_like(obs_buf) if self.keep_next_obs else None
         actions = np.empty((T, n), np.int64)
-        logp = np.empty((T, n), np.float32)
         logits = None
         values = np.zeros((T, n), np.float32)
         rewards = np.empty((T, n), np.float32)
@@ -124,7 +129,6 @@ class Collector:
             logits[t] = a.logits
             obs, rew, term, trunc, info = envs.step(a.actions)
             actions[t] = a.actions
-            logp[t] = a.logp
             if a.value is not None:
                 values[t] = a.value
             rewards[t] = rew
@@ -143,6 +147,7 @@ class Collector:
                     trunc_value[t, cut] = value_fn(info["final_obs"][cut], tasks[cut])
         self.obs = obs
         last_value = value_fn(obs, tasks) if value_fn is not None else np.zeros(n, np.float32)
+        logp = log_prob(logits, actions)
         tt = torch.from_numpy
         return Rollout(obs=tt(obs_buf), actions=tt(actions), logp=tt(logp), logits=tt(logits), values=tt(values),
                        rewards=tt(rewards), done=tt(done), terminated=tt(term_buf), trunc_value=tt(trunc_value),

@@ -101,6 +101,12 @@ class Batch:
     def __len__(self) -> int:
         return self.obs.shape[0]
 
+    def slice(self, start: int, stop: int) -> "Batch":
+        """Samples ``start:stop`` as views (no copy)."""
+        kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[start:stop])
+              for f in fields(self) if f.name != "extras"}
+        return Batch(**kw, extras={k: v[start:stop] for k, v in self.extras.items()})
+
     def index(self, idx: torch.Tensor) -> "Batch":
         kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[idx])
               for f in fields(self) if f.name != "extras"}

@@ -193,6 +193,13 @@ def make_fast_policy(agent: Agent, backend: Backend = "auto") -> NumpyPolicy | T
     return NumpyPolicy(agent)
 
 
+def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Gumbel(0, 1) noise: argmax(logits + noise) samples softmax(logits) (drawn a rollout at a time)."""
+    u = rng.random(shape, dtype=np.float32)
+    np.clip(u, 1e-20, 1.0, out=u)
+    return -np.log(-np.log(u))
+
+
 def sample_gumbel(logits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Categorical sample via Gumbel-max; returns ``(actions [N] int64, log π(a) [N] float32)``."""
     u = rng.random(logits.shape, dtype=np.float32)

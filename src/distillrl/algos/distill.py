@@ -243,12 +243,12 @@ class DistillTrainer(Trainer):
                 explore = rng.random(n) < self.hp["teacher_eps"]
                 a_t = np.where(explore, rng.integers(0, self.info.n_actions, n), a_t)
             if beta >= 1.0:
-                return Action(a_t, np.zeros(n, np.float32), t_out, None)
+                return Action(a_t, t_out, None)
         logits, value = self.policy(obs, task)
-        a, logp = sample_gumbel(logits, rng)
+        a, _ = sample_gumbel(logits, rng)
         if beta > 0:
             a = np.where(rng.random(n) < beta, a_t, a)
-        return Action(a, logp, logits, value)
+        return Action(a, logits, value)
 
     def _labels(self, ro) -> torch.Tensor:
         """Teacher outputs [T, N, A] for the rollout (cached from acting, else one batched forward)."""

@@ -111,7 +111,7 @@ class DQNTrainer(Trainer):
         actions = rng.integers(0, self.info.n_actions, n)
         q = self.policy.q_values(obs, task) if not explore.all() else np.zeros((n, self.info.n_actions), np.float32)
         actions = np.where(explore, actions, q.argmax(-1))
-        return Action(actions, np.zeros(n, np.float32), q, None)
+        return Action(actions, q, None)
 
     def _train_step(self) -> None:
         hp = self.hp

@@ -17,7 +17,7 @@ import torch
 
 from ..collect import Action
 from ..errors import ConfigError
-from ..fastpolicy import sample_gumbel
+from ..fastpolicy import gumbel_noise
 from ..learner import Learner
 from ..losses import a2c_loss, ppo_loss
 from ..returns import gae, with_truncation
@@ -102,9 +102,16 @@ class PPOTrainer(Trainer):
         return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
 
     def _act(self, obs: np.ndarray, task: np.ndarray, rng: np.random.Generator) -> Action:
+        """Sample π(·|x) by Gumbel-max with the rollout's pre-drawn noise (one RNG call per rollout)."""
         logits, value = self.policy(obs, task)
-        a, logp = sample_gumbel(logits, rng)
-        return Action(a, logp, logits, value)
+        noise = self._noise[self._step]
+        self._step += 1
+        return Action((logits + noise).argmax(-1), logits, value)
+
+    def _begin_rollout(self) -> None:
+        p = self.p
+        self._noise = gumbel_noise(self.np_rng, (p.num_steps, p.num_envs, self.info.n_actions))
+        self._step = 0
 
     def _losses(self, out, mb, hp) -> dict[str, torch.Tensor]:
         if self.loss_kind == "ppo":
@@ -115,6 +122,7 @@ class PPOTrainer(Trainer):
     def _iterate(self) -> list[dict]:
         p, hp = self.p, self.hp
         lr = self.lr_now()
+        self._begin_rollout()
         ro = self.collector.collect(self._act, self.np_rng, self.policy.value)
         self.frames += self.batch_size
         self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)
@@ -130,9 +138,11 @@ class PPOTrainer(Trainer):
         n = 0
         stop = False
         for _epoch in range(self.epochs):
-            perm = torch.randperm(self.batch_size, generator=self.gen) if self.n_minibatches > 1 else None
+            # one shuffle per epoch; minibatches are then contiguous views of it
+            shuffled = batch.index(torch.randperm(self.batch_size, generator=self.gen)) if self.n_minibatches > 1 \
+                else batch
             for start in range(0, self.batch_size, self.minibatch_size):
-                mb = batch.index(perm[start:start + self.minibatch_size]) if perm is not None else batch
+                mb = shuffled.slice(start, start + self.minibatch_size) if self.n_minibatches > 1 else batch
                 out = self.agent(mb.obs, mb.task_id)
                 terms = self._losses(out, mb, hp)
                 if self.extra_losses:
