@@ -187,7 +187,7 @@ def test_kickstart_lambda_is_shared_and_live():
 
 def test_rollouts_are_time_major_until_the_learner():
     tr, _ = make("ppo")
-    ro = tr.collector.collect(tr._act, tr.np_rng, tr.policy.value)
+    ro = tr.collect_rollout()
     assert isinstance(ro, Rollout)
     T, N = 32, 2
     assert ro.shape == (T, N) and ro.obs.shape == (T, N, 4) and ro.logits.shape == (T, N, 2)

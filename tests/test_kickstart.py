@@ -162,7 +162,7 @@ def test_multitask_env_task_ids_reach_the_batch():
     cfg = KickstartConfig(env="gym:CartPole-v1,gym:CartPole-v0", steps=512, teacher_task=[0, 1])
     cfg.ppo.num_envs, cfg.ppo.num_steps = 4, 8
     tr = make_kickstart_trainer(cfg, teachers=[_const_teacher([0.5, 0.5]), _const_teacher([0.1, 0.9])])
-    ro = tr.collector.collect(tr._act, tr.np_rng, tr.policy.value)
+    ro = tr.collect_rollout()
     assert ro.task_id.shape == (8, 4) and ro.task_id.reshape(-1).tolist() == [0, 1, 0, 1] * 8
     assert [t.task for t in tr.extra_losses] == [0, 1]
 

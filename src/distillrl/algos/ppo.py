@@ -108,10 +108,12 @@ class PPOTrainer(Trainer):
         self._step += 1
         return Action((logits + noise).argmax(-1), logits, value)
 
-    def _begin_rollout(self) -> None:
+    def collect_rollout(self):
+        """One rollout of the current policy ([T, N], before any estimator)."""
         p = self.p
         self._noise = gumbel_noise(self.np_rng, (p.num_steps, p.num_envs, self.info.n_actions))
         self._step = 0
+        return self.collector.collect(self._act, self.np_rng, self.policy.value)
 
     def _losses(self, out, mb, hp) -> dict[str, torch.Tensor]:
         if self.loss_kind == "ppo":
@@ -122,8 +124,7 @@ class PPOTrainer(Trainer):
     def _iterate(self) -> list[dict]:
         p, hp = self.p, self.hp
         lr = self.lr_now()
-        self._begin_rollout()
-        ro = self.collector.collect(self._act, self.np_rng, self.policy.value)
+        ro = self.collect_rollout()
         self.frames += self.batch_size
         self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)
         gamma = hp["gamma"]
