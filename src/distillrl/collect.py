@@ -31,6 +31,20 @@ class Action(NamedTuple):
     """[N] float32 V(x), or None for agents without a value head"""
 
 
+class Step(NamedTuple):
+    """One vector step: what was seen, done and got."""
+
+    obs: np.ndarray
+    action: Action
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    next_obs: np.ndarray
+    """the real next observation (the final one where an episode ended) when asked for, else the reset one"""
+    trunc_value: np.ndarray | None
+    """V(final obs) on truncated rows (0 elsewhere), or None when nothing was truncated"""
+
+
 ActFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], Action]
 """``act(obs [N, ...], task_id [N], rng) -> Action``"""
 ValueFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -104,11 +118,31 @@ class Collector:
     def reset(self, seed: int) -> None:
         self.obs, _ = self.envs.reset(seed=seed)
 
+    def step(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None,
+             keep_next_obs: bool = False) -> Step:
+        """One vector step of the behaviour policy (what ``collect`` repeats; DQN uses it alone)."""
+        obs, tasks = self.obs, self.task_ids
+        a = act(obs, tasks, rng)
+        nxt, rew, term, trunc, info = self.envs.step(a.actions)
+        real_next, trunc_value = nxt, None
+        if info:
+            rows = info["_final_obs"]
+            self.stats.record(info["episode_return"][rows], info["episode_length"][rows], tasks[rows])
+            if keep_next_obs:
+                real_next = nxt.copy()
+                real_next[rows] = info["final_obs"][rows]
+            cut = trunc & ~term
+            if value_fn is not None and cut.any():
+                trunc_value = np.zeros(len(obs), np.float32)
+                trunc_value[cut] = value_fn(info["final_obs"][cut], tasks[cut])
+        self.obs = nxt
+        return Step(obs, a, rew, term, trunc, real_next, trunc_value)
+
     def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> "Rollout":
         """Run ``num_steps`` vector steps; fresh arrays each call (a rollout may be queued)."""
         from .data import Rollout
 
-        envs, T, n = self.envs, self.num_steps, self.envs.num_envs
+        T, n = self.num_steps, self.envs.num_envs
         shape = self.obs.shape[1:]
         obs_buf = np.empty((T, n) + shape, self.obs.dtype)
         next_buf = np.empty_like(obs_buf) if self.keep_next_obs else None
@@ -119,33 +153,25 @@ class Collector:
         done = np.empty((T, n), np.float32)
         term_buf = np.empty((T, n), np.float32)
         trunc_value = np.zeros((T, n), np.float32)
-        tasks = self.task_ids
-        obs = self.obs
         for t in range(T):
-            obs_buf[t] = obs
-            a = act(obs, tasks, rng)
+            st = self.step(act, rng, value_fn, self.keep_next_obs)
+            a = st.action
+            obs_buf[t] = st.obs
             if logits is None:
                 logits = np.empty((T, n, a.logits.shape[-1]), np.float32)
             logits[t] = a.logits
-            obs, rew, term, trunc, info = envs.step(a.actions)
             actions[t] = a.actions
             if a.value is not None:
                 values[t] = a.value
-            rewards[t] = rew
-            term_buf[t] = term
-            ended = term | trunc
-            done[t] = ended
+            rewards[t] = st.reward
+            term_buf[t] = st.terminated
+            done[t] = st.terminated | st.truncated
             if next_buf is not None:
-                next_buf[t] = obs
-            if info:
-                rows = info["_final_obs"]
-                self.stats.record(info["episode_return"][rows], info["episode_length"][rows], tasks[rows])
-                if next_buf is not None:
-                    next_buf[t, rows] = info["final_obs"][rows]
-                cut = trunc & ~term
-                if value_fn is not None and cut.any():
-                    trunc_value[t, cut] = value_fn(info["final_obs"][cut], tasks[cut])
-        self.obs = obs
+                next_buf[t] = st.next_obs
+            if st.trunc_value is not None:
+                trunc_value[t] = st.trunc_value
+        obs = self.obs
+        tasks = self.task_ids
         last_value = value_fn(obs, tasks) if value_fn is not None else np.zeros(n, np.float32)
         logp = log_prob(logits, actions)
         tt = torch.from_numpy

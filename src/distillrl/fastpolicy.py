@@ -28,7 +28,7 @@ Backend = Literal["auto", "numpy", "torch"]
 
 def agent_weights(agent: Agent) -> dict[str, np.ndarray]:
     """The agent's weights as NumPy arrays (zero-copy views of the torch parameters)."""
-    return {k: v.detach().numpy() for k, v in agent.state_dict().items()}
+    return {k: v.detach().numpy() for k, v in agent.named_parameters()}
 
 
 def _linear_keys(prefix: str, trunk: MLP) -> list[str]:

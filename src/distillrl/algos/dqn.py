@@ -75,7 +75,7 @@ class DQNTrainer(Trainer):
     def __init__(self, cfg):
         d = cfg.dqn
         super().__init__(cfg, d.num_envs, 1, {"value_head": False, "q_head": True, "policy_head": False},
-                         gamma=d.gamma, keep_next_obs=True)
+                         gamma=d.gamma)
         self.d = d
         hp = self.hp
         hp.declare("lr", d.lr, "> 0")
@@ -149,9 +149,9 @@ class DQNTrainer(Trainer):
         """One vector-env step (plus learning); returns a metric row every ``log_every`` frames."""
         d = self.d
         self._eps = eps = self.epsilon()
-        ro = self.collector.collect(self._act, self.np_rng)
-        self.buffer.add(obs=ro.obs[0].numpy(), action=ro.actions[0].numpy(), reward=ro.rewards[0].numpy(),
-                        next_obs=ro.next_obs[0].numpy(), terminated=ro.terminated[0].numpy())
+        st = self.collector.step(self._act, self.np_rng, keep_next_obs=True)
+        self.buffer.add(obs=st.obs, action=st.action.actions, reward=st.reward, next_obs=st.next_obs,
+                        terminated=st.terminated)
         self.frames += self.envs.num_envs
         self.env_steps += 1
         if self.frames >= d.learning_starts and self.env_steps % d.train_freq == 0:
