@@ -114,7 +114,7 @@ def main() -> None:
             save(out, res)
         if part in ("losses", "sources"):
             g = args.games[0]
-            variants = ({"nll": dict(loss="nll", source="teacher"), "mse": dict(loss="mse", source="teacher"),
+            variants = ({"nll": dict(loss="nll", source="teacher"), "mse_logits": dict(loss="mse_logits", source="teacher"),
                          "kl_tau0.01": dict(loss="kl", tau=0.01, source="teacher"),
                          "cross_entropy": dict(loss="cross_entropy", source="teacher")} if part == "losses" else
                         {"teacher": dict(loss="cross_entropy", source="teacher"),

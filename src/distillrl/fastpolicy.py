@@ -104,6 +104,11 @@ class NumpyPolicy:
             self.fc_b = np.asarray(w["trunk.fc.bias"], np.float32)
             self.split = None
         # heads: [pi or q | v] in one matrix; the value head reads the critic part when fused
+        single = [n for n, on in (("pi", self.has_pi), ("q", self.has_q and not self.has_pi), ("v", self.has_v)) if on]
+        if len(single) == 1 and self.split is None:  # one head, nothing to fuse: views, no copy
+            self.head_w, self.head_b = lin(single[0])
+            self.q_w = None
+            return
         heads_w, heads_b = [], []
         if self.trunk_kind == "mlp":
             d = self.layers[-1][0].shape[1] if self.layers else int(np.asarray(w["pi.weight" if self.has_pi else "q.weight"]).shape[1])

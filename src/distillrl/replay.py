@@ -27,6 +27,14 @@ class ReplayBuffer:
     def add(self, task_id: np.ndarray | None = None, **values: np.ndarray) -> None:
         """Add a batch of samples (every field, same length); ``task_id`` [K] routes each sample."""
         k = len(next(iter(values.values())))
+        if self.n_tasks == 1 and self.pos[0] + k <= self.capacity:  # the common case: one contiguous slice
+            p = self.pos[0]
+            store = self.data[0]
+            for name, v in values.items():
+                store[name][p:p + k] = v
+            self.pos[0] = (p + k) % self.capacity
+            self.sizes[0] = min(self.sizes[0] + k, self.capacity)
+            return
         tasks = np.zeros(k, np.int64) if task_id is None else np.asarray(task_id)
         for t in range(self.n_tasks):
             rows = np.nonzero(tasks == t)[0] if self.n_tasks > 1 else slice(None)

@@ -32,7 +32,7 @@ import torch
 from .collect import Collector, EpisodeStats
 from .envs import EnvInfo, env_info, make_vec, split_specs
 from .errors import CheckpointError, ConfigError
-from .fastpolicy import Backend, agent_weights, make_fast_policy
+from .fastpolicy import Backend, make_fast_policy
 from .hparams import HParams
 from .learner import Learner
 from .nets import Agent, AgentOutput, NetConfig, param_count
@@ -190,7 +190,9 @@ class Trainer:
     # ---- acting
     def sync_policy(self) -> None:
         """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
-        self.policy.set_weights(agent_weights(self.agent))
+        if not hasattr(self, "_named_params"):
+            self._named_params = list(self.agent.named_parameters())
+        self.policy.set_weights({k: p.detach().numpy() for k, p in self._named_params})
 
     @property
     def n_params(self) -> int:
