@@ -81,3 +81,33 @@ def test_replay_buffer_wraps_and_samples_per_task():
     clone.load_state_dict(buf.state_dict())
     assert clone.sizes == buf.sizes and clone.pos == buf.pos
     assert np.array_equal(clone.data[0]["x"], buf.data[0]["x"])
+
+
+def test_dqn_replay_keeps_task_ids():
+    from distillrl.algos import TrainConfig, make_trainer
+    from distillrl.nets import NetConfig
+
+    cfg = TrainConfig(env="gym:CartPole-v1,gym:CartPole-v0", algo="dqn", steps=10_000, net=NetConfig(hidden=(8,)))
+    cfg.dqn.num_envs, cfg.dqn.learning_starts, cfg.dqn.log_every = 2, 10**6, 10**6
+    tr = make_trainer(cfg)
+    tr.advance(200)
+    assert tr.buffer.sizes == [100, 100]
+    assert set(tr.buffer.sample(64, np.random.default_rng(0))["task_id"].tolist()) == {0, 1}
+
+
+def test_metrics_log_widens_for_metrics_that_start_later(tmp_path):
+    from distillrl.run import MetricsLog, read_metrics
+
+    log = MetricsLog(tmp_path, tensorboard=False)
+    log.write([{"frames": 1, "a": 1.0}])
+    log.write([{"frames": 2, "a": 2.0, "b": 5.0}])
+    rows = read_metrics(tmp_path)
+    assert [r["b"] for r in rows][1] == 5.0 and np.isnan(rows[0]["b"])
+
+
+def test_loading_an_agent_leaves_the_global_generator_alone():
+    from distillrl.teachers import load_teacher
+
+    state = torch.get_rng_state()
+    load_teacher("minatar-breakout")
+    assert torch.equal(state, torch.get_rng_state())

@@ -84,3 +84,14 @@ def test_gumbel_sampling_matches_probabilities():
     freq = np.bincount(a, minlength=3) / len(a)
     np.testing.assert_allclose(freq, [0.1, 0.2, 0.7], atol=0.015)
     np.testing.assert_allclose(logp, np.log(np.array([0.1, 0.2, 0.7]))[a], rtol=1e-5)
+
+
+def test_numpy_policy_q_head_beside_a_policy_head_without_value():
+    info = env_info("gym:CartPole-v1")
+    agent = Agent(info, NetConfig(hidden=(8,)), value_head=False, q_head=True, generator=torch.Generator().manual_seed(1))
+    pol = make_fast_policy(agent)
+    obs = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    with torch.no_grad():
+        ref = agent(torch.from_numpy(obs))
+    np.testing.assert_allclose(pol(obs)[0], ref.logits.numpy(), atol=1e-5)
+    np.testing.assert_allclose(pol.q_values(obs), ref.q.numpy(), atol=1e-5)

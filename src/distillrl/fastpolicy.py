@@ -105,9 +105,9 @@ class NumpyPolicy:
             self.split = None
         # heads: [pi or q | v] in one matrix; the value head reads the critic part when fused
         single = [n for n, on in (("pi", self.has_pi), ("q", self.has_q and not self.has_pi), ("v", self.has_v)) if on]
+        self.q_w = lin("q") if self.has_q and self.has_pi else None  # a Q head beside a policy head
         if len(single) == 1 and self.split is None:  # one head, nothing to fuse: views, no copy
             self.head_w, self.head_b = lin(single[0])
-            self.q_w = None
             return
         heads_w, heads_b = [], []
         if self.trunk_kind == "mlp":
@@ -129,7 +129,6 @@ class NumpyPolicy:
             heads_b.append(hb)
         self.head_w = np.ascontiguousarray(np.concatenate(heads_w, 1))
         self.head_b = np.concatenate(heads_b)
-        self.q_w = lin("q") if self.has_q and self.has_pi else None
 
     def _features(self, obs: np.ndarray) -> np.ndarray:
         n = obs.shape[0]

@@ -241,8 +241,9 @@ class Agent(nn.Module):
 
         info = EnvInfo(spec["env"], tuple(spec["obs_shape"]), spec["layout"], float(spec["obs_scale"]),
                        int(spec["n_actions"]))
+        # the weights are about to be loaded: initialise from a throwaway generator, not the global one
         return cls(info, from_dict(NetConfig, spec["net"]), value_head=spec["value_head"], q_head=spec["q_head"],
-                   policy_head=spec["policy_head"])
+                   policy_head=spec["policy_head"], generator=torch.Generator().manual_seed(0))
 
     def prep(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float() if obs.dtype != torch.float32 else obs

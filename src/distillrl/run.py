@@ -73,6 +73,19 @@ class MetricsLog:
         new = self.fields is None
         if new:
             self.fields = list(rows[0].keys())
+        extra = [k for r in rows for k in r if k not in self.fields]
+        if extra and not new:  # a metric that starts later (e.g. a loss term's): widen the file's columns
+            self.fields += list(dict.fromkeys(extra))
+            with open(self.csv_path, newline="") as f:
+                old = list(csv.DictReader(f))
+            tmp = self.csv_path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, self.fields, restval="")
+                w.writeheader()
+                w.writerows(old)
+            tmp.replace(self.csv_path)
+        elif extra:
+            self.fields += list(dict.fromkeys(extra))
         with open(self.csv_path, "a", newline="") as f:
             w = csv.DictWriter(f, self.fields, extrasaction="ignore", restval="")
             if new:

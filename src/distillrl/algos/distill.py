@@ -12,12 +12,16 @@ from is the *source*:
 * ``dagger`` — each step the teacher acts with probability β, decayed linearly 1 → 0 over
   ``beta_decay_frames``; all labelled states are aggregated in the buffer;
 * ``eer`` — expected-entropy-regularised distillation (Czarnecki et al.): on-policy student
-  rollouts and the full gradient of E_{π_S}[Σ_t γ^t ℓ(x_t)] for the per-step cost
+  rollouts and the gradient of E_{π_S}[Σ_t γ^t ℓ(x_t)] for the per-step cost
   ℓ = the loss's *divergence* (KL(π_T‖π_S) for ``kl``/``cross_entropy``, KL(π_S‖π_T) for
-  ``reverse_kl``) — zero where the student matches the teacher. The gradient is the
-  student-driven term plus a policy-gradient term ∇log π_S(a_t|x_t)·A_t on the reward
-  −(1−γ)·ℓ_t (per-step scale), with a learned cost-to-go V (a value head) as the baseline
-  and the bootstrap across rollout ends and truncations (GAE). Trap avoided: with the
+  ``reverse_kl``) — zero where the student matches the teacher. The update is the
+  student-driven term ∇ℓ(x_t) plus ``eer_coef`` × a policy-gradient term ∇log π_S(a_t|x_t)·A_t
+  whose advantages are on the *per-step scale*: the reward is −(1−γ)·ℓ_t, i.e. the cost-to-go
+  is a discounted *average* of future costs rather than their sum, so the term stays the size
+  of ℓ instead of ℓ/(1−γ). ``eer_coef = 1/(1−γ)`` gives the exact gradient of the objective;
+  the default 1 weights the trajectory term down by (1−γ) (with the unscaled sum it swamped
+  the supervised term). A learned cost-to-go V (a value head) is the baseline, bootstrapped
+  across rollout ends and truncations (GAE). Trap avoided: with the
   cross-entropy as the cost, its teacher-entropy part is paid on every step, so the
   policy-gradient term rewards ending episodes early (a Breakout student learns to lose the
   ball — measured at 4% of the teacher before this fix).

@@ -92,7 +92,8 @@ class DQNTrainer(Trainer):
         obs_space = self.envs.single_observation_space
         self.buffer = ReplayBuffer(d.buffer_size, {
             "obs": (self.info.obs_shape, obs_space.dtype), "next_obs": (self.info.obs_shape, obs_space.dtype),
-            "action": ((), np.int64), "reward": ((), np.float32), "terminated": ((), np.float32)})
+            "action": ((), np.int64), "reward": ((), np.float32), "terminated": ((), np.float32)},
+            n_tasks=self.n_tasks)
         self.env_steps = 0
         self.last_target_update = 0
         self.last_log = 0
@@ -150,8 +151,8 @@ class DQNTrainer(Trainer):
         d = self.d
         self._eps = eps = self.epsilon()
         st = self.collector.step(self._act, self.np_rng, keep_next_obs=True)
-        self.buffer.add(obs=st.obs, action=st.action.actions, reward=st.reward, next_obs=st.next_obs,
-                        terminated=st.terminated)
+        self.buffer.add(task_id=self.collector.task_ids, obs=st.obs, action=st.action.actions, reward=st.reward,
+                        next_obs=st.next_obs, terminated=st.terminated)
         self.frames += self.envs.num_envs
         self.env_steps += 1
         if self.frames >= d.learning_starts and self.env_steps % d.train_freq == 0:
@@ -171,7 +172,8 @@ class DQNTrainer(Trainer):
 
     def _algo_state(self) -> dict:
         s = {"target": self.target.state_dict(), "env_steps": self.env_steps,
-             "last_target_update": self.last_target_update, "last_log": self.last_log}
+             "last_target_update": self.last_target_update, "last_log": self.last_log,
+             "loss_sums": dict(self._sums), "loss_n": self._n}
         if self.d.save_replay:
             s["replay"] = self.buffer.state_dict()
         return s
@@ -181,5 +183,6 @@ class DQNTrainer(Trainer):
         self.env_steps = int(s["env_steps"])
         self.last_target_update = int(s["last_target_update"])
         self.last_log = int(s["last_log"])
+        self._sums, self._n = dict(s.get("loss_sums", {})), int(s.get("loss_n", 0))
         if "replay" in s:
             self.buffer.load_state_dict(s["replay"])
