@@ -145,9 +145,10 @@ def main() -> None:
     args = ap.parse_args()
     out_path = Path(args.out)
     res = json.loads(out_path.read_text()) if out_path.exists() else {}
-    res.update({"command": " ".join(["python"] + sys.argv), "old": args.old,
-                "new": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                      cwd=ROOT).stdout.strip() + " (+ working tree)"})
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=ROOT).stdout.strip() + " (+ working tree)"
+    res.update({"command": " ".join(["python"] + sys.argv), "old": args.old})
+    res.setdefault("new_by_part", {}).update({p: head for p in args.parts})
 
     def save():
         out_path.parent.mkdir(parents=True, exist_ok=True)
