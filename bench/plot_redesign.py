@@ -36,7 +36,7 @@ for j, c in zip(y, cases):
 b.set_yticks(list(y), [c["case"] for c in cases], fontsize=8)
 b.set_xlabel("frames / s")
 b.set_title("PPO loop against its floor", fontsize=9)
-b.legend(fontsize=7, loc="lower right")
+b.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 fig.tight_layout()
 fig.savefig(R / "redesign.png", dpi=120)
 print("wrote", R / "redesign.png")
