@@ -132,3 +132,13 @@ def test_eval_takes_every_agent_source(cli, tmp_path):
     assert s["kind"] == "q" and s["episodes"] == 2 and not s["greedy"]
     p = cli("eval", "minatar-breakout", "--episodes", "1", "--json", check=True)  # a zoo entry (format 1)
     assert json.loads(p.stdout.strip().splitlines()[-1])["env"] == "minatar:breakout"
+
+
+def test_multitask_kickstart_compares_each_task_with_its_own_teacher(cli, tmp_path):
+    env = "gym:CartPole-v1,gym:CartPole-v0"
+    p = cli("kickstart", "--env", env, "--teacher", "cartpole", "--teacher", "cartpole", "--teacher-task", "0", "1",
+            "--steps", "512", "--ppo.num-envs", "4", "--ppo.num-steps", "32", "--eval-episodes", "2",
+            "--run-dir", tmp_path / "mt", "--no-progress", "--json", check=True)
+    s = json.loads(p.stdout.strip().splitlines()[-1])
+    assert [t["task"] for t in s["per_teacher"]] == [0, 1]
+    assert all(t["teacher_return"] > 100 for t in s["per_teacher"])  # the zoo teacher, played on its own task
