@@ -45,16 +45,7 @@ except ImportError:
     NEW = False
 from distillrl.nets import NetConfig
 what, spec, frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
-CLEANRL = dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4, anneal_lr=True, gamma=0.99,
-               gae_lambda=0.95, clip_coef=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5)
-def dqn_settings(spec):
-    if spec.startswith("minatar"):
-        return dict(buffer_size=100_000, batch_size=32, lr=2.5e-4, gamma=0.99, learning_starts=1000, train_freq=1,
-                    target_update=1000, eps_start=1.0, eps_end=0.1, eps_decay_frames=5000, max_grad_norm=10.0,
-                    optimizer="rmsprop")
-    return dict(buffer_size=10_000, batch_size=32, lr=1e-4, gamma=0.99, learning_starts=1000, train_freq=4,
-                target_update=1000, eps_start=1.0, eps_end=0.05, eps_decay_frames=5000, max_grad_norm=10.0,
-                optimizer="adam")
+settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}  # bench_throughput's, passed in
 def timed(tr, warm, frames):
     tr.advance(warm)
     t = time.perf_counter()
@@ -65,9 +56,9 @@ def policy(tr):
 out = {}
 if what == "ppo":
     net = NetConfig(hidden=(64, 64)) if spec.startswith("gym") else NetConfig(arch="minatar")
-    out["sps"] = timed(make_trainer(TrainConfig(env=spec, steps=frames + 512, seed=0, ppo=PPOConfig(**CLEANRL), net=net)), 512, frames)
+    out["sps"] = timed(make_trainer(TrainConfig(env=spec, steps=frames + 512, seed=0, ppo=PPOConfig(**settings), net=net)), 512, frames)
 elif what == "dqn":
-    d = dqn_settings(spec)
+    d = settings
     net = NetConfig(hidden=(64, 64), activation="relu") if spec.startswith("gym") else NetConfig(arch="minatar")
     tr = make_trainer(TrainConfig(env=spec, algo="dqn", steps=frames + d["learning_starts"], seed=0,
                                   dqn=DQNConfig(**d, log_every=10**9), net=net))
@@ -161,13 +152,17 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(tmp / "old")], input=arch, check=True)
         versions = {"old": tmp / "old" / "src", "new": ROOT / "src"}
         if "throughput" in args.parts:
+            sys.path.insert(0, str(ROOT / "bench"))
+            import bench_throughput as bt  # the settings of §1 (this process runs the new tree)
+
             rows = []
             for algo, spec, frames in [("ppo", "gym:CartPole-v1", 20480), ("ppo", "minatar:breakout", 20480),
                                        ("dqn", "gym:CartPole-v1", 5000), ("dqn", "minatar:breakout", 5000)]:
                 got = {"old": [], "new": [], "sb3": []}
+                settings = json.dumps(bt.CLEANRL_PPO if algo == "ppo" else bt.dqn_settings(spec))
                 for _ in range(args.repeats):
                     for v, src in versions.items():
-                        got[v].append(run(src, SNIPPET, algo, spec, frames)["sps"])
+                        got[v].append(run(src, SNIPPET, algo, spec, frames, settings)["sps"])
                     got["sb3"].append(run(versions["new"], SB3_SNIPPET, algo, spec, frames, ROOT / "bench")["sps"])
                 row = {"algo": algo, "env": spec, "frames": frames, **{f"{k}_sps": v for k, v in got.items()},
                        "new_over_old": med(got["new"]) / med(got["old"]),

@@ -163,7 +163,6 @@ def _eval_distill(trainer, cfg) -> dict:
 
 
 def _teacher_fn(teacher, task: int | None = None):
-    import numpy as np
     import torch
 
     fast = getattr(teacher, "outputs_np", None)
@@ -171,7 +170,7 @@ def _teacher_fn(teacher, task: int | None = None):
         return fast
     if task is None:
         return lambda o: teacher.outputs(o).numpy()
-    return lambda o: teacher.outputs(o, torch.full((len(o),), task)).numpy() if len(o) else np.zeros((0,))
+    return lambda o: teacher.outputs(o, torch.full((len(o),), task)).numpy()
 
 
 def _eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:

@@ -108,10 +108,8 @@ class EpisodeStats:
 class Collector:
     """Steps ``envs`` with a behaviour policy for ``num_steps`` steps per :meth:`collect`."""
 
-    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats, gamma: float = 0.99,
-                 keep_next_obs: bool = False):
-        self.envs, self.num_steps, self.stats, self.gamma = envs, num_steps, stats, gamma
-        self.keep_next_obs = keep_next_obs
+    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats):
+        self.envs, self.num_steps, self.stats = envs, num_steps, stats
         self.task_ids = envs.task_ids
         self.obs: np.ndarray | None = None
 
@@ -145,7 +143,6 @@ class Collector:
         T, n = self.num_steps, self.envs.num_envs
         shape = self.obs.shape[1:]
         obs_buf = np.empty((T, n) + shape, self.obs.dtype)
-        next_buf = np.empty_like(obs_buf) if self.keep_next_obs else None
         actions = np.empty((T, n), np.int64)
         logits = None
         values = np.zeros((T, n), np.float32)
@@ -154,7 +151,7 @@ class Collector:
         term_buf = np.empty((T, n), np.float32)
         trunc_value = np.zeros((T, n), np.float32)
         for t in range(T):
-            st = self.step(act, rng, value_fn, self.keep_next_obs)
+            st = self.step(act, rng, value_fn)
             a = st.action
             obs_buf[t] = st.obs
             if logits is None:
@@ -166,8 +163,6 @@ class Collector:
             rewards[t] = st.reward
             term_buf[t] = st.terminated
             done[t] = st.terminated | st.truncated
-            if next_buf is not None:
-                next_buf[t] = st.next_obs
             if st.trunc_value is not None:
                 trunc_value[t] = st.trunc_value
         obs = self.obs
@@ -178,5 +173,4 @@ class Collector:
         return Rollout(obs=tt(obs_buf), actions=tt(actions), logp=tt(logp), logits=tt(logits), values=tt(values),
                        rewards=tt(rewards), done=tt(done), terminated=tt(term_buf), trunc_value=tt(trunc_value),
                        task_id=tt(np.broadcast_to(tasks, (T, n)).copy()), last_obs=tt(obs.copy()),
-                       last_value=tt(np.asarray(last_value, np.float32)),
-                       next_obs=tt(next_buf) if next_buf is not None else None)
+                       last_value=tt(np.asarray(last_value, np.float32)))

@@ -47,8 +47,6 @@ class Rollout:
     """[N, *obs_shape] observation after the last step"""
     last_value: torch.Tensor
     """[N] V(last_obs)"""
-    next_obs: torch.Tensor | None = None
-    """[T, N, *obs_shape] the real next observation (final obs at episode ends), when asked for"""
     advantages: torch.Tensor | None = None
     """[T, N] written by an estimator"""
     returns: torch.Tensor | None = None

@@ -41,9 +41,6 @@ from .schedules import LambdaKind, LambdaSchedule
 from .teachers import Teacher, TeacherArch
 from .trainer import LossTerm, RunConfig, Trainer
 
-Schedule = LambdaSchedule  # the λ-shape class, under its old name
-
-
 class KickstartTerm(LossTerm):
     """Teacher k's distillation term λ_k(t)·H(π_Tk ‖ π_S) as a learner loss term."""
 

@@ -96,6 +96,4 @@ class Learner:
 
     def load_state_dict(self, state: dict) -> None:
         self.opt.load_state_dict(state["optim"])
-        self.steps = int(state["steps"])
-        # the optimizer state carries the lr it was saved with; the live hyper-parameter wins
-        self.set_lr(self.last_lr)
+        self.steps = int(state["steps"])  # the lr comes from the live hyper-parameter at the next step

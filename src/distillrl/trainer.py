@@ -36,6 +36,7 @@ from .fastpolicy import Backend, make_fast_policy
 from .hparams import HParams
 from .learner import Learner
 from .nets import Agent, AgentOutput, NetConfig, param_count
+from .returns import gae, with_truncation
 
 STATE_FORMAT = 2
 """Version of the trainer state layout; checkpoints of another version cannot be resumed."""
@@ -123,8 +124,7 @@ class Trainer:
     on_policy: ClassVar[bool] = True
     """runs extra terms' ``on_rollout`` before a return estimator"""
 
-    def __init__(self, cfg: Any, num_envs: int, num_steps: int, heads: dict, net: NetConfig | None = None,
-                 gamma: float = 0.99, keep_next_obs: bool = False):
+    def __init__(self, cfg: Any, num_envs: int, num_steps: int, heads: dict, net: NetConfig | None = None):
         from .config import validate
 
         validate(cfg)
@@ -137,9 +137,10 @@ class Trainer:
         self.info: EnvInfo = env_info(cfg.env, self.envs.envs[0])
         self.agent = Agent(self.info, net or cfg.net, generator=self.gen, **heads)
         self.policy = make_fast_policy(self.agent, cfg.acting)
+        self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
         self.hp = HParams()
         self.stats = EpisodeStats(self.n_tasks)
-        self.collector = Collector(self.envs, num_steps, self.stats, gamma, keep_next_obs)
+        self.collector = Collector(self.envs, num_steps, self.stats)
         self.collector.reset(cfg.seed)
         self.learner: Learner | None = None
         self.extra_losses: list[LossTerm] = []
@@ -190,8 +191,6 @@ class Trainer:
     # ---- acting
     def sync_policy(self) -> None:
         """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
-        if not hasattr(self, "_named_params"):
-            self._named_params = list(self.agent.named_parameters())
         self.policy.set_weights({k: p.detach().numpy() for k, p in self._named_params})
 
     @property
@@ -284,6 +283,13 @@ class Trainer:
 
     def close(self) -> None:
         self.envs.close()
+
+
+def estimate_gae(ro: Any, gamma: float, lam: float) -> None:
+    """Write GAE advantages and value targets into a rollout (truncated episodes bootstrapped)."""
+    ro.advantages = gae(with_truncation(ro.rewards, ro.trunc_value, gamma), ro.values, ro.done, ro.last_value,
+                       gamma, lam)
+    ro.returns = ro.advantages + ro.values
 
 
 def metric_name(term: str) -> str:

@@ -72,7 +72,9 @@ def _spec_from_train_config(config: dict, algo: str) -> dict:
 
     net = from_dict(NetConfig, config.get("net", {}))
     kw = {"value_head": False, "q_head": True, "policy_head": False} if algo == "dqn" else {"value_head": True}
-    with __import__("torch").device("meta"):
+    import torch
+
+    with torch.device("meta"):
         return Agent(env_info(config.get("env", "gym:CartPole-v1")), net, **kw).spec()
 
 

@@ -52,10 +52,9 @@ from ..fastpolicy import sample_gumbel
 from ..learner import Learner
 from ..nets import Agent, AgentOutput, NetConfig, acting_param_count
 from ..replay import ReplayBuffer
-from ..returns import gae, with_truncation
 from ..schedules import linear_decay
 from ..teachers import Teacher, TeacherArch, load_teacher
-from ..trainer import RunConfig, Trainer, register
+from ..trainer import RunConfig, Trainer, estimate_gae, register
 
 LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_kl"]
 Source = Literal["teacher", "student", "dagger", "eer"]
@@ -199,8 +198,7 @@ class DistillTrainer(Trainer):
         if cfg.student_size is not None:
             w, _ = width_for_fraction(info, net, int(round(cfg.student_size * self.teacher.n_params)), heads)
             net = NetConfig(**{**net.__dict__, "width": w})
-        super().__init__(dataclasses.replace(cfg, net=net), cfg.num_envs, cfg.rollout_steps, heads, net=net,
-                         gamma=cfg.eer_gamma)
+        super().__init__(dataclasses.replace(cfg, net=net), cfg.num_envs, cfg.rollout_steps, heads, net=net)
         hp = self.hp
         hp.declare("lr", cfg.lr, "> 0")
         hp.declare("tau", cfg.tau if cfg.tau is not None else self.teacher.tau, "> 0")
@@ -325,9 +323,7 @@ class DistillTrainer(Trainer):
         ro.rewards = -(1.0 - gamma) * cost
         ro.extras["teacher"] = t_out
         self._on_rollout(ro)
-        ro.advantages = gae(with_truncation(ro.rewards, ro.trunc_value, gamma), ro.values, ro.done, ro.last_value,
-                            gamma, self.cfg.eer_lambda)
-        ro.returns = ro.advantages + ro.values
+        estimate_gae(ro, gamma, self.cfg.eer_lambda)
         return ro.flatten()
 
     def _algo_state(self) -> dict:

@@ -74,8 +74,7 @@ class DQNTrainer(Trainer):
 
     def __init__(self, cfg):
         d = cfg.dqn
-        super().__init__(cfg, d.num_envs, 1, {"value_head": False, "q_head": True, "policy_head": False},
-                         gamma=d.gamma)
+        super().__init__(cfg, d.num_envs, 1, {"value_head": False, "q_head": True, "policy_head": False})
         self.d = d
         hp = self.hp
         hp.declare("lr", d.lr, "> 0")

@@ -20,9 +20,8 @@ from ..errors import ConfigError
 from ..fastpolicy import gumbel_noise
 from ..learner import Learner
 from ..losses import a2c_loss, ppo_loss
-from ..returns import gae, with_truncation
 from ..schedules import linear_decay
-from ..trainer import Trainer, register
+from ..trainer import Trainer, estimate_gae, register
 
 
 @dataclass
@@ -82,7 +81,7 @@ class PPOTrainer(Trainer):
 
     def __init__(self, cfg):
         p = cfg.ppo
-        super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": True}, gamma=p.gamma)
+        super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": True})
         self.p = p
         hp = self.hp
         hp.declare("lr", p.lr, "> 0")
@@ -127,10 +126,7 @@ class PPOTrainer(Trainer):
         ro = self.collect_rollout()
         self.frames += self.batch_size
         self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)
-        gamma = hp["gamma"]
-        ro.advantages = gae(with_truncation(ro.rewards, ro.trunc_value, gamma), ro.values, ro.done, ro.last_value,
-                            gamma, hp["gae_lambda"])
-        ro.returns = ro.advantages + ro.values
+        estimate_gae(ro, hp["gamma"], hp["gae_lambda"])
         batch = ro.flatten()
         weights = {"loss_pg": 1.0, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
                    **self._extra_weights()}
