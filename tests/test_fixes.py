@@ -84,8 +84,13 @@ def test_project_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, cap
     def bug(cfg):
         raise RuntimeError("a real bug")
 
+    from distillrl.jobs import Kind
+
+    def k(factory):
+        return Kind("train", lambda: TrainConfig, None, lambda c: c, factory, lambda t, c: {})
+
     with pytest.raises(SystemExit) as e:
-        cli._train_like(ns, "train", TrainConfig, None, lambda c: c, config_error, None)
+        cli._train_like(ns, k(config_error))
     assert e.value.code == 2 and capsys.readouterr().err.strip() == "distillrl train: error: bad value"
     with pytest.raises(RuntimeError, match="a real bug"):  # not disguised as a user error
-        cli._train_like(ns, "train", TrainConfig, None, lambda c: c, bug, None)
+        cli._train_like(ns, k(bug))

@@ -17,11 +17,10 @@ Bad input is one line on stderr and exit code 2; anything else is a bug and show
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-from .config import OneLineParser, add_dataclass_args, apply_args, die, from_dict, load_yaml
+from .config import OneLineParser, add_dataclass_args, die
 from .errors import ConfigError
 
 
@@ -30,208 +29,134 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def build_config(cls, ns: argparse.Namespace, run_dir: Path | None, resume: bool, preset_fn=None):
-    """defaults → preset(env, algo) → YAML file (or the run's saved config on resume) → flags."""
-    data: dict = {}
-    if resume and run_dir is not None and (run_dir / "config.yaml").exists():
-        data = load_yaml(run_dir / "config.yaml")
-    elif getattr(ns, "config", None):
-        data = load_yaml(ns.config)
-    cfg = cls()
-    if preset_fn is not None and not resume:
-        env = getattr(ns, "env", None) or data.get("env") or cfg.env
-        algo = getattr(ns, "algo", None) or data.get("algo") or getattr(cfg, "algo", "ppo")
-        cfg = from_dict(cls, preset_fn(env, algo), cfg)
-    cfg = from_dict(cls, data, cfg)
-    return apply_args(cfg, ns)
+# --------------------------------------------------------------------------- train / distill / kickstart
 
 
-# --------------------------------------------------------------------------- train
+def _run_command(name: str, argv: list[str]) -> int:
+    from .jobs import command_parser, kind
+
+    k = kind(name)
+    return _train_like(command_parser(k).parse_args(argv), k)
 
 
 def cmd_train(argv: list[str]) -> int:
-    from .algos import TrainConfig, make_trainer
-    from .presets import preset
-
-    ns = _parse_run_command("train", TrainConfig, argv)
-    return _train_like(ns, "train", TrainConfig, preset, lambda cfg: cfg, make_trainer, _eval_student)
+    return _run_command("train", argv)
 
 
-def _parse_run_command(name: str, cls, argv: list[str]) -> argparse.Namespace:
-    """Parser of a command that makes a run directory: run options + one flag per config field."""
-    p = OneLineParser(prog=f"distillrl {name}", description=cls.__doc__)
-    _run_options(p)
-    add_dataclass_args(p, cls)
-    return p.parse_args(argv)
+def cmd_distill(argv: list[str]) -> int:
+    return _run_command("distill", argv)
 
 
-def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML file with config keys (flags override it)")
-    p.add_argument("--run-dir", help="run directory (default: runs/<command>-<env>-s<seed>-<time>)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --run-dir from its last checkpoint (or from frame 0 if it has none)")
-    _common(p)
+def cmd_kickstart(argv: list[str]) -> int:
+    return _run_command("kickstart", argv)
 
 
-def _logits_fn(policy, task: int | None = None):
-    """obs → logits of a fast acting policy (for one task of a multi-task agent when ``task``)."""
-    import numpy as np
-
-    if task is None:
-        return lambda obs: policy(obs)[0]
-    return lambda obs: policy(obs, np.full(len(obs), task))[0]
-
-
-def _eval_student(trainer, cfg) -> dict:
-    from .evaluate import evaluate, summarize
-
-    if cfg.eval_episodes <= 0:
-        return {}
-    rets, _ = evaluate(_logits_fn(trainer.policy), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
-                       max_episode_steps=cfg.max_episode_steps)
-    return summarize(rets)
-
-
-def _train_like(ns, kind: str, cls, preset_fn, prepare, factory, finish) -> int:
+def _train_like(ns, k) -> int:
     """Shared driver: config → validation → run dir → trainer (restored on --resume) → drive → finish.
 
     Only :class:`errors.DistillRLError` (bad input) becomes a one-line message with exit 2;
     any other exception is a bug and keeps its traceback.
     """
-    from .config import validate
-    from .envs import gym_id
     from .errors import DistillRLError
-    from .run import default_run_dir, drive, emit, prepare_run_dir, restore, write_summary
+    from .jobs import build_config, run_job
+    from .run import default_run_dir, emit, prepare_run_dir
 
-    prog = f"distillrl {kind}"
+    prog = f"distillrl {k.name}"
     run_dir = Path(ns.run_dir) if ns.run_dir else None
     if ns.resume and run_dir is None:
         die(prog, "--resume needs --run-dir")
     try:
         if ns.resume:
             prepare_run_dir(run_dir, True)
-        cfg = validate(prepare(build_config(cls, ns, run_dir, ns.resume, preset_fn)))
-        gym_id(cfg.env)
-        run_dir = run_dir or default_run_dir(kind, cfg.env, cfg.seed)
-        prepare_run_dir(run_dir, ns.resume)
-        _set_threads(cfg.threads)
-        trainer = factory(cfg)
-        if ns.resume:
-            restore(trainer, run_dir)
+        cfg = build_config(k, ns=ns, run_dir=run_dir, resume=ns.resume)
+        run_dir = run_dir or default_run_dir(k.name, cfg.env, cfg.seed)
+        summary = run_job(k, cfg, run_dir, ns.resume, progress=not ns.no_progress)
     except DistillRLError as e:
         die(prog, str(e))
-    try:
-        summary = drive(trainer, cfg, run_dir, kind, ns.resume, progress=not ns.no_progress)
     except KeyboardInterrupt as e:
         sys.stderr.write(f"{prog}: {e or 'interrupted'}; resume with --resume --run-dir {run_dir}\n")
         return 130
-    summary = {"run_dir": str(run_dir), "env": cfg.env, **summary, **finish(trainer, cfg)}
-    write_summary(run_dir, summary)
-    trainer.close()
     emit(summary, ns.json)
     return 0
 
 
-# --------------------------------------------------------------------------- distill
+# --------------------------------------------------------------------------- populations and sweeps
 
 
-def cmd_distill(argv: list[str]) -> int:
-    from .algos.distill import DistillConfig, DistillTrainer
+def cmd_pbt(argv: list[str]) -> int:
+    """Population-based training of train/kickstart/distill runs on Ray Tune (see distillrl.pbt)."""
+    p = OneLineParser(prog="distillrl pbt", description=cmd_pbt.__doc__)
+    p.add_argument("--config", required=True, help="experiment YAML: command, population, config, pbt, priors")
+    p.add_argument("--population", type=int, default=None, help="members (overrides the file) [≥ 2]")
+    p.add_argument("--address", default=None,
+                   help="join the Ray cluster at HOST:PORT (default: start Ray on this machine)")
+    p.add_argument("--run-dir", default=None, help="experiment directory (default: runs/pbt-<env>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the experiment in --run-dir (Ray Tune restore)")
+    _common(p)
+    ns = p.parse_args(argv)
+    import time
 
-    ns = _parse_run_command("distill", DistillConfig, argv)
+    from .errors import DistillRLError
+    from .run import emit
 
-    def prepare(cfg):
-        if not cfg.teacher:
-            raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
-        if not cfg.env:
-            from .teachers import load_teacher
+    if ns.resume and not ns.run_dir:
+        die("distillrl pbt", "--resume needs --run-dir")
+    try:
+        from .pbt import load_pbt_config, run_pbt
 
-            t = load_teacher(cfg.teacher, None, cfg.teacher_arch, cfg.tau)
-            if not t.env:
-                raise ConfigError(f"teacher {cfg.teacher} does not record its environment: pass --env")
-            cfg = dataclasses.replace(cfg, env=t.env)
-        return cfg
+        if ns.resume:
+            cfg = load_pbt_config(Path(ns.run_dir) / "pbt.yaml")
+        else:
+            cfg = load_pbt_config(ns.config, ns.population)
+        env = str(cfg.config.get("env", "env")).replace(":", "-").replace("/", "-")
+        run_dir = Path(ns.run_dir or f"runs/pbt-{env}-{time.strftime('%Y%m%d-%H%M%S')}")
+        summary = run_pbt(cfg, run_dir, ns.address, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die("distillrl pbt", str(e))
+    finally:
+        from .raytune import shutdown_ray
 
-    return _train_like(ns, "distill", DistillConfig, None, prepare, DistillTrainer, _eval_distill)
-
-
-def _eval_distill(trainer, cfg) -> dict:
-    out = {"loss": cfg.loss, "source": cfg.source, "student_params": trainer.n_params,
-           "teacher_params": trainer.teacher.n_params,
-           "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
-    return {**out, **_eval_vs_teacher(trainer, cfg, trainer.teacher)}
-
-
-def _teacher_fn(teacher, task: int | None = None):
-    import torch
-
-    fast = getattr(teacher, "outputs_np", None)
-    if fast is not None:
-        return fast
-    if task is None:
-        return lambda o: teacher.outputs(o).numpy()
-    return lambda o: teacher.outputs(o, torch.full((len(o),), task)).numpy()
-
-
-def _eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
-    """Student and teacher, greedy, on the same episode seeds (on task ``task`` when bound)."""
-    from .evaluate import evaluate, summarize
-    from .kickstart import task_spec
-
-    out: dict = {}
-    if cfg.eval_episodes <= 0:
-        return out
-    seed = 10_000 + cfg.seed
-    env = task_spec(cfg.env, task)
-    s, _ = evaluate(_logits_fn(trainer.policy, task), env, cfg.eval_episodes, seed=seed,
-                    max_episode_steps=cfg.max_episode_steps)
-    t, _ = evaluate(_teacher_fn(teacher, task), env, cfg.eval_episodes, seed=seed,
-                    max_episode_steps=cfg.max_episode_steps)
-    ss, ts = summarize(s), summarize(t)
-    out.update({"student_return": ss["mean_return"], "student_std": ss["std_return"],
-                "teacher_return": ts["mean_return"], "teacher_std": ts["std_return"],
-                "score_ratio": ss["mean_return"] / ts["mean_return"] if ts["mean_return"] else float("nan"),
-                "episodes": ss["episodes"], "mean_return": ss["mean_return"],
-                "student_returns": s.tolist(), "teacher_returns": t.tolist()})
-    return out
+        shutdown_ray()
+    emit(summary, ns.json)
+    return 0 if summary["members_finished"] == cfg.population else 1
 
 
-def _set_threads(n: int) -> None:
-    import torch
+def cmd_sweep(argv: list[str]) -> int:
+    """Run one command over seeds (and a small grid) as Ray Tune trials:
+    distillrl sweep --seeds 1-5 [--grid KEY=V1,V2 ...] [--address A] [--run-dir D] -- COMMAND ARGS..."""
+    if "--" in argv:
+        i = argv.index("--")
+        own, rest = argv[:i], argv[i + 1:]
+    else:
+        own, rest = argv, []
+    p = OneLineParser(prog="distillrl sweep", description=cmd_sweep.__doc__)
+    p.add_argument("--seeds", required=True, help="seeds: 1-5, 1,2,3 or 1-3,7")
+    p.add_argument("--grid", action="append", default=[], help="KEY=V1,V2 over a config key (repeatable)")
+    p.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT (default: this machine)")
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs reserved per run [> 0; default: 1]")
+    p.add_argument("--max-failures", type=int, default=2, help="restarts of a crashed run (resumed) [≥ 0; default: 2]")
+    p.add_argument("--run-dir", default=None, help="sweep directory (default: runs/sweep-<command>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the sweep in --run-dir: finished runs are kept")
+    _common(p)
+    ns = p.parse_args(own)
+    from .errors import DistillRLError
+    from .run import emit
 
-    torch.set_num_threads(n)
+    if not rest:
+        die("distillrl sweep", "name the command to sweep after --, e.g. distillrl sweep --seeds 1-3 -- kickstart ...")
+    try:
+        from .sweep import run_sweep
 
+        summary = run_sweep(rest[0], rest[1:], ns.seeds, ns.grid, Path(ns.run_dir) if ns.run_dir else None,
+                            ns.address, ns.cpus_per_run, ns.max_failures, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die("distillrl sweep", str(e))
+    finally:
+        from .raytune import shutdown_ray
 
-# --------------------------------------------------------------------------- kickstart
-
-
-def cmd_kickstart(argv: list[str]) -> int:
-    from .kickstart import KickstartConfig, make_kickstart_trainer
-    from .presets import preset
-
-    ns = _parse_run_command("kickstart", KickstartConfig, argv)
-
-    def prepare(cfg):
-        if not cfg.teacher:
-            raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
-        return cfg
-
-    def finish(trainer, cfg):
-        """Each teacher against the student on the teacher's own task (the whole env if unbound)."""
-        out = {"teachers": list(cfg.teacher), "schedule": cfg.schedule, "lambda0": cfg.lambda0}
-        per = []
-        for i, (t, task) in enumerate(zip(trainer.teachers, trainer.teacher_tasks)):
-            r = _eval_vs_teacher(trainer, cfg, t, task)
-            if i == 0:
-                out.update(r)
-            if r:
-                per.append({"teacher": cfg.teacher[i] if i < len(cfg.teacher) else t.name, "task": task,
-                            **{k: r[k] for k in ("student_return", "teacher_return", "score_ratio")}})
-        if len(per) > 1:
-            out["per_teacher"] = per
-        return out
-
-    return _train_like(ns, "kickstart", KickstartConfig, preset, prepare, make_kickstart_trainer, finish)
+        shutdown_ray()
+    emit(summary, ns.json)
+    return 0 if not summary["failed"] else 1
 
 
 def cmd_report(argv: list[str]) -> int:
@@ -291,6 +216,7 @@ def cmd_eval(argv: list[str]) -> int:
     from .errors import DistillRLError
     from .evaluate import evaluate, summarize
     from .run import emit
+    from .jobs import set_threads, teacher_fn
     from .teachers import load_teacher
 
     try:
@@ -299,7 +225,7 @@ def cmd_eval(argv: list[str]) -> int:
                                ("--max-episode-steps", ns.max_episode_steps, "≥ 1")):
             if val is not None:
                 Domain.parse(dom).check(val, flag)
-        _set_threads(ns.threads)
+        set_threads(ns.threads)
         agent = load_teacher(ns.source, None, ns.arch, ns.tau)
         env = ns.env or agent.env
         if not env:
@@ -307,7 +233,7 @@ def cmd_eval(argv: list[str]) -> int:
         agent.check_env(env_info(env))
     except DistillRLError as e:
         die("distillrl eval", str(e))
-    fn = _teacher_fn(agent)
+    fn = teacher_fn(agent)
     if ns.stochastic:  # sample from the agent's policy (softmax(q/τ) for a Q-agent)
         fn = lambda o: np.log(np.clip(agent.probs(o).numpy(), 1e-12, None))  # noqa: E731
     t0 = time.perf_counter()
@@ -405,6 +331,8 @@ COMMANDS = {
     "train": cmd_train,
     "distill": cmd_distill,
     "kickstart": cmd_kickstart,
+    "pbt": cmd_pbt,
+    "sweep": cmd_sweep,
     "report": cmd_report,
     "eval": cmd_eval,
     "zoo": cmd_zoo,

@@ -134,7 +134,10 @@ class _Interrupt:
         self._old = None
 
     def __enter__(self):
-        self._old = signal.signal(signal.SIGINT, self._handler)
+        import threading
+
+        if threading.current_thread() is threading.main_thread():  # else (a Ray trial thread): Ray handles signals
+            self._old = signal.signal(signal.SIGINT, self._handler)
         return self
 
     def _handler(self, signum, frame):
@@ -144,12 +147,13 @@ class _Interrupt:
         self.flag = True
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._old)
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
         return False
 
 
-def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str) -> None:
-    meta = {"kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
+def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str, meta: dict | None = None) -> None:
+    meta = {**(meta or {}), "kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
             "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": _version(),
             "format_version": _state_format()}
     checkpoint.save(path / CKPT, trainer.state_dict(), meta)

@@ -1,0 +1,224 @@
+"""The run commands as data: what ``train``, ``kickstart`` and ``distill`` are, for every front end.
+
+A :class:`Kind` names a command's config class, its presets, how a config is completed
+(``prepare``), how a trainer is built from it (``factory``) and what is measured at the end
+(``finish``). The CLI, population-based training and seed sweeps all build runs through
+:func:`build_config` and :func:`run_job`, so a member of a population or a trial of a sweep is
+exactly the run the command would make.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import from_dict, load_yaml, validate
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    config_cls: Callable[[], type]
+    preset: Callable[[str, str], dict] | None
+    prepare: Callable[[Any], Any]
+    factory: Callable[[Any], Any]
+    finish: Callable[[Any, Any], dict]
+
+
+def kinds() -> dict[str, Kind]:
+    from .algos import TrainConfig, make_trainer
+    from .algos.distill import DistillConfig, DistillTrainer
+    from .kickstart import KickstartConfig, make_kickstart_trainer
+    from .presets import preset
+
+    return {
+        "train": Kind("train", lambda: TrainConfig, preset, lambda c: c, make_trainer, eval_student),
+        "kickstart": Kind("kickstart", lambda: KickstartConfig, preset, _prepare_kickstart, make_kickstart_trainer,
+                          _finish_kickstart),
+        "distill": Kind("distill", lambda: DistillConfig, None, _prepare_distill, DistillTrainer, _finish_distill),
+    }
+
+
+def kind(name: str) -> Kind:
+    ks = kinds()
+    if name not in ks:
+        raise ConfigError(f"unknown command {name!r}; valid: {', '.join(ks)}")
+    return ks[name]
+
+
+def command_parser(k: Kind, raising: bool = False):
+    """The command's parser: run options + one flag per config field. ``raising``: errors raise
+    :class:`ConfigError` instead of exiting (for commands parsed inside sweeps)."""
+    import argparse
+
+    from .config import OneLineParser, add_dataclass_args
+
+    class Raising(OneLineParser):
+        def error(self, message):  # type: ignore[override]
+            raise ConfigError(f"distillrl {k.name}: {message}")
+
+    cls = k.config_cls()
+    p = (Raising if raising else OneLineParser)(prog=f"distillrl {k.name}", description=cls.__doc__)
+    p.add_argument("--config", help="YAML file with config keys (flags override it)")
+    p.add_argument("--run-dir", help="run directory (default: runs/<command>-<env>-s<seed>-<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir from its last checkpoint (or from frame 0 if it has none)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last stdout line)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_dataclass_args(p, cls)
+    assert isinstance(p, argparse.ArgumentParser)
+    return p
+
+
+def build_config(k: Kind, data: dict | None = None, ns: Any = None, run_dir: Path | None = None,
+                 resume: bool = False) -> Any:
+    """defaults → preset(env, algo) → ``data`` (or the run's saved config on resume) → flags in ``ns``;
+    then ``prepare`` and validation."""
+    from .config import apply_args
+
+    cls = k.config_cls()
+    data = dict(data or {})
+    if resume and run_dir is not None and (run_dir / "config.yaml").exists():
+        data = load_yaml(run_dir / "config.yaml")
+    elif ns is not None and getattr(ns, "config", None):
+        data = load_yaml(ns.config)
+    cfg = cls()
+    if k.preset is not None and not resume:
+        env = getattr(ns, "env", None) or data.get("env") or cfg.env
+        algo = getattr(ns, "algo", None) or data.get("algo") or getattr(cfg, "algo", "ppo")
+        cfg = from_dict(cls, k.preset(env, algo), cfg)
+    cfg = from_dict(cls, data, cfg)
+    if ns is not None:
+        cfg = apply_args(cfg, ns)
+    return validate(k.prepare(cfg))
+
+
+def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = True,
+            on_rows: Callable[[Any, list[dict]], None] | None = None) -> dict:
+    """Build (and on ``resume`` restore) the trainer, drive it through ``run_dir``, measure, write
+    ``summary.json``; return the summary. Bad input raises :class:`errors.DistillRLError`;
+    SIGINT raises ``KeyboardInterrupt`` after a checkpoint."""
+    from .envs import gym_id
+    from .run import drive, prepare_run_dir, restore, write_summary
+
+    gym_id(cfg.env)
+    prepare_run_dir(run_dir, resume)
+    set_threads(cfg.threads)
+    trainer = k.factory(cfg)
+    try:
+        if resume:
+            restore(trainer, run_dir)
+        cb = (lambda rows: on_rows(trainer, rows)) if on_rows else None
+        summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, on_rows=cb)
+        summary = {"run_dir": str(run_dir), "env": cfg.env, **summary, **k.finish(trainer, cfg)}
+        write_summary(run_dir, summary)
+    finally:
+        trainer.close()
+    return summary
+
+
+def set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+# --------------------------------------------------------------------------- per command
+
+
+def _logits_fn(policy, task: int | None = None):
+    """obs → logits of a fast acting policy (for one task of a multi-task agent when ``task``)."""
+    import numpy as np
+
+    if task is None:
+        return lambda obs: policy(obs)[0]
+    return lambda obs: policy(obs, np.full(len(obs), task))[0]
+
+
+def eval_student(trainer, cfg) -> dict:
+    from .evaluate import evaluate, summarize
+
+    if cfg.eval_episodes <= 0:
+        return {}
+    rets, _ = evaluate(_logits_fn(trainer.policy), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
+                       max_episode_steps=cfg.max_episode_steps)
+    return summarize(rets)
+
+
+def teacher_fn(teacher, task: int | None = None):
+    import torch
+
+    fast = getattr(teacher, "outputs_np", None)
+    if fast is not None:
+        return fast
+    if task is None:
+        return lambda o: teacher.outputs(o).numpy()
+    return lambda o: teacher.outputs(o, torch.full((len(o),), task)).numpy()
+
+
+def eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
+    """Student and teacher, greedy, on the same episode seeds (on task ``task`` when bound)."""
+    from .evaluate import evaluate, summarize
+    from .kickstart import task_spec
+
+    out: dict = {}
+    if cfg.eval_episodes <= 0:
+        return out
+    seed = 10_000 + cfg.seed
+    env = task_spec(cfg.env, task)
+    s, _ = evaluate(_logits_fn(trainer.policy, task), env, cfg.eval_episodes, seed=seed,
+                    max_episode_steps=cfg.max_episode_steps)
+    t, _ = evaluate(teacher_fn(teacher, task), env, cfg.eval_episodes, seed=seed,
+                    max_episode_steps=cfg.max_episode_steps)
+    ss, ts = summarize(s), summarize(t)
+    out.update({"student_return": ss["mean_return"], "student_std": ss["std_return"],
+                "teacher_return": ts["mean_return"], "teacher_std": ts["std_return"],
+                "score_ratio": ss["mean_return"] / ts["mean_return"] if ts["mean_return"] else float("nan"),
+                "episodes": ss["episodes"], "mean_return": ss["mean_return"],
+                "student_returns": s.tolist(), "teacher_returns": t.tolist()})
+    return out
+
+
+def _prepare_distill(cfg):
+    if not cfg.teacher:
+        raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
+    if not cfg.env:
+        from .teachers import load_teacher
+
+        t = load_teacher(cfg.teacher, None, cfg.teacher_arch, cfg.tau)
+        if not t.env:
+            raise ConfigError(f"teacher {cfg.teacher} does not record its environment: pass --env")
+        cfg = dataclasses.replace(cfg, env=t.env)
+    return cfg
+
+
+def _finish_distill(trainer, cfg) -> dict:
+    out = {"loss": cfg.loss, "source": cfg.source, "student_params": trainer.n_params,
+           "teacher_params": trainer.teacher.n_params,
+           "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
+    return {**out, **eval_vs_teacher(trainer, cfg, trainer.teacher)}
+
+
+def _prepare_kickstart(cfg):
+    if not cfg.teacher:
+        raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
+    return cfg
+
+
+def _finish_kickstart(trainer, cfg) -> dict:
+    """Each teacher against the student on the teacher's own task (the whole env if unbound)."""
+    out = {"teachers": list(cfg.teacher), "schedule": cfg.schedule, "lambda0": cfg.lambda0}
+    per = []
+    for i, (t, task) in enumerate(zip(trainer.teachers, trainer.teacher_tasks)):
+        r = eval_vs_teacher(trainer, cfg, t, task)
+        if i == 0:
+            out.update(r)
+        if r:
+            per.append({"teacher": cfg.teacher[i] if i < len(cfg.teacher) else t.name, "task": task,
+                        **{k: r[k] for k in ("student_return", "teacher_return", "score_ratio")}})
+    if len(per) > 1:
+        out["per_teacher"] = per
+    return out
