@@ -161,7 +161,8 @@ def cmd_sweep(argv: list[str]) -> int:
 
 def cmd_report(argv: list[str]) -> int:
     p = OneLineParser(prog="distillrl report", description="Curves, λ traces and speed-up tables from run directories.")
-    p.add_argument("runs", nargs="+", help="run directories (seeds of one config are grouped)")
+    p.add_argument("runs", nargs="+", help="run directories (seeds of one config are grouped), or PBT experiment "
+                                           "directories (with plain runs beside them as the fixed-schedule comparison)")
     p.add_argument("--out", default=None, help="output folder [default: runs/report-<time>]")
     p.add_argument("--target", type=float, default=None, help="score to reach [default: the teacher's score]")
     p.add_argument("--reference", default=None,
@@ -176,15 +177,21 @@ def cmd_report(argv: list[str]) -> int:
     out = ns.out or f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}"
     from .errors import DistillRLError
 
+    from .report import build_pbt_report, is_pbt_experiment
+
+    pbt = [Path(r) for r in ns.runs if is_pbt_experiment(r)]
     try:
-        res = build_report(ns.runs, out, ns.target, ns.reference)
+        if pbt:  # populations, with any plain runs beside them as the fixed-schedule comparison
+            res = build_pbt_report(pbt, [r for r in ns.runs if not is_pbt_experiment(r)], Path(out))
+        else:
+            res = build_report(ns.runs, out, ns.target, ns.reference)
     except DistillRLError as e:
         die("distillrl report", str(e))
     if ns.json:
         emit(res, True)
     else:
         print((Path(out) / "report.md").read_text())
-        print(f"plots: {Path(out) / 'curves.png'}")
+        print(f"plots: {Path(out)}/*.png")
     return 0
 
 

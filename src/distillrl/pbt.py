@@ -149,6 +149,7 @@ def member_trainable(config: dict) -> None:
                 tune.report(metrics(trainer.frames >= cfg.steps), checkpoint=Checkpoint.from_directory(tmp))
         log.close()
         summary = {"member": config["member"], "run_dir": str(mdir), "env": cfg.env, "steps": trainer.frames,
+                   "node": node,
                    "hparams": trainer.hp.as_dict(), **k.finish(trainer, cfg)}
         write_summary(mdir, summary)
         final = metrics(True)

@@ -114,9 +114,6 @@ class PBTConfig:
                 validate(p)
             except ConfigError as e:
                 raise ConfigError(f"priors.{name}: {e}") from None
-        if self.pbt.selection == "truncation" and math.ceil(self.population * self.pbt.quantile) * 2 > self.population:
-            raise ConfigError(f"truncation with quantile {self.pbt.quantile:g} needs a population of at least "
-                              f"{math.ceil(2 / self.pbt.quantile)}, got {self.population}")
 
 
 def pbt_config_from_dict(data: dict) -> PBTConfig:
@@ -152,14 +149,19 @@ def welch_better(candidate: Sequence[float], own: Sequence[float], pvalue: float
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     if va + vb == 0:  # identical constant samples on each side, different means: certainly better
         return True, 0.0
+    import warnings
+
     from scipy import stats
 
-    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-identical samples: scipy warns about precision, p is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return p < pvalue, p
 
 
 def truncation(scores: dict[Any, float], quantile: float) -> tuple[list, list]:
-    """(bottom, top) members by score: ⌈n·quantile⌉ each, never overlapping; ties keep input order."""
+    """(bottom, top) members by score: ⌈n·quantile⌉ each (at most n // 2, so they never overlap);
+    ties keep input order."""
     ranked = sorted(scores, key=lambda k: scores[k])
     n = len(ranked)
     k = min(math.ceil(n * quantile), n // 2)
