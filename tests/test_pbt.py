@@ -187,15 +187,23 @@ def test_sweep_bad_input_is_one_line(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path, cli):
+def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
     """A real Ray cluster: a head and a second node (one CPU each) on 127.0.0.1; a population of
     two and a sweep of two seeds through --address land on both nodes."""
+    import secrets
+
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray's token authentication, shared by the head, the second node and the driver
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(16), "PYTHONHASHSEED": "0"}
     tmp = Path("/tmp") / f"ray-dr-{os.getpid()}"  # Ray's socket paths must stay short
 
     def ray(*args, timeout=120):
         return subprocess.run([str(RAY), *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+    def cli(*args, timeout=300):
+        return subprocess.run([str(Path(sys.executable).with_name("distillrl")), *map(str, args)],
+                              capture_output=True, text=True, env=env, timeout=timeout)
 
     try:
         h = ray("start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
@@ -222,5 +230,28 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path, cl
         assert sw["finished"] == 2 and sw["ray"]["nodes"] == 2
         assert {r["seed"] for r in sw["results"]} == {"1", "2"}
     finally:
-        ray("stop", "--force", timeout=120)
+        _stop_cluster(port, tmp)  # only what this test started (`ray stop` would stop every Ray here)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_cluster(port: int, tmp: Path) -> None:
+    marks = (f"127.0.0.1:{port}", f"gcs_server_port={port}", str(tmp))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(m in cmd for m in marks):
+                pids.append(int(d.name))
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        if not pids:
+            return
+        time.sleep(3)

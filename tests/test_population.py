@@ -126,3 +126,12 @@ def test_seeds_and_grids_expand_as_documented():
     for bad in (["lr"], ["lr="], ["=1"], ["seed=1,2"], ["a=1", "a=2"]):
         with pytest.raises(ConfigError):
             parse_grid(bad)
+
+
+def test_the_shipped_example_experiment_is_valid():
+    from pathlib import Path
+
+    from distillrl.config import load_yaml
+
+    cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[1] / "examples/pbt_breakout.yaml"))
+    assert cfg.command == "kickstart" and set(cfg.priors) >= {"lr", "lambda_shared", "lambda_0"}

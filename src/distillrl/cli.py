@@ -5,7 +5,9 @@
                       [--source teacher|student|dagger|eer] [--student-size F] [--steps N] [--seed S]
     distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]
                         [--lambda0 X] [--steps N] [--seed S] [--run-dir DIR]
-    distillrl report RUN_DIR... [--out DIR]
+    distillrl pbt --config FILE.yaml [--population N] [--address HOST:PORT] [--run-dir DIR] [--resume]
+    distillrl sweep --seeds 1-5 [--grid KEY=V1,V2] [--address HOST:PORT] [--run-dir DIR] -- COMMAND ARGS...
+    distillrl report RUN_DIR... [--out DIR]   (a PBT experiment directory: its winning lineage)
     distillrl eval AGENT [--env ENV] [--teacher-arch A] [--episodes N] [--json]   (AGENT: any teacher source)
     distillrl zoo [list|path NAME]
     distillrl envs [--family F]
