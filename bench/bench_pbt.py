@@ -45,7 +45,8 @@ def sh(cmd: list[str]) -> dict:
     return s
 
 
-def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population: int, interval: int) -> Path:
+def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population: int, interval: int,
+             selection: str = "ttest") -> Path:
     import yaml
 
     priors = {"lr": {"min": 1e-4, "max": 2e-3, "log": True},
@@ -56,18 +57,19 @@ def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population:
     doc = {"command": "kickstart", "population": population,
            "config": {"env": "minatar:breakout", "steps": steps, "seed": seed * 100, "eval_episodes": 30,
                       "teacher": teachers, "schedule": "constant"},
-           "pbt": {"interval": interval, "selection": "ttest", "window": 10, "seed": seed},
+           "pbt": {"interval": interval, "selection": selection, "window": 10, "seed": seed, "quantile": 0.25},
            "priors": priors}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
-def run_pbt(name: str, teachers: list[str], seed: int, steps: int, population: int, interval: int) -> dict:
+def run_pbt(name: str, teachers: list[str], seed: int, steps: int, population: int, interval: int,
+            selection: str = "ttest") -> dict:
     d = ROOT / f"{name}-s{seed}"
     if (d / "summary.json").exists():
         return json.loads((d / "summary.json").read_text())
-    cfg = pbt_yaml(ROOT / "configs" / f"{name}-s{seed}.yaml", teachers, seed, steps, population, interval)
+    cfg = pbt_yaml(ROOT / "configs" / f"{name}-s{seed}.yaml", teachers, seed, steps, population, interval, selection)
     resume = ["--resume"] if (d / "pbt.yaml").exists() else []
     s = sh([EXE, "pbt", "--config", str(cfg), "--run-dir", str(d), *resume, "--no-progress", "--json"])
     print(f"{d}: best {s['best_return']:.2f}, exploits {s['exploits']}, {s['wall_s']:.0f}s", flush=True)
@@ -113,22 +115,23 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
     res["fixed_constant"]["mean"] = float(np.mean(res["fixed_constant"]["scores"]))
     res["fixed_constant"]["ci95"] = ci(res["fixed_constant"]["scores"])
     for part in parts:
-        teachers = [good, bad] if part == "incompetent" else [good]
+        teachers = [good, bad] if part.startswith("incompetent") else [good]
+        selection = "truncation" if part.endswith("truncation") else "ttest"
         rows = []
         for s in seeds:
-            summ = run_pbt(part, teachers, s, steps, population, interval)
+            summ = run_pbt(part, teachers, s, steps, population, interval, selection)
             hp = summ.get("best_hparams") or {}
             row = {"seed": s, "best_return": summ["best_return"], "mean_return": summ["mean_return"],
                    "scores": summ["scores"], "exploits": summ["exploits"], "wall_s": summ["wall_s"],
                    "best_hparams": hp, "experiment": summ["experiment"]}
-            if part == "incompetent":
+            if part.startswith("incompetent"):
                 row["lambda_ratio_random_over_good"] = hp.get("lambda_1", np.nan) / max(hp.get("lambda_0", np.nan), 1e-12)
             rows.append(row)
         best = [r["best_return"] for r in rows]
         out = {"runs": rows, "best_mean": float(np.mean(best)), "best_ci95": ci(best),
                "population_mean": float(np.mean([r["mean_return"] for r in rows])),
                "vs_fixed": float(np.mean(best)) / res["fixed_constant"]["mean"]}
-        if part == "incompetent":
+        if part.startswith("incompetent"):
             ratios = [r["lambda_ratio_random_over_good"] for r in rows]
             out["lambda_ratio"] = ratios
             out["lambda_ratio_below_10pct"] = int(sum(x < 0.1 for x in ratios))
@@ -220,7 +223,8 @@ def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["incompetent", "fixed", "overhead"])
+    ap.add_argument("parts", nargs="+",
+                    choices=["incompetent", "incompetent-truncation", "fixed", "fixed-truncation", "overhead"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=500_000)
     ap.add_argument("--population", type=int, default=4)
