@@ -255,3 +255,12 @@ def _stop_cluster(port: int, tmp: Path) -> None:
         if not pids:
             return
         time.sleep(3)
+
+
+def test_distillation_population_must_be_ranked_by_the_student(tmp_path, cli):
+    p = tmp_path / "d.yaml"
+    p.write_text(yaml.safe_dump({"command": "distill", "population": 2,
+                                 "config": {"teacher": "cartpole", "source": "teacher", "steps": 2000},
+                                 "priors": {"lr": {"min": 1e-4, "max": 1e-3}}}))
+    r = cli("pbt", "--config", p, "--run-dir", tmp_path / "e", timeout=120)
+    assert r.returncode == 2 and "use source: student, dagger or eer" in r.stderr

@@ -291,6 +291,9 @@ def resolve(cfg: PBTConfig) -> tuple[Any, Any]:
         elif isinstance(data.get(key), str):
             data[key] = raytune.absolute_paths([data[key]])[0]
     base = build_config(k, data=data)
+    if cfg.command == "distill" and getattr(base, "source", "") == "teacher":
+        raise ConfigError("a population is ranked by the returns of the policy that acts; with source: teacher "
+                          "that is the teacher, not the student — use source: student, dagger or eer")
     trainer = k.factory(base)
     try:
         names = trainer.hp.names()
@@ -369,7 +372,9 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
         tuner = tune.Tuner(
             trainable,
             param_space=space,
-            tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=False),
+            # reuse_actors: after an exploit the member restarts in its live process (no new
+            # interpreter, no second torch import) when its thread has stopped; else in a new one.
+            tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
             run_config=tune.RunConfig(
                 name=exp_dir.name, storage_path=str(exp_dir.parent), verbose=0, callbacks=[table],
                 failure_config=tune.FailureConfig(max_failures=cfg.pbt.max_failures),

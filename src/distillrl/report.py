@@ -360,7 +360,10 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                 ax.axvline(lo, ls=":", c="grey", lw=0.8)
             prior = (pcfg.get("priors") or {}).get(title, {})
             if prior.get("log") or title.startswith("effective") or title.startswith("lambda"):
+                from matplotlib.ticker import NullFormatter
+
                 ax.set_yscale("log")
+                ax.yaxis.set_minor_formatter(NullFormatter())  # narrow ranges: no wall of minor labels
             ax.set_ylabel(title, fontsize=8)
         axes[0].legend(fontsize=7, ncol=4)
         axes[0].set_title(f"{exp.name}: the winning lineage (member {best}); dotted: copies")
