@@ -350,9 +350,12 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
     sys.stderr.write(f"distillrl pbt: {cfg.population} members of `{cfg.command}` on {base.env}, "
                      f"{base.steps:,} frames each; Ray {info['address']} ({info['nodes']} node(s), "
                      f"{info['cpus']} CPUs): {per:g} CPU per member, {n_at_once} at once\n")
+    def short(n: str) -> str:
+        return "λ_shared" if n == "lambda_shared" else f"λ'_{n[7:]}" if n.startswith("lambda_") else n
+
     cols = [("frames", "frames"), ("return", "return_recent")] + \
-           [(n, f"hp/{n}") for n in cfg.priors] + \
-           [(f"λ{i}", f"kickstart/lambda_{i}") for i in range(len(getattr(base, "teacher", []) or []))
+           [(short(n), f"hp/{n}") for n in cfg.priors] + \
+           [(f"λ_{i}", f"kickstart/lambda_{i}") for i in range(len(getattr(base, "teacher", []) or []))
             if cfg.command == "kickstart"]
     table = raytune.make_table_callback(f"PBT population ({cfg.command}, {base.env})", cols, base.steps, progress)
     trainable = tune.with_resources(member_trainable, {"cpu": per})
