@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import OneLineParser, add_dataclass_args, die
+from .config import OneLineParser, die
 from .errors import ConfigError
 
 

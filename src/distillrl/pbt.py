@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from . import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
-from .config import from_dict, to_dict, validate
+from .config import dump_yaml, from_dict, to_dict, validate
 from .errors import ConfigError, RunDirError
 from .population import PBTConfig, explore, initial_values, truncation, welch_better
 
@@ -113,11 +113,12 @@ def member_trainable(config: dict) -> None:
         foreign = restore_member(trainer, state, meta, config)
     else:
         apply_hparams(trainer, config)
-    from .config import dump_yaml
-
     dump_yaml(cfg, mdir / "config.yaml")
     log = MetricsLog(mdir, trainer.frames if resumed else None)
     interval, window, node = int(config["interval"]), int(config["window"]), raytune.node_id()
+    with open(mdir / "placement.jsonl", "a") as f:  # where each (re)start of this member ran
+        f.write(json.dumps({"time": time.time(), "node": node, "frames": int(trainer.frames), "pid": os.getpid(),
+                            "copied": foreign}) + "\n")
     fault = config.get("fault") or {}
     last_row: dict = {}
 
@@ -149,7 +150,8 @@ def member_trainable(config: dict) -> None:
                 tune.report(metrics(trainer.frames >= cfg.steps), checkpoint=Checkpoint.from_directory(tmp))
         log.close()
         summary = {"member": config["member"], "run_dir": str(mdir), "env": cfg.env, "steps": trainer.frames,
-                   "node": node,
+                   "node": node, "nodes": sorted({json.loads(x)["node"] for x in
+                                                  (mdir / "placement.jsonl").read_text().splitlines() if x}),
                    "hparams": trainer.hp.as_dict(), **k.finish(trainer, cfg)}
         write_summary(mdir, summary)
         final = metrics(True)
@@ -214,6 +216,10 @@ def _make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
             if final:
                 ev["reason"] = "final"
             elif self.opts.selection == "truncation":
+                # population.truncation (tested alone) over the members' last ready scores
+                scores = {t: st.last_score for t, st in self._trial_state.items()
+                          if st.last_score is not None and not math.isnan(st.last_score) and not t.is_finished()}
+                lower, upper = truncation(scores, self.opts.quantile)
                 ev.update(bottom=trial in lower, top=trial in upper)
                 if trial in lower:
                     donor = upper[int(self.rng.integers(len(upper)))]

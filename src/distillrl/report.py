@@ -332,7 +332,6 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
     fixed_scores = np.array([r.summary.get("mean_return", math.nan) for r in fixed], float)
     exps = []
     for exp in exp_dirs:
-        summ = json.loads((exp / "summary.json").read_text()) if (exp / "summary.json").exists() else {}
         pcfg = yaml.safe_load((exp / "pbt.yaml").read_text()) or {}
         members = sorted((exp / "members").iterdir())
         rows = {int(m.name.split("-")[-1]): read_metrics(m) for m in members}
