@@ -65,7 +65,8 @@ def plot(exps: list[Path]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from distillrl.report import read_lineage, winning_lineage
+    from distillrl.population import read_lineage
+    from distillrl.report import winning_lineage
     from distillrl.run import read_metrics
 
     inc = [e for e in exps if e.name.startswith("incompetent")]

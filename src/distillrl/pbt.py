@@ -53,7 +53,7 @@ import numpy as np
 from . import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
 from .config import dump_yaml, from_dict, to_dict, validate
 from .errors import ConfigError, RunDirError
-from .population import PBTConfig, explore, initial_values, truncation, welch_better
+from .population import PBTConfig, explore, initial_values, read_lineage, truncation, welch_better
 
 MEMBER_CKPT = "checkpoints/last.safetensors"
 
@@ -85,6 +85,15 @@ def restore_member(trainer, state: dict, meta: dict, config: dict) -> bool:
 def apply_hparams(trainer, config: dict) -> None:
     """The member's tuned values, in effect from the very next update (after any restore)."""
     trainer.set_hparams(**tuned(config))
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """The checkpoint just written, handed to Ray without writing it a second time (the member's
+    ``last.safetensors`` is replaced atomically later, so the link keeps this version)."""
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(src, dst)
 
 
 def member_trainable(config: dict) -> None:
@@ -145,8 +154,8 @@ def member_trainable(config: dict) -> None:
                     os._exit(3)  # a hard crash: the worker process dies
                 raise RuntimeError(f"injected fault in member {config['member']} at {trainer.frames} frames")
             save_checkpoint(trainer, mdir, cfg, k.name, meta={"member": int(config["member"])})
-            with tempfile.TemporaryDirectory(prefix="distillrl-ckpt-") as tmp:
-                shutil.copyfile(mdir / MEMBER_CKPT, Path(tmp) / "state.safetensors")
+            with tempfile.TemporaryDirectory(prefix=".handover-", dir=mdir, ignore_cleanup_errors=True) as tmp:
+                _link_or_copy(mdir / MEMBER_CKPT, Path(tmp) / "state.safetensors")  # Ray copies it to storage
                 tune.report(metrics(trainer.frames >= cfg.steps), checkpoint=Checkpoint.from_directory(tmp))
         log.close()
         summary = {"member": config["member"], "run_dir": str(mdir), "env": cfg.env, "steps": trainer.frames,
@@ -291,11 +300,10 @@ def resolve(cfg: PBTConfig) -> tuple[Any, Any]:
 
     k = kind(cfg.command)
     data = dict(cfg.config)
-    for key in ("teacher",):
-        if isinstance(data.get(key), list):
-            data[key] = raytune.absolute_paths([str(v) for v in data[key]])
-        elif isinstance(data.get(key), str):
-            data[key] = raytune.absolute_paths([data[key]])[0]
+    t = data.get("teacher")  # relative teacher paths mean the caller's directory, on every node
+    if isinstance(t, (list, str)):
+        abs_t = raytune.absolute_paths([str(v) for v in ([t] if isinstance(t, str) else t)])
+        data["teacher"] = abs_t[0] if isinstance(t, str) else abs_t
     base = build_config(k, data=data)
     if cfg.command == "distill" and getattr(base, "source", "") == "teacher":
         raise ConfigError("a population is ranked by the returns of the policy that acts; with source: teacher "
@@ -332,12 +340,10 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
         raise RunDirError(f"experiment directory {exp_dir} already exists and is not empty; "
                           "use --resume to continue it or choose another --run-dir")
     base, defaults = resolve(cfg)
-    init = initial_values(cfg.priors, cfg.population, cfg.pbt.seed)
-    if cfg.pbt.init == "config":
-        init = [{n: defaults[n] for n in cfg.priors} for _ in range(cfg.population)]
-    for vals in init:  # a prior wider than the trainer's domain: clip into both
-        for n in vals:
-            vals[n] = cfg.priors[n].clip(vals[n])
+    if cfg.pbt.init == "config":  # the config's values, clipped into the priors
+        init = [{n: cfg.priors[n].clip(defaults[n]) for n in cfg.priors} for _ in range(cfg.population)]
+    else:
+        init = initial_values(cfg.priors, cfg.population, cfg.pbt.seed)
     info = raytune.init_ray(address)
     per = raytune.cpus_per_trial(cfg.pbt.cpus_per_member, cfg.population, info["cpus"])
     n_at_once = raytune.at_once(info["cpus"], per, cfg.population)
@@ -424,16 +430,3 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
 
     write_summary(exp_dir, summary)
     return summary
-
-
-def read_lineage(exp_dir: str | Path) -> list[dict]:
-    p = Path(exp_dir) / "lineage.jsonl"
-    if not p.exists():
-        return []
-    out = []
-    for line in p.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a kill: the rest is intact
-            continue
-    return out

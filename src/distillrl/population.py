@@ -195,6 +195,22 @@ def initial_values(priors: dict[str, Prior], population: int, seed: int) -> list
     return [{name: priors[name].sample(rng) for name in sorted(priors)} for _ in range(population)]
 
 
+def read_lineage(exp_dir) -> list[dict]:
+    """The events of ``exp_dir/lineage.jsonl`` (written by :mod:`distillrl.pbt`); a last line cut
+    by a kill is skipped, the rest is intact."""
+    import json
+    from pathlib import Path
+
+    p = Path(exp_dir) / "lineage.jsonl"
+    out = []
+    for line in (p.read_text().splitlines() if p.exists() else []):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"1-5"`` → [1..5]; ``"1,3,7"``; ``"1-3,10"``. Seeds are ≥ 0 and not repeated."""
     seeds: list[int] = []

@@ -293,17 +293,6 @@ def is_pbt_experiment(path: str | Path) -> bool:
     return (p / "pbt.yaml").exists() and (p / "members").is_dir()
 
 
-def read_lineage(exp: Path) -> list[dict]:
-    p = exp / "lineage.jsonl"
-    out = []
-    for line in (p.read_text().splitlines() if p.exists() else []):
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a kill
-            continue
-    return out
-
-
 def winning_lineage(best: int, events: list[dict], end: float) -> list[tuple[int, float, float]]:
     """The best member's ancestry as (member, from frames, to frames) segments, oldest first.
 
@@ -340,6 +329,8 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         scores = {i: s.get("mean_return", math.nan) for i, s in msum.items()}
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
         best = max(finite, key=finite.get) if finite else 0
+        from .population import read_lineage
+
         events = read_lineage(exp)
         end = max((r["frames"] for r in rows.get(best, [])), default=0.0)
         segs = winning_lineage(best, events, end)
@@ -388,7 +379,7 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                      "population_mean": float(np.mean(list(finite.values()))) if finite else math.nan,
                      "scores": scores, "exploits": sum(1 for e in events if e.get("event") == "exploit"),
                      "lineage": [{"member": m, "from": lo, "to": hi} for m, lo, hi in segs],
-                     "final_hparams": msum.get(best, {}).get("hparams", {})})
+                     "final_hparams": msum.get(best, {}).get("hparams", {}), "tuned": tuned})
     res: dict = {"pbt": exps[0] if len(exps) == 1 else {"experiments": exps}}
     if len(fixed):
         res["fixed"] = {"runs": [str(r.path) for r in fixed], "scores": fixed_scores.tolist(),
@@ -397,8 +388,7 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
              "| experiment | best member | best score | population mean | exploits | best's final hyper-parameters |",
              "|---|---|---|---|---|---|"]
     for e in exps:
-        hp = ", ".join(f"{k}={v:.3g}" for k, v in e["final_hparams"].items()
-                       if k in (yaml.safe_load((Path(e['experiment']) / 'pbt.yaml').read_text()).get("priors") or {}))
+        hp = ", ".join(f"{k}={v:.3g}" for k, v in e["final_hparams"].items() if k in e["tuned"])
         lines.append(f"| {Path(e['experiment']).name} | {e['best_member']} | {e['best_return']:.2f} | "
                      f"{e['population_mean']:.2f} | {e['exploits']} | {hp} |")
     if len(fixed):
