@@ -204,6 +204,8 @@ def coerce(value: Any, tp: Any, where: str, from_text: bool = False) -> Any:
         (elem,) = get_args(tp)[:1]
         if from_text and isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [value]  # a single value where a list is expected: a one-element list
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         out = [coerce(v, elem, where, from_text) for v in value]

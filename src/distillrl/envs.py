@@ -44,6 +44,12 @@ class EnvInfo:
     obs_scale: float
     """multiply raw observations by this before the network (1/255 for pixels)"""
     n_actions: int
+    n_tasks: int = 1
+    """tasks in a task set (:mod:`tasks`); the fields below are for n_tasks > 1"""
+    legal: tuple[tuple[bool, ...], ...] | None = None
+    """[K][A]: which of the A agent actions task k may take (None: all, every task)"""
+    task_channels: tuple[int, ...] = ()
+    """per task: the channels (features, for vectors) it really has; the rest are zero padding"""
 
 
 _registered: set[str] = set()
@@ -75,8 +81,15 @@ def _register(family: str) -> None:
 
 
 def split_specs(spec: str) -> list[str]:
-    """``"a,b"`` → ``["a", "b"]``: several tasks in one vector env (task id = position)."""
-    return [p.strip() for p in spec.split(",") if p.strip()]
+    """``"a,b"`` → ``["a", "b"]``: several tasks in one vector env (task id = position);
+    ``minatar:all`` stands for the five MinAtar games."""
+    out: list[str] = []
+    for p in (p.strip() for p in spec.split(",")):
+        if p == "minatar:all":
+            out += [f"minatar:{g}" for g in MINATAR_GAMES]
+        elif p:
+            out.append(p)
+    return out
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -167,14 +180,10 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
 
 
 def env_info(spec: str, env: gym.Env | None = None) -> EnvInfo:
+    """Spaces of one environment (a task set's common view is ``tasks.TaskSet.build(spec).info``)."""
     parts = split_specs(spec)
     if len(parts) > 1:
-        infos = [env_info(p) for p in parts]
-        for p, i in zip(parts[1:], infos[1:]):
-            if (i.obs_shape, i.n_actions, i.layout) != (infos[0].obs_shape, infos[0].n_actions, infos[0].layout):
-                raise EnvError(f"tasks of a multi-task env must share spaces: {parts[0]} has obs {infos[0].obs_shape} "
-                               f"and {infos[0].n_actions} actions, {p} has obs {i.obs_shape} and {i.n_actions}")
-        return EnvInfo(spec, infos[0].obs_shape, infos[0].layout, infos[0].obs_scale, infos[0].n_actions)
+        raise EnvError(f"{spec!r} is a task set: its spaces come from distillrl.tasks.TaskSet.build")
     family, _ = parse_spec(spec)
     close = env is None
     env = env or make_env_fn(spec)()
@@ -209,18 +218,37 @@ class FastVectorEnv(gym.vector.VectorEnv):
     autoresets continue each env's own RNG stream, so runs are reproducible.
     """
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]], task_ids: list[int] | None = None):
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], task_ids: list[int] | None = None,
+                 obs_shape: tuple[int, ...] | None = None, channel_axis: int = -1,
+                 action_table: np.ndarray | None = None):
+        """Task sets: ``obs_shape`` is the common (padded) shape — each env's observation fills
+        the leading channels on ``channel_axis``, the rest stays zero; ``action_table[k, a]`` is
+        the env action task k takes for action ``a`` (None: actions go to the envs as given)."""
         self.envs = [fn() for fn in env_fns]
         self.num_envs = len(self.envs)
         self.task_ids = np.asarray(task_ids if task_ids is not None else [0] * self.num_envs, np.int64)
         e0 = self.envs[0]
-        self.single_observation_space = e0.observation_space
+        shape = tuple(obs_shape) if obs_shape is not None else e0.observation_space.shape
+        self.single_observation_space = (e0.observation_space if shape == e0.observation_space.shape else
+                                         gym.spaces.Box(0, 1, shape, e0.observation_space.dtype))
         self.single_action_space = e0.action_space
-        self.observation_space = gym.vector.utils.batch_space(e0.observation_space, self.num_envs)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(e0.action_space, self.num_envs)
         self.metadata = dict(getattr(e0, "metadata", {}))
         self.metadata["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
-        self._obs = np.zeros((self.num_envs,) + e0.observation_space.shape, e0.observation_space.dtype)
+        self._obs = np.zeros((self.num_envs,) + shape, e0.observation_space.dtype)
+        # where each env's observation goes in its row (a channel prefix when padded)
+        self._slot: list = []
+        for i, env in enumerate(self.envs):
+            own = env.observation_space.shape
+            if own == shape:
+                self._slot.append(i)
+            else:
+                ax = channel_axis % len(shape)
+                sl = [slice(None)] * len(shape)
+                sl[ax] = slice(0, own[ax])
+                self._slot.append((i, *sl))
+        self._table = None if action_table is None else np.asarray(action_table, np.int64)
         self._final = np.zeros_like(self._obs)
         self._rew = np.zeros(self.num_envs, np.float64)
         self._ret = np.zeros(self.num_envs, np.float64)
@@ -229,7 +257,7 @@ class FastVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         for i, env in enumerate(self.envs):
             s = None if seed is None else seed + i
-            self._obs[i], _ = env.reset(seed=s)
+            self._obs[self._slot[i]], _ = env.reset(seed=s)
             if s is not None:
                 env.action_space.seed(s)
         self._ret[:] = 0
@@ -241,7 +269,9 @@ class FastVectorEnv(gym.vector.VectorEnv):
         term = np.zeros(n, bool)
         trunc = np.zeros(n, bool)
         done_rows = []
-        obs, rew = self._obs, self._rew
+        obs, rew, slot = self._obs, self._rew, self._slot
+        if self._table is not None:
+            actions = self._table[self.task_ids, np.asarray(actions)]
         # Python ints: envs' action-space checks are several times cheaper on them than on np.int64
         acts = actions.tolist() if isinstance(actions, np.ndarray) else list(actions)
         for i, env in enumerate(self.envs):
@@ -249,10 +279,10 @@ class FastVectorEnv(gym.vector.VectorEnv):
             rew[i] = r
             if te or tr:
                 term[i], trunc[i] = te, tr
-                self._final[i] = o
+                self._final[slot[i]] = o
                 done_rows.append(i)
                 o, _ = env.reset()
-            obs[i] = o
+            obs[slot[i]] = o
         self._ret += rew
         self._len += 1
         info: dict[str, Any] = {}
@@ -272,12 +302,14 @@ class FastVectorEnv(gym.vector.VectorEnv):
             env.close()
 
 
-def make_vec(spec: str, num_envs: int, max_episode_steps: int | None = None) -> FastVectorEnv:
-    """``num_envs`` copies of ``spec``; a multi-task spec ``a,b`` deals tasks round-robin."""
+def make_vec(spec: str, num_envs: int, max_episode_steps: int | None = None, obs_shape=None,
+             channel_axis: int = -1, action_table: np.ndarray | None = None) -> FastVectorEnv:
+    """``num_envs`` copies of ``spec``; a task set ``a,b`` deals tasks round-robin (env i runs task
+    i mod K; when K does not divide ``num_envs`` the first tasks get one env more). The padding
+    and action arguments are a task set's (:meth:`tasks.TaskSet.make_vec` passes them)."""
     k = len(split_specs(spec))
-    if k > 1:
-        env_info(spec)  # checks the tasks share spaces
-        if num_envs % k:
-            raise EnvError(f"num_envs ({num_envs}) must be a multiple of the number of tasks ({k})")
+    if num_envs < k:
+        raise EnvError(f"num_envs ({num_envs}) must be at least the number of tasks ({k})")
     tasks = [i % k for i in range(num_envs)]
-    return FastVectorEnv([make_env_fn(spec, max_episode_steps, task=t) for t in tasks], tasks)
+    return FastVectorEnv([make_env_fn(spec, max_episode_steps, task=t) for t in tasks], tasks, obs_shape,
+                         channel_axis, action_table)

@@ -60,6 +60,9 @@ class NumpyPolicy:
     def __init__(self, agent: Agent):
         self.trunk_kind = "mlp" if isinstance(agent.trunk, MLP) else "minatar"
         self.n_actions = agent.info.n_actions
+        self.n_tasks, self.per_task = agent.n_tasks, agent.per_task_heads
+        self.head_n = self.n_actions * (self.n_tasks if self.per_task else 1)  # policy (or Q) outputs
+        self.legal_bias = agent.legal_bias.numpy().copy() if agent.legal_bias is not None else None
         self.has_pi, self.has_v, self.has_q = agent.pi is not None, agent.v is not None, agent.q is not None
         self.scale = np.float32(agent.scale)
         if self.trunk_kind == "mlp":
@@ -74,6 +77,8 @@ class NumpyPolicy:
 
     @staticmethod
     def supports(agent: Agent) -> bool:
+        if agent.adapter is not None:  # per-task input adapters: torch
+            return False
         if isinstance(agent.trunk, MinAtarNet):
             return True
         return isinstance(agent.trunk, MLP) and (agent.critic_trunk is None or isinstance(agent.critic_trunk, MLP))
@@ -146,10 +151,21 @@ class NumpyPolicy:
         h = h.transpose(0, 2, 1).reshape(n, -1)  # channel-major, like torch's flatten of [N, C, H, W]
         return np.maximum(h @ self.fc_w + self.fc_b, 0.0)
 
+    def _select(self, out: np.ndarray, task_id: np.ndarray | None) -> np.ndarray:
+        """[N, K·A] or [N, A] head outputs → each row's task's [N, A], illegal actions masked."""
+        if self.per_task:
+            out = out.reshape(len(out), self.n_tasks, self.n_actions)[np.arange(len(out)), task_id]
+        if self.legal_bias is not None:
+            out = out + self.legal_bias[task_id]
+        return out
+
     def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         out = self._features(obs) @ self.head_w + self.head_b
-        a = self.n_actions
-        return out[:, :a], (out[:, a] if self.has_v else None)
+        a = self.head_n
+        if self.n_tasks == 1:
+            return out[:, :a], (out[:, a] if self.has_v else None)
+        value = out[np.arange(len(out)), a + task_id] if self.has_v else None
+        return self._select(out[:, :a], task_id), value
 
     def value(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         return self(obs, task_id)[1]
@@ -157,7 +173,8 @@ class NumpyPolicy:
     def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         if self.q_w is not None:
             h = self._features(obs)
-            return (h if self.split is None else h[:, : self.split]) @ self.q_w[0] + self.q_w[1]
+            q = (h if self.split is None else h[:, : self.split]) @ self.q_w[0] + self.q_w[1]
+            return q if self.n_tasks == 1 else self._select(q, task_id)
         return self(obs, task_id)[0]
 
 
@@ -172,18 +189,22 @@ class TorchPolicy:
     def set_weights(self, w: dict[str, np.ndarray]) -> None:
         self.agent.load_state_dict({k: torch.as_tensor(v) for k, v in w.items()})
 
+    @staticmethod
+    def _task(task_id):
+        return None if task_id is None else torch.as_tensor(np.asarray(task_id), dtype=torch.int64)
+
     @torch.inference_mode()
     def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None):
-        out = self.agent(torch.from_numpy(obs))
+        out = self.agent(torch.from_numpy(obs), self._task(task_id))
         return out.logits.numpy(), (out.value.numpy() if out.value is not None else None)
 
     @torch.inference_mode()
     def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
-        return self.agent(torch.from_numpy(obs)).q.numpy()
+        return self.agent(torch.from_numpy(obs), self._task(task_id)).q.numpy()
 
     @torch.inference_mode()
     def value(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
-        return self.agent.value(torch.from_numpy(obs)).numpy()
+        return self.agent.value(torch.from_numpy(obs), self._task(task_id)).numpy()
 
 
 def make_fast_policy(agent: Agent, backend: Backend = "auto") -> NumpyPolicy | TorchPolicy:

@@ -143,6 +143,8 @@ def eval_student(trainer, cfg) -> dict:
 
     if cfg.eval_episodes <= 0:
         return {}
+    if trainer.n_tasks > 1:
+        return eval_tasks(trainer, cfg)
     rets, _ = evaluate(_logits_fn(trainer.policy), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
                        max_episode_steps=cfg.max_episode_steps)
     return summarize(rets)
@@ -182,13 +184,53 @@ def eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
     return out
 
 
+def geomean(xs) -> float:
+    """Geometric mean (values ≤ 0 count as 1e-3: a task at zero drags the suite down, not to NaN)."""
+    import math
+
+    xs = [max(float(x), 1e-3) for x in xs]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def eval_tasks(trainer, cfg, teachers: dict | None = None) -> dict:
+    """A task-set student on every task (greedy, ``eval_episodes`` each, same episode seeds as its
+    teacher's), the teacher of each task that has one, and the suite aggregate: the geometric
+    and arithmetic means of the student's score as a fraction of its teacher (Rusu et al.)."""
+    from .evaluate import evaluate, summarize
+
+    ts, seed = trainer.taskset, 10_000 + cfg.seed
+    per = []
+    for k, spec in enumerate(ts.specs):
+        pol = ts.policy_for_task(lambda x, t: trainer.policy(x, t)[0], k)
+        s, _ = evaluate(pol, spec, cfg.eval_episodes, seed=seed, max_episode_steps=cfg.max_episode_steps)
+        ss = summarize(s)
+        row = {"task": spec, "name": ts.names[k], "student_return": ss["mean_return"], "student_std": ss["std_return"],
+               "student_ci95": ss.get("ci95_return")}
+        if teachers and k in teachers:
+            t, _ = evaluate(teacher_fn(teachers[k]), spec, cfg.eval_episodes, seed=seed,
+                            max_episode_steps=cfg.max_episode_steps)
+            tm = float(t.mean())
+            row.update({"teacher_return": tm, "teacher_std": float(t.std()),
+                        "score_ratio": ss["mean_return"] / tm if tm else float("nan")})
+        per.append(row)
+    out = {"per_task": per, "episodes": cfg.eval_episodes,
+           "mean_return": sum(r["student_return"] for r in per) / len(per)}
+    ratios = [r["score_ratio"] for r in per if "score_ratio" in r]
+    if ratios and len(ratios) == len(per):
+        out.update({"score_ratio": geomean(ratios), "geomean_ratio": geomean(ratios),
+                    "mean_ratio": sum(ratios) / len(ratios)})
+    return out
+
+
 def _prepare_distill(cfg):
     if not cfg.teacher:
         raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
     if not cfg.env:
         from .teachers import load_teacher
 
-        t = load_teacher(cfg.teacher, None, cfg.teacher_arch, cfg.tau)
+        if len(cfg.teacher) != 1:
+            raise ConfigError("several teachers: pass --env (the task set they teach)")
+        t = load_teacher(cfg.teacher[0], None, cfg.teacher_arch, cfg.tau)
         if not t.env:
             raise ConfigError(f"teacher {cfg.teacher} does not record its environment: pass --env")
         cfg = dataclasses.replace(cfg, env=t.env)
@@ -196,9 +238,15 @@ def _prepare_distill(cfg):
 
 
 def _finish_distill(trainer, cfg) -> dict:
+    """Student vs teacher on the same episodes; for a task set, per task and the suite (the
+    parameter fraction is against the teachers' summed acting parameters)."""
     out = {"loss": cfg.loss, "source": cfg.source, "student_params": trainer.n_params,
            "teacher_params": trainer.teacher.n_params,
            "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
+    if trainer.n_tasks > 1:
+        if cfg.eval_episodes <= 0:
+            return out
+        return {**out, **eval_tasks(trainer, cfg, trainer.teacher.teachers)}
     return {**out, **eval_vs_teacher(trainer, cfg, trainer.teacher)}
 
 
@@ -211,6 +259,12 @@ def _prepare_kickstart(cfg):
 def _finish_kickstart(trainer, cfg) -> dict:
     """Each teacher against the student on the teacher's own task (the whole env if unbound)."""
     out = {"teachers": list(cfg.teacher), "schedule": cfg.schedule, "lambda0": cfg.lambda0}
+    if trainer.n_tasks > 1:
+        if cfg.eval_episodes <= 0:
+            return out
+        bound = {task: t for t, task in zip(trainer.teachers, trainer.teacher_tasks) if task is not None}
+        return {**out, "teacher_tasks": [trainer.taskset.specs[k] if k is not None else "all"
+                                         for k in trainer.teacher_tasks], **eval_tasks(trainer, cfg, bound)}
     per = []
     for i, (t, task) in enumerate(zip(trainer.teachers, trainer.teacher_tasks)):
         r = eval_vs_teacher(trainer, cfg, t, task)

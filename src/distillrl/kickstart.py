@@ -92,7 +92,7 @@ class KickstartOptions:
     """Kickstarting: teachers and the λ schedule."""
 
     teacher: list[str] = field(default_factory=list)
-    """teacher(s): zoo names, run directories, checkpoints, SB3 .zip or state dicts (repeat --teacher)"""
+    """teacher(s): zoo names, run directories, checkpoints, SB3 .zip or state dicts (repeat --teacher); on a task set TASK=SOURCE binds a teacher to a task (e.g. minatar:breakout=minatar-breakout), and zoo gives every task its zoo teacher"""
     teacher_arch: TeacherArch | None = None
     """architecture for state-dict teachers (see distill)"""
     teacher_weight: list[float] = field(default_factory=list)
@@ -136,7 +136,8 @@ class KickstartConfig(RunConfig, KickstartOptions):
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
-        k = len(self.teacher)  # 0 when teachers are given as objects (make_kickstart_trainer checks those)
+        # 0 when teachers are given as objects; ``zoo`` expands to one teacher per task (counted after loading)
+        k = 0 if "zoo" in self.teacher else len(self.teacher)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):
             if k and vals and len(vals) != k:
                 raise ConfigError(f"{k} teachers but {len(vals)} {name} values")
@@ -167,33 +168,51 @@ def sampled_score(probs_fn, env: str, episodes: int, seed: int, n_actions: int, 
 
 
 def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -> Trainer:
-    """A PPO/A2C trainer with one :class:`KickstartTerm` per teacher."""
-    from .teachers import load_teacher
+    """A PPO/A2C trainer with one :class:`KickstartTerm` per teacher.
+
+    On a task set each teacher is bound to a task (``TASK=SOURCE``, ``--teacher-task``, or
+    ``zoo`` for every task's zoo teacher) and sees only that task's samples, in its own
+    observation shape and action set (:class:`teachers.TeacherSet`); an unbound teacher
+    teaches every task whose spaces it fits."""
+    from .teachers import TeacherSet, load_teacher, parse_task_teachers
 
     validate(cfg)
     srcs = teachers if teachers is not None else cfg.teacher
     if not srcs:
         raise ConfigError("kickstarting needs at least one --teacher")
-    k = len(srcs)
-    weights = list(cfg.teacher_weight) or [1.0] * k
-    tasks = [None if t < 0 else t for t in (list(cfg.teacher_task) or [-1] * k)]
-    if len(weights) != k or len(tasks) != k:
-        raise ConfigError(f"{k} teachers but {len(weights)} teacher weights and {len(tasks)} teacher tasks")
     tr = ALGORITHMS[cfg.algo](cfg)
+    ts = tr.taskset
+    given_tasks = [None if t < 0 else t for t in cfg.teacher_task] if cfg.teacher_task else None
+    if given_tasks is not None and len(given_tasks) != len(srcs):
+        raise ConfigError(f"{len(srcs)} teachers but {len(given_tasks)} --teacher-task values")
+    pairs = parse_task_teachers(list(srcs), ts, given_tasks)
+    k = len(pairs)
+    weights = list(cfg.teacher_weight) or [1.0] * k
+    if len(weights) != k:
+        raise ConfigError(f"{k} teachers but {len(weights)} --teacher-weight values")
     tr.hp.declare("lambda_shared", cfg.lambda0, "≥ 0")
-    loaded = [load_teacher(s, tr.info, cfg.teacher_arch, cfg.tau) for s in srcs]
-    for i, (t, w, task) in enumerate(zip(loaded, weights, tasks)):
+    loaded, tasks = [], []
+    for i, ((task, src), w) in enumerate(zip(pairs, weights)):
+        if ts.n_tasks == 1:
+            t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau)
+            view = t
+        else:
+            t = load_teacher(src, ts.infos[task] if task is not None else None, cfg.teacher_arch, cfg.tau)
+            view = TeacherSet({task: t} if task is not None else dict.fromkeys(range(ts.n_tasks), t), ts)
         g_t, g_r = math.nan, 0.0
         if cfg.schedule == "performance":
+            if task is None and ts.n_tasks > 1:
+                raise ConfigError("the performance schedule scores each teacher on its task: bind every teacher "
+                                  "to a task (TASK=SOURCE or --teacher-task)")
             env, seed, n = task_spec(cfg.env, task), 20_000 + cfg.seed, cfg.score_episodes
-            tid = 0 if task is None else task
+            n_act = ts.infos[task if task is not None else 0].n_actions
             g_t = cfg.g_teacher if cfg.g_teacher is not None else sampled_score(
-                lambda o, t=t: t.probs(o, torch.full((len(o),), tid)).numpy(), env, n, seed, tr.info.n_actions,
-                cfg.max_episode_steps)
+                lambda o, t=t: t.probs(o).numpy(), env, n, seed, n_act, cfg.max_episode_steps)
             g_r = cfg.g_random if cfg.g_random is not None else sampled_score(
-                lambda o: np.full((len(o), tr.info.n_actions), 1.0 / tr.info.n_actions), env, n, seed,
-                tr.info.n_actions, cfg.max_episode_steps)
-        tr.add_loss(KickstartTerm(t, cfg.make_schedule(g_t, g_r), i, task, w, score_window=cfg.score_episodes))
+                lambda o: np.full((len(o), n_act), 1.0 / n_act), env, n, seed, n_act, cfg.max_episode_steps)
+        tr.add_loss(KickstartTerm(view, cfg.make_schedule(g_t, g_r), i, task, w, score_window=cfg.score_episodes))
+        loaded.append(t)
+        tasks.append(task)
     tr.teachers = loaded
     tr.teacher_tasks = tasks
     return tr

@@ -100,9 +100,15 @@ def nll(student_logits: torch.Tensor, teacher_out: torch.Tensor, reduction: Redu
     return _reduce(-torch.log_softmax(student_logits, -1).gather(-1, a_star).squeeze(-1), reduction)
 
 
-def mse(student_q: torch.Tensor, teacher_q: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
-    """Rusu et al. eq. 2: ‖q_T(x) − q_S(x)‖² summed over actions. [B, A] → [B]."""
-    return _reduce(((teacher_q - student_q) ** 2).sum(-1), reduction)
+def mse(student_q: torch.Tensor, teacher_q: torch.Tensor, reduction: Reduction = "mean",
+        mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Rusu et al. eq. 2: ‖q_T(x) − q_S(x)‖² summed over actions. [B, A] → [B].
+
+    ``mask`` [B, A] (bool) keeps only the actions a task has (task sets: the others are padding)."""
+    sq = (teacher_q - student_q) ** 2
+    if mask is not None:
+        sq = torch.where(mask, sq, torch.zeros_like(sq))
+    return _reduce(sq.sum(-1), reduction)
 
 
 def kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float = 0.01,

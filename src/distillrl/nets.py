@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .envs import EnvInfo
+from .tasks import MASK
 
 
 @dataclass
@@ -31,6 +32,10 @@ class NetConfig:
     """mlp only: one trunk for policy and value (false: separate actor and critic MLPs, as CleanRL/SB3)"""
     activation: Literal["tanh", "relu"] = "tanh"
     """mlp activation: tanh or relu"""
+    task_input: Literal["pad", "adapter"] = "pad"
+    """task sets: pad (tasks' observations zero-padded to a common channel count, straight into the shared trunk) or adapter (a per-task 1×1 conv / linear map in front of it; see distillrl.tasks)"""
+    task_actions: Literal["heads", "shared"] = "heads"
+    """task sets: heads (one policy head per task over its own actions) or shared (one head, one action set for all tasks; MinAtar: the full 6-action set; see distillrl.tasks)"""
 
 
 ARCHES = ("auto", "mlp", "minatar", "nature", "impala")
@@ -154,6 +159,26 @@ class ImpalaCNN(nn.Module):
         return torch.relu(self.fc(self.convs(x)))
 
 
+class TaskAdapter(nn.Module):
+    """Per-task input adapter: task k's observation goes through its own linear channel map
+    (a 1×1 convolution for images, a linear layer for vectors) before the shared trunk.
+
+    Initialised to the identity, so a fresh adapter agent starts as the padded one. The padded
+    (all-zero) input channels of a task receive no gradient, so each task's map is effectively
+    C_k → C (Rusu et al.'s per-game input layer)."""
+
+    def __init__(self, n_tasks: int, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.eye(channels).repeat(n_tasks, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(n_tasks, channels))
+
+    def forward(self, x: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        w, b = self.weight[task_id], self.bias[task_id]  # [B, C_out, C_in], [B, C_out]
+        if x.dim() == 4:  # [B, C, H, W]
+            return torch.einsum("bchw,bdc->bdhw", x, w) + b[:, :, None, None]
+        return torch.einsum("bc,bdc->bd", x.flatten(1), w) + b
+
+
 class AgentOutput(NamedTuple):
     logits: torch.Tensor
     """[B, A] action preferences: the policy's logits (softmax gives π), or — for a pure
@@ -216,31 +241,57 @@ class Agent(nn.Module):
         self.arch = resolve_arch(cfg, info)
         self.hwc = info.layout == "hwc"
         self.scale = info.obs_scale
+        self.n_tasks = k = info.n_tasks
+        self.adapter = None
+        if k > 1 and cfg.task_input == "adapter":
+            c = info.obs_shape[-1] if info.layout in ("hwc", "flat") else info.obs_shape[0]
+            if info.layout == "flat" and len(info.obs_shape) != 1:
+                c = int(np.prod(info.obs_shape))
+            self.adapter = TaskAdapter(k, c)
         self.trunk = make_trunk(self.arch, cfg, info)
         d = self.trunk.out_dim
         # Separate critic trunk for the CleanRL/SB3-style MLP actor-critic.
         self.critic_trunk = (make_trunk(self.arch, cfg, info)
                              if (self.arch == "mlp" and not cfg.shared and value_head and policy_head) else None)
         a = info.n_actions
-        self.pi = layer_init(nn.Linear(d, a), std=0.01) if policy_head else None
-        self.v = layer_init(nn.Linear(self.critic_trunk.out_dim if self.critic_trunk else d, 1), std=1.0) \
+        self.n_actions = a
+        # Task sets: one policy (and Q) head per task stored as one [K·A] layer (all heads in one
+        # matmul; the task's slice is picked per sample), one value per task always (returns
+        # differ in scale between tasks). One task: exactly the single-task layers.
+        self.per_task_heads = k > 1 and cfg.task_actions == "heads"
+        ah = a * k if self.per_task_heads else a
+        self.pi = layer_init(nn.Linear(d, ah), std=0.01) if policy_head else None
+        self.v = layer_init(nn.Linear(self.critic_trunk.out_dim if self.critic_trunk else d, k), std=1.0) \
             if value_head else None
-        self.q = layer_init(nn.Linear(d, a), std=1.0) if q_head else None
+        self.q = layer_init(nn.Linear(d, ah), std=1.0) if q_head else None
+        legal = np.asarray(info.legal, bool) if (k > 1 and info.legal is not None) else None
+        if legal is not None and not legal.all():
+            self.register_buffer("legal_bias", torch.from_numpy(np.where(legal, 0.0, MASK).astype(np.float32)),
+                                 persistent=False)
+        else:
+            self.legal_bias = None
 
     def spec(self) -> dict:
         """Everything needed to rebuild this agent (stored in checkpoint metadata)."""
         from .config import to_dict
 
-        return {"env": self.info.spec, "obs_shape": list(self.info.obs_shape), "layout": self.info.layout,
+        spec = {"env": self.info.spec, "obs_shape": list(self.info.obs_shape), "layout": self.info.layout,
                 "obs_scale": self.info.obs_scale, "n_actions": self.info.n_actions, "net": to_dict(self.cfg),
                 "value_head": self.v is not None, "q_head": self.q is not None, "policy_head": self.pi is not None}
+        if self.n_tasks > 1:
+            spec.update({"n_tasks": self.n_tasks, "task_channels": list(self.info.task_channels),
+                         "legal": [list(r) for r in self.info.legal] if self.info.legal else None})
+        return spec
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Agent":
         from .config import from_dict
 
+        legal = spec.get("legal")
         info = EnvInfo(spec["env"], tuple(spec["obs_shape"]), spec["layout"], float(spec["obs_scale"]),
-                       int(spec["n_actions"]))
+                       int(spec["n_actions"]), int(spec.get("n_tasks", 1)),
+                       tuple(tuple(bool(x) for x in r) for r in legal) if legal else None,
+                       tuple(spec.get("task_channels", ())))
         # the weights are about to be loaded: initialise from a throwaway generator, not the global one
         return cls(info, from_dict(NetConfig, spec["net"]), value_head=spec["value_head"], q_head=spec["q_head"],
                    policy_head=spec["policy_head"], generator=torch.Generator().manual_seed(0))
@@ -253,24 +304,48 @@ class Agent(nn.Module):
             x = x.permute(0, 3, 1, 2)
         return x
 
-    def forward(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> AgentOutput:
-        """``task_id`` [B] is accepted for every agent; single-task agents ignore it."""
+    def _task_input(self, obs: torch.Tensor, task_id: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.prep(obs)
+        if self.n_tasks > 1:
+            if task_id is None:
+                raise ValueError(f"this agent plays {self.n_tasks} tasks: pass task_id")
+            task_id = torch.as_tensor(task_id, dtype=torch.int64)
+            if self.adapter is not None:
+                x = self.adapter(x, task_id)
+        return x, task_id
+
+    def _actions(self, out: torch.Tensor, task_id: torch.Tensor | None) -> torch.Tensor:
+        """[B, K·A] or [B, A] head output → the sample's task's [B, A], illegal actions masked."""
+        if self.per_task_heads:
+            out = out.view(out.shape[0], self.n_tasks, self.n_actions)[torch.arange(out.shape[0]), task_id]
+        if self.legal_bias is not None:
+            out = out + self.legal_bias[task_id]
+        return out
+
+    def _value(self, v: torch.Tensor, task_id: torch.Tensor | None) -> torch.Tensor:
+        if self.n_tasks == 1:
+            return v.squeeze(-1)
+        return v.gather(1, task_id[:, None]).squeeze(1)
+
+    def forward(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> AgentOutput:
+        """``task_id`` [B] selects each sample's adapter and heads (required for a task set;
+        single-task agents ignore it)."""
+        x, task_id = self._task_input(obs, task_id)
         h = self.trunk(x)
-        logits = self.pi(h) if self.pi is not None else None
-        q = self.q(h) if self.q is not None else None
+        logits = self._actions(self.pi(h), task_id) if self.pi is not None else None
+        q = self._actions(self.q(h), task_id) if self.q is not None else None
         if self.v is None:
             value = None
         else:
-            value = self.v(self.critic_trunk(x) if self.critic_trunk is not None else h).squeeze(-1)
+            value = self._value(self.v(self.critic_trunk(x) if self.critic_trunk is not None else h), task_id)
         if logits is None and q is not None:
             logits = q  # a pure Q agent acts greedily on q
         return AgentOutput(logits, value, q)
 
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.prep(obs)
+    def value(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> torch.Tensor:
+        x, task_id = self._task_input(obs, task_id)
         h = self.critic_trunk(x) if self.critic_trunk is not None else self.trunk(x)
-        return self.v(h).squeeze(-1)
+        return self._value(self.v(h), task_id)
 
 
 def param_count(module: nn.Module) -> int:

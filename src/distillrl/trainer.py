@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from .collect import Collector, EpisodeStats
-from .envs import EnvInfo, env_info, make_vec, split_specs
+from .envs import EnvInfo
+from .tasks import TaskSet
 from .errors import CheckpointError, ConfigError
 from .fastpolicy import Backend, make_fast_policy
 from .hparams import HParams
@@ -132,10 +133,13 @@ class Trainer:
         self.total_frames = cfg.steps
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
-        self.envs = make_vec(cfg.env, num_envs, cfg.max_episode_steps)
-        self.n_tasks = len(split_specs(cfg.env))
-        self.info: EnvInfo = env_info(cfg.env, self.envs.envs[0])
-        self.agent = Agent(self.info, net or cfg.net, generator=self.gen, **heads)
+        net = net or cfg.net
+        # a single env is the trivial task set (see distillrl.tasks)
+        self.taskset = TaskSet.build(cfg.env, net.task_actions)
+        self.envs = self.taskset.make_vec(num_envs, cfg.max_episode_steps)
+        self.n_tasks = self.taskset.n_tasks
+        self.info: EnvInfo = self.taskset.info
+        self.agent = Agent(self.info, net, generator=self.gen, **heads)
         self.policy = make_fast_policy(self.agent, cfg.acting)
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
         self.hp = HParams()
@@ -220,6 +224,9 @@ class Trainer:
             row[metric_name(k)] = v / max(n, 1)
         if extra:
             row.update(extra)
+        if self.n_tasks > 1:  # per-task training return (last 100 episodes of each task)
+            for k, name in enumerate(self.taskset.names):
+                row[f"tasks/{name}/return_recent"] = self.stats.mean_recent(k)
         for t in self.extra_losses:
             row.update(t.metrics())
         row.update({f"hparams/{k}": v for k, v in self.hp.as_dict().items()})

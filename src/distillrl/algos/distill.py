@@ -46,14 +46,14 @@ from .. import losses as L
 from ..collect import Action
 from ..config import validate
 from ..data import Batch
-from ..envs import env_info
 from ..errors import ConfigError
 from ..fastpolicy import sample_gumbel
 from ..learner import Learner
 from ..nets import Agent, AgentOutput, NetConfig, acting_param_count
 from ..replay import ReplayBuffer
 from ..schedules import linear_decay
-from ..teachers import Teacher, TeacherArch, load_teacher
+from ..tasks import MASK, TaskSet
+from ..teachers import Teacher, TeacherArch, TeacherSet, load_teacher, parse_task_teachers
 from ..trainer import RunConfig, Trainer, estimate_gae, register
 
 LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_kl"]
@@ -78,10 +78,16 @@ def _rkl(out, t, tau):
     return L.reverse_kl(out.logits, L.teacher_probs(t, tau), "none")
 
 
+def _mse(s, t):
+    """Regression on the actions the sample's task has (task-set padding carries :data:`tasks.MASK`)."""
+    mask = t > MASK / 2
+    return L.mse(s, t, "none", None if bool(mask.all()) else mask)
+
+
 LOSSES: dict[str, DistillLoss] = {
     "nll": DistillLoss(lambda out, t, tau: L.nll(out.logits, t, "none")),
-    "mse": DistillLoss(lambda out, t, tau: L.mse(out.q, t, "none"), q_student=True),
-    "mse_logits": DistillLoss(lambda out, t, tau: L.mse(out.logits, t, "none")),
+    "mse": DistillLoss(lambda out, t, tau: _mse(out.q, t), q_student=True),
+    "mse_logits": DistillLoss(lambda out, t, tau: _mse(out.logits, t)),
     "kl": DistillLoss(_kl, cost=_kl),
     "cross_entropy": DistillLoss(lambda out, t, tau: L.cross_entropy(out.logits, L.teacher_probs(t, tau), "none"),
                                  cost=_kl),
@@ -101,8 +107,8 @@ class DistillConfig(RunConfig):
     """frames between checkpoints (the first is written after the first update) {≥ 1}"""
     eval_episodes: int = 30
     """evaluation episodes for student and teacher (same episode seeds) {≥ 0}"""
-    teacher: str = ""
-    """teacher: zoo name, run directory, checkpoint, SB3 .zip, or state dict (with teacher_arch)"""
+    teacher: list[str] = field(default_factory=list)
+    """teacher: zoo name, run directory, checkpoint, SB3 .zip, or state dict (with teacher_arch); for a task set one per task as TASK=SOURCE (e.g. minatar:breakout=minatar-breakout), or zoo for each task's zoo teacher"""
     teacher_arch: TeacherArch | None = None
     """architecture of a state-dict teacher"""
     loss: LossName = "kl"
@@ -141,6 +147,8 @@ class DistillConfig(RunConfig):
     """eer: weight of the policy-gradient term (live) {≥ 0}"""
     eer_vf_coef: float = 0.5
     """eer: weight of the cost-to-go value loss {≥ 0}"""
+    task_minibatch: Literal["one", "mixed"] = "one"
+    """task sets, replay sources: one (each minibatch from one task's buffer, tasks in turn — Rusu et al.) or mixed (uniform over all stored states)"""
     save_replay: bool = True
     """include the replay buffer in checkpoints (exact resume)"""
     net: NetConfig = field(default_factory=NetConfig)
@@ -170,17 +178,44 @@ def width_for_fraction(info, net: NetConfig, target: int, heads: dict | None = N
     return best, count(best)
 
 
+def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list | None = None) -> Teacher:
+    """The teacher of a distillation: one teacher for one env; for a task set, one teacher per
+    task (``TASK=SOURCE`` items, ``zoo``, or one teacher fitting every task) as a :class:`TeacherSet`."""
+    srcs = given if isinstance(given, list) else ([given] if given is not None else
+                                                  ([cfg.teacher] if isinstance(cfg.teacher, str) else list(cfg.teacher)))
+    if not srcs:
+        raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
+    pairs = parse_task_teachers(srcs, ts)
+    if ts.n_tasks == 1:
+        if len(pairs) != 1:
+            raise ConfigError(f"distilling one environment takes one --teacher, got {len(pairs)}")
+        t = load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
+        t.check_env(ts.info)
+        return t
+    bound: dict[int, Teacher] = {}
+    for task, src in pairs:
+        t = load_teacher(src, ts.infos[task] if task is not None else None, cfg.teacher_arch, cfg.tau)
+        for k in ([task] if task is not None else range(ts.n_tasks)):
+            if k in bound:
+                raise ConfigError(f"two teachers for task {ts.specs[k]}; give one per task")
+            bound[k] = t
+    missing = [ts.specs[k] for k in range(ts.n_tasks) if k not in bound]
+    if missing:
+        raise ConfigError(f"no teacher for task(s) {', '.join(missing)}: give one per task as TASK=SOURCE")
+    return TeacherSet(bound, ts)
+
+
 @register("distill")
 class DistillTrainer(Trainer):
     """A data source + a distillation loss + the shared learner."""
 
     on_policy = False
 
-    def __init__(self, cfg: DistillConfig, teacher: Teacher | None = None):
+    def __init__(self, cfg: DistillConfig, teacher: Teacher | list | None = None):
         validate(cfg)
-        info = env_info(cfg.env)
-        self.teacher = teacher if teacher is not None else load_teacher(cfg.teacher, info, cfg.teacher_arch, cfg.tau)
-        self.teacher.check_env(info)
+        ts = TaskSet.build(cfg.env, cfg.net.task_actions)
+        info = ts.info
+        self.teacher = load_distill_teachers(cfg, ts, teacher)
         self.spec = LOSSES[cfg.loss]
         if self.spec.q_student and self.teacher.kind != "q":
             raise ConfigError(f"--loss mse regresses Q-values (Rusu eq. 2) and needs a Q-teacher; {self.teacher.name} "
@@ -192,9 +227,11 @@ class DistillTrainer(Trainer):
         else:
             heads = {"value_head": cfg.source == "eer"}
         net = cfg.net
-        teacher_agent = getattr(self.teacher, "agent", None)
+        members = list(self.teacher.teachers.values()) if isinstance(self.teacher, TeacherSet) else [self.teacher]
+        teacher_agent = getattr(members[0], "agent", None)
         if teacher_agent is not None and net.arch == "auto":  # same family as the teacher
-            net = NetConfig(**{**teacher_agent.cfg.__dict__, "width": net.width})
+            net = NetConfig(**{**teacher_agent.cfg.__dict__, "width": net.width, "task_input": net.task_input,
+                               "task_actions": net.task_actions})
         if cfg.student_size is not None:
             w, _ = width_for_fraction(info, net, int(round(cfg.student_size * self.teacher.n_params)), heads)
             net = NetConfig(**{**net.__dict__, "width": w})
@@ -230,6 +267,8 @@ class DistillTrainer(Trainer):
         return 0.0
 
     def _teacher_np(self, obs: np.ndarray, task: np.ndarray) -> np.ndarray:
+        if isinstance(self.teacher, TeacherSet):
+            return self.teacher.outputs_np(obs, task)
         f = getattr(self.teacher, "outputs_np", None)
         if f is not None:
             return f(obs)
@@ -243,7 +282,7 @@ class DistillTrainer(Trainer):
             a_t = t_out.argmax(-1)
             if self.source == "teacher":
                 explore = rng.random(n) < self.hp["teacher_eps"]
-                a_t = np.where(explore, rng.integers(0, self.info.n_actions, n), a_t)
+                a_t = np.where(explore, self.taskset.random_actions(task, rng), a_t)
             if beta >= 1.0:
                 return Action(a_t, t_out, None)
         logits, value = self.policy(obs, task)
@@ -289,7 +328,7 @@ class DistillTrainer(Trainer):
                 mb = batch.index(idx)
                 teacher = mb.extras["teacher"]
             else:
-                s = self.buffer.sample(cfg.batch_size, self.np_rng)
+                s = self.buffer.sample(cfg.batch_size, self.np_rng, self._minibatch_task())
                 mb = Batch(obs=s["obs"], actions=s["action"], task_id=s["task_id"])
                 teacher = s["teacher"]
             out = self.agent(mb.obs, mb.task_id)
@@ -311,6 +350,17 @@ class DistillTrainer(Trainer):
         agree = float((s_act == t_out.reshape(T * n, -1)[:k].argmax(-1)).float().mean())
         return [self._row(sums, cfg.updates_per_round, {"distill/agreement": agree, "distill/beta": self._beta,
                                                         "charts/learning_rate": hp["lr"]})]
+
+    def _minibatch_task(self) -> int | None:
+        """Rusu et al.: with a task set each minibatch comes from one task's buffer, tasks in turn
+        (a task with nothing stored yet is skipped)."""
+        if self.n_tasks == 1 or self.cfg.task_minibatch == "mixed":
+            return None
+        for i in range(self.n_tasks):
+            k = (self.updates + i) % self.n_tasks
+            if self.buffer.sizes[k]:
+                return k
+        return None
 
     def _eer_batch(self, ro, t_out: torch.Tensor) -> Batch:
         """On-policy batch with cost-to-go advantages: reward −(1−γ)·ℓ_t, ℓ = the loss's divergence."""

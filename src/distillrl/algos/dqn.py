@@ -108,7 +108,7 @@ class DQNTrainer(Trainer):
         n = len(obs)
         eps = self._eps
         explore = rng.random(n) < eps
-        actions = rng.integers(0, self.info.n_actions, n)
+        actions = self.taskset.random_actions(task, rng)
         q = self.policy.q_values(obs, task) if not explore.all() else np.zeros((n, self.info.n_actions), np.float32)
         actions = np.where(explore, actions, q.argmax(-1))
         return Action(actions, q, None)

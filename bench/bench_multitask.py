@@ -1,0 +1,260 @@
+"""Multi-task figures (issue 9): the five MinAtar games in one agent.
+
+Every run is an ordinary run directory under ``runs/bench/multitask/`` made by the CLI (so
+``distillrl report`` reads them too); ``collect`` writes the tables' data to
+``bench/results/multitask_<part>.json`` and the plots beside them.
+
+* ``kickstart`` — multi-task PPO on ``minatar:all`` from scratch vs kickstarted by the five
+  zoo teachers (one per game, λ_k each), same network, same frames, alternating seeds;
+* ``distill`` — the five teachers distilled into one student (teacher-driven, one replay
+  buffer per game, each minibatch from one game) at ≤ 1× and ≤ 0.25× the teachers' summed
+  parameters;
+* ``online`` — online distillation on Breakout: a teacher trains from scratch, its best
+  checkpoint so far is continually distilled into a student; both evaluated on the same schedule;
+* ``sibling`` — MiniGrid DoorKey (agent's 7×7 view): a 5x5 teacher kickstarts a student on
+  a larger DoorKey; from-scratch PPO with the same frames as the baseline.
+
+    python bench/bench_multitask.py kickstart --seeds 1 2 3 --steps 1500000
+    python bench/bench_multitask.py distill --seeds 1 2 --steps 1000000
+    python bench/bench_multitask.py collect
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path("runs/bench/multitask")
+OUT = Path("bench/results")
+EXE = str(Path(sys.executable).with_name("distillrl"))
+SUITE = "minatar:all"
+
+
+def run(kind: str, run_dir: Path, args: list[str]) -> dict:
+    """One CLI run (skipped when done, resumed when it has a checkpoint)."""
+    if (run_dir / "summary.json").exists():
+        return json.loads((run_dir / "summary.json").read_text())
+    resume = ["--resume"] if (run_dir / "checkpoints/last.safetensors").exists() else []
+    cmd = [EXE, kind, *args, "--run-dir", str(run_dir), *resume, "--no-progress", "--json"]
+    t = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+    s = json.loads(p.stdout.strip().splitlines()[-1])
+    print(f"{run_dir}: mean return {s.get('mean_return', float('nan')):.2f}, "
+          f"suite {s.get('geomean_ratio', float('nan')):.3f} in {time.time() - t:.0f}s", flush=True)
+    return s
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def part_kickstart(seeds: list[int], steps: int, envs: int) -> None:
+    common = ["--env", SUITE, "--steps", str(steps), "--ppo.num-envs", str(envs), "--eval-episodes", "30",
+              "--checkpoint-every", "250000"]
+    for s in seeds:
+        run("train", ROOT / "kickstart" / f"scratch-s{s}", [*common, "--seed", str(s)])
+        run("kickstart", ROOT / "kickstart" / f"kickstart-s{s}",
+            [*common, "--seed", str(s), "--teacher", "zoo", "--schedule", "linear",
+             "--decay-frames", str(steps // 2)])
+
+
+def part_distill(seeds: list[int], steps: int, sizes: list[float]) -> None:
+    for size in sizes:
+        for s in seeds:
+            run("distill", ROOT / "distill" / f"size{size:g}-s{s}",
+                ["--env", SUITE, "--teacher", "zoo", "--source", "teacher", "--loss", "kl", "--student-size", str(size),
+                 "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", "30",
+                 "--checkpoint-every", "250000"])
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _summary(d: Path) -> dict:
+    return json.loads((d / "summary.json").read_text())
+
+
+def _metrics(d: Path) -> list[dict]:
+    from distillrl.run import read_metrics
+
+    return read_metrics(d)
+
+
+def _teacher_scores(dirs: list[Path]) -> dict[str, float]:
+    """Per task: the teachers' mean greedy score over the runs that evaluated them."""
+    acc: dict[str, list[float]] = {}
+    for d in dirs:
+        for r in _summary(d).get("per_task", []):
+            if "teacher_return" in r:
+                acc.setdefault(r["name"], []).append(r["teacher_return"])
+    return {k: sum(v) / len(v) for k, v in acc.items()}
+
+
+def suite_curve(d: Path, teacher: dict[str, float]) -> tuple[list[int], list[float]]:
+    """Training suite score over frames: mean over tasks of (return of the last 100 episodes ÷
+    the task's teacher score); rows before every task has finished an episode are skipped."""
+    frames, score = [], []
+    for row in _metrics(d):
+        vals = []
+        for name, t in teacher.items():
+            v = row.get(f"tasks/{name}/return_recent")
+            if v is None or v != v:
+                break
+            vals.append(float(v) / t)
+        else:
+            frames.append(int(row["frames"]))
+            score.append(sum(vals) / len(vals))
+    return frames, score
+
+
+def collect_kickstart() -> dict:
+    import numpy as np
+
+    base = ROOT / "kickstart"
+    ks = sorted(base.glob("kickstart-s*"), key=lambda p: p.name)
+    sc = sorted(base.glob("scratch-s*"), key=lambda p: p.name)
+    ks = [d for d in ks if (d / "summary.json").exists()]
+    sc = [d for d in sc if (d / "summary.json").exists()]
+    if not ks or not sc:
+        raise SystemExit("collect kickstart: no finished runs under " + str(base))
+    teacher = _teacher_scores(ks)
+    names = list(teacher)
+
+    def final(d: Path) -> dict:
+        per = {r["name"]: r["student_return"] for r in _summary(d)["per_task"]}
+        ratios = [per[n] / teacher[n] for n in names]
+        from distillrl.jobs import geomean
+
+        return {"per_task": per, "ratios": dict(zip(names, ratios)), "mean_ratio": float(np.mean(ratios)),
+                "geomean_ratio": geomean(ratios)}
+
+    runs = {"scratch": {d.name: final(d) for d in sc}, "kickstart": {d.name: final(d) for d in ks}}
+    curves = {g: {d.name: suite_curve(d, teacher) for d in ds} for g, ds in (("scratch", sc), ("kickstart", ks))}
+    # frames for kickstarting to reach from-scratch's final training suite score (median over seeds)
+    scratch_final = float(np.median([c[1][-1] for c in curves["scratch"].values()]))
+    budget = max(c[0][-1] for c in curves["scratch"].values())
+    reach = {}
+    for name, (f, s) in curves["kickstart"].items():
+        hit = next((fr for fr, v in zip(f, s) if v >= scratch_final), None)
+        reach[name] = hit
+    hits = [v for v in reach.values() if v is not None]
+    med = float(np.median(hits)) if len(hits) == len(reach) else None
+    fin = {g: float(np.mean([r["mean_ratio"] for r in runs[g].values()])) for g in runs}
+    fin_geo = {g: float(np.mean([r["geomean_ratio"] for r in runs[g].values()])) for g in runs}
+    iqm = _iqm({g: np.array([[r["ratios"][n] for n in names] for r in runs[g].values()]) for g in runs})
+    out = {"teacher_scores": teacher, "runs": runs, "scratch_final_training_suite": scratch_final,
+           "budget_frames": budget, "kickstart_frames_to_scratch_final": reach,
+           "speedup_median": budget / med if med else None,
+           "final_suite_mean_ratio": fin, "final_suite_geomean_ratio": fin_geo,
+           "final_gain_mean_ratio": fin["kickstart"] / fin["scratch"] - 1,
+           "final_gain_geomean_ratio": fin_geo["kickstart"] / fin_geo["scratch"] - 1, "iqm": iqm,
+           "curves": {g: {k: {"frames": v[0], "suite": v[1]} for k, v in c.items()} for g, c in curves.items()}}
+    _plot_suite(curves, scratch_final, OUT / "multitask_kickstart.png",
+                "minatar:all — multi-task PPO: from scratch vs kickstarted (5 teachers)")
+    return out
+
+
+def _iqm(groups: dict) -> dict:
+    """rliable's interquartile mean over runs × tasks, with its stratified-bootstrap 95% CI."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    agg = lambda x: __import__("numpy").array([metrics.aggregate_iqm(x)])  # noqa: E731
+    point, ci = rly.get_interval_estimates(groups, agg, reps=2000)
+    return {g: {"iqm": float(point[g][0]), "ci95": [float(ci[g][0][0]), float(ci[g][1][0])]} for g in groups}
+
+
+def _plot_suite(curves: dict, line: float | None, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = {"scratch": "tab:gray", "kickstart": "tab:blue"}
+    for g, runs in curves.items():
+        for i, (f, s) in enumerate(runs.values()):
+            ax.plot(f, s, color=colors.get(g, None), alpha=0.8, label=g if i == 0 else None)
+    if line is not None:
+        ax.axhline(line, ls="--", color="k", lw=0.8, label="from scratch, final (median)")
+    ax.set_xlabel("frames (all tasks)")
+    ax.set_ylabel("suite score: mean over games of return ÷ teacher")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def collect_distill() -> dict:
+    base = ROOT / "distill"
+    out: dict = {}
+    for d in sorted(base.glob("size*-s*")):
+        if not (d / "summary.json").exists():
+            continue
+        s = _summary(d)
+        size = d.name.split("-s")[0]
+        out.setdefault(size, []).append({
+            "run": d.name, "student_params": s["student_params"], "teachers_params": s["teacher_params"],
+            "param_fraction": s["param_fraction"], "geomean_ratio": s.get("geomean_ratio"),
+            "mean_ratio": s.get("mean_ratio"), "steps": s["steps"], "wall_s": s["wall_s"],
+            "per_task": [{k: r[k] for k in ("name", "student_return", "teacher_return", "score_ratio")}
+                         for r in s["per_task"]]})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("parts", nargs="+", choices=["kickstart", "distill", "online", "sibling", "collect"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
+    ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
+    ap.add_argument("--sizes", type=float, nargs="+", default=[1.0, 0.25],
+                    help="distill: student size as a fraction of the teachers' summed parameters")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for part in args.parts:
+        if part == "kickstart":
+            part_kickstart(args.seeds, args.steps or 1_500_000, args.envs)
+        elif part == "distill":
+            part_distill(args.seeds, args.steps or 1_000_000, args.sizes)
+        elif part == "online":
+            part_online(args.seeds, args.steps or 1_000_000)
+        elif part == "sibling":
+            part_sibling(args.seeds, args.steps)
+        elif part == "collect":
+            for name, fn in (("kickstart", collect_kickstart), ("distill", collect_distill),
+                             ("online", collect_online), ("sibling", collect_sibling)):
+                try:
+                    res = fn()
+                except SystemExit as e:
+                    print(e)
+                    continue
+                if res:
+                    (OUT / f"multitask_{name}.json").write_text(json.dumps(res, indent=1))
+                    print(f"wrote {OUT / f'multitask_{name}.json'}")
+
+
+def part_online(seeds, steps):  # filled in below
+    raise SystemExit("online: not yet built")
+
+
+def part_sibling(seeds, steps):
+    raise SystemExit("sibling: not yet built")
+
+
+def collect_online():
+    raise SystemExit("online: nothing to collect")
+
+
+def collect_sibling():
+    raise SystemExit("sibling: nothing to collect")
+
+
+if __name__ == "__main__":
+    main()
