@@ -240,20 +240,125 @@ def main() -> None:
                     print(f"wrote {OUT / f'multitask_{name}.json'}")
 
 
-def part_online(seeds, steps):  # filled in below
-    raise SystemExit("online: not yet built")
+# --------------------------------------------------------------------------- online distillation
+
+ONLINE_ENV = "minatar:breakout"
 
 
-def part_sibling(seeds, steps):
-    raise SystemExit("sibling: not yet built")
+def part_online(seeds: list[int], steps: int) -> None:
+    for s in seeds:
+        run("train", ROOT / "online" / f"online-s{s}",
+            ["--env", ONLINE_ENV, "--steps", str(steps), "--seed", str(s), "--online-distill",
+             "--online.eval-every", "50000", "--online.eval-episodes", "10", "--online.student-ratio", "0.5",
+             "--eval-episodes", "30", "--checkpoint-every", "250000"])
 
 
-def collect_online():
-    raise SystemExit("online: nothing to collect")
+def collect_online() -> dict:
+    import numpy as np
+
+    dirs = [d for d in sorted((ROOT / "online").glob("online-s*")) if (d / "summary.json").exists()]
+    if not dirs:
+        raise SystemExit("collect online: no finished runs")
+    curves = {}
+    for d in dirs:
+        rows = [r for r in _metrics(d) if r.get("online/teacher_eval") is not None
+                and r.get("online/teacher_eval") == r.get("online/teacher_eval")]
+        curves[d.name] = {k: [float(r[f"online/{k}"]) if r.get(f"online/{k}") is not None else float("nan")
+                              for r in rows] for k in ("teacher_eval", "best_eval", "student_eval")}
+        curves[d.name]["frames"] = [int(r["frames"]) for r in rows]
+    n = min(len(c["frames"]) for c in curves.values())
+    frames = list(curves.values())[0]["frames"][:n]
+    arr = {k: np.array([c[k][:n] for c in curves.values()], float) for k in ("teacher_eval", "best_eval", "student_eval")}
+
+    def steadiness(x):  # mean |change| between consecutive evaluations (per run, then averaged)
+        return float(np.nanmean(np.abs(np.diff(x, axis=1))))
+
+    spread = {k: float(np.nanmean(np.nanstd(v, axis=0, ddof=1))) for k, v in arr.items()}
+    finals = {d.name: {k: _summary(d)[k] for k in ("teacher_return", "best_return", "student_return", "score_ratio",
+                                                    "online_best_frames", "student_frames")} for d in dirs}
+    out = {"env": ONLINE_ENV, "frames": frames, "curves": curves, "finals": finals,
+           "seed_spread_mean_std": spread,
+           "steadiness_mean_abs_change": {k: steadiness(v) for k, v in arr.items()},
+           "mean_curve": {k: np.nanmean(v, 0).tolist() for k, v in arr.items()},
+           "std_curve": {k: np.nanstd(v, 0, ddof=1).tolist() for k, v in arr.items()}}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    f = np.array(frames)
+    for k, c, lab in (("teacher_eval", "tab:gray", "teacher (as it trains)"),
+                      ("best_eval", "tab:orange", "best checkpoint so far"),
+                      ("student_eval", "tab:blue", "online-distilled student")):
+        m, sd = np.nanmean(arr[k], 0), np.nanstd(arr[k], 0, ddof=1)
+        ax.plot(f, m, color=c, label=lab)
+        ax.fill_between(f, m - sd, m + sd, color=c, alpha=0.2)
+    ax.set_xlabel("teacher frames")
+    ax.set_ylabel("greedy return (10 episodes), mean ± sd over seeds")
+    ax.set_title(f"online distillation, {ONLINE_ENV}, {len(dirs)} seeds", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(OUT / "multitask_online.png", dpi=110)
+    plt.close(fig)
+    return out
 
 
-def collect_sibling():
-    raise SystemExit("sibling: nothing to collect")
+# --------------------------------------------------------------------------- sparse sibling
+
+SMALL = "minigrid:MiniGrid-DoorKey-5x5-v0?view=agent"
+LARGE = "minigrid:MiniGrid-DoorKey-16x16-v0?view=agent"
+
+
+def part_sibling(seeds: list[int], steps: int | None) -> None:
+    steps = steps or 1_000_000
+    teacher = ROOT / "sibling" / "teacher-5x5"
+    run("train", teacher, ["--env", SMALL, "--steps", "300000", "--seed", "1", "--eval-episodes", "100"])
+    common = ["--env", LARGE, "--steps", str(steps), "--eval-episodes", "100", "--checkpoint-every", "250000"]
+    for s in seeds:
+        run("train", ROOT / "sibling" / f"scratch-s{s}", [*common, "--seed", str(s)])
+        run("kickstart", ROOT / "sibling" / f"kickstart-s{s}",
+            [*common, "--seed", str(s), "--teacher", str(teacher), "--schedule", "linear",
+             "--decay-frames", str(steps // 2)])
+
+
+def collect_sibling() -> dict:
+    base = ROOT / "sibling"
+    if not (base / "teacher-5x5" / "summary.json").exists():
+        raise SystemExit("collect sibling: no teacher")
+    out: dict = {"small": SMALL, "large": LARGE, "teacher": _summary(base / "teacher-5x5"), "groups": {}}
+    curves = {}
+    for g in ("scratch", "kickstart"):
+        runs = {}
+        for d in sorted(base.glob(f"{g}-s*")):
+            if not (d / "summary.json").exists():
+                continue
+            s = _summary(d)
+            rows = _metrics(d)
+            first = next((int(r["frames"]) for r in rows if (r.get("charts/return_recent") or 0) > 0.5), None)
+            runs[d.name] = {"success_rate": s.get("success_rate"), "mean_return": s.get("mean_return"),
+                            "steps": s["steps"], "frames_to_training_return_0.5": first,
+                            "teacher_success_rate_on_large": s.get("teacher_success_rate")}
+            curves[(g, d.name)] = ([int(r["frames"]) for r in rows], [r.get("charts/return_recent") for r in rows])
+        solved = [r for r in runs.values() if (r["success_rate"] or 0) >= 0.9]
+        out["groups"][g] = {"runs": runs, "solved": len(solved), "seeds": len(runs)}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for i, ((g, name), (f, r)) in enumerate(curves.items()):
+        ax.plot(f, [float("nan") if v is None else v for v in r], color="tab:blue" if g == "kickstart" else "tab:gray",
+                alpha=0.8, label=g if name.endswith("s1") else None)
+    ax.set_xlabel("frames")
+    ax.set_ylabel("training return (last 100 episodes)")
+    ax.set_title("DoorKey-16x16 (agent view): kickstarted by a DoorKey-5x5 teacher vs from scratch", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(OUT / "multitask_sibling.png", dpi=110)
+    plt.close(fig)
+    return out
 
 
 if __name__ == "__main__":

@@ -106,12 +106,40 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return family, name
 
 
+MINIGRID_VIEWS = ("full", "agent")
+
+
+def spec_options(spec: str) -> tuple[str, dict[str, str]]:
+    """``minigrid:MiniGrid-DoorKey-8x8-v0?view=agent`` → (the spec without options, {"view": "agent"}).
+
+    Options: ``view`` (MiniGrid only): ``full`` (default; the whole grid, ``FullyObsWrapper``)
+    or ``agent`` (the agent's own 7×7 egocentric view — the same shape for every grid size, so a
+    teacher trained on a small grid can teach on a larger one)."""
+    if "?" not in spec:
+        return spec, {}
+    base, q = spec.split("?", 1)
+    opts = {}
+    for item in q.split("&"):
+        if "=" not in item:
+            raise EnvError(f"environment option {item!r} in {spec!r} is not key=value")
+        k, v = item.split("=", 1)
+        opts[k] = v
+    family = base.split(":", 1)[0]
+    for k, v in opts.items():
+        if k != "view" or family != "minigrid":
+            raise EnvError(f"unknown environment option {k!r} in {spec!r} (MiniGrid specs take ?view=full|agent)")
+        if v not in MINIGRID_VIEWS:
+            raise EnvError(f"view must be one of {', '.join(MINIGRID_VIEWS)} in {spec!r}, not {v!r}")
+    return base, opts
+
+
 def gym_id(spec: str) -> str:
     """The Gymnasium id behind a distillrl env spec (the first task's, for a multi-task spec)."""
     parts = split_specs(spec)
     if len(parts) > 1:
         ids = [gym_id(p) for p in parts]
         return ids[0]
+    spec, _ = spec_options(spec)
     family, name = parse_spec(spec)
     _register(family)
     if family == "minatar":
@@ -155,8 +183,9 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
     spec); validates the id now."""
     parts = split_specs(spec)
     spec = parts[task % len(parts)]
-    family, _ = parse_spec(spec)
     env_id = gym_id(spec)
+    spec, opts = spec_options(spec)
+    family, _ = parse_spec(spec)
 
     def thunk() -> gym.Env:
         kwargs: dict[str, Any] = {}
@@ -173,7 +202,7 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
         if family == "minigrid":
             from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper
 
-            env = ImgObsWrapper(FullyObsWrapper(env))
+            env = ImgObsWrapper(env if opts.get("view") == "agent" else FullyObsWrapper(env))
         return env
 
     return thunk
@@ -184,7 +213,7 @@ def env_info(spec: str, env: gym.Env | None = None) -> EnvInfo:
     parts = split_specs(spec)
     if len(parts) > 1:
         raise EnvError(f"{spec!r} is a task set: its spaces come from distillrl.tasks.TaskSet.build")
-    family, _ = parse_spec(spec)
+    family, _ = parse_spec(spec_options(spec)[0])
     close = env is None
     env = env or make_env_fn(spec)()
     try:

@@ -114,6 +114,8 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
         cb = (lambda rows: on_rows(trainer, rows)) if on_rows else None
         summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, on_rows=cb)
         summary = {"run_dir": str(run_dir), "env": cfg.env, **summary, **k.finish(trainer, cfg)}
+        if hasattr(trainer, "export"):
+            trainer.export(run_dir)
         write_summary(run_dir, summary)
     finally:
         trainer.close()
@@ -143,11 +145,22 @@ def eval_student(trainer, cfg) -> dict:
 
     if cfg.eval_episodes <= 0:
         return {}
+    if hasattr(trainer, "finish"):  # online distillation: teacher, best checkpoint and student
+        return trainer.finish()
     if trainer.n_tasks > 1:
         return eval_tasks(trainer, cfg)
     rets, _ = evaluate(_logits_fn(trainer.policy), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
                        max_episode_steps=cfg.max_episode_steps)
-    return summarize(rets)
+    return {**summarize(rets), **success(cfg.env, rets)}
+
+
+def success(env: str, returns) -> dict:
+    """Goal-reaching tasks (MiniGrid: a positive return means the goal was reached): the success rate."""
+    import numpy as np
+
+    if not env.startswith("minigrid:") or len(returns) == 0:
+        return {}
+    return {"success_rate": float(np.mean(np.asarray(returns) > 0))}
 
 
 def teacher_fn(teacher, task: int | None = None):
@@ -181,6 +194,9 @@ def eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
                 "score_ratio": ss["mean_return"] / ts["mean_return"] if ts["mean_return"] else float("nan"),
                 "episodes": ss["episodes"], "mean_return": ss["mean_return"],
                 "student_returns": s.tolist(), "teacher_returns": t.tolist()})
+    sr, tr = success(env, s), success(env, t)
+    if sr:
+        out.update({"success_rate": sr["success_rate"], "teacher_success_rate": tr["success_rate"]})
     return out
 
 

@@ -29,6 +29,10 @@ PRESETS: dict[tuple[str, str], dict] = {
     ("minatar", "a2c"): {"steps": 5_000_000, "ppo": {"num_envs": 16, "num_steps": 5, "num_minibatches": 1,
                                                      "update_epochs": 1, "lr": 7e-4, "ent_coef": 0.01,
                                                      "gae_lambda": 1.0}, "checkpoint_every": 500_000},
+    # MiniGrid PPO: rl-starter-files' settings (16 envs × 128 steps, batch 256, 4 epochs, lr 1e-3,
+    # entropy 0.01), the setting its DoorKey results were reported with.
+    ("minigrid", "ppo"): {"ppo": {"num_envs": 16, "num_steps": 128, "num_minibatches": 8, "update_epochs": 4,
+                                  "lr": 1e-3, "ent_coef": 0.01, "gae_lambda": 0.95, "gamma": 0.99}},
     ("gym", "a2c"): {"ppo": {"num_envs": 8, "num_steps": 5, "num_minibatches": 1, "update_epochs": 1, "lr": 7e-4,
                              "ent_coef": 0.0, "gae_lambda": 1.0}},
     ("gym:CartPole-v1", "dqn"): {"dqn": {"buffer_size": 10_000, "learning_starts": 1000, "train_freq": 1,

@@ -39,6 +39,8 @@ class Run:
     frames: np.ndarray
     returns: np.ndarray
     lambdas: dict[str, np.ndarray]
+    task_returns: dict[str, np.ndarray] = field(default_factory=dict)
+    """task sets: each task's training return (mean of its last 100 episodes) per row"""
 
 
 @dataclass
@@ -82,7 +84,9 @@ def load_run(path: str | Path) -> Run:
     returns = _col(rows, "charts/return_recent", "return_recent")
     lambdas = {k.replace("kickstart/", ""): np.array([r[k] for r in rows], float) for k in (rows[0] if rows else {})
                if k.startswith(("kickstart/lambda_", "lambda_"))}
-    return Run(p, kind, config, summary, frames, returns, lambdas)
+    tasks = {k.split("/")[1]: np.array([r.get(k, math.nan) for r in rows], float) for k in (rows[-1] if rows else {})
+             if k.startswith("tasks/") and k.endswith("/return_recent")}
+    return Run(p, kind, config, summary, frames, returns, lambdas, tasks)
 
 
 def group_runs(runs: list[Run]) -> list[Group]:
@@ -279,10 +283,133 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     if notes:
         md += ["", "Note: " + notes[0] + "."]
     md += ["", "![learning curves](curves.png)"] + (["", "![lambda](lambda.png)"] if have_l else [])
+    task_md, task_json = task_section(groups, out)
+    md += task_md
     (out / "report.md").write_text("\n".join(md) + "\n")
     result = {"target": target, "teacher_score": teacher, "groups": rows, "out": str(out)}
+    if task_json:
+        result["tasks"] = task_json
     (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
+
+
+# --------------------------------------------------------------------------- task sets
+
+
+def task_teacher_scores(groups: list[Group]) -> dict[str, float]:
+    """Per task: the teachers' mean greedy score over every run that evaluated one (same
+    episode seeds as its student)."""
+    acc: dict[str, list[float]] = {}
+    for g in groups:
+        for r in g.runs:
+            for t in r.summary.get("per_task", []):
+                if t.get("teacher_return") is not None:
+                    acc.setdefault(t["name"], []).append(float(t["teacher_return"]))
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+def _geomean(xs) -> float:
+    xs = np.maximum(np.asarray(xs, float), 1e-3)
+    return float(np.exp(np.mean(np.log(xs)))) if len(xs) else math.nan
+
+
+def task_section(groups: list[Group], out: Path) -> tuple[list[str], dict]:
+    """Per-task tables and the suite aggregate for runs on a task set: each task's final greedy
+    score and % of its teacher; per group the geometric mean of % of teacher over tasks (Rusu
+    et al.'s suite figure) and rliable's IQM of the normalised scores (score ÷ teacher) over
+    runs × tasks; and per-task training curves (``tasks.png``)."""
+    tgroups = [g for g in groups if any(r.summary.get("per_task") for r in g.runs)]
+    if not tgroups:
+        return [], {}
+    teacher = task_teacher_scores(tgroups)
+    names = [t["name"] for t in next(r.summary["per_task"] for g in tgroups for r in g.runs if r.summary.get("per_task"))]
+    res: dict = {"teacher_scores": teacher, "groups": []}
+    md = ["", "## Per task", "", "Final greedy score per task (mean over seeds) and, where a teacher score exists, "
+          "% of the task's teacher (its greedy score on the same episodes: "
+          + ", ".join(f"{n} {teacher[n]:.3g}" for n in names if n in teacher) + ").", "",
+          "| group | seeds | " + " | ".join(names) + " | suite: geomean % of teacher | mean % | IQM of score ÷ teacher [95% CI] |",
+          "|---|---|" + "---|" * len(names) + "---|---|---|"]
+    norm: dict[str, np.ndarray] = {}
+    for g in tgroups:
+        per_run = []
+        for r in g.runs:
+            got = {t["name"]: float(t["student_return"]) for t in r.summary.get("per_task", [])}
+            if got:
+                per_run.append(got)
+        cells, row = [], {"group": g.label, "seeds": len(per_run), "tasks": {}}
+        for n in names:
+            vals = [pr[n] for pr in per_run if n in pr]
+            m = float(np.mean(vals)) if vals else math.nan
+            pct = 100 * m / teacher[n] if n in teacher and teacher[n] else math.nan
+            row["tasks"][n] = {"score": m, "pct_teacher": pct}
+            cells.append(f"{m:.2f}" + (f" ({pct:.0f}%)" if np.isfinite(pct) else ""))
+        full = [pr for pr in per_run if all(n in pr for n in names)]
+        if teacher and all(n in teacher for n in names) and full:
+            ratios = np.array([[pr[n] / teacher[n] for n in names] for pr in full])
+            row["geomean_pct"] = 100 * float(np.mean([_geomean(x) for x in ratios]))
+            row["mean_pct"] = 100 * float(ratios.mean())
+            norm[g.label] = ratios
+        res["groups"].append(row)
+    if norm:
+        try:
+            from rliable import library as rly
+            from rliable import metrics
+
+            ok = {k: v for k, v in norm.items() if v.size >= 2}
+            est, ci = rly.get_interval_estimates(ok, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000)
+            for row in res["groups"]:
+                if row["group"] in ok:
+                    k = row["group"]
+                    row["iqm"] = [float(est[k][0]), float(ci[k][0][0]), float(ci[k][1][0])]
+        except ImportError:
+            pass
+    for row in res["groups"]:
+        gm = f"{row['geomean_pct']:.0f}%" if "geomean_pct" in row else "-"
+        mp = f"{row['mean_pct']:.0f}%" if "mean_pct" in row else "-"
+        iq = f"{row['iqm'][0]:.2f} [{row['iqm'][1]:.2f}, {row['iqm'][2]:.2f}]" if "iqm" in row else "-"
+        cells = [(f"{row['tasks'][n]['score']:.2f}" + (f" ({row['tasks'][n]['pct_teacher']:.0f}%)"
+                  if np.isfinite(row["tasks"][n]["pct_teacher"]) else "")) for n in names]
+        md.append(f"| {row['group']} | {row['seeds']} | " + " | ".join(cells) + f" | {gm} | {mp} | {iq} |")
+    _plot_tasks(tgroups, names, teacher, out / "tasks.png")
+    md += ["", "![per-task curves](tasks.png)"]
+    return md, res
+
+
+def _plot_tasks(groups: list[Group], names: list[str], teacher: dict[str, float], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    n = len(names) + (1 if teacher else 0)
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for i, name in enumerate(names):
+        ax = axes[i // cols][i % cols]
+        for j, g in enumerate(groups):
+            for k, r in enumerate(g.runs):
+                if name in r.task_returns:
+                    ax.plot(r.frames, r.task_returns[name], color=f"C{j}", alpha=0.7, lw=1,
+                            label=g.label if k == 0 else None)
+        if name in teacher:
+            ax.axhline(teacher[name], ls="--", c="k", lw=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    if teacher and all(n in teacher for n in names):
+        ax = axes[(n - 1) // cols][(n - 1) % cols]
+        for j, g in enumerate(groups):
+            for r in g.runs:
+                if all(nm in r.task_returns for nm in names):
+                    suite = np.mean([r.task_returns[nm] / teacher[nm] for nm in names], 0)
+                    ax.plot(r.frames, suite, color=f"C{j}", alpha=0.7, lw=1)
+        ax.axhline(1.0, ls="--", c="k", lw=0.8)
+        ax.set_title("suite: mean of return ÷ teacher", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for i in range(n, rows * cols):
+        axes[i // cols][i % cols].axis("off")
+    axes[0][0].legend(fontsize=6)
+    fig.supxlabel("frames (all tasks)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- populations (distillrl pbt)

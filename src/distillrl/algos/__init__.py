@@ -14,6 +14,7 @@ from ..nets import NetConfig
 from ..trainer import ALGORITHMS, RunConfig, Trainer
 from . import distill, dqn, ppo  # noqa: F401  (register the algorithms)
 from .dqn import DQNConfig
+from .online import OnlineOptions
 from .ppo import PPOConfig, check_ppo
 
 __all__ = ["TrainConfig", "PPOConfig", "DQNConfig", "make_trainer", "ALGORITHMS"]
@@ -28,6 +29,9 @@ class TrainConfig(RunConfig):
     ppo: PPOConfig = field(default_factory=PPOConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
     net: NetConfig = field(default_factory=NetConfig)
+    online_distill: bool = False
+    """also distil the teacher's best checkpoint so far into a student while it trains (Rusu et al.'s online distillation; see the online.* options)"""
+    online: OnlineOptions = field(default_factory=OnlineOptions)
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
@@ -38,4 +42,8 @@ def make_trainer(cfg: TrainConfig) -> Trainer:
     from ..config import validate
 
     validate(cfg)
+    if getattr(cfg, "online_distill", False):
+        from .online import OnlineDistill
+
+        return OnlineDistill(cfg)
     return ALGORITHMS[cfg.algo](cfg)

@@ -1,0 +1,209 @@
+"""Online policy distillation (Rusu et al. 2016, SPEC §3): while a teacher is still training,
+keep its best-scoring checkpoint so far and continually distil it into a student.
+
+:class:`OnlineDistill` drives two ordinary trainers in one process — the teacher's own
+trainer (PPO, A2C or DQN from ``distillrl train``) and a :class:`distill.DistillTrainer`
+whose teacher is a frozen copy of the best teacher so far. Every ``online.eval_every`` teacher
+frames the teacher is evaluated greedily on a fixed list of episodes; when it beats the best
+score so far, its weights are copied into the frozen copy (the student's teacher changes only
+then, never to a worse checkpoint). The student learns continually: ``online.student_ratio``
+of its own frames per teacher frame, from the first evaluation on. The student is evaluated
+on the same episodes at the same points, so the two learning curves (``online/teacher_eval``,
+``online/student_eval``, ``online/best_eval`` in metrics.csv) are directly comparable.
+
+The run directory is the teacher's run (its checkpoint loads as the teacher, as any ``train``
+run); the whole state — both trainers, the frozen best copy, the best score — is in the
+checkpoint, so a killed run resumes. At the end the student is also written as
+``<run>/student/model.safetensors`` (usable as ``--teacher <run>/student``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from ..fastpolicy import agent_weights
+from .distill import LossName
+
+
+@dataclass
+class OnlineOptions:
+    """Online distillation (with --online-distill)."""
+
+    eval_every: int = 50_000
+    """teacher frames between evaluations of teacher and student (the best checkpoint is chosen at these points) {≥ 1}"""
+    eval_episodes: int = 10
+    """greedy episodes per evaluation (the same episode seeds every time, for both) {≥ 1}"""
+    student_ratio: float = 1.0
+    """student environment frames per teacher frame {> 0}"""
+    student_size: float | None = None
+    """student acting parameters as a fraction of the teacher's (default: the teacher's own network) {(0, 4]}"""
+    source: Literal["student", "teacher"] = "student"
+    """where the student's states come from: student (DAgger-like) or teacher (the best copy acts ε-greedily)"""
+    loss: LossName = "kl"
+    """distillation loss (see distill --loss)"""
+    lr: float = 1e-3
+    """student learning rate {> 0}"""
+
+
+class OnlineDistill:
+    """A teacher trainer and a student distilled from its best checkpoint so far, as one trainer."""
+
+    def __init__(self, cfg: Any):
+        from . import ALGORITHMS
+        from ..teachers import AgentTeacher
+        from .distill import DistillConfig, DistillTrainer
+
+        o = cfg.online
+        self.cfg, self.o = cfg, o
+        self.teacher = ALGORITHMS[cfg.algo](cfg)
+        self.algo = f"online-{self.teacher.algo}"
+        self.best = copy.deepcopy(self.teacher.agent).eval().requires_grad_(False)
+        self.best_teacher = AgentTeacher(self.best, "best-so-far", env=cfg.env)
+        dcfg = DistillConfig(env=cfg.env, teacher=["best-so-far"], steps=max(1, int(cfg.steps * o.student_ratio)),
+                             seed=cfg.seed + 1, threads=cfg.threads, max_episode_steps=cfg.max_episode_steps,
+                             source=o.source, loss=o.loss, lr=o.lr, student_size=o.student_size,
+                             eval_episodes=0, net=replace(cfg.net))
+        self.student = DistillTrainer(dcfg, teacher=self.best_teacher)
+        self.best_score = -math.inf
+        self.best_frames = -1
+        self.next_eval = o.eval_every
+        self.student_debt = 0.0
+
+    # ---- what drive() and the CLI use
+    @property
+    def frames(self) -> int:
+        return self.teacher.frames
+
+    @property
+    def total_frames(self) -> int:
+        return self.teacher.total_frames
+
+    @property
+    def agent(self):
+        return self.teacher.agent
+
+    @property
+    def policy(self):
+        return self.teacher.policy
+
+    @property
+    def stats(self):
+        return self.teacher.stats
+
+    @property
+    def n_params(self) -> int:
+        return self.teacher.n_params
+
+    @property
+    def n_tasks(self) -> int:
+        return self.teacher.n_tasks
+
+    @property
+    def taskset(self):
+        return self.teacher.taskset
+
+    @property
+    def hp(self):
+        return self.teacher.hp
+
+    def set_hparams(self, **values: float) -> None:
+        self.teacher.set_hparams(**values)
+
+    def _evaluate(self, policy) -> float:
+        from ..evaluate import evaluate
+
+        rets, _ = evaluate(lambda x: policy(x, np.zeros(len(x), np.int64))[0], self.cfg.env, self.o.eval_episodes,
+                           seed=50_000 + self.cfg.seed, max_episode_steps=self.cfg.max_episode_steps)
+        return float(rets.mean())
+
+    def advance(self, frames: int) -> list[dict]:
+        before = self.teacher.frames
+        rows = self.teacher.advance(frames)
+        if self.best_frames >= 0:  # the student learns once a best checkpoint exists
+            self.student_debt += (self.teacher.frames - before) * self.o.student_ratio
+            if self.student_debt >= 1:
+                s0 = self.student.frames
+                srows = self.student.advance(int(self.student_debt))
+                self.student_debt -= self.student.frames - s0  # whole iterations: may overshoot a little
+                last = srows[-1]
+                rows[-1].update({"online/student_frames": self.student.frames,
+                                 "online/distill_loss": last.get("losses/distill_loss", math.nan),
+                                 "online/agreement": last.get("distill/agreement", math.nan)})
+        if self.teacher.frames >= self.next_eval:
+            score = self._evaluate(self.teacher.policy)
+            improved = score > self.best_score
+            if improved:
+                self.best_score, self.best_frames = score, self.teacher.frames
+                self._set_best(self.teacher.agent.state_dict())
+            student = self._evaluate(self.student.policy) if self.student.frames > 0 else math.nan
+            rows[-1].update({"online/teacher_eval": score, "online/best_eval": self.best_score,
+                             "online/best_frames": self.best_frames, "online/student_eval": student,
+                             "online/student_frames": self.student.frames})
+            self.next_eval = (self.teacher.frames // self.o.eval_every + 1) * self.o.eval_every
+        return rows
+
+    def _set_best(self, state: dict) -> None:
+        self.best.load_state_dict(state)
+        self.best_teacher._np.set_weights(agent_weights(self.best))  # fused parts of the NumPy mirror are copies
+
+    # ---- state
+    def state_dict(self) -> dict:
+        t = self.teacher.state_dict()
+        return {**t, "online": {"student": self.student.state_dict(), "best": self.best.state_dict(),
+                                "best_score": self.best_score, "best_frames": self.best_frames,
+                                "next_eval": self.next_eval, "student_debt": self.student_debt}}
+
+    def load_state_dict(self, s: dict) -> None:
+        self.teacher.load_state_dict({k: v for k, v in s.items() if k != "online"})
+        o = s["online"]
+        self._set_best(o["best"])
+        self.student.load_state_dict(o["student"])
+        self.best_score, self.best_frames = float(o["best_score"]), int(o["best_frames"])
+        self.next_eval = int(o["next_eval"])
+        self.student_debt = float(o.get("student_debt", 0.0))
+
+    def close(self) -> None:
+        self.teacher.close()
+        self.student.close()
+
+    # ---- the end of a run
+    def finish(self) -> dict:
+        """Final evaluation of the last teacher, the best checkpoint and the student (same episodes)."""
+        from ..evaluate import evaluate, summarize
+
+        n, seed = self.cfg.eval_episodes, 10_000 + self.cfg.seed
+        out: dict = {"online_best_eval": self.best_score, "online_best_frames": self.best_frames,
+                     "student_frames": self.student.frames, "student_params": self.student.n_params}
+        if n > 0:
+            for name, pol in (("teacher", self.teacher.policy), ("best", self.best_teacher._np),
+                              ("student", self.student.policy)):
+                rets, _ = evaluate(lambda x, p=pol: p(x, np.zeros(len(x), np.int64))[0], self.cfg.env, n, seed=seed,
+                                   max_episode_steps=self.cfg.max_episode_steps)
+                s = summarize(rets)
+                out[f"{name}_return"] = s["mean_return"]
+                out[f"{name}_std"] = s["std_return"]
+            out["mean_return"] = out["teacher_return"]
+            out["score_ratio"] = out["student_return"] / out["best_return"] if out["best_return"] else math.nan
+        return out
+
+    def export(self, run_dir) -> None:
+        """The student as ``run_dir/student/model.safetensors`` (``--teacher <run>/student`` loads it)."""
+        from pathlib import Path
+
+        from .. import checkpoint
+        from ..config import to_dict
+
+        d = Path(run_dir) / "student"
+        d.mkdir(parents=True, exist_ok=True)
+        st = self.student
+        checkpoint.save(d / "model.safetensors", {"algo": "distill", "agent": st.agent.state_dict()},
+                        {"kind": "distill", "config": to_dict(st.cfg), "agent": st.agent.spec(), "env": self.cfg.env,
+                         "frames": st.frames, "online_from": str(run_dir)})
+
+
+__all__ = ["OnlineOptions", "OnlineDistill"]
