@@ -174,7 +174,7 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
     ``zoo`` for every task's zoo teacher) and sees only that task's samples, in its own
     observation shape and action set (:class:`teachers.TeacherSet`); an unbound teacher
     teaches every task whose spaces it fits."""
-    from .teachers import TeacherSet, load_teacher, parse_task_teachers
+    from .teachers import TeacherSet, load_task_teacher, load_teacher, parse_task_teachers
 
     validate(cfg)
     srcs = teachers if teachers is not None else cfg.teacher
@@ -197,7 +197,7 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
             t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau)
             view = t
         else:
-            t = load_teacher(src, ts.infos[task] if task is not None else None, cfg.teacher_arch, cfg.tau)
+            t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)
             view = TeacherSet({task: t} if task is not None else dict.fromkeys(range(ts.n_tasks), t), ts)
         g_t, g_r = math.nan, 0.0
         if cfg.schedule == "performance":

@@ -193,5 +193,14 @@ def error_line(err: BaseException) -> str:
 
 
 def absolute_paths(values: list[str]) -> list[str]:
-    """Paths that exist here made absolute (teachers given relative to the caller's directory)."""
-    return [str(Path(v).resolve()) if Path(v).exists() else v for v in values]
+    """Paths that exist here made absolute (teachers given relative to the caller's directory),
+    also as the SOURCE of a task-bound ``TASK=SOURCE`` teacher."""
+    def one(v: str) -> str:
+        if Path(v).exists():
+            return str(Path(v).resolve())
+        if "=" in v:
+            key, src = v.split("=", 1)
+            if Path(src).exists():
+                return f"{key}={Path(src).resolve()}"
+        return v
+    return [one(v) for v in values]

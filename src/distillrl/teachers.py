@@ -36,7 +36,8 @@ from .errors import SourceError, TeacherError
 from .tasks import MASK
 
 __all__ = ["Teacher", "TeacherError", "TeacherArch", "AgentTeacher", "CallableTeacher", "load_teacher",
-           "load_sb3_zip", "load_state_dict_teacher", "CLEANRL_ARCHES", "TeacherSet", "parse_task_teachers"]
+           "load_sb3_zip", "load_state_dict_teacher", "CLEANRL_ARCHES", "TeacherSet", "parse_task_teachers",
+           "load_task_teacher"]
 
 TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari"]
 
@@ -472,6 +473,18 @@ class TeacherSet(Teacher):
 
     def act(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         return self.outputs_np(obs, task_id).argmax(-1)
+
+
+def load_task_teacher(source: Any, taskset, task: int | None, arch: str | None = None, tau: float | None = None,
+                      outputs: str = "logits") -> Teacher:
+    """Load the teacher of task ``task`` of a task set (None: of every task), checked against
+    that task's own spaces; a mismatch is one :class:`TeacherError` naming the task."""
+    if task is None:
+        return load_teacher(source, taskset.infos[0] if callable(source) else None, arch, tau, outputs)
+    try:
+        return load_teacher(source, taskset.infos[task], arch, tau, outputs)
+    except TeacherError as e:
+        raise TeacherError(f"teacher for task {taskset.specs[task]} does not fit it: {e}") from None
 
 
 def parse_task_teachers(sources: list, taskset, tasks: list[int] | None = None) -> list[tuple[int | None, Any]]:

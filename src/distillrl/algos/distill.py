@@ -53,7 +53,7 @@ from ..nets import Agent, AgentOutput, NetConfig, acting_param_count
 from ..replay import ReplayBuffer
 from ..schedules import linear_decay
 from ..tasks import MASK, TaskSet
-from ..teachers import Teacher, TeacherArch, TeacherSet, load_teacher, parse_task_teachers
+from ..teachers import Teacher, TeacherArch, TeacherSet, load_task_teacher, load_teacher, parse_task_teachers
 from ..trainer import RunConfig, Trainer, estimate_gae, register
 
 LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_kl"]
@@ -181,6 +181,9 @@ def width_for_fraction(info, net: NetConfig, target: int, heads: dict | None = N
 def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list | None = None) -> Teacher:
     """The teacher of a distillation: one teacher for one env; for a task set, one teacher per
     task (``TASK=SOURCE`` items, ``zoo``, or one teacher fitting every task) as a :class:`TeacherSet`."""
+    if isinstance(given, TeacherSet):
+        given.check_env(ts.info)
+        return given
     srcs = given if isinstance(given, list) else ([given] if given is not None else
                                                   ([cfg.teacher] if isinstance(cfg.teacher, str) else list(cfg.teacher)))
     if not srcs:
@@ -194,7 +197,7 @@ def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list
         return t
     bound: dict[int, Teacher] = {}
     for task, src in pairs:
-        t = load_teacher(src, ts.infos[task] if task is not None else None, cfg.teacher_arch, cfg.tau)
+        t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)
         for k in ([task] if task is not None else range(ts.n_tasks)):
             if k in bound:
                 raise ConfigError(f"two teachers for task {ts.specs[k]}; give one per task")

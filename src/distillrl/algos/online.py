@@ -122,6 +122,15 @@ class OnlineDistill:
         return float(rets.mean())
 
     def advance(self, frames: int) -> list[dict]:
+        """Train the teacher ``frames`` more frames (whole iterations), stopping at every
+        evaluation point on the way; the student follows."""
+        target = self.teacher.frames + frames
+        rows: list[dict] = []
+        while self.teacher.frames < target:
+            rows.extend(self._advance(max(1, min(target, self.next_eval) - self.teacher.frames)))
+        return rows
+
+    def _advance(self, frames: int) -> list[dict]:
         before = self.teacher.frames
         rows = self.teacher.advance(frames)
         if self.best_frames >= 0:  # the student learns once a best checkpoint exists
