@@ -11,6 +11,7 @@ import torch
 
 from distillrl import losses as L
 from distillrl.algos.distill import DistillConfig, DistillTrainer
+from distillrl.errors import ConfigError
 from distillrl.envs import EnvError, env_info, make_env_fn, spec_options
 from distillrl.fastpolicy import NumpyPolicy, make_fast_policy
 from distillrl.kickstart import KickstartConfig, make_kickstart_trainer
@@ -299,3 +300,23 @@ def test_two_game_minatar_cli_distill_kickstart_report(cli, tmp_path):
             "--teacher", "space_invaders=minatar-space_invaders", "--steps", "100", "--run-dir", bad)
     assert p.returncode != 0 and "does not fit" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not bad.exists()
+
+
+def test_dqn_and_a2c_learn_on_a_task_set():
+    """Every learner runs on a task set: DQN's targets use each sample's own Q head."""
+    from distillrl.algos import TrainConfig, make_trainer
+
+    with pytest.raises(ConfigError, match="at least the number of tasks"):
+        make_trainer(TrainConfig(env=BS, algo="dqn", steps=10**6))  # DQN's default is one env
+    cfg = TrainConfig(env=BS, algo="dqn", steps=10**6)
+    cfg.dqn.learning_starts, cfg.dqn.batch_size, cfg.dqn.num_envs = 64, 16, 2
+    tr = make_trainer(cfg)
+    rows = tr.advance(400)
+    assert tr.updates > 0 and all(math.isfinite(r.get("losses/td_loss", 0.0)) for r in rows)
+    assert set(np.unique(tr.buffer.sample(64, tr.np_rng)["task_id"].numpy())) == {0, 1}
+    tr.close()
+    cfg = TrainConfig(env=BS, algo="a2c", steps=10**6)
+    tr = make_trainer(cfg)
+    tr.advance(200)
+    assert tr.updates > 0
+    tr.close()

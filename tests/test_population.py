@@ -135,3 +135,17 @@ def test_the_shipped_example_experiment_is_valid():
 
     cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[1] / "examples/pbt_breakout.yaml"))
     assert cfg.command == "kickstart" and set(cfg.priors) >= {"lr", "lambda_shared", "lambda_0"}
+
+
+def test_the_multi_task_example_tunes_one_lambda_per_game():
+    """Per-task λ_k under PBT: the example's priors name lambda_0..lambda_4, and a kickstart
+    trainer on minatar:all with the zoo's teachers declares exactly those (checked by pbt.resolve
+    before Ray starts)."""
+    from pathlib import Path
+
+    from distillrl.config import load_yaml
+    from distillrl.pbt import resolve
+
+    cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[1] / "examples/pbt_minatar_all.yaml"))
+    base, defaults = resolve(cfg)
+    assert {f"lambda_{k}" for k in range(5)} <= set(defaults) and base.env == "minatar:all"

@@ -221,7 +221,7 @@ def cmd_eval(argv: list[str]) -> int:
     import numpy as np
 
     from .config import Domain
-    from .envs import env_info
+    from .envs import env_info, split_specs
     from .errors import DistillRLError
     from .evaluate import evaluate, summarize
     from .run import emit
@@ -239,6 +239,8 @@ def cmd_eval(argv: list[str]) -> int:
         env = ns.env or agent.env
         if not env:
             raise ConfigError(f"{ns.source} does not record its environment: pass --env")
+        if len(split_specs(env)) > 1:  # a multi-task agent: every task on its own
+            return _eval_tasks(agent, env, ns)
         agent.check_env(env_info(env))
     except DistillRLError as e:
         die("distillrl eval", str(e))
@@ -252,6 +254,30 @@ def cmd_eval(argv: list[str]) -> int:
     summary = {"source": ns.source, "env": env, "kind": agent.kind, **summarize(rets), "steps": int(lens.sum()),
                "sps": float(lens.sum() / max(wall, 1e-9)), "greedy": not ns.stochastic}
     emit(summary, ns.json)
+    return 0
+
+
+def _eval_tasks(agent, env: str, ns) -> int:
+    """``distillrl eval`` of a task-set agent: each task greedily (or sampled) on its own episodes."""
+    import numpy as np
+    import torch
+
+    from .evaluate import evaluate, summarize
+    from .run import emit
+    from .tasks import TaskSet
+
+    net = getattr(getattr(agent, "agent", None), "cfg", None)
+    ts = TaskSet.build(env, net.task_actions if net is not None else "heads")
+    agent.check_env(ts.info)
+    fn = (lambda x, t: agent.outputs(x, torch.from_numpy(t)).numpy()) if not ns.stochastic else \
+        (lambda x, t: np.log(np.clip(agent.probs(x, torch.from_numpy(t)).numpy(), 1e-12, None)))
+    per = []
+    for k, spec in enumerate(ts.specs):
+        rets, _ = evaluate(ts.policy_for_task(fn, k), spec, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
+                           max_episode_steps=ns.max_episode_steps)
+        per.append({"task": spec, "name": ts.names[k], **summarize(rets)})
+    emit({"source": ns.source, "env": env, "kind": agent.kind, "per_task": per,
+          "mean_return": float(np.mean([r["mean_return"] for r in per])), "greedy": not ns.stochastic}, ns.json)
     return 0
 
 

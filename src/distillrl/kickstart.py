@@ -39,7 +39,7 @@ from .errors import ConfigError
 from .nets import NetConfig
 from .schedules import LambdaKind, LambdaSchedule
 from .teachers import Teacher, TeacherArch
-from .trainer import LossTerm, RunConfig, Trainer
+from .trainer import LossTerm, RunConfig, Trainer, check_task_envs
 
 class KickstartTerm(LossTerm):
     """Teacher k's distillation term λ_k(t)·H(π_Tk ‖ π_S) as a learner loss term."""
@@ -136,6 +136,7 @@ class KickstartConfig(RunConfig, KickstartOptions):
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
+        check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
         # 0 when teachers are given as objects; ``zoo`` expands to one teacher per task (counted after loading)
         k = 0 if "zoo" in self.teacher else len(self.teacher)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):

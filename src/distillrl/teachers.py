@@ -101,9 +101,12 @@ class AgentTeacher(Teacher):
         out = self.agent(obs, task_id)
         return out.q if self.kind == "q" else out.logits
 
-    def outputs_np(self, obs: np.ndarray) -> np.ndarray:
-        """Fast path for acting on a few observations (NumPy mirror)."""
-        return self._np.q_values(obs) if self.kind == "q" else self._np(obs)[0]
+    def outputs_np(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        """Fast path for acting on a few observations (NumPy mirror); ``task_id`` for a
+        multi-task agent."""
+        if task_id is None and self.agent.n_tasks > 1:
+            raise TeacherError(f"{self.name} plays {self.agent.n_tasks} tasks: its outputs need task ids")
+        return self._np.q_values(obs, task_id) if self.kind == "q" else self._np(obs, task_id)[0]
 
 
 # --------------------------------------------------------------------------- callables

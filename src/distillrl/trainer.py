@@ -65,6 +65,15 @@ class RunConfig:
     """acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch"""
 
 
+def check_task_envs(env: str, num_envs: int, flag: str) -> None:
+    """A task set needs at least one environment per task (cross-field rule for the config layer)."""
+    from .envs import split_specs
+
+    k = len(split_specs(env))
+    if num_envs < k:
+        raise ConfigError(f"{flag} ({num_envs}) must be at least the number of tasks in {env} ({k})")
+
+
 class LossTerm:
     """An extra loss added to a trainer's learner (kickstarting, RND, codistillation, ...).
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..nets import NetConfig
-from ..trainer import ALGORITHMS, RunConfig, Trainer
+from ..trainer import ALGORITHMS, RunConfig, Trainer, check_task_envs
 from . import distill, dqn, ppo  # noqa: F401  (register the algorithms)
 from .dqn import DQNConfig
 from .online import OnlineOptions
@@ -35,6 +35,10 @@ class TrainConfig(RunConfig):
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
+        if self.algo == "dqn":
+            check_task_envs(self.env, self.dqn.num_envs, "--dqn.num-envs")
+        else:
+            check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
 
 
 def make_trainer(cfg: TrainConfig) -> Trainer:

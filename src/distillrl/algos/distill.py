@@ -54,7 +54,7 @@ from ..replay import ReplayBuffer
 from ..schedules import linear_decay
 from ..tasks import MASK, TaskSet
 from ..teachers import Teacher, TeacherArch, TeacherSet, load_task_teacher, load_teacher, parse_task_teachers
-from ..trainer import RunConfig, Trainer, estimate_gae, register
+from ..trainer import RunConfig, Trainer, check_task_envs, estimate_gae, register
 
 LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_kl"]
 Source = Literal["teacher", "student", "dagger", "eer"]
@@ -154,6 +154,8 @@ class DistillConfig(RunConfig):
     net: NetConfig = field(default_factory=NetConfig)
 
     def check(self) -> None:
+        if self.env:
+            check_task_envs(self.env, self.num_envs, "--num-envs")
         if self.source == "eer" and LOSSES[self.loss].cost is None:
             raise ConfigError(f"--source eer needs a divergence loss (kl, cross_entropy or reverse_kl), not {self.loss}")
 

@@ -118,9 +118,9 @@ class DQNTrainer(Trainer):
         s = self.buffer.sample(self.d.batch_size, self.np_rng)
         tr = Transitions(s["obs"], s["action"], s["reward"], s["next_obs"], s["terminated"], s["task_id"])
         with torch.no_grad():
-            next_q_t = self.target(tr.next_obs).q
+            next_q_t = self.target(tr.next_obs, tr.task_id).q  # masked actions never win the max
             if self.d.double:
-                a_star = self.agent(tr.next_obs).q.argmax(-1, keepdim=True)
+                a_star = self.agent(tr.next_obs, tr.task_id).q.argmax(-1, keepdim=True)
                 next_q = next_q_t.gather(-1, a_star).squeeze(-1)
             else:
                 next_q = next_q_t.max(-1).values
