@@ -19,26 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from cli_runs import run
+
 ROOT = Path("runs/bench/kickstart")
-EXE = str(Path(sys.executable).with_name("distillrl"))
-
-
-def run(kind: str, run_dir: Path, args: list[str]) -> None:
-    if (run_dir / "summary.json").exists():
-        return
-    resume = ["--resume"] if (run_dir / "checkpoints/last.safetensors").exists() else []
-    cmd = [EXE, kind, *args, "--run-dir", str(run_dir), *resume, "--no-progress", "--json"]
-    t = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
-    s = json.loads(p.stdout.strip().splitlines()[-1])
-    print(f"{run_dir}: {s.get('student_return', s.get('mean_return')):.2f} in {time.time() - t:.0f}s", flush=True)
 
 
 def random_teacher(game: str) -> Path:

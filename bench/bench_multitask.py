@@ -23,31 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
+
+from cli_runs import run
 
 ROOT = Path("runs/bench/multitask")
 OUT = Path("bench/results")
-EXE = str(Path(sys.executable).with_name("distillrl"))
 SUITE = "minatar:all"
-
-
-def run(kind: str, run_dir: Path, args: list[str]) -> dict:
-    """One CLI run (skipped when done, resumed when it has a checkpoint)."""
-    if (run_dir / "summary.json").exists():
-        return json.loads((run_dir / "summary.json").read_text())
-    resume = ["--resume"] if (run_dir / "checkpoints/last.safetensors").exists() else []
-    cmd = [EXE, kind, *args, "--run-dir", str(run_dir), *resume, "--no-progress", "--json"]
-    t = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
-    s = json.loads(p.stdout.strip().splitlines()[-1])
-    print(f"{run_dir}: mean return {s.get('mean_return', float('nan')):.2f}, "
-          f"suite {s.get('geomean_ratio', float('nan')):.3f} in {time.time() - t:.0f}s", flush=True)
-    return s
 
 
 # --------------------------------------------------------------------------- runs
@@ -73,6 +55,18 @@ def part_distill(seeds: list[int], steps: int, sizes: list[float]) -> None:
 
 
 # --------------------------------------------------------------------------- tables
+
+
+def keep(d: Path, part: str) -> None:
+    """Copy what the tables rest on (config, summary, metrics) to bench/results/multitask/<part>/<run>/,
+    where ``distillrl report`` can read it again (runs/ is not in git)."""
+    import shutil
+
+    dst = OUT / "multitask" / part / d.name
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in ("config.yaml", "summary.json", "metrics.csv"):
+        if (d / f).exists():
+            shutil.copy2(d / f, dst / f)
 
 
 def _summary(d: Path) -> dict:
@@ -133,6 +127,8 @@ def collect_kickstart() -> dict:
         return {"per_task": per, "ratios": dict(zip(names, ratios)), "mean_ratio": float(np.mean(ratios)),
                 "geomean_ratio": geomean(ratios)}
 
+    for d in ks + sc:
+        keep(d, "kickstart")
     runs = {"scratch": {d.name: final(d) for d in sc}, "kickstart": {d.name: final(d) for d in ks}}
     curves = {g: {d.name: suite_curve(d, teacher) for d in ds} for g, ds in (("scratch", sc), ("kickstart", ks))}
     # frames for kickstarting to reach from-scratch's final training suite score (median over seeds)
@@ -198,6 +194,7 @@ def collect_distill() -> dict:
         if not (d / "summary.json").exists():
             continue
         s = _summary(d)
+        keep(d, "distill")
         size = d.name.split("-s")[0]
         out.setdefault(size, []).append({
             "run": d.name, "student_params": s["student_params"], "teachers_params": s["teacher_params"],
@@ -261,6 +258,7 @@ def collect_online() -> dict:
         raise SystemExit("collect online: no finished runs")
     curves = {}
     for d in dirs:
+        keep(d, "online")
         rows = [r for r in _metrics(d) if r.get("online/teacher_eval") is not None
                 and r.get("online/teacher_eval") == r.get("online/teacher_eval")]
         curves[d.name] = {k: [float(r[f"online/{k}"]) if r.get(f"online/{k}") is not None else float("nan")
@@ -326,6 +324,7 @@ def collect_sibling() -> dict:
     base = ROOT / "sibling"
     if not (base / "teacher-5x5" / "summary.json").exists():
         raise SystemExit("collect sibling: no teacher")
+    keep(base / "teacher-5x5", "sibling")
     out: dict = {"small": SMALL, "large": LARGE, "teacher": _summary(base / "teacher-5x5"), "groups": {}}
     curves = {}
     for g in ("scratch", "kickstart"):
@@ -334,6 +333,7 @@ def collect_sibling() -> dict:
             if not (d / "summary.json").exists():
                 continue
             s = _summary(d)
+            keep(d, "sibling")
             rows = _metrics(d)
             first = next((int(r["frames"]) for r in rows if (r.get("charts/return_recent") or 0) > 0.5), None)
             runs[d.name] = {"success_rate": s.get("success_rate"), "mean_return": s.get("mean_return"),

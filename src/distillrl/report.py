@@ -75,10 +75,14 @@ def load_run(path: str | Path) -> Run:
     if not (p / "config.yaml").exists() or not (p / "metrics.csv").exists():
         raise RunDirError(f"{p} is not a run directory (needs config.yaml and metrics.csv)")
     config = yaml.safe_load((p / "config.yaml").read_text()) or {}
+    summary = json.loads((p / "summary.json").read_text()) if (p / "summary.json").exists() else {}
     kind = "train"
     if (p / CKPT).exists():
         kind = load_meta(p / CKPT).get("kind", "train")
-    summary = json.loads((p / "summary.json").read_text()) if (p / "summary.json").exists() else {}
+    elif "teachers" in summary:  # a copy without its checkpoint (e.g. under bench/results)
+        kind = "kickstart"
+    elif "source" in summary and "loss" in summary:
+        kind = "distill"
     rows = read_metrics(p)
     frames = np.array([r["frames"] for r in rows], float)
     returns = _col(rows, "charts/return_recent", "return_recent")

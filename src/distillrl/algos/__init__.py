@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..envs import split_specs
+from ..errors import ConfigError
 from ..nets import NetConfig
 from ..trainer import ALGORITHMS, RunConfig, Trainer, check_task_envs
 from . import distill, dqn, ppo  # noqa: F401  (register the algorithms)
@@ -35,6 +37,8 @@ class TrainConfig(RunConfig):
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
+        if self.online_distill and len(split_specs(self.env)) > 1:
+            raise ConfigError("--online-distill takes one environment, not a task set")
         if self.algo == "dqn":
             check_task_envs(self.env, self.dqn.num_envs, "--dqn.num-envs")
         else:
