@@ -140,5 +140,6 @@ def test_multitask_kickstart_compares_each_task_with_its_own_teacher(cli, tmp_pa
             "--steps", "512", "--ppo.num-envs", "4", "--ppo.num-steps", "32", "--eval-episodes", "2",
             "--run-dir", tmp_path / "mt", "--no-progress", "--json", check=True)
     s = json.loads(p.stdout.strip().splitlines()[-1])
-    assert [t["task"] for t in s["per_teacher"]] == [0, 1]
-    assert all(t["teacher_return"] > 100 for t in s["per_teacher"])  # the zoo teacher, played on its own task
+    assert [t["task"] for t in s["per_task"]] == ["gym:CartPole-v1", "gym:CartPole-v0"]
+    assert s["teacher_tasks"] == ["gym:CartPole-v1", "gym:CartPole-v0"]
+    assert all(t["teacher_return"] > 100 for t in s["per_task"])  # the zoo teacher, played on its own task
