@@ -9,13 +9,17 @@ Every run is an ordinary run directory under ``runs/bench/multitask/`` made by t
 * ``distill`` — the five teachers distilled into one student (teacher-driven, one replay
   buffer per game, each minibatch from one game) at ≤ 1× and ≤ 0.25× the teachers' summed
   parameters;
+* ``variants`` — the task-set options side by side at 0.25×: padded inputs vs per-task
+  adapters, per-task heads vs one shared full action set;
 * ``online`` — online distillation on Breakout: a teacher trains from scratch, its best
   checkpoint so far is continually distilled into a student; both evaluated on the same schedule;
 * ``sibling`` — MiniGrid DoorKey (agent's 7×7 view): a 5x5 teacher kickstarts a student on
   a larger DoorKey; from-scratch PPO with the same frames as the baseline.
 
     python bench/bench_multitask.py kickstart --seeds 1 2 3 --steps 1500000
-    python bench/bench_multitask.py distill --seeds 1 2 --steps 1000000
+    python bench/bench_multitask.py distill --seeds 1 2 --steps 2000000
+    python bench/bench_multitask.py variants --seeds 1 --steps 1000000
+    python bench/bench_multitask.py sibling online --seeds 1 2 3
     python bench/bench_multitask.py collect
 """
 
@@ -52,6 +56,21 @@ def part_distill(seeds: list[int], steps: int, sizes: list[float]) -> None:
                 ["--env", SUITE, "--teacher", "zoo", "--source", "teacher", "--loss", "kl", "--student-size", str(size),
                  "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", "30",
                  "--checkpoint-every", "250000"])
+
+
+VARIANTS = {"pad-heads": [], "adapter-heads": ["--net.task-input", "adapter"],
+            "pad-shared": ["--net.task-actions", "shared"]}
+
+
+def part_variants(seeds: list[int], steps: int) -> None:
+    """The two task-set choices side by side: pad vs adapter inputs, per-task heads vs one
+    shared full action set (0.25× student, teacher-driven distillation)."""
+    for name, flags in VARIANTS.items():
+        for s in seeds:
+            run("distill", ROOT / "variants" / f"{name}-s{s}",
+                ["--env", SUITE, "--teacher", "zoo", "--source", "teacher", "--loss", "kl", "--student-size", "0.25",
+                 "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", "30",
+                 "--checkpoint-every", "250000", *flags])
 
 
 # --------------------------------------------------------------------------- tables
@@ -187,15 +206,15 @@ def _plot_suite(curves: dict, line: float | None, path: Path, title: str) -> Non
     plt.close(fig)
 
 
-def collect_distill() -> dict:
-    base = ROOT / "distill"
+def collect_distill(part: str = "distill", pattern: str = "size*-s*") -> dict:
+    base = ROOT / part
     out: dict = {}
-    for d in sorted(base.glob("size*-s*")):
+    for d in sorted(base.glob(pattern)):
         if not (d / "summary.json").exists():
             continue
         s = _summary(d)
-        keep(d, "distill")
-        size = d.name.split("-s")[0]
+        keep(d, part)
+        size = d.name.rsplit("-s", 1)[0]
         out.setdefault(size, []).append({
             "run": d.name, "student_params": s["student_params"], "teachers_params": s["teacher_params"],
             "param_fraction": s["param_fraction"], "geomean_ratio": s.get("geomean_ratio"),
@@ -207,7 +226,7 @@ def collect_distill() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["kickstart", "distill", "online", "sibling", "collect"])
+    ap.add_argument("parts", nargs="+", choices=["kickstart", "distill", "variants", "online", "sibling", "collect"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
@@ -220,12 +239,15 @@ def main() -> None:
             part_kickstart(args.seeds, args.steps or 1_500_000, args.envs)
         elif part == "distill":
             part_distill(args.seeds, args.steps or 1_000_000, args.sizes)
+        elif part == "variants":
+            part_variants(args.seeds, args.steps or 1_000_000)
         elif part == "online":
             part_online(args.seeds, args.steps or 1_000_000)
         elif part == "sibling":
             part_sibling(args.seeds, args.steps)
         elif part == "collect":
             for name, fn in (("kickstart", collect_kickstart), ("distill", collect_distill),
+                             ("variants", lambda: collect_distill("variants", "*-s*")),
                              ("online", collect_online), ("sibling", collect_sibling)):
                 try:
                     res = fn()
