@@ -320,3 +320,16 @@ def test_dqn_and_a2c_learn_on_a_task_set():
     tr.advance(200)
     assert tr.updates > 0
     tr.close()
+
+
+def test_student_size_is_an_upper_bound_on_the_teachers_summed_parameters():
+    from distillrl.algos.distill import width_for_fraction
+
+    ts = TaskSet.build("minatar:all")
+    teachers = 5 * 132_000
+    for f in (1.0, 0.25):
+        w, n = width_for_fraction(ts.info, NetConfig(arch="minatar"), int(f * teachers))
+        assert 0.85 * f * teachers < n <= f * teachers
+        # one notch wider would be over the bound
+        _, wider = width_for_fraction(ts.info, NetConfig(arch="minatar"), int(1.2 * n))
+        assert wider > n

@@ -118,7 +118,7 @@ class DistillConfig(RunConfig):
     source: Source = "student"
     """where states come from: teacher, student, dagger, eer"""
     student_size: float | None = None
-    """student acting parameters as a fraction of the teacher's (e.g. 0.25, 0.07, 0.04); overrides net.width {(0, 4]}"""
+    """student acting parameters as a fraction of the teacher's — of the teachers' sum for a task set — at most (e.g. 0.25, 0.07, 0.04); overrides net.width {(0, 4]}"""
     num_envs: int = 8
     """parallel environments {≥ 1}"""
     rollout_steps: int = 16
@@ -161,7 +161,8 @@ class DistillConfig(RunConfig):
 
 
 def width_for_fraction(info, net: NetConfig, target: int, heads: dict | None = None) -> tuple[float, int]:
-    """Width multiplier whose student has the acting-parameter count closest to ``target``."""
+    """Width multiplier of the largest student whose acting-parameter count is at most ``target``
+    (the smallest possible student when even that is larger)."""
     heads = heads or {"value_head": False}
 
     def count(w: float) -> int:
@@ -176,7 +177,7 @@ def width_for_fraction(info, net: NetConfig, target: int, heads: dict | None = N
             lo = mid
         else:
             hi = mid
-    best = min((lo, hi), key=lambda w: abs(count(w) - target))
+    best = hi if count(hi) <= target else lo
     return best, count(best)
 
 

@@ -41,7 +41,7 @@ class OnlineOptions:
     student_ratio: float = 1.0
     """student environment frames per teacher frame {> 0}"""
     student_size: float | None = None
-    """student acting parameters as a fraction of the teacher's (default: the teacher's own network) {(0, 4]}"""
+    """student acting parameters as a fraction of the teacher's, at most (default: the teacher's own network) {(0, 4]}"""
     source: Literal["student", "teacher"] = "student"
     """where the student's states come from: student (DAgger-like) or teacher (the best copy acts ε-greedily)"""
     loss: LossName = "kl"
