@@ -49,12 +49,14 @@ def part_kickstart(seeds: list[int], steps: int, envs: int) -> None:
              "--decay-frames", str(steps // 2)])
 
 
-def part_distill(seeds: list[int], steps: int, sizes: list[float]) -> None:
+def part_distill(seeds: list[int], steps: int, sizes: list[float], source: str = "teacher",
+                 episodes: int = 30) -> None:
+    tag = "" if source == "teacher" else f"-{source}"
     for size in sizes:
         for s in seeds:
-            run("distill", ROOT / "distill" / f"size{size:g}-s{s}",
-                ["--env", SUITE, "--teacher", "zoo", "--source", "teacher", "--loss", "kl", "--student-size", str(size),
-                 "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", "30",
+            run("distill", ROOT / "distill" / f"size{size:g}{tag}-s{s}",
+                ["--env", SUITE, "--teacher", "zoo", "--source", source, "--loss", "kl", "--student-size", str(size),
+                 "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", str(episodes),
                  "--checkpoint-every", "250000"])
 
 
@@ -232,13 +234,15 @@ def main() -> None:
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
     ap.add_argument("--sizes", type=float, nargs="+", default=[1.0, 0.25],
                     help="distill: student size as a fraction of the teachers' summed parameters")
+    ap.add_argument("--source", default="teacher", help="distill: where states come from (teacher, student, ...)")
+    ap.add_argument("--episodes", type=int, default=30, help="distill: evaluation episodes per game")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for part in args.parts:
         if part == "kickstart":
             part_kickstart(args.seeds, args.steps or 1_500_000, args.envs)
         elif part == "distill":
-            part_distill(args.seeds, args.steps or 1_000_000, args.sizes)
+            part_distill(args.seeds, args.steps or 2_000_000, args.sizes, args.source, args.episodes)
         elif part == "variants":
             part_variants(args.seeds, args.steps or 1_000_000)
         elif part == "online":
@@ -357,7 +361,9 @@ def collect_sibling() -> dict:
             s = _summary(d)
             keep(d, "sibling")
             rows = _metrics(d)
-            first = next((int(r["frames"]) for r in rows if (r.get("charts/return_recent") or 0) > 0.5), None)
+            # a full 100-episode window: early windows hold only the short (successful) episodes
+            first = next((int(r["frames"]) for r in rows if (r.get("charts/episodes") or 0) >= 100
+                          and (r.get("charts/return_recent") or 0) > 0.5), None)
             runs[d.name] = {"success_rate": s.get("success_rate"), "mean_return": s.get("mean_return"),
                             "steps": s["steps"], "frames_to_training_return_0.5": first,
                             "teacher_success_rate_on_large": s.get("teacher_success_rate")}
