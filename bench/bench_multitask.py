@@ -310,6 +310,9 @@ def collect_online() -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # the student has no score at the first point
     fig, ax = plt.subplots(figsize=(7, 4))
     f = np.array(frames)
     for k, c, lab in (("teacher_eval", "tab:gray", "teacher (as it trains)"),
