@@ -51,7 +51,7 @@ def part_kickstart(seeds: list[int], steps: int, envs: int) -> None:
 
 def part_distill(seeds: list[int], steps: int, sizes: list[float], source: str = "teacher",
                  episodes: int = 30) -> None:
-    tag = "" if source == "teacher" else f"-{source}"
+    tag = ("" if source == "teacher" else f"-{source}") + ("" if steps == 2_000_000 else f"-{steps / 1e6:g}M")
     for size in sizes:
         for s in seeds:
             run("distill", ROOT / "distill" / f"size{size:g}{tag}-s{s}",
