@@ -100,33 +100,6 @@ def _metrics(d: Path) -> list[dict]:
     return read_metrics(d)
 
 
-def _teacher_scores(dirs: list[Path]) -> dict[str, float]:
-    """Per task: the teachers' mean greedy score over the runs that evaluated them."""
-    acc: dict[str, list[float]] = {}
-    for d in dirs:
-        for r in _summary(d).get("per_task", []):
-            if "teacher_return" in r:
-                acc.setdefault(r["name"], []).append(r["teacher_return"])
-    return {k: sum(v) / len(v) for k, v in acc.items()}
-
-
-def suite_curve(d: Path, teacher: dict[str, float]) -> tuple[list[int], list[float]]:
-    """Training suite score over frames: mean over tasks of (return of the last 100 episodes ÷
-    the task's teacher score); rows before every task has finished an episode are skipped."""
-    frames, score = [], []
-    for row in _metrics(d):
-        vals = []
-        for name, t in teacher.items():
-            v = row.get(f"tasks/{name}/return_recent")
-            if v is None or v != v:
-                break
-            vals.append(float(v) / t)
-        else:
-            frames.append(int(row["frames"]))
-            score.append(sum(vals) / len(vals))
-    return frames, score
-
-
 def collect_kickstart() -> dict:
     import numpy as np
 
@@ -137,7 +110,10 @@ def collect_kickstart() -> dict:
     sc = [d for d in sc if (d / "summary.json").exists()]
     if not ks or not sc:
         raise SystemExit("collect kickstart: no finished runs under " + str(base))
-    teacher = _teacher_scores(ks)
+    from distillrl.report import iqm_interval, load_run, suite_curve, task_teacher_scores
+
+    loaded = {d: load_run(d) for d in ks + sc}
+    teacher = task_teacher_scores([loaded[d] for d in ks])
     names = list(teacher)
 
     def final(d: Path) -> dict:
@@ -151,7 +127,11 @@ def collect_kickstart() -> dict:
     for d in ks + sc:
         keep(d, "kickstart")
     runs = {"scratch": {d.name: final(d) for d in sc}, "kickstart": {d.name: final(d) for d in ks}}
-    curves = {g: {d.name: suite_curve(d, teacher) for d in ds} for g, ds in (("scratch", sc), ("kickstart", ks))}
+    def curve(d: Path) -> tuple[list[int], list[float]]:
+        f, s = suite_curve(loaded[d], teacher)
+        return f.astype(int).tolist(), s.tolist()
+
+    curves = {g: {d.name: curve(d) for d in ds} for g, ds in (("scratch", sc), ("kickstart", ks))}
     # frames for kickstarting to reach from-scratch's final training suite score (median over seeds)
     scratch_final = float(np.median([c[1][-1] for c in curves["scratch"].values()]))
     budget = max(c[0][-1] for c in curves["scratch"].values())
@@ -163,7 +143,8 @@ def collect_kickstart() -> dict:
     med = float(np.median(hits)) if len(hits) == len(reach) else None
     fin = {g: float(np.mean([r["mean_ratio"] for r in runs[g].values()])) for g in runs}
     fin_geo = {g: float(np.mean([r["geomean_ratio"] for r in runs[g].values()])) for g in runs}
-    iqm = _iqm({g: np.array([[r["ratios"][n] for n in names] for r in runs[g].values()]) for g in runs})
+    iqm = {g: {"iqm": p, "ci95": [lo, hi]} for g, (p, lo, hi) in iqm_interval(
+        {g: np.array([[r["ratios"][n] for n in names] for r in runs[g].values()]) for g in runs}).items()}
     out = {"teacher_scores": teacher, "runs": runs, "scratch_final_training_suite": scratch_final,
            "budget_frames": budget, "kickstart_frames_to_scratch_final": reach,
            "speedup_median": budget / med if med else None,
@@ -174,16 +155,6 @@ def collect_kickstart() -> dict:
     _plot_suite(curves, scratch_final, OUT / "multitask_kickstart.png",
                 "minatar:all — multi-task PPO: from scratch vs kickstarted (5 teachers)")
     return out
-
-
-def _iqm(groups: dict) -> dict:
-    """rliable's interquartile mean over runs × tasks, with its stratified-bootstrap 95% CI."""
-    from rliable import library as rly
-    from rliable import metrics
-
-    agg = lambda x: __import__("numpy").array([metrics.aggregate_iqm(x)])  # noqa: E731
-    point, ci = rly.get_interval_estimates(groups, agg, reps=2000)
-    return {g: {"iqm": float(point[g][0]), "ci95": [float(ci[g][0][0]), float(ci[g][1][0])]} for g in groups}
 
 
 def _plot_suite(curves: dict, line: float | None, path: Path, title: str) -> None:

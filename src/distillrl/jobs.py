@@ -233,7 +233,8 @@ def eval_tasks(trainer, cfg, teachers: dict | None = None) -> dict:
            "mean_return": sum(r["student_return"] for r in per) / len(per)}
     ratios = [r["score_ratio"] for r in per if "score_ratio" in r]
     if ratios and len(ratios) == len(per):
-        out.update({"score_ratio": geomean(ratios), "geomean_ratio": geomean(ratios),
+        g = geomean(ratios)
+        out.update({"score_ratio": g, "geomean_ratio": g,
                     "mean_ratio": sum(ratios) / len(ratios)})
     return out
 

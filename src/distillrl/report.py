@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from .checkpoint import load_meta
+from .jobs import geomean
 from .run import CKPT, read_metrics
 
 IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes", "acting", "actor"}
@@ -147,13 +148,19 @@ def final_scores(g: Group) -> np.ndarray:
 
 
 def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:
-    """rliable IQM with stratified-bootstrap 95% CIs (groups with ≥ 2 finite scores)."""
+    """rliable IQM with stratified-bootstrap 95% CIs. ``scores[group]`` is [runs] (non-finite
+    runs dropped) or [runs, tasks] (all finite); groups with fewer than 2 scores are left out."""
     try:
         from rliable import library as rly
         from rliable import metrics
     except ImportError:
         return {}
-    data = {k: v[np.isfinite(v)].reshape(-1, 1) for k, v in scores.items() if np.isfinite(v).sum() >= 2}
+
+    def matrix(v) -> np.ndarray:
+        v = np.asarray(v, float)
+        return v[np.isfinite(v)].reshape(-1, 1) if v.ndim == 1 else v
+
+    data = {k: m for k, v in scores.items() if (m := matrix(v)).size >= 2 and np.isfinite(m).all()}
     if not data:
         return {}
     est, ci = rly.get_interval_estimates(data, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
@@ -300,21 +307,23 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
 # --------------------------------------------------------------------------- task sets
 
 
-def task_teacher_scores(groups: list[Group]) -> dict[str, float]:
+def task_teacher_scores(runs: list[Run]) -> dict[str, float]:
     """Per task: the teachers' mean greedy score over every run that evaluated one (same
     episode seeds as its student)."""
     acc: dict[str, list[float]] = {}
-    for g in groups:
-        for r in g.runs:
-            for t in r.summary.get("per_task", []):
-                if t.get("teacher_return") is not None:
-                    acc.setdefault(t["name"], []).append(float(t["teacher_return"]))
+    for r in runs:
+        for t in r.summary.get("per_task", []):
+            if t.get("teacher_return") is not None:
+                acc.setdefault(t["name"], []).append(float(t["teacher_return"]))
     return {k: float(np.mean(v)) for k, v in acc.items()}
 
 
-def _geomean(xs) -> float:
-    xs = np.maximum(np.asarray(xs, float), 1e-3)
-    return float(np.exp(np.mean(np.log(xs)))) if len(xs) else math.nan
+def suite_curve(run: Run, teacher: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The suite's training score over frames: the mean over tasks of (the task's training
+    return ÷ its teacher's score), at the rows where every task has finished an episode."""
+    ratios = np.array([run.task_returns.get(n, np.full(len(run.frames), math.nan)) / t for n, t in teacher.items()])
+    ok = np.isfinite(ratios).all(0)
+    return run.frames[ok], ratios[:, ok].mean(0)
 
 
 def task_section(groups: list[Group], out: Path) -> tuple[list[str], dict]:
@@ -325,7 +334,7 @@ def task_section(groups: list[Group], out: Path) -> tuple[list[str], dict]:
     tgroups = [g for g in groups if any(r.summary.get("per_task") for r in g.runs)]
     if not tgroups:
         return [], {}
-    teacher = task_teacher_scores(tgroups)
+    teacher = task_teacher_scores([r for g in tgroups for r in g.runs])
     names = [t["name"] for t in next(r.summary["per_task"] for g in tgroups for r in g.runs if r.summary.get("per_task"))]
     res: dict = {"teacher_scores": teacher, "groups": []}
     md = ["", "## Per task", "", "Final greedy score per task (mean over seeds) and, where a teacher score exists, "
@@ -340,34 +349,23 @@ def task_section(groups: list[Group], out: Path) -> tuple[list[str], dict]:
             got = {t["name"]: float(t["student_return"]) for t in r.summary.get("per_task", [])}
             if got:
                 per_run.append(got)
-        cells, row = [], {"group": g.label, "seeds": len(per_run), "tasks": {}}
+        row = {"group": g.label, "seeds": len(per_run), "tasks": {}}
         for n in names:
             vals = [pr[n] for pr in per_run if n in pr]
             m = float(np.mean(vals)) if vals else math.nan
             pct = 100 * m / teacher[n] if n in teacher and teacher[n] else math.nan
             row["tasks"][n] = {"score": m, "pct_teacher": pct}
-            cells.append(f"{m:.2f}" + (f" ({pct:.0f}%)" if np.isfinite(pct) else ""))
         full = [pr for pr in per_run if all(n in pr for n in names)]
         if teacher and all(n in teacher for n in names) and full:
             ratios = np.array([[pr[n] / teacher[n] for n in names] for pr in full])
-            row["geomean_pct"] = 100 * float(np.mean([_geomean(x) for x in ratios]))
+            row["geomean_pct"] = 100 * float(np.mean([geomean(x) for x in ratios]))
             row["mean_pct"] = 100 * float(ratios.mean())
             norm[g.label] = ratios
         res["groups"].append(row)
-    if norm:
-        try:
-            from rliable import library as rly
-            from rliable import metrics
-
-            ok = {k: v for k, v in norm.items() if v.size >= 2}
-            est, ci = rly.get_interval_estimates(ok, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000)
-            for row in res["groups"]:
-                if row["group"] in ok:
-                    k = row["group"]
-                    row["iqm"] = [float(est[k][0]), float(ci[k][0][0]), float(ci[k][1][0])]
-        except ImportError:
-            pass
+    iqm = iqm_interval(norm)
     for row in res["groups"]:
+        if row["group"] in iqm:
+            row["iqm"] = list(iqm[row["group"]])
         gm = f"{row['geomean_pct']:.0f}%" if "geomean_pct" in row else "-"
         mp = f"{row['mean_pct']:.0f}%" if "mean_pct" in row else "-"
         iq = f"{row['iqm'][0]:.2f} [{row['iqm'][1]:.2f}, {row['iqm'][2]:.2f}]" if "iqm" in row else "-"
@@ -402,8 +400,7 @@ def _plot_tasks(groups: list[Group], names: list[str], teacher: dict[str, float]
         for j, g in enumerate(groups):
             for r in g.runs:
                 if all(nm in r.task_returns for nm in names):
-                    suite = np.mean([r.task_returns[nm] / teacher[nm] for nm in names], 0)
-                    ax.plot(r.frames, suite, color=f"C{j}", alpha=0.7, lw=1)
+                    ax.plot(*suite_curve(r, {nm: teacher[nm] for nm in names}), color=f"C{j}", alpha=0.7, lw=1)
         ax.axhline(1.0, ls="--", c="k", lw=0.8)
         ax.set_title("suite: mean of return ÷ teacher", fontsize=9)
         ax.tick_params(labelsize=7)

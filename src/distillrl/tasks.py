@@ -34,6 +34,7 @@ back to the task's actions for evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -47,11 +48,6 @@ MASK = -1e8
 """Logit of an action a task cannot take (finite, so 0·log p stays 0 in every loss)."""
 
 
-def expand(spec: str) -> list[str]:
-    """``"a,b"`` → ``["a", "b"]``; ``minatar:all`` stands for the five MinAtar games."""
-    return split_specs(spec)
-
-
 def task_name(spec: str) -> str:
     """A short readable name: ``minatar:space_invaders`` → ``space_invaders``,
     ``minigrid:MiniGrid-DoorKey-8x8-v0`` → ``MiniGrid-DoorKey-8x8-v0``."""
@@ -60,6 +56,13 @@ def task_name(spec: str) -> str:
 
 def _channel_axis(info: EnvInfo) -> int:
     return 0 if info.layout == "chw" else len(info.obs_shape) - 1
+
+
+def _channel_prefix(ndim: int, axis: int, c: int) -> tuple:
+    """Index of the first ``c`` channels on ``axis`` of an ``ndim``-dimensional array."""
+    sl = [slice(None)] * ndim
+    sl[axis] = slice(0, c)
+    return tuple(sl)
 
 
 def _minimal_set(spec: str) -> list[int] | None:
@@ -94,11 +97,11 @@ class TaskSet:
     def n_tasks(self) -> int:
         return len(self.specs)
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         return [task_name(s) for s in self.specs]
 
-    @property
+    @cached_property
     def identity_actions(self) -> bool:
         """The agent's action index is the env's (no translation needed)."""
         return all(np.array_equal(self.to_env[k][self.legal[k]], np.arange(self.infos[k].n_actions))
@@ -106,7 +109,9 @@ class TaskSet:
 
     @classmethod
     def build(cls, spec: str, actions: TaskActions = "heads") -> "TaskSet":
-        specs = expand(spec)
+        """The task set of ``spec``; every task's legal actions are a prefix of the agent's
+        (all of them on MinAtar's shared full set)."""
+        specs = split_specs(spec)
         if not specs:
             raise EnvError(f"no environment in {spec!r}")
         if len(set(specs)) != len(specs):
@@ -164,20 +169,15 @@ class TaskSet:
             return obs
         out = np.zeros((len(obs),) + self.info.obs_shape, obs.dtype)
         ax = _channel_axis(self.info) + 1
-        sl = [slice(None)] * out.ndim
-        sl[ax] = slice(0, obs.shape[ax])
-        out[tuple(sl)] = obs
+        out[_channel_prefix(out.ndim, ax, obs.shape[ax])] = obs
         return out
 
     def unpad(self, obs, task: int):
         """Common-shape observations [B, ...] → task ``task``'s own shape (a view; numpy or torch)."""
         if self.n_tasks == 1:
             return obs
-        c = self.infos[task].obs_shape[_channel_axis(self.info)]
-        ax = _channel_axis(self.info) + 1
-        sl = [slice(None)] * obs.ndim
-        sl[ax] = slice(0, c)
-        return obs[tuple(sl)]
+        ax = _channel_axis(self.info)
+        return obs[_channel_prefix(obs.ndim, ax + 1, self.infos[task].obs_shape[ax])]
 
     # ---- actions
     def lift(self, out, task: int):
@@ -211,17 +211,17 @@ class TaskSet:
                 out[:, j] = np.logaddexp.reduce(logits[:, cols].astype(np.float64), axis=1)
         return out.astype(np.float32)
 
+    @cached_property
+    def _legal_counts(self) -> np.ndarray:
+        return self.legal.sum(1)
+
     def random_actions(self, tasks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Uniformly random legal agent actions, one per row of ``tasks``."""
-        counts = self.legal.sum(1)
-        if self.n_tasks == 1 or (counts == self.legal.shape[1]).all():
+        """Uniformly random legal agent actions, one per row of ``tasks``. A task's legal
+        actions are always a prefix 0..n−1 of the agent's (see :meth:`build`)."""
+        counts = self._legal_counts
+        if (counts == self.legal.shape[1]).all():
             return rng.integers(0, self.info.n_actions, len(tasks))
-        if self.legal[:, :1].all() and all(self.legal[k, : counts[k]].all() for k in range(self.n_tasks)):
-            return (rng.random(len(tasks)) * counts[tasks]).astype(np.int64)  # legal = a prefix
-        out = np.empty(len(tasks), np.int64)
-        for i, t in enumerate(tasks.tolist()):
-            out[i] = rng.choice(np.nonzero(self.legal[t])[0])
-        return out
+        return (rng.random(len(tasks)) * counts[tasks]).astype(np.int64)
 
     def policy_for_task(self, fn, task: int):
         """``fn(obs [B, ...common], task_id [B]) -> logits [B, A]`` as a policy of task
@@ -240,10 +240,4 @@ class TaskSet:
         return make_vec(spec, num_envs, max_episode_steps, self.info.obs_shape, _channel_axis(self.info), table)
 
 
-def single(info: EnvInfo) -> TaskSet:
-    """The trivial task set of one env."""
-    return TaskSet((info.spec,), (info,), "heads", info, np.ones((1, info.n_actions), bool),
-                   np.arange(info.n_actions)[None], (np.arange(info.n_actions),))
-
-
-__all__ = ["TaskSet", "TaskActions", "MASK", "expand", "task_name", "single"]
+__all__ = ["TaskSet", "TaskActions", "MASK", "task_name"]

@@ -480,14 +480,11 @@ class TeacherSet(Teacher):
 
 def load_task_teacher(source: Any, taskset, task: int | None, arch: str | None = None, tau: float | None = None,
                       outputs: str = "logits") -> Teacher:
-    """Load the teacher of task ``task`` of a task set (None: of every task), checked against
-    that task's own spaces; a mismatch is one :class:`TeacherError` naming the task."""
-    if task is None:
-        return load_teacher(source, taskset.infos[0] if callable(source) else None, arch, tau, outputs)
-    try:
-        return load_teacher(source, taskset.infos[task], arch, tau, outputs)
-    except TeacherError as e:
-        raise TeacherError(f"teacher for task {taskset.specs[task]} does not fit it: {e}") from None
+    """Load the teacher of task ``task`` of a task set (None: of every task). Its fit to its
+    task is checked by the :class:`TeacherSet` it joins (one error naming the task); a callable
+    takes its shapes from that task."""
+    info = taskset.infos[task or 0] if callable(source) and not isinstance(source, Teacher) else None
+    return load_teacher(source, info, arch, tau, outputs)
 
 
 def parse_task_teachers(sources: list, taskset, tasks: list[int] | None = None) -> list[tuple[int | None, Any]]:
@@ -523,10 +520,11 @@ def parse_task_teachers(sources: list, taskset, tasks: list[int] | None = None) 
         if src == "zoo" and taskset.n_tasks > 1 and bound is None:
             from .zoo import zoo_names
 
+            zoo = zoo_names()
             for k, s in enumerate(specs):
                 name = s.replace(":", "-")
-                if name not in zoo_names():
-                    raise TeacherError(f"no zoo teacher for task {s} (looked for {name!r}; zoo: {', '.join(zoo_names())})")
+                if name not in zoo:
+                    raise TeacherError(f"no zoo teacher for task {s} (looked for {name!r}; zoo: {', '.join(zoo)})")
                 out.append((k, name))
             continue
         out.append((bound, src))

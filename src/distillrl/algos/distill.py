@@ -195,9 +195,7 @@ def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list
     if ts.n_tasks == 1:
         if len(pairs) != 1:
             raise ConfigError(f"distilling one environment takes one --teacher, got {len(pairs)}")
-        t = load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
-        t.check_env(ts.info)
-        return t
+        return load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
     bound: dict[int, Teacher] = {}
     for task, src in pairs:
         t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)

@@ -74,52 +74,26 @@ class OnlineDistill:
         self.next_eval = o.eval_every
         self.student_debt = 0.0
 
-    # ---- what drive() and the CLI use
-    @property
-    def frames(self) -> int:
-        return self.teacher.frames
+    # what drive(), the CLI and PBT read are the teacher's: frames, total_frames, agent, policy,
+    # stats, n_params, n_tasks, taskset, hp, set_hparams
+    _TEACHER_ATTRS = frozenset({"frames", "total_frames", "agent", "policy", "stats", "n_params", "n_tasks",
+                                "taskset", "hp", "set_hparams"})
 
-    @property
-    def total_frames(self) -> int:
-        return self.teacher.total_frames
+    def __getattr__(self, name: str):
+        if name in OnlineDistill._TEACHER_ATTRS:
+            return getattr(self.teacher, name)
+        raise AttributeError(name)
 
-    @property
-    def agent(self):
-        return self.teacher.agent
-
-    @property
-    def policy(self):
-        return self.teacher.policy
-
-    @property
-    def stats(self):
-        return self.teacher.stats
-
-    @property
-    def n_params(self) -> int:
-        return self.teacher.n_params
-
-    @property
-    def n_tasks(self) -> int:
-        return self.teacher.n_tasks
-
-    @property
-    def taskset(self):
-        return self.teacher.taskset
-
-    @property
-    def hp(self):
-        return self.teacher.hp
-
-    def set_hparams(self, **values: float) -> None:
-        self.teacher.set_hparams(**values)
-
-    def _evaluate(self, policy) -> float:
+    def _returns(self, policy, episodes: int, seed: int) -> np.ndarray:
+        """Greedy returns of a (single-task) acting policy on episodes ``seed``, ``seed + 1``, ..."""
         from ..evaluate import evaluate
 
-        rets, _ = evaluate(lambda x: policy(x, np.zeros(len(x), np.int64))[0], self.cfg.env, self.o.eval_episodes,
-                           seed=50_000 + self.cfg.seed, max_episode_steps=self.cfg.max_episode_steps)
-        return float(rets.mean())
+        rets, _ = evaluate(lambda x: policy(x, np.zeros(len(x), np.int64))[0], self.cfg.env, episodes, seed=seed,
+                           max_episode_steps=self.cfg.max_episode_steps)
+        return rets
+
+    def _evaluate(self, policy) -> float:
+        return float(self._returns(policy, self.o.eval_episodes, 50_000 + self.cfg.seed).mean())
 
     def advance(self, frames: int) -> list[dict]:
         """Train the teacher ``frames`` more frames (whole iterations), stopping at every
@@ -145,8 +119,7 @@ class OnlineDistill:
                                  "online/agreement": last.get("distill/agreement", math.nan)})
         if self.teacher.frames >= self.next_eval:
             score = self._evaluate(self.teacher.policy)
-            improved = score > self.best_score
-            if improved:
+            if score > self.best_score:
                 self.best_score, self.best_frames = score, self.teacher.frames
                 self._set_best(self.teacher.agent.state_dict())
             student = self._evaluate(self.student.policy) if self.student.frames > 0 else math.nan
@@ -183,7 +156,7 @@ class OnlineDistill:
     # ---- the end of a run
     def finish(self) -> dict:
         """Final evaluation of the last teacher, the best checkpoint and the student (same episodes)."""
-        from ..evaluate import evaluate, summarize
+        from ..evaluate import summarize
 
         n, seed = self.cfg.eval_episodes, 10_000 + self.cfg.seed
         out: dict = {"online_best_eval": self.best_score, "online_best_frames": self.best_frames,
@@ -191,9 +164,7 @@ class OnlineDistill:
         if n > 0:
             for name, pol in (("teacher", self.teacher.policy), ("best", self.best_teacher._np),
                               ("student", self.student.policy)):
-                rets, _ = evaluate(lambda x, p=pol: p(x, np.zeros(len(x), np.int64))[0], self.cfg.env, n, seed=seed,
-                                   max_episode_steps=self.cfg.max_episode_steps)
-                s = summarize(rets)
+                s = summarize(self._returns(pol, n, seed))
                 out[f"{name}_return"] = s["mean_return"]
                 out[f"{name}_std"] = s["std_return"]
             out["mean_return"] = out["teacher_return"]
