@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -106,15 +107,25 @@ class EpisodeStats:
 
 
 class Collector:
-    """Steps ``envs`` with a behaviour policy for ``num_steps`` steps per :meth:`collect`."""
+    """Steps ``envs`` with a behaviour policy for ``num_steps`` steps per :meth:`collect`.
 
-    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats):
-        self.envs, self.num_steps, self.stats = envs, num_steps, stats
+    ``memory``: the acting policy of a recurrent agent (:class:`fastpolicy.RecurrentPolicy`),
+    whose per-environment state the collector resets where episodes end, records at the start
+    of each rollout (``Rollout.state0``) and uses for truncation bootstraps.
+    """
+
+    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats, memory=None):
+        self.envs, self.num_steps, self.stats, self.memory = envs, num_steps, stats, memory
         self.task_ids = envs.task_ids
         self.obs: np.ndarray | None = None
+        self.first = np.ones(envs.num_envs, np.float32)
+        """1 where the current observation begins an episode"""
 
     def reset(self, seed: int) -> None:
         self.obs, _ = self.envs.reset(seed=seed)
+        self.first = np.ones(self.envs.num_envs, np.float32)
+        if self.memory is not None:
+            self.memory.reset(np.ones(self.envs.num_envs, bool))
 
     def step(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None,
              keep_next_obs: bool = False) -> Step:
@@ -132,11 +143,18 @@ class Collector:
             cut = trunc & ~term
             if value_fn is not None and cut.any():
                 trunc_value = np.zeros(len(obs), np.float32)
-                trunc_value[cut] = value_fn(info["final_obs"][cut], tasks[cut])
+                if self.memory is not None:  # V(final obs) under the state the episode reached
+                    trunc_value[cut] = self.memory.value(info["final_obs"][cut], tasks[cut], rows=cut)
+                else:
+                    trunc_value[cut] = value_fn(info["final_obs"][cut], tasks[cut])
+        ended = term | trunc
+        if self.memory is not None and ended.any():
+            self.memory.reset(ended)
+        self.first = ended.astype(np.float32)
         self.obs = nxt
         return Step(obs, a, rew, term, trunc, real_next, trunc_value)
 
-    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> "Rollout":
+    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> Rollout:
         """Run ``num_steps`` vector steps; fresh arrays each call (a rollout may be queued)."""
         from .data import Rollout
 
@@ -150,7 +168,10 @@ class Collector:
         done = np.empty((T, n), np.float32)
         term_buf = np.empty((T, n), np.float32)
         trunc_value = np.zeros((T, n), np.float32)
+        starts = np.empty((T, n), np.float32)
+        state0 = self.memory.get_state() if self.memory is not None else None
         for t in range(T):
+            starts[t] = self.first
             st = self.step(act, rng, value_fn)
             a = st.action
             obs_buf[t] = st.obs
@@ -173,4 +194,5 @@ class Collector:
         return Rollout(obs=tt(obs_buf), actions=tt(actions), logp=tt(logp), logits=tt(logits), values=tt(values),
                        rewards=tt(rewards), done=tt(done), terminated=tt(term_buf), trunc_value=tt(trunc_value),
                        task_id=tt(np.broadcast_to(tasks, (T, n)).copy()), last_obs=tt(obs.copy()),
-                       last_value=tt(np.asarray(last_value, np.float32)))
+                       last_value=tt(np.asarray(last_value, np.float32)), starts=tt(starts),
+                       state0=tuple(tt(x) for x in state0) if state0 is not None else None)

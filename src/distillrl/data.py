@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import torch
 
 
@@ -47,6 +48,12 @@ class Rollout:
     """[N, *obs_shape] observation after the last step"""
     last_value: torch.Tensor
     """[N] V(last_obs)"""
+    starts: torch.Tensor | None = None
+    """[T, N] float, 1 where step t begins an episode (a recurrent agent's state is reset before it)"""
+    state0: tuple[torch.Tensor, ...] | None = None
+    """a recurrent behaviour policy's state before step 0 (``(h, c)``, each [N, H]); None when feed-forward"""
+    version: int = 0
+    """the learner update whose weights acted (policy lag = learner version − this)"""
     advantages: torch.Tensor | None = None
     """[T, N] written by an estimator"""
     returns: torch.Tensor | None = None
@@ -58,7 +65,40 @@ class Rollout:
     def shape(self) -> tuple[int, int]:
         return tuple(self.actions.shape)  # type: ignore[return-value]
 
-    def flatten(self) -> "Batch":
+    _TN = ("obs", "actions", "logp", "logits", "values", "rewards", "done", "terminated", "trunc_value", "task_id",
+           "starts")
+    """the [T, N, ...] fields (concatenated along N by :meth:`cat`)"""
+
+    def to_numpy(self) -> dict:
+        """The collected fields as NumPy arrays (what a remote actor sends; zero-copy in Ray's store)."""
+        d = {k: getattr(self, k).numpy() for k in self._TN + ("last_obs", "last_value") if getattr(self, k) is not None}
+        if self.state0 is not None:
+            d["state0"] = [x.numpy() for x in self.state0]
+        d["version"] = self.version
+        return d
+
+    @classmethod
+    def from_numpy(cls, d: dict) -> Rollout:
+        """Inverse of :meth:`to_numpy`. Arrays are copied: Ray hands out read-only buffers."""
+        kw = {k: torch.from_numpy(np.array(v)) for k, v in d.items() if k not in ("state0", "version")}
+        if d.get("state0") is not None:
+            kw["state0"] = tuple(torch.from_numpy(np.array(x)) for x in d["state0"])
+        return cls(**kw, version=int(d.get("version", 0)))
+
+    @classmethod
+    def cat(cls, rollouts: list[Rollout]) -> Rollout:
+        """Several rollouts of the same length side by side: [T, N1 + N2 + ...] (one learner batch)."""
+        if len(rollouts) == 1:
+            return rollouts[0]
+        r0 = rollouts[0]
+        kw = {k: torch.cat([getattr(r, k) for r in rollouts], 1) for k in cls._TN if getattr(r0, k) is not None}
+        for k in ("last_obs", "last_value"):
+            kw[k] = torch.cat([getattr(r, k) for r in rollouts], 0)
+        if r0.state0 is not None:
+            kw["state0"] = tuple(torch.cat(xs, 0) for xs in zip(*(r.state0 for r in rollouts)))
+        return cls(**kw, version=min(r.version for r in rollouts))
+
+    def flatten(self) -> Batch:
         """The rollout as a flat [B = T·N] :class:`Batch` (after the estimator has run)."""
         if self.advantages is None or self.returns is None:
             raise RuntimeError("run a return estimator on the rollout before flattening it")
@@ -99,13 +139,13 @@ class Batch:
     def __len__(self) -> int:
         return self.obs.shape[0]
 
-    def slice(self, start: int, stop: int) -> "Batch":
+    def slice(self, start: int, stop: int) -> Batch:
         """Samples ``start:stop`` as views (no copy)."""
         kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[start:stop])
               for f in fields(self) if f.name != "extras"}
         return Batch(**kw, extras={k: v[start:stop] for k, v in self.extras.items()})
 
-    def index(self, idx: torch.Tensor) -> "Batch":
+    def index(self, idx: torch.Tensor) -> Batch:
         kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[idx])
               for f in fields(self) if f.name != "extras"}
         return Batch(**kw, extras={k: v[idx] for k, v in self.extras.items()})

@@ -5,14 +5,16 @@ ordered by episode index (not by completion order, which would favour short epis
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .envs import make_env_fn
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
-"""obs [N, *obs_shape] → logits or probabilities [N, A] (NumPy)."""
+"""obs [N, *obs_shape] → logits or probabilities [N, A] (NumPy). A recurrent policy has
+``recurrent = True``, is called as ``policy(obs, slots)`` (the env slots the rows come from) and
+has ``reset(mask)`` over all slots; its state is reset at every episode's start."""
 
 
 def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, greedy: bool = True,
@@ -38,6 +40,9 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
     next_ep = 0
     slot_ep = [-1] * k
     obs = [None] * k
+    recurrent = getattr(policy, "recurrent", False)
+    if recurrent:
+        policy.reset(np.ones(k, bool))
     for i, env in enumerate(envs):
         if next_ep < episodes:
             obs[i], _ = env.reset(seed=seed + next_ep)
@@ -46,7 +51,8 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
     try:
         while any(e >= 0 for e in slot_ep):
             active = [i for i in range(k) if slot_ep[i] >= 0]
-            out = np.asarray(policy(np.stack([obs[i] for i in active])))
+            batch = np.stack([obs[i] for i in active])
+            out = np.asarray(policy(batch, np.asarray(active)) if recurrent else policy(batch))
             if greedy:
                 acts = out.argmax(-1)
             else:
@@ -64,6 +70,8 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
                         o, _ = envs[i].reset(seed=seed + next_ep)
                         slot_ep[i] = next_ep
                         next_ep += 1
+                        if recurrent:
+                            policy.reset(np.arange(k) == i)
                     else:
                         slot_ep[i] = -1
                 obs[i] = o

@@ -54,7 +54,59 @@ def _patch_index(h: int, w: int, c: int, k: int, hwc: bool) -> np.ndarray:
     return flat.reshape(oh * ow, c * k * k)
 
 
-class NumpyPolicy:
+class Memory:
+    """A recurrent acting policy's LSTM state, one row per environment.
+
+    ``policy(obs, task)`` advances every row by one step; ``value(obs, task, rows=...)`` reads
+    V under the current state of some rows without advancing them (truncation bootstraps);
+    ``reset(mask)`` zeroes the rows whose episode ended. Feed-forward policies have
+    ``recurrent = False`` and none of this state."""
+
+    recurrent = False
+    hidden = 0
+    h: np.ndarray | None = None
+    c: np.ndarray | None = None
+
+    def _ensure(self, n: int) -> None:
+        if self.h is None or len(self.h) != n:
+            self.h = np.zeros((n, self.hidden), np.float32)
+            self.c = np.zeros((n, self.hidden), np.float32)
+
+    def reset(self, mask: np.ndarray) -> None:
+        self._ensure(len(mask))
+        self.h[mask] = 0.0
+        self.c[mask] = 0.0
+
+    def get_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.h.copy(), self.c.copy()
+
+    def set_state(self, state) -> None:
+        self.h, self.c = (np.array(x, np.float32) for x in state)
+
+    def step_rows(self, obs: np.ndarray, task_id: np.ndarray | None, rows: np.ndarray):
+        """Advance only the state rows ``rows`` (indices) by one step on ``obs`` (evaluation,
+        where only some slots are still playing)."""
+        h, c = self.h, self.c
+        self.h, self.c = h[rows], c[rows]
+        try:
+            out = self(obs, task_id)
+            h[rows], c[rows] = self.h, self.c
+        finally:
+            self.h, self.c = h, c
+        return out
+
+    def _state_rows(self, n: int, rows: np.ndarray | None):
+        if rows is None:
+            self._ensure(n)
+            return self.h, self.c
+        return self.h[rows], self.c[rows]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # overflow-free
+
+
+class NumpyPolicy(Memory):
     """``policy(obs) -> (logits [N, A], value [N] or None)`` in NumPy float32, mirroring an agent."""
 
     def __init__(self, agent: Agent):
@@ -65,6 +117,8 @@ class NumpyPolicy:
         self.legal_bias = agent.legal_bias.numpy().copy() if agent.legal_bias is not None else None
         self.has_pi, self.has_v, self.has_q = agent.pi is not None, agent.v is not None, agent.q is not None
         self.scale = np.float32(agent.scale)
+        self.recurrent = agent.core is not None
+        self.hidden = agent.core.hidden_size if self.recurrent else 0
         if self.trunk_kind == "mlp":
             self.act = np.tanh if agent.cfg.activation == "tanh" else (lambda x: np.maximum(x, 0.0, out=x))
             self.actor_keys = _linear_keys("trunk", agent.trunk)
@@ -108,6 +162,10 @@ class NumpyPolicy:
             self.fc_w = np.asarray(w["trunk.fc.weight"], np.float32).T  # view
             self.fc_b = np.asarray(w["trunk.fc.bias"], np.float32)
             self.split = None
+        if self.recurrent:  # LSTMCell: gates [i, f, g, o] = x W_ih^T + h W_hh^T + b_ih + b_hh
+            self.w_ih = np.asarray(w["core.weight_ih"], np.float32).T
+            self.w_hh = np.asarray(w["core.weight_hh"], np.float32).T
+            self.b_core = np.asarray(w["core.bias_ih"], np.float32) + np.asarray(w["core.bias_hh"], np.float32)
         # heads: [pi or q | v] in one matrix; the value head reads the critic part when fused
         single = [n for n, on in (("pi", self.has_pi), ("q", self.has_q and not self.has_pi), ("v", self.has_v)) if on]
         self.q_w = lin("q") if self.has_q and self.has_pi else None  # a Q head beside a policy head
@@ -115,7 +173,9 @@ class NumpyPolicy:
             self.head_w, self.head_b = lin(single[0])
             return
         heads_w, heads_b = [], []
-        if self.trunk_kind == "mlp":
+        if self.recurrent:
+            d = self.hidden
+        elif self.trunk_kind == "mlp":
             d = self.layers[-1][0].shape[1] if self.layers else int(np.asarray(w["pi.weight" if self.has_pi else "q.weight"]).shape[1])
         else:
             d = self.fc_w.shape[1]
@@ -159,18 +219,34 @@ class NumpyPolicy:
             out = out + self.legal_bias[task_id]
         return out
 
-    def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        out = self._features(obs) @ self.head_w + self.head_b
+    def _lstm(self, x: np.ndarray, rows: np.ndarray | None, advance: bool) -> np.ndarray:
+        h, c = self._state_rows(len(x), rows)
+        g = x @ self.w_ih + h @ self.w_hh + self.b_core
+        k = self.hidden
+        c2 = _sigmoid(g[:, k:2 * k]) * c + _sigmoid(g[:, :k]) * np.tanh(g[:, 2 * k:3 * k])
+        h2 = _sigmoid(g[:, 3 * k:]) * np.tanh(c2)
+        if advance:
+            self.h, self.c = h2.astype(np.float32), c2.astype(np.float32)
+        return h2
+
+    def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None, rows: np.ndarray | None = None,
+                 advance: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        h = self._features(obs)
+        if self.recurrent:
+            h = self._lstm(h, rows, advance and rows is None)
+        out = h @ self.head_w + self.head_b
         a = self.head_n
         if self.n_tasks == 1:
             return out[:, :a], (out[:, a] if self.has_v else None)
         value = out[np.arange(len(out)), a + task_id] if self.has_v else None
         return self._select(out[:, :a], task_id), value
 
-    def value(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
-        return self(obs, task_id)[1]
+    def value(self, obs: np.ndarray, task_id: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        return self(obs, task_id, rows, advance=False)[1]
 
     def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        if self.recurrent:
+            raise NotImplementedError("q_values of a recurrent acting policy")
         if self.q_w is not None:
             h = self._features(obs)
             q = (h if self.split is None else h[:, : self.split]) @ self.q_w[0] + self.q_w[1]
@@ -178,13 +254,15 @@ class NumpyPolicy:
         return self(obs, task_id)[0]
 
 
-class TorchPolicy:
+class TorchPolicy(Memory):
     """Same interface as :class:`NumpyPolicy`, running a torch copy of the agent (any architecture)."""
 
     def __init__(self, agent: Agent):
         import copy
 
         self.agent = copy.deepcopy(agent).eval().requires_grad_(False)
+        self.recurrent = agent.core is not None
+        self.hidden = agent.core.hidden_size if self.recurrent else 0
 
     def set_weights(self, w: dict[str, np.ndarray]) -> None:
         self.agent.load_state_dict({k: torch.as_tensor(v) for k, v in w.items()})
@@ -194,17 +272,25 @@ class TorchPolicy:
         return None if task_id is None else torch.as_tensor(np.asarray(task_id), dtype=torch.int64)
 
     @torch.inference_mode()
-    def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None):
-        out = self.agent(torch.from_numpy(obs), self._task(task_id))
+    def __call__(self, obs: np.ndarray, task_id: np.ndarray | None = None, rows: np.ndarray | None = None,
+                 advance: bool = True):
+        state = None
+        if self.recurrent:
+            state = tuple(torch.from_numpy(x) for x in self._state_rows(len(obs), rows))
+        out = self.agent(torch.from_numpy(obs), self._task(task_id), state)
+        if self.recurrent and advance and rows is None:
+            self.h, self.c = (x.numpy().copy() for x in out.state)
         return out.logits.numpy(), (out.value.numpy() if out.value is not None else None)
 
     @torch.inference_mode()
     def q_values(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         return self.agent(torch.from_numpy(obs), self._task(task_id)).q.numpy()
 
-    @torch.inference_mode()
-    def value(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
-        return self.agent.value(torch.from_numpy(obs), self._task(task_id)).numpy()
+    def value(self, obs: np.ndarray, task_id: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        if self.recurrent:
+            return self(obs, task_id, rows, advance=False)[1]
+        with torch.inference_mode():
+            return self.agent.value(torch.from_numpy(obs), self._task(task_id)).numpy()
 
 
 def make_fast_policy(agent: Agent, backend: Backend = "auto") -> NumpyPolicy | TorchPolicy:

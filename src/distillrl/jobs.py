@@ -10,9 +10,10 @@ exactly the run the command would make.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config import from_dict, load_yaml, validate
 from .errors import ConfigError
@@ -135,9 +136,32 @@ def _logits_fn(policy, task: int | None = None):
     """obs → logits of a fast acting policy (for one task of a multi-task agent when ``task``)."""
     import numpy as np
 
+    if getattr(policy, "recurrent", False):
+        return RecurrentLogits(policy, task)
     if task is None:
         return lambda obs: policy(obs)[0]
     return lambda obs: policy(obs, np.full(len(obs), task))[0]
+
+
+class RecurrentLogits:
+    """A recurrent acting policy as an evaluation policy: a copy with its own per-slot state."""
+
+    recurrent = True
+
+    def __init__(self, policy, task: int | None = None):
+        import copy
+
+        self.policy, self.task = copy.copy(policy), task
+        self.policy.h = self.policy.c = None
+
+    def reset(self, mask):
+        self.policy.reset(mask)
+
+    def __call__(self, obs, slots):
+        import numpy as np
+
+        task = None if self.task is None else np.full(len(obs), self.task)
+        return self.policy.step_rows(obs, task, slots)[0]
 
 
 def eval_student(trainer, cfg) -> dict:

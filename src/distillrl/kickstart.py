@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from . import losses as L
-from .algos import ALGORITHMS
+from .algos import ALGORITHMS, check_recurrent
+from .algos.impala import ActorOptions, ImpalaConfig, check_impala
 from .algos.ppo import PPOConfig, check_ppo
 from .config import validate
 from .errors import ConfigError
@@ -40,6 +41,7 @@ from .nets import NetConfig
 from .schedules import LambdaKind, LambdaSchedule
 from .teachers import Teacher, TeacherArch
 from .trainer import LossTerm, RunConfig, Trainer, check_task_envs
+
 
 class KickstartTerm(LossTerm):
     """Teacher k's distillation term λ_k(t)·H(π_Tk ‖ π_S) as a learner loss term."""
@@ -126,17 +128,22 @@ class KickstartOptions:
 
 
 @dataclass
-class KickstartConfig(RunConfig, KickstartOptions):
-    """Kickstart a PPO or A2C student from one or more teachers (RL loss + Σ λ_k·H(π_Tk ‖ π_S))."""
+class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
+    """Kickstart a PPO, A2C or IMPALA student from one or more teachers (RL loss + Σ λ_k·H(π_Tk ‖ π_S))."""
 
-    algo: Literal["ppo", "a2c"] = "ppo"
-    """the student's RL learner: ppo or a2c (A3C-form loss, one epoch, one minibatch)"""
+    algo: Literal["ppo", "a2c", "impala"] = "ppo"
+    """the student's RL learner: ppo, a2c (A3C-form loss, one epoch, one minibatch) or impala (V-trace; actors: --actors, --address)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    impala: ImpalaConfig = field(default_factory=ImpalaConfig)
     net: NetConfig = field(default_factory=NetConfig)
 
     def check(self) -> None:
         check_ppo(self.ppo, self.algo)
-        check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
+        check_recurrent(self.net, self.env, self.algo)
+        if self.algo == "impala":
+            check_impala(self)
+        else:
+            check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
         # 0 when teachers are given as objects; ``zoo`` expands to one teacher per task (counted after loading)
         k = 0 if "zoo" in self.teacher else len(self.teacher)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):
@@ -175,7 +182,12 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
     ``zoo`` for every task's zoo teacher) and sees only that task's samples, in its own
     observation shape and action set (:class:`teachers.TeacherSet`); an unbound teacher
     teaches every task whose spaces it fits."""
-    from .teachers import TeacherSet, load_task_teacher, load_teacher, parse_task_teachers
+    from .teachers import (
+        TeacherSet,
+        load_task_teacher,
+        load_teacher,
+        parse_task_teachers,
+    )
 
     validate(cfg)
     srcs = teachers if teachers is not None else cfg.teacher

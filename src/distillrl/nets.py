@@ -34,6 +34,8 @@ class NetConfig:
     """mlp activation: tanh or relu"""
     task_input: Literal["pad", "adapter"] = "pad"
     """task sets: pad (tasks' observations zero-padded to a common channel count, straight into the shared trunk) or adapter (a per-task 1×1 conv / linear map in front of it; see distillrl.tasks)"""
+    lstm: int = 0
+    """units of an LSTM between the trunk and the heads (0: feed-forward); its state is carried through rollouts and reset where episodes end {≥ 0}"""
     task_actions: Literal["heads", "shared"] = "heads"
     """task sets: heads (one policy head per task over its own actions) or shared (one head, one action set for all tasks; MinAtar: the full 6-action set; see distillrl.tasks)"""
 
@@ -187,6 +189,8 @@ class AgentOutput(NamedTuple):
     """[B] state value"""
     q: torch.Tensor | None
     """[B, A] action values (when the agent has a Q head)"""
+    state: tuple[torch.Tensor, torch.Tensor] | None = None
+    """a recurrent agent's LSTM state ``(h, c)`` [B, H] after this step (None when feed-forward)"""
 
 
 def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
@@ -234,6 +238,13 @@ class Agent(nn.Module):
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 _init_module(m, generator)
+        if self.core is not None:  # CleanRL's LSTM agents: orthogonal weights (gain 1), zero biases
+            with torch.no_grad():
+                for name, p in self.core.named_parameters():
+                    if name.startswith("bias"):
+                        p.zero_()
+                    else:
+                        nn.init.orthogonal_(p, 1.0, generator=generator)
 
     def _build(self, info: EnvInfo, cfg: NetConfig | None, value_head: bool, q_head: bool, policy_head: bool):
         cfg = cfg or NetConfig()
@@ -250,9 +261,14 @@ class Agent(nn.Module):
             self.adapter = TaskAdapter(k, c)
         self.trunk = make_trunk(self.arch, cfg, info)
         d = self.trunk.out_dim
-        # Separate critic trunk for the CleanRL/SB3-style MLP actor-critic.
+        # A recurrent agent: trunk → LSTM cell → heads (one trunk for policy and value).
+        self.core = nn.LSTMCell(d, cfg.lstm) if cfg.lstm > 0 else None
+        if self.core is not None:
+            d = cfg.lstm
+        # Separate critic trunk for the CleanRL/SB3-style MLP actor-critic (feed-forward only).
         self.critic_trunk = (make_trunk(self.arch, cfg, info)
-                             if (self.arch == "mlp" and not cfg.shared and value_head and policy_head) else None)
+                             if (self.arch == "mlp" and not cfg.shared and value_head and policy_head
+                                 and self.core is None) else None)
         a = info.n_actions
         self.n_actions = a
         # Task sets: one policy (and Q) head per task stored as one [K·A] layer (all heads in one
@@ -284,7 +300,7 @@ class Agent(nn.Module):
         return spec
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "Agent":
+    def from_spec(cls, spec: dict) -> Agent:
         from .config import from_dict
 
         legal = spec.get("legal")
@@ -327,11 +343,52 @@ class Agent(nn.Module):
             return v.squeeze(-1)
         return v.gather(1, task_id[:, None]).squeeze(1)
 
-    def forward(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> AgentOutput:
+    @property
+    def recurrent(self) -> bool:
+        return self.core is not None
+
+    def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The LSTM state at an episode's start: zeros ``(h, c)``, each [n, H]."""
+        z = torch.zeros(n, self.core.hidden_size)
+        return z, z.clone()
+
+    def _core_step(self, h: torch.Tensor, state, start: torch.Tensor | None):
+        if state is None:
+            state = self.initial_state(h.shape[0])
+        if start is not None:  # reset where an episode starts at this step
+            keep = (1.0 - start.float())[:, None]
+            state = (state[0] * keep, state[1] * keep)
+        return self.core(h, state)
+
+    def forward(self, obs: torch.Tensor, task_id: torch.Tensor | None = None, state=None,
+                start: torch.Tensor | None = None) -> AgentOutput:
         """``task_id`` [B] selects each sample's adapter and heads (required for a task set;
-        single-task agents ignore it)."""
+        single-task agents ignore it). A recurrent agent takes one step from ``state`` (zeros
+        when None; reset first on rows where ``start`` is 1) and returns the new state."""
         x, task_id = self._task_input(obs, task_id)
         h = self.trunk(x)
+        new_state = None
+        if self.core is not None:
+            new_state = self._core_step(h, state, start)
+            h = new_state[0]
+        return self._heads(x, h, task_id, new_state)
+
+    def forward_seq(self, obs: torch.Tensor, task_id: torch.Tensor, state0, starts: torch.Tensor) -> AgentOutput:
+        """A recurrent agent over whole sequences: ``obs`` [T, N, ...], ``task_id`` and ``starts``
+        [T, N], ``state0`` the state before step 0 ([N, H] each). The trunk runs on all T·N
+        observations at once, the LSTM step by step (reset where ``starts`` is 1). Outputs are
+        flat [T·N, ...] (time-major, like :meth:`data.Rollout.flatten`); ``state`` is the last one."""
+        T, n = obs.shape[:2]
+        flat_task = task_id.reshape(-1)
+        x, flat_task = self._task_input(obs.reshape((T * n,) + tuple(obs.shape[2:])), flat_task)
+        feats = self.trunk(x).view(T, n, -1)
+        state, hs = state0, []
+        for t in range(T):
+            state = self._core_step(feats[t], state, starts[t])
+            hs.append(state[0])
+        return self._heads(x, torch.cat(hs, 0), flat_task, state)
+
+    def _heads(self, x, h, task_id, state) -> AgentOutput:
         logits = self._actions(self.pi(h), task_id) if self.pi is not None else None
         q = self._actions(self.q(h), task_id) if self.q is not None else None
         if self.v is None:
@@ -340,9 +397,11 @@ class Agent(nn.Module):
             value = self._value(self.v(self.critic_trunk(x) if self.critic_trunk is not None else h), task_id)
         if logits is None and q is not None:
             logits = q  # a pure Q agent acts greedily on q
-        return AgentOutput(logits, value, q)
+        return AgentOutput(logits, value, q, state)
 
-    def value(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> torch.Tensor:
+    def value(self, obs: torch.Tensor, task_id: torch.Tensor | None = None, state=None) -> torch.Tensor:
+        if self.core is not None:
+            return self.forward(obs, task_id, state).value
         x, task_id = self._task_input(obs, task_id)
         h = self.critic_trunk(x) if self.critic_trunk is not None else self.trunk(x)
         return self._value(self.v(h), task_id)

@@ -15,72 +15,16 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 from pathlib import Path
-from typing import Any
 
-from .errors import EnvError
+from .cluster import check_address, init_ray, node_id, shutdown_ray  # noqa: F401  (re-exported)
 
 # Trials run from the caller's working directory so that relative paths (teachers, run
 # directories) mean the same in a trial as on the command line. Set before Ray is imported.
 os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1e9")
-
-
-def check_address(address: str, timeout: float = 3.0) -> None:
-    """Fail in one line, in seconds, when nothing listens at ``address`` (``HOST:PORT``)."""
-    if address == "auto":
-        return
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise EnvError(f"bad --address {address!r}: expected HOST:PORT of a Ray head (e.g. 127.0.0.1:6379) or auto")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
-    except OSError as e:
-        raise EnvError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}") from None
-
-
-def init_ray(address: str | None) -> dict:
-    """Start Ray on this machine, or join the cluster at ``address``. Returns what it found."""
-    import logging
-
-    import ray
-
-    if address:
-        check_address(address)
-    env = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
-    if not ray.is_initialized():
-        kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False, runtime_env={"env_vars": env})
-        if address:
-            try:
-                ray.init(address=address, **kw)
-            except (ConnectionError, RuntimeError) as e:
-                raise EnvError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0][:200]}") from None
-        else:
-            ray.init(include_dashboard=False, **kw)
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return {"address": address or "local", "nodes": len(nodes),
-            "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))}
-
-
-def shutdown_ray() -> None:
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-
-
-def node_id() -> str:
-    """The Ray node this process runs on (to show where trials were placed)."""
-    try:
-        import ray
-
-        return ray.get_runtime_context().get_node_id()
-    except Exception:  # not inside Ray
-        return "local"
 
 
 def cpus_per_trial(requested: float | None, trials: int, cpus: int) -> float:

@@ -57,3 +57,46 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, last_value: t
 def td_target(rewards: torch.Tensor, next_q: torch.Tensor, terminated: torch.Tensor, gamma: float) -> torch.Tensor:
     """One-step Q target ``r + γ (1 − terminated) · next_q`` ([B] each)."""
     return rewards + gamma * (1.0 - terminated) * next_q
+
+
+def vtrace(behaviour_logp: torch.Tensor, target_logp: torch.Tensor, rewards: torch.Tensor, values: torch.Tensor,
+           dones: torch.Tensor, last_value: torch.Tensor, gamma: float, rho_bar: float = 1.0, c_bar: float = 1.0,
+           lam: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """V-trace targets and policy-gradient advantages (Espeholt et al. 2018, eq. 1 and §4.2).
+
+    Args:
+        behaviour_logp: [T, N] log μ(a_t|x_t), the acting policy's (stale) log-probabilities.
+        target_logp: [T, N] log π(a_t|x_t) under the learner's current policy.
+        rewards: [T, N] (truncation bootstraps already added, see :func:`with_truncation`).
+        values: [T, N] V(x_t) under the learner's current value function.
+        dones: [T, N] 1 if the episode ended after step t (no bootstrap across it).
+        last_value: [N] V(x_T), the bootstrap at the rollout's end.
+        rho_bar, c_bar: truncation levels of ρ_t = min(ρ̄, π/μ) and c_t = λ·min(c̄, π/μ).
+    Returns:
+        ``(vs, pg_adv, rho)``, all [T, N] and free of gradients:
+        v_s = V(x_s) + δ_s + γ_s c_s (v_{s+1} − V(x_{s+1})), δ_s = ρ_s (r_s + γ_s V(x_{s+1}) − V(x_s)),
+        pg_adv_s = ρ_s (r_s + γ_s v_{s+1} − V(x_s)), with γ_s = γ (1 − done_s), v_T = V(x_T);
+        and the truncated importance weights ρ.
+
+    On-policy (π = μ) with ρ̄ = c̄ = λ = 1, v_s is the n-step return to the rollout's end, i.e.
+    GAE(λ = 1) + V. Like :func:`gae`, the backward recursion runs in NumPy.
+    """
+    def np32(x):
+        return x.detach().cpu().numpy().astype(np.float32, copy=False)
+
+    ratio = np.exp(np32(target_logp) - np32(behaviour_logp))
+    rho = np.minimum(ratio, np.float32(rho_bar))
+    c = np.float32(lam) * np.minimum(ratio, np.float32(c_bar))
+    r, v = np32(rewards), np32(values)
+    disc = np.float32(gamma) * (1.0 - np32(dones))
+    v_next = np.concatenate([v[1:], np32(last_value)[None]], 0)
+    delta = rho * (r + disc * v_next - v)
+    diff = np.zeros_like(v)  # v_s − V(x_s)
+    acc = np.zeros_like(v[0])
+    for t in range(v.shape[0] - 1, -1, -1):
+        acc = delta[t] + disc[t] * c[t] * acc
+        diff[t] = acc
+    vs = v + diff
+    vs_next = np.concatenate([vs[1:], np32(last_value)[None]], 0)
+    pg_adv = rho * (r + disc * vs_next - v)
+    return torch.from_numpy(vs), torch.from_numpy(pg_adv), torch.from_numpy(rho)

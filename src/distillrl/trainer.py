@@ -31,13 +31,13 @@ import torch
 
 from .collect import Collector, EpisodeStats
 from .envs import EnvInfo
-from .tasks import TaskSet
 from .errors import CheckpointError, ConfigError
 from .fastpolicy import Backend, make_fast_policy
 from .hparams import HParams
 from .learner import Learner
 from .nets import Agent, AgentOutput, NetConfig, param_count
 from .returns import gae, with_truncation
+from .tasks import TaskSet
 
 STATE_FORMAT = 2
 """Version of the trainer state layout; checkpoints of another version cannot be resumed."""
@@ -93,7 +93,7 @@ class LossTerm:
     requires: frozenset[str] = frozenset({"logits"})
     changes_rewards: bool = False
 
-    def attach(self, trainer: "Trainer") -> None:
+    def attach(self, trainer: Trainer) -> None:
         pass
 
     def on_rollout(self, rollout: Any) -> None:
@@ -102,7 +102,7 @@ class LossTerm:
     def __call__(self, out: AgentOutput, mb: Any) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def weights(self, trainer: "Trainer") -> dict[str, float]:
+    def weights(self, trainer: Trainer) -> dict[str, float]:
         return {f"loss_{self.name}": 1.0}
 
     def metrics(self) -> dict[str, float]:
@@ -115,7 +115,7 @@ class LossTerm:
         pass
 
 
-ALGORITHMS: dict[str, type["Trainer"]] = {}
+ALGORITHMS: dict[str, type[Trainer]] = {}
 
 
 def register(name: str):
@@ -153,7 +153,8 @@ class Trainer:
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
         self.hp = HParams()
         self.stats = EpisodeStats(self.n_tasks)
-        self.collector = Collector(self.envs, num_steps, self.stats)
+        self.collector = Collector(self.envs, num_steps, self.stats,
+                                   memory=self.policy if self.policy.recurrent else None)
         self.collector.reset(cfg.seed)
         self.learner: Learner | None = None
         self.extra_losses: list[LossTerm] = []

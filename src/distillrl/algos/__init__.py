@@ -14,22 +14,24 @@ from ..envs import split_specs
 from ..errors import ConfigError
 from ..nets import NetConfig
 from ..trainer import ALGORITHMS, RunConfig, Trainer, check_task_envs
-from . import distill, dqn, ppo  # noqa: F401  (register the algorithms)
+from . import distill, dqn, impala, ppo  # noqa: F401  (register the algorithms)
 from .dqn import DQNConfig
+from .impala import ActorOptions, ImpalaConfig, check_impala
 from .online import OnlineOptions
 from .ppo import PPOConfig, check_ppo
 
-__all__ = ["TrainConfig", "PPOConfig", "DQNConfig", "make_trainer", "ALGORITHMS"]
+__all__ = ["ALGORITHMS", "DQNConfig", "ImpalaConfig", "PPOConfig", "TrainConfig", "make_trainer"]
 
 
 @dataclass
-class TrainConfig(RunConfig):
-    """Train a PPO, A2C or DQN agent."""
+class TrainConfig(RunConfig, ActorOptions):
+    """Train a PPO, A2C, DQN or IMPALA agent."""
 
-    algo: Literal["ppo", "a2c", "dqn"] = "ppo"
-    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings) or dqn"""
+    algo: Literal["ppo", "a2c", "dqn", "impala"] = "ppo"
+    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings), dqn, or impala (V-trace; actors on Ray: --actors, --address)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
+    impala: ImpalaConfig = field(default_factory=ImpalaConfig)
     net: NetConfig = field(default_factory=NetConfig)
     online_distill: bool = False
     """also distil the teacher's best checkpoint so far into a student while it trains (Rusu et al.'s online distillation; see the online.* options)"""
@@ -39,10 +41,23 @@ class TrainConfig(RunConfig):
         check_ppo(self.ppo, self.algo)
         if self.online_distill and len(split_specs(self.env)) > 1:
             raise ConfigError("--online-distill takes one environment, not a task set")
+        check_recurrent(self.net, self.env, self.algo)
         if self.algo == "dqn":
             check_task_envs(self.env, self.dqn.num_envs, "--dqn.num-envs")
+        elif self.algo == "impala":
+            check_impala(self)
         else:
             check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
+
+
+def check_recurrent(net: NetConfig, env: str, algo: str) -> None:
+    """Recurrent agents: PPO, A2C and IMPALA, one task (the config layer's cross-field rule)."""
+    if net.lstm <= 0:
+        return
+    if algo not in ("ppo", "a2c", "impala"):
+        raise ConfigError(f"--net.lstm needs an on-policy learner (ppo, a2c or impala), not {algo}")
+    if len(split_specs(env)) > 1:
+        raise ConfigError("--net.lstm: recurrent students of a task set are not supported; give one environment")
 
 
 def make_trainer(cfg: TrainConfig) -> Trainer:

@@ -1,0 +1,256 @@
+"""IMPALA (Espeholt et al. 2018): actors act with the weights they last received, one learner
+corrects for the lag with V-trace (SPEC §4) — the learner of the kickstarting paper.
+
+The acting half is :mod:`actors` (in-process with ``--actors 0``, Ray actors otherwise); the
+learning half is this trainer: it takes rollouts as they come (``batch_rollouts`` of them per
+update), runs the agent once over them (one pass over each frame, against PPO's four), computes
+V-trace targets ``v_s`` and advantages ``ρ_s (r_s + γ v_{s+1} − V(x_s))`` with the *current*
+policy and values (:func:`returns.vtrace`), and steps the shared :class:`learner.Learner` on the
+A3C-form losses (:func:`losses.a2c_loss`) plus any extra terms — kickstarting's teachers label
+each rollout in ``on_rollout`` exactly as for PPO. After every update the weights are broadcast
+to the actors.
+
+Recurrent agents (``--net.lstm H``) run over each rollout as a whole sequence from the state the
+actor recorded at its start (``Rollout.state0``), reset where episodes start.
+
+Logged per row: ``impala/policy_lag`` (learner updates since the acting weights; mean and max),
+``impala/learner_busy`` (share of the row's wall-clock time the learner spent learning, the rest
+``impala/wait`` waiting for rollouts and ``impala/overhead`` unpacking them and broadcasting
+weights), the truncated importance weights (``impala/rho_mean``, ``impala/rho_clipped``: the
+share of steps where π/μ > ρ̄), ``impala/actor_restarts`` and ``impala/actors``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..actors import LocalPool, RayPool, RolloutWorker, WorkerSpec, worker_seed
+from ..data import Rollout
+from ..errors import ConfigError
+from ..learner import Learner
+from ..losses import a2c_loss
+from ..nets import AgentOutput
+from ..returns import vtrace, with_truncation
+from ..schedules import linear_decay
+from ..trainer import Trainer, register
+
+
+@dataclass
+class ImpalaConfig:
+    """IMPALA settings (actors: --actors, --address). Defaults: the paper's Atari unroll (20)
+    with MinAtar-sized batches and PPO's optimiser."""
+
+    num_envs: int = 32
+    """environments per actor {≥ 1}"""
+    num_steps: int = 20
+    """unroll length: steps per environment per rollout {≥ 1}"""
+    batch_rollouts: int = 1
+    """rollouts per learner update (side by side: a batch of batch_rollouts × num_envs × num_steps frames) {≥ 1}"""
+    queue: int = 2
+    """rollout requests in flight per actor: the bounded queue (back-pressure; policy lag grows with it) {≥ 1}"""
+    order: Literal["fixed", "first"] = "fixed"
+    """fixed: rollouts taken round-robin over the actors (reproducible from the seed); first: whichever is ready first (no waiting on a slow actor; not reproducible)"""
+    lr: float = 5e-4
+    """learning rate (live) {> 0}"""
+    anneal_lr: bool = True
+    """decay the learning rate linearly to 0 over the run"""
+    gamma: float = 0.99
+    """discount {[0, 1]}"""
+    rho_bar: float = 1.0
+    """V-trace truncation ρ̄ of the importance weights in the targets and the policy gradient {> 0}"""
+    c_bar: float = 1.0
+    """V-trace truncation c̄ of the trace coefficients {> 0}"""
+    vtrace_lambda: float = 1.0
+    """λ on the trace coefficients c_t = λ·min(c̄, π/μ) (1: the paper's V-trace) {[0, 1]}"""
+    ent_coef: float = 0.01
+    """entropy bonus weight (live) {≥ 0}"""
+    vf_coef: float = 0.5
+    """value loss weight (live) {≥ 0}"""
+    max_grad_norm: float = 0.5
+    """global gradient-norm clip (0 disables) {≥ 0}"""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """adam, or rmsprop (uncentred, α = rmsprop_alpha; the paper's)"""
+    optim_eps: float = 1e-5
+    """optimizer ε {> 0}"""
+    rmsprop_alpha: float = 0.99
+    """RMSProp smoothing constant α {(0, 1)}"""
+    actor_cpus: float | None = None
+    """CPUs each Ray actor reserves (default: the cluster's CPUs ÷ actors, at most 1) {> 0}"""
+    max_restarts: int = 10
+    """actors that may die and be replaced before the run fails {≥ 0}"""
+    log_every: int = 10_000
+    """frames per metric row {≥ 1}"""
+
+
+@dataclass
+class ActorOptions:
+    """Where IMPALA's actors run."""
+
+    actors: int = 2
+    """IMPALA: rollout actors as Ray processes (0: act in the learner's process, no Ray) {≥ 0}"""
+    address: str | None = None
+    """IMPALA: join the Ray cluster at HOST:PORT (default: start Ray on this machine)"""
+
+
+def check_impala(cfg) -> None:
+    """Cross-field rules (called through the run config's ``check``)."""
+    from ..trainer import check_task_envs
+
+    check_task_envs(cfg.env, cfg.impala.num_envs, "--impala.num-envs")
+    if cfg.address and cfg.actors == 0:
+        raise ConfigError("--address places actors on a Ray cluster; --actors 0 has none (give --actors K ≥ 1)")
+
+
+@register("impala")
+class ImpalaTrainer(Trainer):
+    """The IMPALA learner: V-trace on rollouts from a pool of actors."""
+
+    def __init__(self, cfg):
+        p = cfg.impala
+        super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": True})
+        self.p = p
+        hp = self.hp
+        hp.declare("lr", p.lr, "> 0")
+        hp.declare("ent_coef", p.ent_coef, "≥ 0")
+        hp.declare("vf_coef", p.vf_coef, "≥ 0")
+        hp.declare("max_grad_norm", p.max_grad_norm, "≥ 0")
+        hp.declare("gamma", p.gamma, "[0, 1]")
+        self.learner = Learner(self.agent, p.optimizer, p.lr, p.optim_eps, alpha=p.rmsprop_alpha, centered=False)
+        self.n_actors = cfg.actors
+        self.pool: LocalPool | RayPool | None = None  # started at the first update (after any restore)
+        self.restarts_before = 0  # actor replacements in earlier sessions of this run
+
+    # ---- actors
+    def _weights(self) -> dict[str, np.ndarray]:
+        return {k: p.detach().numpy() for k, p in self._named_params}
+
+    def _start_pool(self) -> None:
+        cfg, p = self.cfg, self.p
+        if self.n_actors == 0:
+            worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.info.n_actions)
+            self.pool = LocalPool(worker)
+        else:
+            from ..cluster import init_ray
+
+            found = init_ray(cfg.address)
+            cpus = p.actor_cpus or max(0.01, min(1.0, math.floor(100 * found["cpus"] / self.n_actors) / 100))
+            spec = self.agent.spec()
+            frames = self.frames
+
+            def spec_for(i: int, generation: int) -> WorkerSpec:
+                return WorkerSpec(cfg.env, cfg.net.task_actions, spec, p.num_envs, p.num_steps, cfg.max_episode_steps,
+                                  cfg.acting, worker_seed(cfg.seed, i, generation, frames), i)
+
+            self.pool = RayPool(spec_for, self.n_actors, p.queue, p.order, cpus, p.max_restarts)
+        self.pool.broadcast(self._weights(), self.updates)
+
+    @property
+    def actor_restarts(self) -> int:
+        return self.restarts_before + (self.pool.restarts if self.pool is not None else 0)
+
+    def lr_now(self) -> float:
+        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
+
+    # ---- learning
+    def _forward(self, ro: Rollout) -> tuple[AgentOutput, torch.Tensor]:
+        """The agent over the whole rollout (with gradients) and V(x_T) for the bootstrap."""
+        T, n = ro.shape
+        if self.agent.recurrent:
+            out = self.agent.forward_seq(ro.obs, ro.task_id, ro.state0, ro.starts)
+            last = self.agent(ro.last_obs, ro.task_id[-1], out.state, start=ro.done[-1]).value
+            return out, last
+        obs = torch.cat([ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:])), ro.last_obs])
+        full = self.agent(obs, torch.cat([ro.task_id.reshape(-1), ro.task_id[-1]]))
+        tn = T * n
+        return AgentOutput(full.logits[:tn], full.value[:tn], None), full.value[tn:]
+
+    def learn(self, ro: Rollout, lr: float) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """One V-trace update on ``ro``; returns the loss terms and diagnostics."""
+        hp = self.hp
+        T, n = ro.shape
+        self._on_rollout(ro)  # extra terms label the rollout (teachers) before the estimator
+        out, last = self._forward(ro)
+        actions = ro.actions.reshape(-1)
+        target_logp = torch.log_softmax(out.logits.detach(), -1).gather(-1, actions[:, None]).view(T, n)
+        ratio = (target_logp - ro.logp).exp()
+        gamma = hp["gamma"]
+        vs, pg_adv, rho = vtrace(ro.logp, target_logp, with_truncation(ro.rewards, ro.trunc_value, gamma),
+                                 out.value.detach().view(T, n), ro.done, last.detach(), gamma,
+                                 self.p.rho_bar, self.p.c_bar, self.p.vtrace_lambda)
+        ro.advantages, ro.returns = pg_adv, vs
+        batch = ro.flatten()
+        terms = a2c_loss(out.logits, out.value, batch.actions, batch.advantages, batch.returns)
+        if self.extra_losses:
+            terms.update(self._extra_terms(out, batch))
+        weights = {"loss_pg": 1.0, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
+                   **self._extra_weights()}
+        self.learner.step(terms, weights, lr, hp["max_grad_norm"])
+        diag = {"rho_mean": float(rho.mean()), "rho_clipped": float((ratio > self.p.rho_bar).float().mean())}
+        return terms, diag
+
+    def _iterate(self) -> list[dict]:
+        if self.pool is None:
+            self._start_pool()
+        t_start = time.perf_counter()
+        target = self.frames + self.p.log_every
+        sums: dict[str, float] = {}
+        diags: dict[str, float] = {}
+        lags: list[int] = []
+        n = 0
+        wait = learn = 0.0
+        lr = self.lr_now()
+        while self.frames < target:
+            t0 = time.perf_counter()
+            got = [self.pool.next() for _ in range(self.p.batch_rollouts)]
+            t1 = time.perf_counter()
+            ros = []
+            for g in got:
+                ro = g["rollout"] if isinstance(g["rollout"], Rollout) else Rollout.from_numpy(g["rollout"])
+                if g["episodes"] is not None:
+                    self.stats.record(*g["episodes"])
+                lags.append(self.updates - ro.version)
+                ros.append(ro)
+            ro = Rollout.cat(ros)
+            self.frames += ro.shape[0] * ro.shape[1]
+            lr = self.lr_now()
+            t2 = time.perf_counter()
+            terms, diag = self.learn(ro, lr)
+            learn += time.perf_counter() - t2
+            self.updates += 1
+            n += 1
+            self._accumulate(sums, terms)
+            for k, v in diag.items():
+                diags[k] = diags.get(k, 0.0) + v
+            self.pool.broadcast(self._weights(), self.updates)
+            wait += t1 - t0
+        self.sync_policy()
+        wall = max(time.perf_counter() - t_start, 1e-9)
+        extra = {"charts/learning_rate": lr,
+                 "impala/policy_lag": float(np.mean(lags)), "impala/policy_lag_max": float(np.max(lags)),
+                 "impala/learner_busy": learn / wall, "impala/wait": wait / wall,
+                 "impala/overhead": max(0.0, 1.0 - (learn + wait) / wall),
+                 "impala/actor_restarts": self.actor_restarts, "impala/actors": self.n_actors,
+                 **{f"impala/{k}": v / n for k, v in diags.items()}}
+        return [self._row(sums, n, extra)]
+
+    # ---- state
+    def _algo_state(self) -> dict:
+        return {"actor_restarts": self.actor_restarts}
+
+    def _load_algo_state(self, s: dict) -> None:
+        self.restarts_before = int(s.get("actor_restarts", 0))
+        if self.pool is not None:  # actors restart from the restored position
+            self.pool.close()
+            self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        super().close()
