@@ -24,3 +24,12 @@ def run_cli(*args, check=False, timeout=600, **kw):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def ray_local():
+    """Ray on this machine for one test (2 CPUs), shut down after it."""
+    from distillrl.cluster import init_ray, shutdown_ray
+
+    yield init_ray(None)
+    shutdown_ray()

@@ -154,7 +154,7 @@ class Collector:
         self.obs = nxt
         return Step(obs, a, rew, term, trunc, real_next, trunc_value)
 
-    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> Rollout:
+    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> "Rollout":
         """Run ``num_steps`` vector steps; fresh arrays each call (a rollout may be queued)."""
         from .data import Rollout
 

@@ -13,6 +13,7 @@ info dict, so the learner sees close to the raw env speed.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -114,7 +115,9 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
 
     Options: ``view`` (MiniGrid only): ``full`` (default; the whole grid, ``FullyObsWrapper``)
     or ``agent`` (the agent's own 7×7 egocentric view — the same shape for every grid size, so a
-    teacher trained on a small grid can teach on a larger one)."""
+    teacher trained on a small grid can teach on a larger one). ``keep`` (vector observations):
+    the indices of the observation kept, the rest hidden — ``gym:CartPole-v1?keep=0+2`` shows
+    position and angle but not the velocities, a task that needs memory."""
     if "?" not in spec:
         return spec, {}
     base, q = spec.split("?", 1)
@@ -126,11 +129,28 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
         opts[k] = v
     family = base.split(":", 1)[0]
     for k, v in opts.items():
+        if k == "keep":
+            if not re.fullmatch(r"\d+(\+\d+)*", v):
+                raise EnvError(f"keep takes observation indices joined by + (like 0+2) in {spec!r}, not {v!r}")
+            continue
         if k != "view" or family != "minigrid":
-            raise EnvError(f"unknown environment option {k!r} in {spec!r} (MiniGrid specs take ?view=full|agent)")
+            raise EnvError(f"unknown environment option {k!r} in {spec!r} (MiniGrid specs take ?view=full|agent; "
+                           "vector observations take ?keep=I+J+...)")
         if v not in MINIGRID_VIEWS:
             raise EnvError(f"view must be one of {', '.join(MINIGRID_VIEWS)} in {spec!r}, not {v!r}")
     return base, opts
+
+
+def keep_observation(env: gym.Env, keep: str, spec: str) -> gym.Env:
+    """Only the observation entries at indices ``keep`` (``"0+2"``) of a vector observation."""
+    space = env.observation_space
+    idx = np.array([int(i) for i in keep.split("+")])
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise EnvError(f"{spec}: keep= needs a vector observation, got {space}")
+    if idx.max() >= space.shape[0]:
+        raise EnvError(f"{spec}: keep index {idx.max()} is out of range (the observation has {space.shape[0]} entries)")
+    new = gym.spaces.Box(space.low[idx], space.high[idx], dtype=space.dtype)
+    return gym.wrappers.TransformObservation(env, lambda o: o[idx], new)
 
 
 def gym_id(spec: str) -> str:
@@ -203,6 +223,8 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
             from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper
 
             env = ImgObsWrapper(env if opts.get("view") == "agent" else FullyObsWrapper(env))
+        if "keep" in opts:
+            env = keep_observation(env, opts["keep"], spec)
         return env
 
     return thunk

@@ -138,7 +138,7 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
     net: NetConfig = field(default_factory=NetConfig)
 
     def check(self) -> None:
-        check_ppo(self.ppo, self.algo)
+        check_ppo(self.ppo, self.algo, self.net.lstm > 0)
         check_recurrent(self.net, self.env, self.algo)
         if self.algo == "impala":
             check_impala(self)

@@ -38,7 +38,7 @@ class TrainConfig(RunConfig, ActorOptions):
     online: OnlineOptions = field(default_factory=OnlineOptions)
 
     def check(self) -> None:
-        check_ppo(self.ppo, self.algo)
+        check_ppo(self.ppo, self.algo, self.net.lstm > 0)
         if self.online_distill and len(split_specs(self.env)) > 1:
             raise ConfigError("--online-distill takes one environment, not a task set")
         check_recurrent(self.net, self.env, self.algo)

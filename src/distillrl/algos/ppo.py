@@ -66,11 +66,14 @@ class PPOConfig:
     """RMSProp smoothing constant α {(0, 1)}"""
 
 
-def check_ppo(p: PPOConfig, algo: str) -> None:
+def check_ppo(p: PPOConfig, algo: str, recurrent: bool = False) -> None:
     """Cross-field rules (called by the config layer through the run config's ``check``)."""
     if algo == "ppo" and (p.num_envs * p.num_steps) % p.num_minibatches:
         raise ConfigError(f"--ppo.num-envs × --ppo.num-steps ({p.num_envs * p.num_steps}) must be divisible by "
                           f"--ppo.num-minibatches ({p.num_minibatches})")
+    if algo == "ppo" and recurrent and p.num_envs % p.num_minibatches:
+        raise ConfigError(f"a recurrent agent's minibatches are whole environments: --ppo.num-envs ({p.num_envs}) "
+                          f"must be divisible by --ppo.num-minibatches ({p.num_minibatches})")
 
 
 @register("ppo")
@@ -114,6 +117,27 @@ class PPOTrainer(Trainer):
         self._step = 0
         return self.collector.collect(self._act, self.np_rng, self.policy.value)
 
+    def _minibatches(self, ro, batch):
+        """One epoch of ``(minibatch, agent output)`` pairs. Feed-forward: one shuffle per epoch,
+        minibatches are contiguous views of it. Recurrent: minibatches are whole environment
+        columns (sequences kept whole), re-run from the state their rollout started in."""
+        if self.agent.recurrent:
+            T, n = ro.shape
+            cols = torch.randperm(n, generator=self.gen) if self.n_minibatches > 1 else torch.arange(n)
+            per = n // self.n_minibatches
+            for start in range(0, n, per):
+                idx = cols[start:start + per]
+                flat = (torch.arange(T)[:, None] * n + idx[None, :]).reshape(-1)  # time-major, like forward_seq
+                out = self.agent.forward_seq(ro.obs[:, idx], ro.task_id[:, idx], tuple(x[idx] for x in ro.state0),
+                                             ro.starts[:, idx])
+                yield batch.index(flat), out
+            return
+        shuffled = batch.index(torch.randperm(self.batch_size, generator=self.gen)) if self.n_minibatches > 1 \
+            else batch
+        for start in range(0, self.batch_size, self.minibatch_size):
+            mb = shuffled.slice(start, start + self.minibatch_size) if self.n_minibatches > 1 else batch
+            yield mb, self.agent(mb.obs, mb.task_id)
+
     def _losses(self, out, mb, hp) -> dict[str, torch.Tensor]:
         if self.loss_kind == "ppo":
             return ppo_loss(out.logits, out.value, mb.actions, mb.logp, mb.values, mb.advantages, mb.returns,
@@ -135,12 +159,7 @@ class PPOTrainer(Trainer):
         n = 0
         stop = False
         for _epoch in range(self.epochs):
-            # one shuffle per epoch; minibatches are then contiguous views of it
-            shuffled = batch.index(torch.randperm(self.batch_size, generator=self.gen)) if self.n_minibatches > 1 \
-                else batch
-            for start in range(0, self.batch_size, self.minibatch_size):
-                mb = shuffled.slice(start, start + self.minibatch_size) if self.n_minibatches > 1 else batch
-                out = self.agent(mb.obs, mb.task_id)
+            for mb, out in self._minibatches(ro, batch):
                 terms = self._losses(out, mb, hp)
                 if self.extra_losses:
                     terms.update(self._extra_terms(out, mb))
