@@ -263,3 +263,60 @@ def test_numpy_lstm_mirror_matches_torch():
             assert np.allclose(logits, out.logits.numpy(), atol=1e-5)
             assert np.allclose(value, out.value.numpy(), atol=1e-5)
             assert np.allclose(pol.h, state[0].numpy(), atol=1e-5)
+
+
+def test_recurrent_teacher_carries_its_state_across_rollouts():
+    """A recurrent teacher labels each rollout as a sequence, continuing from where the same
+    actor's previous rollout left it: two rollouts labelled in turn equal one long sequence."""
+    from distillrl.kickstart import KickstartTerm
+    from distillrl.nets import Agent
+    from distillrl.schedules import LambdaSchedule
+    from distillrl.teachers import AgentTeacher
+
+    student = lstm_trainer()
+    try:
+        t_agent = Agent(student.info, NetConfig(lstm=8), generator=torch.Generator().manual_seed(5))
+        teacher = AgentTeacher(t_agent, "lstm-teacher")
+        assert teacher.recurrent
+        term = KickstartTerm(teacher, LambdaSchedule("constant"))
+        r1, r2 = student.collect_rollout(), student.collect_rollout()
+        term.on_rollout(r1)
+        term.on_rollout(r2)
+        obs, starts = torch.cat([r1.obs, r2.obs]), torch.cat([r1.starts, r2.starts])
+        with torch.no_grad():
+            full = t_agent.forward_seq(obs, torch.zeros(obs.shape[:2], dtype=torch.long), t_agent.initial_state(4),
+                                       starts)
+        p = torch.softmax(full.logits, -1).view(obs.shape[0], 4, -1)
+        assert torch.allclose(r2.extras["p_ks0"], p[r1.shape[0]:], atol=1e-6)
+        assert torch.allclose(r1.extras["p_ks0"], p[: r1.shape[0]], atol=1e-6)
+    finally:
+        student.close()
+
+
+@pytest.mark.slow
+def test_cli_impala_train_kickstart_and_recurrent_teacher(cli, tmp_path):
+    """Through the CLI: an LSTM PPO teacher, an IMPALA run on two Ray actors, and an IMPALA
+    student kickstarted by the recurrent teacher (in-process actor); a bad option is one line."""
+    env = "gym:CartPole-v1?keep=0+2"
+    t = tmp_path / "teacher"
+    cli("train", "--env", env, "--net.lstm", "16", "--steps", "3000", "--run-dir", t, "--no-progress",
+        "--eval-episodes", "2", check=True)
+    r = tmp_path / "impala"
+    cli("train", "--env", "gym:CartPole-v1", "--algo", "impala", "--actors", "2", "--impala.actor-cpus", "0.5",
+        "--steps", "6000", "--impala.log-every", "2000", "--run-dir", r, "--no-progress", "--eval-episodes", "2",
+        check=True)
+    import csv
+    import json
+
+    rows = list(csv.DictReader(open(r / "metrics.csv")))
+    assert float(rows[-1]["frames"]) >= 6000 and float(rows[-1]["impala/policy_lag"]) >= 1
+    assert json.loads((r / "summary.json").read_text())["episodes"] == 2
+    k = tmp_path / "ks"
+    cli("kickstart", "--env", env, "--algo", "impala", "--actors", "0", "--net.lstm", "16", "--teacher", t,
+        "--steps", "3000", "--impala.log-every", "1000", "--run-dir", k, "--no-progress", "--eval-episodes", "2",
+        check=True)
+    rows = list(csv.DictReader(open(k / "metrics.csv")))
+    assert "losses/ks0_loss" in rows[-1] and float(rows[-1]["losses/ks0_loss"]) > 0
+    bad = cli("train", "--env", "gym:CartPole-v1", "--algo", "impala", "--impala.rho-bar", "0", "--run-dir",
+              tmp_path / "bad")
+    assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "--impala.rho-bar must be > 0" in bad.stderr

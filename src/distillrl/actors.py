@@ -120,7 +120,7 @@ class RolloutWorker:
         self._noise = gumbel_noise(self.rng, (c.num_steps, c.envs.num_envs, self.n_actions))
         self._step = 0
         ro = c.collect(self._act, self.rng, self.policy.value)
-        ro.version = self.version
+        ro.version, ro.source = self.version, self.index
         # in the learner's process the collector records into the trainer's own statistics
         remote = isinstance(c.stats, EpisodeLog)
         return {"rollout": ro.to_numpy() if remote else ro, "episodes": c.stats.drain() if remote else None,

@@ -54,6 +54,8 @@ class Rollout:
     """a recurrent behaviour policy's state before step 0 (``(h, c)``, each [N, H]); None when feed-forward"""
     version: int = 0
     """the learner update whose weights acted (policy lag = learner version − this)"""
+    source: int = 0
+    """the actor that collected it (its environments continue from one of its rollouts to the next)"""
     advantages: torch.Tensor | None = None
     """[T, N] written by an estimator"""
     returns: torch.Tensor | None = None
@@ -75,19 +77,21 @@ class Rollout:
         if self.state0 is not None:
             d["state0"] = [x.numpy() for x in self.state0]
         d["version"] = self.version
+        d["source"] = self.source
         return d
 
     @classmethod
     def from_numpy(cls, d: dict) -> Rollout:
         """Inverse of :meth:`to_numpy`. Arrays are copied: Ray hands out read-only buffers."""
-        kw = {k: torch.from_numpy(np.array(v)) for k, v in d.items() if k not in ("state0", "version")}
+        kw = {k: torch.from_numpy(np.array(v)) for k, v in d.items() if k not in ("state0", "version", "source")}
         if d.get("state0") is not None:
             kw["state0"] = tuple(torch.from_numpy(np.array(x)) for x in d["state0"])
-        return cls(**kw, version=int(d.get("version", 0)))
+        return cls(**kw, version=int(d.get("version", 0)), source=int(d.get("source", 0)))
 
     @classmethod
     def cat(cls, rollouts: list[Rollout]) -> Rollout:
-        """Several rollouts of the same length side by side: [T, N1 + N2 + ...] (one learner batch)."""
+        """Several rollouts of the same length side by side: [T, N1 + N2 + ...] (one learner batch;
+        extras too, so terms label each rollout before they are put together)."""
         if len(rollouts) == 1:
             return rollouts[0]
         r0 = rollouts[0]
@@ -96,7 +100,8 @@ class Rollout:
             kw[k] = torch.cat([getattr(r, k) for r in rollouts], 0)
         if r0.state0 is not None:
             kw["state0"] = tuple(torch.cat(xs, 0) for xs in zip(*(r.state0 for r in rollouts)))
-        return cls(**kw, version=min(r.version for r in rollouts))
+        extras = {k: torch.cat([r.extras[k] for r in rollouts], 1) for k in r0.extras}
+        return cls(**kw, version=min(r.version for r in rollouts), source=-1, extras=extras)
 
     def flatten(self) -> Batch:
         """The rollout as a flat [B = T·N] :class:`Batch` (after the estimator has run)."""

@@ -190,6 +190,8 @@ def success(env: str, returns) -> dict:
 def teacher_fn(teacher, task: int | None = None):
     import torch
 
+    if getattr(teacher, "recurrent", False):
+        return RecurrentLogits(teacher._np, task)
     fast = getattr(teacher, "outputs_np", None)
     if fast is not None:
         return fast

@@ -56,6 +56,7 @@ class KickstartTerm(LossTerm):
         self.score_window = score_window
         self.last_lambda = math.nan
         self.hp_name = f"lambda_{index}"
+        self._t_state: dict[int, tuple] = {}  # a recurrent teacher's state per actor
 
     def attach(self, trainer: Trainer) -> None:
         if "lambda_shared" not in trainer.hp:
@@ -63,8 +64,15 @@ class KickstartTerm(LossTerm):
         trainer.hp.declare(self.hp_name, self.weight0, "≥ 0")
 
     def on_rollout(self, ro) -> None:
-        """Label the whole rollout once (one batched teacher forward)."""
+        """Label the whole rollout once (one batched teacher forward). A recurrent teacher runs
+        over it as a sequence, its state carried from the same actor's previous rollout (the
+        state is reset wherever an episode starts, so a new or restarted actor needs none)."""
         T, n = ro.shape
+        if self.teacher.recurrent:
+            p, self._t_state[ro.source] = self.teacher.probs_seq(ro.obs, ro.task_id, ro.starts,
+                                                                 self._t_state.get(ro.source))
+            ro.extras[f"p_{self.name}"] = p.reshape(T, n, -1)
+            return
         obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
         ro.extras[f"p_{self.name}"] = self.teacher.probs(obs, ro.task_id.reshape(-1)).reshape(T, n, -1)
 
@@ -211,6 +219,8 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
             view = t
         else:
             t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)
+            if t.recurrent:
+                raise ConfigError(f"teacher {t.name} is recurrent: recurrent teachers teach one task, not a task set")
             view = TeacherSet({task: t} if task is not None else dict.fromkeys(range(ts.n_tasks), t), ts)
         g_t, g_r = math.nan, 0.0
         if cfg.schedule == "performance":

@@ -45,6 +45,8 @@ TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanr
 class Teacher:
     """Frozen teacher. Subclasses implement :meth:`raw` (torch → torch)."""
 
+    recurrent: bool = False
+    """a recurrent teacher (:class:`AgentTeacher` of an LSTM agent) labels whole sequences (``probs_seq``)"""
     kind: str = "policy"
     """``policy`` (outputs are logits) or ``q`` (outputs are action values)"""
 
@@ -97,9 +99,23 @@ class AgentTeacher(Teacher):
 
         self._np = make_fast_policy(self.agent)
 
+    @property
+    def recurrent(self) -> bool:
+        return self.agent.recurrent
+
     def raw(self, obs, task_id=None):
         out = self.agent(obs, task_id)
         return out.q if self.kind == "q" else out.logits
+
+    @torch.no_grad()
+    def probs_seq(self, obs, task_id, starts, state=None, tau: float | None = None):
+        """A recurrent teacher over sequences: ``obs`` [T, N, ...], ``starts`` [T, N] (its state is
+        reset where episodes start), from ``state`` (zeros when None). Returns probabilities
+        [T·N, A] and the state after the last step (to carry into the next rollout)."""
+        n = obs.shape[1]
+        out = self.agent.forward_seq(obs, task_id, state if state is not None else self.agent.initial_state(n), starts)
+        y = out.q if self.kind == "q" else out.logits
+        return torch.softmax(y / (tau or self.tau), -1), out.state
 
     def outputs_np(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         """Fast path for acting on a few observations (NumPy mirror); ``task_id`` for a

@@ -154,6 +154,9 @@ class DistillConfig(RunConfig):
     net: NetConfig = field(default_factory=NetConfig)
 
     def check(self) -> None:
+        if self.net.lstm > 0:
+            raise ConfigError("--net.lstm: distillation learns from single frames; a recurrent student needs "
+                              "kickstarting (distillrl kickstart), not distill")
         if self.env:
             check_task_envs(self.env, self.num_envs, "--num-envs")
         if self.source == "eer" and LOSSES[self.loss].cost is None:
@@ -195,7 +198,11 @@ def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list
     if ts.n_tasks == 1:
         if len(pairs) != 1:
             raise ConfigError(f"distilling one environment takes one --teacher, got {len(pairs)}")
-        return load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
+        t = load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
+        if t.recurrent:
+            raise ConfigError(f"teacher {t.name} is recurrent; distillation learns from single frames and cannot "
+                              "carry its state (kickstart with it instead: distillrl kickstart --teacher ...)")
+        return t
     bound: dict[int, Teacher] = {}
     for task, src in pairs:
         t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)

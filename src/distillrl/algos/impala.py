@@ -171,10 +171,10 @@ class ImpalaTrainer(Trainer):
         return AgentOutput(full.logits[:tn], full.value[:tn], None), full.value[tn:]
 
     def learn(self, ro: Rollout, lr: float) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        """One V-trace update on ``ro``; returns the loss terms and diagnostics."""
+        """One V-trace update on ``ro`` (already labelled by the extra terms' ``on_rollout``);
+        returns the loss terms and diagnostics."""
         hp = self.hp
         T, n = ro.shape
-        self._on_rollout(ro)  # extra terms label the rollout (teachers) before the estimator
         out, last = self._forward(ro)
         actions = ro.actions.reshape(-1)
         target_logp = torch.log_softmax(out.logits.detach(), -1).gather(-1, actions[:, None]).view(T, n)
@@ -215,6 +215,7 @@ class ImpalaTrainer(Trainer):
                 if g["episodes"] is not None:
                     self.stats.record(*g["episodes"])
                 lags.append(self.updates - ro.version)
+                self._on_rollout(ro)  # extra terms label each actor's rollout (a recurrent teacher follows its envs)
                 ros.append(ro)
             ro = Rollout.cat(ros)
             self.frames += ro.shape[0] * ro.shape[1]
