@@ -237,8 +237,22 @@ class ImpalaTrainer(Trainer):
                  "impala/learner_busy": learn / wall, "impala/wait": wait / wall,
                  "impala/overhead": max(0.0, 1.0 - (learn + wait) / wall),
                  "impala/actor_restarts": self.actor_restarts, "impala/actors": self.n_actors,
+                 "impala/nodes": len(self.pool.nodes),
                  **{f"impala/{k}": v / n for k, v in diags.items()}}
         return [self._row(sums, n, extra)]
+
+    def placement(self) -> dict:
+        """Where the actors ran: ``{node id: actors}`` (``local`` for the in-process actor)."""
+        return dict(self.pool.nodes) if self.pool is not None else {}
+
+    def export(self, run_dir) -> None:
+        """``actors.json`` beside the summary: the actors, the nodes they were placed on, restarts."""
+        import json
+        from pathlib import Path
+
+        (Path(run_dir) / "actors.json").write_text(json.dumps(
+            {"actors": self.n_actors, "address": self.cfg.address or "local", "nodes": self.placement(),
+             "actor_restarts": self.actor_restarts}, indent=1))
 
     # ---- state
     def _algo_state(self) -> dict:

@@ -1,0 +1,350 @@
+"""IMPALA and recurrent agents (issue 10): speed to a score, learning, kickstarting, scale, memory.
+
+Every run is an ordinary run directory under ``runs/bench/impala/`` made by the CLI; ``collect``
+copies what the tables rest on (config, summary, metrics, actors.json) to
+``bench/results/impala/<part>/<run>/`` and writes ``bench/results/impala_<part>.json`` and plots.
+
+* ``main`` — MinAtar Breakout, same network: synchronous PPO (the MinAtar preset) against IMPALA
+  with K Ray actors on this 2-core machine, the same frames, alternating per seed. Wall-clock
+  seconds (and frames) until the training return (mean of the last 100 episodes) first reaches
+  ``--target``; frames per second; the learner's busy share; curves against frames and time.
+* ``actors`` — IMPALA with K = 0 (in-process), 1, 2, 3 actors, one seed, a shorter budget:
+  throughput, the learner's busy share and where the rest goes, policy lag.
+* ``kickstart`` — IMPALA kickstarted by the zoo teacher against IMPALA from scratch (``main``'s
+  runs: constant learning rate, so a shorter budget is the same recipe cut short).
+* ``memory`` — CartPole with the velocities hidden (``?keep=0+2``): PPO with an LSTM against
+  the same PPO feed-forward.
+* ``cluster`` — a head and a second Ray node on 127.0.0.1 (started and stopped here), IMPALA
+  with actors spread over both.
+
+    python bench/bench_impala.py main --seeds 1 2 3
+    python bench/bench_impala.py actors
+    python bench/bench_impala.py kickstart --seeds 1 2 3
+    python bench/bench_impala.py memory --seeds 1 2 3
+    python bench/bench_impala.py cluster
+    python bench/bench_impala.py collect
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cli_runs import EXE, run
+
+ROOT = Path("runs/bench/impala")
+OUT = Path("bench/results")
+ENV = "minatar:breakout"
+IMPALA = ["--algo", "impala", "--impala.num-envs", "16", "--impala.lr", "1e-3", "--impala.anneal-lr", "false",
+          "--impala.log-every", "20000"]
+"""the IMPALA recipe of every Breakout run (tuned on seed 0 runs, not on the benchmark's seeds)"""
+MEMORY_ENV = "gym:CartPole-v1?keep=0+2"
+MEMORY_PPO = ["--ppo.num-envs", "8", "--ppo.num-steps", "64", "--ppo.num-minibatches", "4", "--ppo.update-epochs", "4",
+              "--ppo.lr", "1e-3", "--ppo.ent-coef", "0.0", "--ppo.gae-lambda", "0.95", "--ppo.gamma", "0.99"]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def part_main(seeds: list[int], steps: int, actors: int) -> None:
+    for s in seeds:
+        common = ["--env", ENV, "--steps", str(steps), "--seed", str(s), "--eval-episodes", "30",
+                  "--checkpoint-every", "500000"]
+        run("train", ROOT / "main" / f"ppo-s{s}", common)
+        run("train", ROOT / "main" / f"impala-k{actors}-s{s}", [*common, *IMPALA, "--actors", str(actors)])
+
+
+def part_actors(ks: list[int], steps: int) -> None:
+    for k in ks:
+        run("train", ROOT / "actors" / f"impala-k{k}", ["--env", ENV, "--steps", str(steps), "--seed", "1",
+                                                         "--eval-episodes", "0", *IMPALA, "--actors", str(k)])
+
+
+def part_kickstart(seeds: list[int], steps: int, actors: int) -> None:
+    for s in seeds:
+        run("kickstart", ROOT / "kickstart" / f"kickstart-k{actors}-s{s}",
+            ["--env", ENV, "--steps", str(steps), "--seed", str(s), "--eval-episodes", "30", *IMPALA,
+             "--actors", str(actors), "--teacher", "minatar-breakout", "--schedule", "linear",
+             "--decay-frames", str(steps // 2), "--checkpoint-every", "500000"])
+
+
+def part_memory(seeds: list[int], steps: int) -> None:
+    for s in seeds:
+        common = ["--env", MEMORY_ENV, "--steps", str(steps), "--seed", str(s), "--eval-episodes", "30", *MEMORY_PPO]
+        run("train", ROOT / "memory" / f"lstm-s{s}", [*common, "--net.lstm", "64"])
+        run("train", ROOT / "memory" / f"ff-s{s}", common)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop_cluster(port: int, tmp: Path) -> None:
+    """Stop only the Ray processes this script started (``ray stop`` would stop every Ray here)."""
+    marks = (f"127.0.0.1:{port}", f"gcs_server_port={port}", str(tmp))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(m in cmd for m in marks):
+                pids.append(int(d.name))
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        if not pids:
+            return
+        time.sleep(3)
+
+
+def part_cluster(steps: int, actors: int) -> None:
+    import secrets
+
+    run_dir = ROOT / "cluster" / f"impala-k{actors}-2nodes"
+    if (run_dir / "summary.json").exists():
+        return
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    tmp = Path("/tmp") / f"ray-bi-{os.getpid()}"
+    ray = str(Path(sys.executable).with_name("ray"))
+    try:
+        for args in (["--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--include-dashboard=false",
+                      f"--temp-dir={tmp}"], [f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1"]):
+            p = subprocess.run([ray, "start", *args, "--num-cpus=2", "--disable-usage-stats"], capture_output=True,
+                               text=True, env=env, timeout=180)
+            if p.returncode:
+                raise SystemExit(f"ray start failed: {p.stderr[-1500:]}")
+        cmd = [EXE, "train", "--env", ENV, "--steps", str(steps), "--seed", "1", "--eval-episodes", "10", *IMPALA,
+               "--actors", str(actors), "--impala.actor-cpus", "1", "--address", f"127.0.0.1:{port}",
+               "--run-dir", str(run_dir), "--no-progress", "--json"]
+        t = time.time()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if p.returncode:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
+        print(f"{run_dir}: {time.time() - t:.0f}s; placement {(run_dir / 'actors.json').read_text()}", flush=True)
+    finally:
+        _stop_cluster(port, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def read_rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def num(r: dict, k: str) -> float:
+    try:
+        return float(r.get(k, "nan"))
+    except ValueError:
+        return math.nan
+
+
+def curve(run_dir: Path) -> dict:
+    """frames, wall-clock seconds (Σ Δframes / sps: everything between rows, Ray start included)
+    and the training return of every metric row."""
+    frames, secs, ret = [], [], []
+    t, f0 = 0.0, 0.0
+    for r in read_rows(run_dir):
+        f = num(r, "frames")
+        sps = num(r, "charts/sps")
+        t += (f - f0) / sps if sps > 0 else 0.0
+        f0 = f
+        frames.append(f)
+        secs.append(t)
+        ret.append(num(r, "charts/return_recent"))
+    return {"frames": frames, "seconds": secs, "return": ret}
+
+
+def first_reach(c: dict, target: float) -> tuple[float | None, float | None]:
+    for f, s, r in zip(c["frames"], c["seconds"], c["return"]):
+        if r >= target:
+            return f, s
+    return None, None
+
+
+def run_figures(run_dir: Path, target: float | None = None) -> dict:
+    rows = read_rows(run_dir)
+    c = curve(run_dir)
+    s = json.loads((run_dir / "summary.json").read_text())
+    out = {"run": str(run_dir), "frames": c["frames"][-1], "wall_s": c["seconds"][-1],
+           "fps": c["frames"][-1] / c["seconds"][-1], "final_train_return": c["return"][-1],
+           "final_greedy": s.get("student_return", s.get("mean_return")), "curve": c}
+    if target is not None:
+        out["frames_to_target"], out["seconds_to_target"] = first_reach(c, target)
+    tail = rows[len(rows) // 5:]  # steady state: without the start-up rows
+    for k in ("impala/learner_busy", "impala/wait", "impala/overhead", "impala/policy_lag", "impala/policy_lag_max",
+              "impala/rho_mean", "impala/rho_clipped", "charts/sps"):
+        vals = [num(r, k) for r in tail if not math.isnan(num(r, k))]
+        if vals:
+            out[k.split("/")[1] + "_steady"] = sum(vals) / len(vals)
+    if (run_dir / "actors.json").exists():
+        out["actors"] = json.loads((run_dir / "actors.json").read_text())
+    return out
+
+
+def keep(run_dir: Path, part: str) -> None:
+    dst = OUT / "impala" / part / run_dir.name
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("config.yaml", "summary.json", "metrics.csv", "actors.json"):
+        if (run_dir / name).exists():
+            shutil.copy2(run_dir / name, dst / name)
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def collect(target: float, actors: int, root: Path = ROOT) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res: dict = {}
+    main = sorted((root / "main").glob("*/summary.json")) if (root / "main").exists() else []
+    if main:
+        groups: dict[str, list] = {}
+        for p in main:
+            keep(p.parent, "main")
+            groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent, target))
+        summary = {}
+        for g, runs in groups.items():
+            summary[g] = {"seeds": len(runs), "reached": sum(r["seconds_to_target"] is not None for r in runs),
+                          "seconds_to_target_median": median([r["seconds_to_target"] for r in runs]),
+                          "frames_to_target_median": median([r["frames_to_target"] for r in runs]),
+                          "fps_median": median([r["fps"] for r in runs]),
+                          "final_train_return_mean": sum(r["final_train_return"] for r in runs) / len(runs),
+                          "final_greedy_mean": sum(r["final_greedy"] for r in runs) / len(runs)}
+        ppo, imp = summary.get("ppo"), summary.get(f"impala-k{actors}")
+        if ppo and imp and ppo["seconds_to_target_median"] and imp["seconds_to_target_median"]:
+            summary["time_ratio_impala_over_ppo"] = imp["seconds_to_target_median"] / ppo["seconds_to_target_median"]
+        # per seed, the pair in the same run of this script
+        pairs = {}
+        for r in groups.get(f"impala-k{actors}", []):
+            s = r["run"].rsplit("-s", 1)[1]
+            q = next((x for x in groups.get("ppo", []) if x["run"].endswith(f"-s{s}")), None)
+            if q and q["seconds_to_target"] and r["seconds_to_target"]:
+                pairs[s] = r["seconds_to_target"] / q["seconds_to_target"]
+        summary["time_ratio_per_seed"] = pairs
+        res["main"] = {"target": target, "groups": summary,
+                       "runs": {g: [{k: v for k, v in r.items() if k != "curve"} for r in rs] for g, rs in groups.items()}}
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for g, runs in groups.items():
+            color = "C0" if g == "ppo" else "C1"
+            for i, r in enumerate(runs):
+                c = r["curve"]
+                axes[0].plot([f / 1e6 for f in c["frames"]], c["return"], color=color, alpha=0.7,
+                             label=g if i == 0 else None)
+                axes[1].plot([t / 60 for t in c["seconds"]], c["return"], color=color, alpha=0.7,
+                             label=g if i == 0 else None)
+        for ax, xl in zip(axes, ("frames (M)", "wall-clock (min)")):
+            ax.axhline(target, ls=":", c="grey")
+            ax.set_xlabel(xl)
+            ax.set_ylabel("training return (last 100 episodes)")
+            ax.legend()
+        fig.suptitle("MinAtar Breakout: synchronous PPO vs IMPALA on 2 cores")
+        fig.tight_layout()
+        fig.savefig(OUT / "impala_main.png", dpi=110)
+        plt.close(fig)
+    acts = sorted((root / "actors").glob("*/summary.json")) if (root / "actors").exists() else []
+    if acts:
+        res["actors"] = []
+        for p in acts:
+            keep(p.parent, "actors")
+            r = run_figures(p.parent)
+            r.pop("curve")
+            res["actors"].append(r)
+    ks = sorted((root / "kickstart").glob("*/summary.json")) if (root / "kickstart").exists() else []
+    if ks and main:
+        for p in ks:
+            keep(p.parent, "kickstart")
+        from distillrl.report import build_report, load_runs  # noqa: F401  (the §5 speed-up machinery)
+    if (root / "memory").exists():
+        mem = sorted((root / "memory").glob("*/summary.json"))
+        groups = {}
+        for p in mem:
+            keep(p.parent, "memory")
+            groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent))
+        res["memory"] = {g: {"final_greedy": [r["final_greedy"] for r in rs],
+                             "final_train_return": [r["final_train_return"] for r in rs],
+                             "final_greedy_mean": sum(r["final_greedy"] for r in rs) / len(rs)}
+                         for g, rs in groups.items()}
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for j, (g, rs) in enumerate(groups.items()):
+            for i, r in enumerate(rs):
+                c = r["curve"]
+                ax.plot([f / 1e3 for f in c["frames"]], c["return"], color=f"C{j}", alpha=0.7,
+                        label=g if i == 0 else None)
+        ax.set_xlabel("frames (k)")
+        ax.set_ylabel("training return")
+        ax.set_title("CartPole, velocities hidden: PPO + LSTM vs feed-forward")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / "impala_memory.png", dpi=110)
+        plt.close(fig)
+    cl = sorted((root / "cluster").glob("*/summary.json")) if (root / "cluster").exists() else []
+    if cl:
+        res["cluster"] = []
+        for p in cl:
+            keep(p.parent, "cluster")
+            r = run_figures(p.parent)
+            r.pop("curve")
+            res["cluster"].append(r)
+    for part, v in res.items():
+        (OUT / f"impala_{part}.json").write_text(json.dumps(
+            {"command": f"python bench/bench_impala.py {part} ... && python bench/bench_impala.py collect", **(
+                v if isinstance(v, dict) else {"runs": v})}, indent=1))
+        print(part, json.dumps(v if part != "main" else v["groups"], indent=1)[:3000])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("parts", nargs="+", choices=["main", "actors", "kickstart", "memory", "cluster", "collect"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--steps", type=int, default=None, help="frames per run (default: per part)")
+    ap.add_argument("--actors", type=int, default=1, help="K of the main, kickstart runs")
+    ap.add_argument("--target", type=float, default=8.0, help="training return for the time-to-score")
+    a = ap.parse_args()
+    for part in a.parts:
+        if part == "main":
+            part_main(a.seeds, a.steps or 3_000_000, a.actors)
+        elif part == "actors":
+            part_actors([0, 1, 2, 3], a.steps or 1_000_000)
+        elif part == "kickstart":
+            part_kickstart(a.seeds, a.steps or 1_000_000, a.actors)
+        elif part == "memory":
+            part_memory(a.seeds, a.steps or 300_000)
+        elif part == "cluster":
+            part_cluster(a.steps or 1_000_000, 4)
+        else:
+            collect(a.target, a.actors)
+
+
+if __name__ == "__main__":
+    main()
