@@ -79,8 +79,10 @@ class WorkerSpec:
 class RolloutWorker:
     """Environments + collector + acting policy; ``rollout(weights, version)`` → one rollout."""
 
-    def __init__(self, collector: Collector, policy: Any, rng: np.random.Generator, n_actions: int, index: int = 0):
+    def __init__(self, collector: Collector, policy: Any, rng: np.random.Generator, n_actions: int, index: int = 0,
+                 layout: list[tuple[str, tuple[int, ...]]] | None = None):
         self.collector, self.policy, self.rng, self.n_actions, self.index = collector, policy, rng, n_actions, index
+        self.layout = layout  # names and shapes of the parameters, to unpack a flat weight vector
         self.version = -1
         self._noise: np.ndarray | None = None
         self._step = 0
@@ -99,7 +101,18 @@ class RolloutWorker:
         policy = make_fast_policy(agent, spec.acting)
         collector = Collector(envs, spec.num_steps, EpisodeLog(), memory=policy if policy.recurrent else None)
         collector.reset(spec.seed)
-        return cls(collector, policy, np.random.default_rng(spec.seed), ts.info.n_actions, spec.index)
+        layout = [(k, tuple(p.shape)) for k, p in agent.named_parameters()]
+        return cls(collector, policy, np.random.default_rng(spec.seed), ts.info.n_actions, spec.index, layout)
+
+    def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """A flat weight vector (what the learner broadcasts: one buffer is the cheapest object to
+        put in Ray's store and read zero-copy) → named views of it."""
+        out, i = {}, 0
+        for k, shape in self.layout:
+            n = int(np.prod(shape))
+            out[k] = flat[i:i + n].reshape(shape)
+            i += n
+        return out
 
     def _act(self, obs, task, rng):
         from .collect import Action
@@ -114,7 +127,7 @@ class RolloutWorker:
         arrays with the finished episodes, the actor's index and node, and the time it took."""
         t0 = time.perf_counter()
         if weights is not None:
-            self.policy.set_weights(weights)
+            self.policy.set_weights(self.unflatten(weights) if isinstance(weights, np.ndarray) else weights)
             self.version = version
         c = self.collector
         self._noise = gumbel_noise(self.rng, (c.num_steps, c.envs.num_envs, self.n_actions))
@@ -200,8 +213,9 @@ class RayPool:
     def _spawn(self, i: int):
         return self.remote.remote(self.spec_for(i, self.generation[i]))
 
-    def broadcast(self, weights: dict, version: int) -> None:
-        """Put the weights in the object store once; every actor's next request carries them."""
+    def broadcast(self, weights: np.ndarray, version: int) -> None:
+        """Put the weights (one flat vector) in the object store once; every actor's next request
+        carries the reference."""
         import ray
 
         self.weights_ref = ray.put(weights)

@@ -245,7 +245,7 @@ def cmd_eval(argv: list[str]) -> int:
     except DistillRLError as e:
         die("distillrl eval", str(e))
     fn = teacher_fn(agent)
-    if ns.stochastic:  # sample from the agent's policy (softmax(q/τ) for a Q-agent)
+    if ns.stochastic and not agent.recurrent:  # sample from the agent's policy (softmax(q/τ) for a Q-agent)
         fn = lambda o: np.log(np.clip(agent.probs(o).numpy(), 1e-12, None))  # noqa: E731
     t0 = time.perf_counter()
     rets, lens = evaluate(fn, env, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
