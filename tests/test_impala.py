@@ -320,3 +320,36 @@ def test_cli_impala_train_kickstart_and_recurrent_teacher(cli, tmp_path):
     bad = cli("train", "--env", "gym:CartPole-v1", "--algo", "impala", "--impala.rho-bar", "0", "--run-dir",
               tmp_path / "bad")
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "--impala.rho-bar must be > 0" in bad.stderr
+
+
+def test_recurrent_evaluation_carries_state_per_slot():
+    """``evaluate`` with a recurrent agent plays each episode with the state carried from step
+    to step and reset at the episode's start: the same returns as playing the episodes one by
+    one by hand (greedy), however the slots interleave."""
+    import gymnasium as gym  # noqa: F401
+
+    from distillrl.envs import make_env_fn
+    from distillrl.evaluate import evaluate
+    from distillrl.jobs import _logits_fn
+
+    tr = lstm_trainer()
+    try:
+        tr.advance(1000)
+        got, _ = evaluate(_logits_fn(tr.policy), tr.cfg.env, 6, seed=50, num_envs=3)
+        pol = _logits_fn(tr.policy)
+        want = []
+        for ep in range(6):
+            env = make_env_fn(tr.cfg.env)()
+            obs, _ = env.reset(seed=50 + ep)
+            pol.reset(np.ones(1, bool))
+            total, done = 0.0, False
+            while not done:
+                a = int(pol(obs[None], np.array([0])).argmax())
+                obs, r, te, trn, _ = env.step(a)
+                total += r
+                done = te or trn
+            want.append(total)
+        assert got.tolist() == want
+        assert np.all(tr.policy.h is not None)  # the training policy's own state was not touched
+    finally:
+        tr.close()

@@ -84,7 +84,7 @@ class ImpalaConfig:
     actor_cpus: float | None = None
     """CPUs each Ray actor reserves (default: the cluster's CPUs ÷ actors, at most 1) {> 0}"""
     broadcast_every: int = 1
-    """learner updates between weight broadcasts (putting the weights in Ray's store costs ≈ 1 ms; actors keep acting with the last weights they got in between) {≥ 1}"""
+    """learner updates between weight broadcasts to Ray actors (putting the weights in Ray's store costs ≈ 1 ms; actors keep acting with the last weights they got in between; the in-process actor always has the latest) {≥ 1}"""
     max_restarts: int = 10
     """actors that may die and be replaced before the run fails {≥ 0}"""
     log_every: int = 10_000
@@ -241,7 +241,7 @@ class ImpalaTrainer(Trainer):
             self._accumulate(sums, terms)
             for k, v in diag.items():
                 diags[k] = diags.get(k, 0.0) + v
-            if self.updates % self.p.broadcast_every == 0:
+            if self.n_actors == 0 or self.updates % self.p.broadcast_every == 0:
                 self.pool.broadcast(self._weights(), self.updates)
             bcast += time.perf_counter() - t3
             wait += t1 - t0
