@@ -51,6 +51,8 @@ IMPALA = ["--algo", "impala", "--impala.num-envs", "16", "--impala.num-steps", "
 kept): 8 or 16 envs per actor, unrolls of 20 or 40, lr 5e-4 or 1e-3, broadcasts every 1 or 2
 updates — no clear difference in learning at 0.4–1M frames; 16 envs and broadcasts every 2
 updates kept the learner busiest. The learning rate anneals over the run, as PPO's."""
+TARGETS = (5.0, 6.0, 7.0, 8.0)
+"""training returns at which the time-to-score is read (the issue's example is 8)"""
 MEMORY_ENV = "gym:CartPole-v1?keep=0+2"
 MEMORY_PPO = ["--ppo.num-envs", "8", "--ppo.num-steps", "64", "--ppo.num-minibatches", "4", "--ppo.update-epochs", "4",
               "--ppo.lr", "1e-3", "--ppo.ent-coef", "0.0", "--ppo.gae-lambda", "0.95", "--ppo.gamma", "0.99"]
@@ -200,8 +202,9 @@ def run_figures(run_dir: Path, target: float | None = None) -> dict:
     if target is not None:
         out["frames_to_target"], out["seconds_to_target"] = first_reach(c, target)
     tail = rows[len(rows) // 5:]  # steady state: without the start-up rows
-    for k in ("impala/learner_busy", "impala/wait", "impala/overhead", "impala/policy_lag", "impala/policy_lag_max",
-              "impala/rho_mean", "impala/rho_clipped", "charts/sps"):
+    for k in ("impala/learner_busy", "impala/wait", "impala/unpack", "impala/broadcast", "impala/overhead",
+              "impala/policy_lag", "impala/policy_lag_max", "impala/actor_fps", "impala/rho_mean",
+              "impala/rho_clipped", "charts/sps"):
         vals = [num(r, k) for r in tail if not math.isnan(num(r, k))]
         if vals:
             out[k.split("/")[1] + "_steady"] = sum(vals) / len(vals)
@@ -241,23 +244,40 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
             groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent, target))
         summary = {}
         for g, runs in groups.items():
-            summary[g] = {"seeds": len(runs), "reached": sum(r["seconds_to_target"] is not None for r in runs),
-                          "seconds_to_target_median": median([r["seconds_to_target"] for r in runs]),
-                          "frames_to_target_median": median([r["frames_to_target"] for r in runs]),
-                          "fps_median": median([r["fps"] for r in runs]),
+            summary[g] = {"seeds": len(runs), "fps_median": median([r["fps"] for r in runs]),
+                          "wall_s_median": median([r["wall_s"] for r in runs]),
                           "final_train_return_mean": sum(r["final_train_return"] for r in runs) / len(runs),
                           "final_greedy_mean": sum(r["final_greedy"] for r in runs) / len(runs)}
-        ppo, imp = summary.get("ppo"), summary.get(f"impala-k{actors}")
-        if ppo and imp and ppo["seconds_to_target_median"] and imp["seconds_to_target_median"]:
-            summary["time_ratio_impala_over_ppo"] = imp["seconds_to_target_median"] / ppo["seconds_to_target_median"]
-        # per seed, the pair in the same run of this script
-        pairs = {}
-        for r in groups.get(f"impala-k{actors}", []):
-            s = r["run"].rsplit("-s", 1)[1]
-            q = next((x for x in groups.get("ppo", []) if x["run"].endswith(f"-s{s}")), None)
-            if q and q["seconds_to_target"] and r["seconds_to_target"]:
-                pairs[s] = r["seconds_to_target"] / q["seconds_to_target"]
-        summary["time_ratio_per_seed"] = pairs
+            for k in ("learner_busy_steady", "wait_steady", "unpack_steady", "broadcast_steady", "overhead_steady",
+                      "policy_lag_steady", "actor_fps_steady"):
+                vals = [r[k] for r in runs if k in r]
+                if vals:
+                    summary[g][k] = sum(vals) / len(vals)
+        # time (and frames) to each training return, per seed and pair (PPO and IMPALA of one seed
+        # ran one after the other); a target a run never reached counts as its whole run, so the
+        # ratio is then an upper bound ("<")
+        imp_key = f"impala-k{actors}"
+        by_target = {}
+        for tg in TARGETS:
+            per_seed = {}
+            for r in groups.get(imp_key, []):
+                seed = r["run"].rsplit("-s", 1)[1]
+                q = next((x for x in groups.get("ppo", []) if x["run"].endswith(f"-s{seed}")), None)
+                if q is None:
+                    continue
+                fi, ti = first_reach(r["curve"], tg)
+                fp, tp = first_reach(q["curve"], tg)
+                entry = {"impala_s": ti, "impala_frames": fi, "ppo_s": tp, "ppo_frames": fp}
+                if ti is not None and tp is not None:
+                    entry["ratio"] = ti / tp
+                elif ti is not None:
+                    entry["ratio_below"] = ti / q["wall_s"]  # PPO never reached it in its whole run
+                per_seed[seed] = entry
+            ratios = [e["ratio"] for e in per_seed.values() if "ratio" in e]
+            by_target[str(tg)] = {"per_seed": per_seed, "median_ratio": median(ratios),
+                                  "impala_reached": sum(e["impala_s"] is not None for e in per_seed.values()),
+                                  "ppo_reached": sum(e["ppo_s"] is not None for e in per_seed.values())}
+        summary["time_to_return"] = by_target
         res["main"] = {"target": target, "groups": summary,
                        "runs": {g: [{k: v for k, v in r.items() if k != "curve"} for r in rs] for g, rs in groups.items()}}
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
