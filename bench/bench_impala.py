@@ -8,6 +8,7 @@ copies what the tables rest on (config, summary, metrics, actors.json) to
   with K Ray actors on this 2-core machine, the same frames, alternating per seed. Wall-clock
   seconds (and frames) until the training return (mean of the last 100 episodes) first reaches
   ``--target``; frames per second; the learner's busy share; curves against frames and time.
+* ``equaltime`` — IMPALA for about PPO's wall-clock in ``main`` (7M frames), same seeds.
 * ``actors`` — IMPALA with K = 0 (in-process), 1, 2, 3 actors, one seed, a shorter budget:
   throughput, the learner's busy share and where the rest goes, policy lag.
 * ``kickstart`` — IMPALA kickstarted by the zoo teacher against IMPALA from scratch, same
@@ -18,6 +19,7 @@ copies what the tables rest on (config, summary, metrics, actors.json) to
   with actors spread over both.
 
     python bench/bench_impala.py main --seeds 1 2 3
+    python bench/bench_impala.py equaltime --seeds 1 2 3
     python bench/bench_impala.py actors
     python bench/bench_impala.py kickstart --seeds 1 2 3
     python bench/bench_impala.py memory --seeds 1 2 3
@@ -71,6 +73,14 @@ def part_main(seeds: list[int], steps: int, actors: int) -> None:
                   "--checkpoint-every", "500000"]
         run("train", ROOT / "main" / f"ppo-s{s}", common)
         run("train", ROOT / "main" / f"impala-k{actors}-s{s}", [*common, *IMPALA, "--actors", str(actors)])
+
+
+def part_equaltime(seeds: list[int], steps: int, actors: int) -> None:
+    """IMPALA given PPO's wall-clock instead of its frames (``main``'s PPO took ≈ 7 minutes)."""
+    for s in seeds:
+        run("train", ROOT / "main" / f"impala-k{actors}-{steps / 1e6:g}M-s{s}",
+            ["--env", ENV, "--steps", str(steps), "--seed", str(s), "--eval-episodes", "30",
+             "--checkpoint-every", "1000000", *IMPALA, "--actors", str(actors)])
 
 
 def part_actors(ks: list[int], steps: int) -> None:
@@ -233,6 +243,33 @@ def median(xs):
     return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
 
 
+def time_to_returns(groups: dict, imp_key: str) -> dict:
+    """Seconds (and frames) to each training return in ``TARGETS``, IMPALA group ``imp_key``
+    against PPO, per seed (PPO and IMPALA of a seed ran back to back); a target PPO never reached
+    gives an upper bound on the ratio (IMPALA's time ÷ PPO's whole run)."""
+    by_target = {}
+    for tg in TARGETS:
+        per_seed = {}
+        for r in groups.get(imp_key, []):
+            seed = r["run"].rsplit("-s", 1)[1]
+            q = next((x for x in groups.get("ppo", []) if x["run"].endswith(f"-s{seed}")), None)
+            if q is None:
+                continue
+            fi, ti = first_reach(r["curve"], tg)
+            fp, tp = first_reach(q["curve"], tg)
+            entry = {"impala_s": ti, "impala_frames": fi, "ppo_s": tp, "ppo_frames": fp}
+            if ti is not None and tp is not None:
+                entry["ratio"] = ti / tp
+            elif ti is not None:
+                entry["ratio_below"] = ti / q["wall_s"]  # PPO never reached it in its whole run
+            per_seed[seed] = entry
+        ratios = [e["ratio"] for e in per_seed.values() if "ratio" in e]
+        by_target[str(tg)] = {"per_seed": per_seed, "median_ratio": median(ratios),
+                              "impala_reached": sum(e["impala_s"] is not None for e in per_seed.values()),
+                              "ppo_reached": sum(e["ppo_s"] is not None for e in per_seed.values())}
+    return by_target
+
+
 def collect(target: float, actors: int, root: Path = ROOT) -> None:
     import matplotlib
 
@@ -260,33 +297,12 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         # time (and frames) to each training return, per seed and pair (PPO and IMPALA of one seed
         # ran one after the other); a target a run never reached counts as its whole run, so the
         # ratio is then an upper bound ("<")
-        imp_key = f"impala-k{actors}"
-        by_target = {}
-        for tg in TARGETS:
-            per_seed = {}
-            for r in groups.get(imp_key, []):
-                seed = r["run"].rsplit("-s", 1)[1]
-                q = next((x for x in groups.get("ppo", []) if x["run"].endswith(f"-s{seed}")), None)
-                if q is None:
-                    continue
-                fi, ti = first_reach(r["curve"], tg)
-                fp, tp = first_reach(q["curve"], tg)
-                entry = {"impala_s": ti, "impala_frames": fi, "ppo_s": tp, "ppo_frames": fp}
-                if ti is not None and tp is not None:
-                    entry["ratio"] = ti / tp
-                elif ti is not None:
-                    entry["ratio_below"] = ti / q["wall_s"]  # PPO never reached it in its whole run
-                per_seed[seed] = entry
-            ratios = [e["ratio"] for e in per_seed.values() if "ratio" in e]
-            by_target[str(tg)] = {"per_seed": per_seed, "median_ratio": median(ratios),
-                                  "impala_reached": sum(e["impala_s"] is not None for e in per_seed.values()),
-                                  "ppo_reached": sum(e["ppo_s"] is not None for e in per_seed.values())}
-        summary["time_to_return"] = by_target
+        summary["time_to_return"] = {g: time_to_returns(groups, g) for g in groups if g.startswith("impala")}
         res["main"] = {"target": target, "groups": summary,
                        "runs": {g: [{k: v for k, v in r.items() if k != "curve"} for r in rs] for g, rs in groups.items()}}
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for g, runs in groups.items():
-            color = "C0" if g == "ppo" else "C1"
+        for j, (g, runs) in enumerate(sorted(groups.items(), key=lambda kv: kv[0] != "ppo")):
+            color = f"C{j}"
             for i, r in enumerate(runs):
                 c = r["curve"]
                 axes[0].plot([f / 1e6 for f in c["frames"]], c["return"], color=color, alpha=0.7,
@@ -362,7 +378,7 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("parts", nargs="+", choices=["main", "actors", "kickstart", "memory", "cluster", "collect"])
+    ap.add_argument("parts", nargs="+", choices=["main", "equaltime", "actors", "kickstart", "memory", "cluster", "collect"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frames per run (default: per part)")
     ap.add_argument("--actors", type=int, default=1, help="K of the main, kickstart runs")
@@ -371,6 +387,8 @@ def main() -> None:
     for part in a.parts:
         if part == "main":
             part_main(a.seeds, a.steps or 3_000_000, a.actors)
+        elif part == "equaltime":
+            part_equaltime(a.seeds, a.steps or 7_000_000, a.actors)
         elif part == "actors":
             part_actors([0, 1, 2, 3], a.steps or 1_000_000)
         elif part == "kickstart":
