@@ -35,14 +35,14 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from cli_runs import EXE, run
+
+from distillrl.cluster import free_port, stop_nodes
 
 ROOT = Path("runs/bench/impala")
 OUT = Path("bench/results")
@@ -107,43 +107,13 @@ def part_memory(seeds: list[int], steps: int) -> None:
         run("train", ROOT / "memory" / f"ff-s{s}", common)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop_cluster(port: int, tmp: Path) -> None:
-    """Stop only the Ray processes this script started (``ray stop`` would stop every Ray here)."""
-    marks = (f"127.0.0.1:{port}", f"gcs_server_port={port}", str(tmp))
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(m in cmd for m in marks):
-                pids.append(int(d.name))
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        if not pids:
-            return
-        time.sleep(3)
-
-
 def part_cluster(steps: int, actors: int) -> None:
     import secrets
 
     run_dir = ROOT / "cluster" / f"impala-k{actors}-2nodes"
     if (run_dir / "summary.json").exists():
         return
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     tmp = Path("/tmp") / f"ray-bi-{os.getpid()}"
@@ -164,7 +134,7 @@ def part_cluster(steps: int, actors: int) -> None:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
         print(f"{run_dir}: {time.time() - t:.0f}s; placement {(run_dir / 'actors.json').read_text()}", flush=True)
     finally:
-        _stop_cluster(port, tmp)
+        stop_nodes(port, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -235,6 +205,20 @@ def keep(run_dir: Path, part: str) -> None:
             shutil.copy2(run_dir / name, dst / name)
 
 
+def finished(root: Path, part: str) -> list[Path]:
+    """The summaries of the part's finished runs."""
+    return sorted((root / part).glob("*/summary.json"))
+
+
+def run_table(root: Path, part: str) -> list[dict]:
+    """Keep the part's runs and return their figures (without curves)."""
+    out = []
+    for p in finished(root, part):
+        keep(p.parent, part)
+        out.append({k: v for k, v in run_figures(p.parent).items() if k != "curve"})
+    return out
+
+
 def median(xs):
     xs = sorted(x for x in xs if x is not None)
     if not xs:
@@ -277,7 +261,7 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
     import matplotlib.pyplot as plt
 
     res: dict = {}
-    main = sorted((root / "main").glob("*/summary.json")) if (root / "main").exists() else []
+    main = finished(root, "main")
     if main:
         groups: dict[str, list] = {}
         for p in main:
@@ -318,15 +302,9 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         fig.tight_layout()
         fig.savefig(OUT / "impala_main.png", dpi=110)
         plt.close(fig)
-    acts = sorted((root / "actors").glob("*/summary.json")) if (root / "actors").exists() else []
-    if acts:
-        res["actors"] = []
-        for p in acts:
-            keep(p.parent, "actors")
-            r = run_figures(p.parent)
-            r.pop("curve")
-            res["actors"].append(r)
-    ks = sorted((root / "kickstart").glob("*/summary.json")) if (root / "kickstart").exists() else []
+    if finished(root, "actors"):
+        res["actors"] = run_table(root, "actors")
+    ks = finished(root, "kickstart")
     if ks:
         for p in ks:
             keep(p.parent, "kickstart")
@@ -338,8 +316,8 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         if p.returncode:
             raise SystemExit(f"report failed: {p.stderr[-1500:]}")
         res["kickstart"] = json.loads(p.stdout.strip().splitlines()[-1])
-    if (root / "memory").exists():
-        mem = sorted((root / "memory").glob("*/summary.json"))
+    mem = finished(root, "memory")
+    if mem:
         groups = {}
         for p in mem:
             keep(p.parent, "memory")
@@ -361,14 +339,8 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         fig.tight_layout()
         fig.savefig(OUT / "impala_memory.png", dpi=110)
         plt.close(fig)
-    cl = sorted((root / "cluster").glob("*/summary.json")) if (root / "cluster").exists() else []
-    if cl:
-        res["cluster"] = []
-        for p in cl:
-            keep(p.parent, "cluster")
-            r = run_figures(p.parent)
-            r.pop("curve")
-            res["cluster"].append(r)
+    if finished(root, "cluster"):
+        res["cluster"] = run_table(root, "cluster")
     for part, v in res.items():
         (OUT / f"impala_{part}.json").write_text(json.dumps(
             {"command": f"python bench/bench_impala.py {part} ... && python bench/bench_impala.py collect", **(

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import torch
 import yaml
 
 from distillrl import checkpoint
+from distillrl.cluster import free_port, stop_nodes
 from distillrl.jobs import build_config, kind
 from distillrl.pbt import restore_member
 
@@ -160,15 +160,9 @@ def test_pbt_bad_input_is_one_line(tmp_path, cli, over, message):
     assert not (tmp_path / "e").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_address_is_one_line_and_fast(tmp_path, cli):
     t = time.time()
-    p = cli("pbt", "--config", _config(tmp_path), "--address", f"127.0.0.1:{_free_port()}", "--run-dir",
+    p = cli("pbt", "--config", _config(tmp_path), "--address", f"127.0.0.1:{free_port()}", "--run-dir",
             tmp_path / "e", timeout=120)
     assert p.returncode == 2 and "cannot reach a Ray cluster at 127.0.0.1:" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and time.time() - t < 60
@@ -192,7 +186,7 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
     two and a sweep of two seeds through --address land on both nodes."""
     import secrets
 
-    port = _free_port()
+    port = free_port()
     # Ray's token authentication, shared by the head, the second node and the driver
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN": secrets.token_hex(16), "PYTHONHASHSEED": "0"}
@@ -231,31 +225,8 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
         assert sw["finished"] == 2 and sw["ray"]["nodes"] == 2
         assert {r["seed"] for r in sw["results"]} == {"1", "2"}
     finally:
-        _stop_cluster(port, tmp)  # only what this test started (`ray stop` would stop every Ray here)
+        stop_nodes(port, tmp)  # only what this test started (`ray stop` would stop every Ray here)
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _stop_cluster(port: int, tmp: Path) -> None:
-    marks = (f"127.0.0.1:{port}", f"gcs_server_port={port}", str(tmp))
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(m in cmd for m in marks):
-                pids.append(int(d.name))
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        if not pids:
-            return
-        time.sleep(3)
 
 
 def test_distillation_population_must_be_ranked_by_the_student(tmp_path, cli):

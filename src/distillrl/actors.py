@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .collect import Collector
+from .collect import Action, Collector
+from .data import Rollout
 from .errors import DistillRLError
 from .fastpolicy import gumbel_noise, make_fast_policy
 
@@ -115,12 +116,18 @@ class RolloutWorker:
         return out
 
     def _act(self, obs, task, rng):
-        from .collect import Action
-
         logits, value = self.policy(obs, task)
         noise = self._noise[self._step]
         self._step += 1
         return Action((logits + noise).argmax(-1), logits, value)
+
+    def collect(self) -> Rollout:
+        """One rollout of the current policy, sampled by Gumbel-max with noise drawn once for the
+        whole rollout (one RNG call); what synchronous PPO/A2C collect with too."""
+        c = self.collector
+        self._noise = gumbel_noise(self.rng, (c.num_steps, c.envs.num_envs, self.n_actions))
+        self._step = 0
+        return c.collect(self._act, self.rng, self.policy.value)
 
     def rollout(self, weights: dict | None, version: int) -> dict:
         """Load ``weights`` (when not None) as ``version``, play one rollout; return it as NumPy
@@ -130,9 +137,7 @@ class RolloutWorker:
             self.policy.set_weights(self.unflatten(weights) if isinstance(weights, np.ndarray) else weights)
             self.version = version
         c = self.collector
-        self._noise = gumbel_noise(self.rng, (c.num_steps, c.envs.num_envs, self.n_actions))
-        self._step = 0
-        ro = c.collect(self._act, self.rng, self.policy.value)
+        ro = self.collect()
         ro.version, ro.source = self.version, self.index
         # in the learner's process the collector records into the trainer's own statistics
         remote = isinstance(c.stats, EpisodeLog)
@@ -177,9 +182,6 @@ class LocalPool:
         out = self.worker.rollout(self._weights, self._version)
         self._weights = None
         return out
-
-    def in_flight(self) -> int:
-        return 0
 
     def close(self) -> None:
         pass
@@ -232,9 +234,6 @@ class RayPool:
         for i in range(self.k):
             while len(self.pending[i]) < self.queue:
                 self._submit(i)
-
-    def in_flight(self) -> int:
-        return sum(len(p) for p in self.pending)
 
     def _replace(self, i: int, err: BaseException) -> None:
         import ray

@@ -7,7 +7,11 @@ bad address reported, the same way everywhere.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
+from pathlib import Path
 from typing import Any
 
 from .errors import EnvError
@@ -69,3 +73,38 @@ def node_id() -> str:
         return ray.get_runtime_context().get_node_id()
     except Exception:  # not inside Ray
         return "local"
+
+
+# ---- loopback clusters (tests and benchmarks start a head and a second node on 127.0.0.1)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_nodes(port: int, temp_dir: Path) -> None:
+    """Stop only the Ray nodes started with ``--port=port`` / ``--temp-dir=temp_dir`` (their
+    processes name one or the other): ``ray stop`` would stop every Ray on the machine."""
+    marks = (f"127.0.0.1:{port}", f"gcs_server_port={port}", str(temp_dir))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(m in cmd for m in marks):
+                pids.append(int(d.name))
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        if not pids:
+            return
+        time.sleep(3)

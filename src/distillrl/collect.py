@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 
 from .envs import FastVectorEnv
+
+if TYPE_CHECKING:
+    from .data import Rollout
 
 
 class Action(NamedTuple):

@@ -191,7 +191,7 @@ def teacher_fn(teacher, task: int | None = None):
     import torch
 
     if getattr(teacher, "recurrent", False):
-        return RecurrentLogits(teacher._np, task)
+        return RecurrentLogits(teacher.fast, task)
     fast = getattr(teacher, "outputs_np", None)
     if fast is not None:
         return fast

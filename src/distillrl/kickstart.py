@@ -32,15 +32,15 @@ import numpy as np
 import torch
 
 from . import losses as L
-from .algos import ALGORITHMS, check_recurrent
-from .algos.impala import ActorOptions, ImpalaConfig, check_impala
-from .algos.ppo import PPOConfig, check_ppo
+from .algos import ALGORITHMS, check_learner
+from .algos.impala import ActorOptions, ImpalaConfig
+from .algos.ppo import PPOConfig
 from .config import validate
 from .errors import ConfigError
 from .nets import NetConfig
 from .schedules import LambdaKind, LambdaSchedule
 from .teachers import Teacher, TeacherArch
-from .trainer import LossTerm, RunConfig, Trainer, check_task_envs
+from .trainer import LossTerm, RunConfig, Trainer
 
 
 class KickstartTerm(LossTerm):
@@ -146,12 +146,7 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
     net: NetConfig = field(default_factory=NetConfig)
 
     def check(self) -> None:
-        check_ppo(self.ppo, self.algo, self.net.lstm > 0)
-        check_recurrent(self.net, self.env, self.algo)
-        if self.algo == "impala":
-            check_impala(self)
-        else:
-            check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
+        check_learner(self)
         # 0 when teachers are given as objects; ``zoo`` expands to one teacher per task (counted after loading)
         k = 0 if "zoo" in self.teacher else len(self.teacher)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):

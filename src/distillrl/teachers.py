@@ -97,7 +97,8 @@ class AgentTeacher(Teacher):
         self.agent = agent.eval().requires_grad_(False)
         from .fastpolicy import make_fast_policy
 
-        self._np = make_fast_policy(self.agent)
+        self.fast = make_fast_policy(self.agent)
+        """the agent's acting mirror (NumPy where supported): fast outputs on a few observations"""
 
     @property
     def recurrent(self) -> bool:
@@ -122,7 +123,7 @@ class AgentTeacher(Teacher):
         multi-task agent."""
         if task_id is None and self.agent.n_tasks > 1:
             raise TeacherError(f"{self.name} plays {self.agent.n_tasks} tasks: its outputs need task ids")
-        return self._np.q_values(obs, task_id) if self.kind == "q" else self._np(obs, task_id)[0]
+        return self.fast.q_values(obs, task_id) if self.kind == "q" else self.fast(obs, task_id)[0]
 
 
 # --------------------------------------------------------------------------- callables

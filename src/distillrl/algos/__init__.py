@@ -38,16 +38,22 @@ class TrainConfig(RunConfig, ActorOptions):
     online: OnlineOptions = field(default_factory=OnlineOptions)
 
     def check(self) -> None:
-        check_ppo(self.ppo, self.algo, self.net.lstm > 0)
         if self.online_distill and len(split_specs(self.env)) > 1:
             raise ConfigError("--online-distill takes one environment, not a task set")
-        check_recurrent(self.net, self.env, self.algo)
-        if self.algo == "dqn":
-            check_task_envs(self.env, self.dqn.num_envs, "--dqn.num-envs")
-        elif self.algo == "impala":
-            check_impala(self)
-        else:
-            check_task_envs(self.env, self.ppo.num_envs, "--ppo.num-envs")
+        check_learner(self)
+
+
+def check_learner(cfg) -> None:
+    """The learner's cross-field rules, for every config with ``algo``, ``env``, ``net`` and the
+    learner's settings (``train``, ``kickstart``)."""
+    check_ppo(cfg.ppo, cfg.algo, cfg.net.lstm > 0)
+    check_recurrent(cfg.net, cfg.env, cfg.algo)
+    if cfg.algo == "dqn":
+        check_task_envs(cfg.env, cfg.dqn.num_envs, "--dqn.num-envs")
+    elif cfg.algo == "impala":
+        check_impala(cfg)
+    else:
+        check_task_envs(cfg.env, cfg.ppo.num_envs, "--ppo.num-envs")
 
 
 def check_recurrent(net: NetConfig, env: str, algo: str) -> None:

@@ -39,7 +39,7 @@ from ..losses import a2c_loss
 from ..nets import AgentOutput
 from ..returns import vtrace, with_truncation
 from ..schedules import linear_decay
-from ..trainer import Trainer, register
+from ..trainer import Trainer, check_task_envs, register
 
 
 @dataclass
@@ -103,8 +103,6 @@ class ActorOptions:
 
 def check_impala(cfg) -> None:
     """Cross-field rules (called through the run config's ``check``)."""
-    from ..trainer import check_task_envs
-
     check_task_envs(cfg.env, cfg.impala.num_envs, "--impala.num-envs")
     if cfg.address and cfg.actors == 0:
         raise ConfigError("--address places actors on a Ray cluster; --actors 0 has none (give --actors K ≥ 1)")
@@ -212,7 +210,6 @@ class ImpalaTrainer(Trainer):
         acting = [0.0, 0]  # actors' own seconds and frames (their speed, whatever the learner waits for)
         n = 0
         wait = learn = unpack = bcast = 0.0
-        lr = self.lr_now()
         while self.frames < target:
             t0 = time.perf_counter()
             got = [self.pool.next() for _ in range(self.p.batch_rollouts)]
@@ -245,7 +242,8 @@ class ImpalaTrainer(Trainer):
                 self.pool.broadcast(self._weights(), self.updates)
             bcast += time.perf_counter() - t3
             wait += t1 - t0
-        self.sync_policy()
+        if self.n_actors:  # the in-process actor's policy is the trainer's, already up to date
+            self.sync_policy()
         wall = max(time.perf_counter() - t_start, 1e-9)
         extra = {"charts/learning_rate": lr,
                  "impala/policy_lag": float(np.mean(lags)), "impala/policy_lag_max": float(np.max(lags)),

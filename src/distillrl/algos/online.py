@@ -131,7 +131,7 @@ class OnlineDistill:
 
     def _set_best(self, state: dict) -> None:
         self.best.load_state_dict(state)
-        self.best_teacher._np.set_weights(agent_weights(self.best))  # fused parts of the NumPy mirror are copies
+        self.best_teacher.fast.set_weights(agent_weights(self.best))  # fused parts of the NumPy mirror are copies
 
     # ---- state
     def state_dict(self) -> dict:
@@ -162,7 +162,7 @@ class OnlineDistill:
         out: dict = {"online_best_eval": self.best_score, "online_best_frames": self.best_frames,
                      "student_frames": self.student.frames, "student_params": self.student.n_params}
         if n > 0:
-            for name, pol in (("teacher", self.teacher.policy), ("best", self.best_teacher._np),
+            for name, pol in (("teacher", self.teacher.policy), ("best", self.best_teacher.fast),
                               ("student", self.student.policy)):
                 s = summarize(self._returns(pol, n, seed))
                 out[f"{name}_return"] = s["mean_return"]

@@ -12,12 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 
-from ..collect import Action
+from ..actors import RolloutWorker
 from ..errors import ConfigError
-from ..fastpolicy import gumbel_noise
 from ..learner import Learner
 from ..losses import a2c_loss, ppo_loss
 from ..schedules import linear_decay
@@ -99,23 +97,15 @@ class PPOTrainer(Trainer):
         self.batch_size = p.num_envs * p.num_steps
         self.epochs, self.n_minibatches = (p.update_epochs, p.num_minibatches) if self.loss_kind == "ppo" else (1, 1)
         self.minibatch_size = self.batch_size // self.n_minibatches
+        # acting: the same worker IMPALA's actors are, here on the trainer's own envs and generator
+        self.worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.info.n_actions)
 
     def lr_now(self) -> float:
         return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
 
-    def _act(self, obs: np.ndarray, task: np.ndarray, rng: np.random.Generator) -> Action:
-        """Sample π(·|x) by Gumbel-max with the rollout's pre-drawn noise (one RNG call per rollout)."""
-        logits, value = self.policy(obs, task)
-        noise = self._noise[self._step]
-        self._step += 1
-        return Action((logits + noise).argmax(-1), logits, value)
-
     def collect_rollout(self):
         """One rollout of the current policy ([T, N], before any estimator)."""
-        p = self.p
-        self._noise = gumbel_noise(self.np_rng, (p.num_steps, p.num_envs, self.info.n_actions))
-        self._step = 0
-        return self.collector.collect(self._act, self.np_rng, self.policy.value)
+        return self.worker.collect()
 
     def _minibatches(self, ro, batch):
         """One epoch of ``(minibatch, agent output)`` pairs. Feed-forward: one shuffle per epoch,
