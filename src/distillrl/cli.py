@@ -1,6 +1,6 @@
 """The ``distillrl`` command line.
 
-    distillrl train --env ENV [--algo ppo|dqn] [--steps N] [--seed S] [--run-dir DIR] [--config FILE.yaml] [--resume]
+    distillrl train --env ENV [--algo ppo|a2c|dqn|pqn|impala] [--steps N] [--seed S] [--run-dir DIR] [--config FILE.yaml] [--resume]
     distillrl distill --teacher T [--env ENV] [--loss nll|mse|kl|cross_entropy|reverse_kl] [--tau X]
                       [--source teacher|student|dagger|eer] [--student-size F] [--steps N] [--seed S]
     distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]

@@ -35,6 +35,20 @@ def _linear_keys(prefix: str, trunk: MLP) -> list[str]:
     return [f"{prefix}.net.{i}" for i, m in enumerate(trunk.net) if isinstance(m, torch.nn.Linear)]
 
 
+def _norm_keys(prefix: str, trunk: MLP) -> list[str | None]:
+    """Per Linear of an MLP trunk: the key of the LayerNorm after it, or None."""
+    mods = list(trunk.net)
+    return [f"{prefix}.net.{i + 1}" if i + 1 < len(mods) and isinstance(mods[i + 1], torch.nn.LayerNorm) else None
+            for i, m in enumerate(mods) if isinstance(m, torch.nn.Linear)]
+
+
+def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """torch's LayerNorm over the last axis (biased variance, ε inside the root)."""
+    mu = x.mean(-1, keepdims=True)
+    d = x - mu
+    return d / np.sqrt((d * d).mean(-1, keepdims=True) + np.float32(eps)) * w + b
+
+
 def _block_diag(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]), np.float32)
     out[: a.shape[0], : a.shape[1]] = a
@@ -122,6 +136,7 @@ class NumpyPolicy(Memory):
         if self.trunk_kind == "mlp":
             self.act = np.tanh if agent.cfg.activation == "tanh" else (lambda x: np.maximum(x, 0.0, out=x))
             self.actor_keys = _linear_keys("trunk", agent.trunk)
+            self.norm_keys = _norm_keys("trunk", agent.trunk)
             self.critic_keys = _linear_keys("critic_trunk", agent.critic_trunk) if agent.critic_trunk else None
         else:
             shape = agent.info.obs_shape
@@ -135,6 +150,8 @@ class NumpyPolicy(Memory):
             return False
         if isinstance(agent.trunk, MinAtarNet):
             return True
+        if isinstance(agent.trunk, MLP) and agent.critic_trunk is not None and agent.cfg.norm != "none":
+            return False  # the fused actor ⊕ critic layers cannot be normalised per part
         return isinstance(agent.trunk, MLP) and (agent.critic_trunk is None or isinstance(agent.critic_trunk, MLP))
 
     def set_weights(self, w: dict[str, np.ndarray]) -> None:
@@ -155,12 +172,18 @@ class NumpyPolicy(Memory):
                 layers = fused
                 self.split = layers[-1][0].shape[1] - crit[-1][0].shape[1]
             self.layers = layers
+            self.norms = [None if k is None else (np.asarray(w[k + ".weight"], np.float32),
+                                                  np.asarray(w[k + ".bias"], np.float32)) for k in self.norm_keys]
         else:
             cw = np.asarray(w["trunk.conv.weight"], np.float32)
             self.conv_w = cw.reshape(cw.shape[0], -1).T  # [c·9, C_out] view
             self.conv_b = np.asarray(w["trunk.conv.bias"], np.float32)
             self.fc_w = np.asarray(w["trunk.fc.weight"], np.float32).T  # view
             self.fc_b = np.asarray(w["trunk.fc.bias"], np.float32)
+            self.conv_ln = ((np.asarray(w["trunk.conv_norm.weight"], np.float32),
+                             np.asarray(w["trunk.conv_norm.bias"], np.float32)) if "trunk.conv_norm.weight" in w else None)
+            self.fc_ln = ((np.asarray(w["trunk.fc_norm.weight"], np.float32),
+                           np.asarray(w["trunk.fc_norm.bias"], np.float32)) if "trunk.fc_norm.weight" in w else None)
             self.split = None
         if self.recurrent:  # LSTMCell: gates [i, f, g, o] = x W_ih^T + h W_hh^T + b_ih + b_hh
             self.w_ih = np.asarray(w["core.weight_ih"], np.float32).T
@@ -201,15 +224,21 @@ class NumpyPolicy(Memory):
             x = obs.reshape(n, -1).astype(np.float32, copy=False)
             if self.scale != 1:
                 x = x * self.scale
-            for wt, b in self.layers:
-                x = self.act(x @ wt + b)
+            for (wt, b), ln in zip(self.layers, self.norms):
+                x = x @ wt + b
+                x = self.act(x if ln is None else layer_norm(x, *ln))
             return x
         p = obs.reshape(n, -1)[:, self.index].astype(np.float32)
         if self.scale != 1:
             p *= self.scale
-        h = np.maximum(p @ self.conv_w + self.conv_b, 0.0)  # [N, P, C_out]
-        h = h.transpose(0, 2, 1).reshape(n, -1)  # channel-major, like torch's flatten of [N, C, H, W]
-        return np.maximum(h @ self.fc_w + self.fc_b, 0.0)
+        h = p @ self.conv_w + self.conv_b  # [N, P, C_out]
+        if self.conv_ln is not None:
+            h = layer_norm(h, *self.conv_ln)
+        h = np.maximum(h, 0.0).transpose(0, 2, 1).reshape(n, -1)  # channel-major, like torch's flatten of [N, C, H, W]
+        h = h @ self.fc_w + self.fc_b
+        if self.fc_ln is not None:
+            h = layer_norm(h, *self.fc_ln)
+        return np.maximum(h, 0.0)
 
     def _select(self, out: np.ndarray, task_id: np.ndarray | None) -> np.ndarray:
         """[N, K·A] or [N, A] head outputs → each row's task's [N, A], illegal actions masked."""

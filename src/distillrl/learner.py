@@ -15,13 +15,13 @@ from typing import Callable, Iterable, Literal
 import torch
 from torch import nn
 
-OptimizerName = Literal["adam", "rmsprop"]
+OptimizerName = Literal["adam", "rmsprop", "radam"]
 GradHook = Callable[[list[torch.nn.Parameter]], None]
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], name: OptimizerName, lr: float, eps: float | None = None,
                    alpha: float = 0.95, centered: bool = True) -> torch.optim.Optimizer:
-    """Adam (fused where this torch supports it on CPU: ≈3× cheaper steps for small nets), or
+    """Adam (fused where this torch supports it on CPU: ≈3× cheaper steps for small nets), RAdam, or
     RMSProp (defaults: the MinAtar paper's centred α = 0.95, ε = 0.01)."""
     params = list(params)
     if name == "adam":
@@ -30,6 +30,8 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], name: OptimizerName, lr
             return torch.optim.Adam(params, lr=lr, eps=e, fused=True)
         except (RuntimeError, TypeError, ValueError):
             return torch.optim.Adam(params, lr=lr, eps=e)
+    if name == "radam":  # rectified Adam (Liu et al. 2020): PQN's optimizer, no warm-up needed
+        return torch.optim.RAdam(params, lr=lr, eps=1e-8 if eps is None else eps, foreach=True)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=0.01 if eps is None else eps, centered=centered,
                                    foreach=True)

@@ -36,6 +36,8 @@ class NetConfig:
     """task sets: pad (tasks' observations zero-padded to a common channel count, straight into the shared trunk) or adapter (a per-task 1×1 conv / linear map in front of it; see distillrl.tasks)"""
     lstm: int = 0
     """units of an LSTM between the trunk and the heads (0: feed-forward); its state is carried through rollouts and reset where episodes end {≥ 0}"""
+    norm: Literal["auto", "none", "layer"] = "auto"
+    """layer: LayerNorm after every hidden layer of the mlp and minatar trunks, before the activation (PQN's stabiliser, Gallici et al. 2024); none: plain layers; auto: layer for pqn, none otherwise"""
     task_actions: Literal["heads", "shared"] = "heads"
     """task sets: heads (one policy head per task over its own actions) or shared (one head, one action set for all tasks; MinAtar: the full 6-action set; see distillrl.tasks)"""
 
@@ -76,14 +78,15 @@ def _init_module(m: nn.Module, gen: torch.Generator | None) -> None:
 
 
 class MLP(nn.Module):
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], width: float = 1.0, activation: str = "tanh"):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], width: float = 1.0, activation: str = "tanh",
+                 norm: bool = False):
         super().__init__()
         act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
         layers: list[nn.Module] = []
         d = in_dim
         for h in hidden:
             h = _w(h, width)
-            layers += [layer_init(nn.Linear(d, h)), act()]
+            layers += [layer_init(nn.Linear(d, h))] + ([nn.LayerNorm(h)] if norm else []) + [act()]
             d = h
         self.net = nn.Sequential(*layers)
         self.out_dim = d
@@ -93,19 +96,29 @@ class MLP(nn.Module):
 
 
 class MinAtarNet(nn.Module):
-    """Young & Tian 2019 (MinAtar): conv 16 filters 3×3 stride 1 → ReLU → FC 128 → ReLU."""
+    """Young & Tian 2019 (MinAtar): conv 16 filters 3×3 stride 1 → ReLU → FC 128 → ReLU.
 
-    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0):
+    ``norm``: LayerNorm before each ReLU — over the channels at every position after the conv
+    (as PQN's MinAtar network normalises its channels-last conv output) and over the FC units."""
+
+    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0, norm: bool = False):
         super().__init__()
         c, f = _w(16, width), _w(128, width)
         self.conv = layer_init(nn.Conv2d(in_ch, c, 3, 1))
         n = c * (hw[0] - 2) * (hw[1] - 2)
         self.fc = layer_init(nn.Linear(n, f))
+        self.conv_norm = nn.LayerNorm(c) if norm else None
+        self.fc_norm = nn.LayerNorm(f) if norm else None
         self.out_dim = f
 
     def forward(self, x):
-        x = torch.relu(self.conv(x))
-        return torch.relu(self.fc(x.flatten(1)))
+        x = self.conv(x)
+        if self.conv_norm is not None:
+            x = self.conv_norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        x = self.fc(torch.relu(x).flatten(1))
+        if self.fc_norm is not None:
+            x = self.fc_norm(x)
+        return torch.relu(x)
 
 
 class NatureCNN(nn.Module):
@@ -203,17 +216,22 @@ def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
 
 
 def make_trunk(arch: str, cfg: NetConfig, info: EnvInfo) -> nn.Module:
-    if arch == "mlp":
-        return MLP(int(np.prod(info.obs_shape)), tuple(cfg.hidden), cfg.width, cfg.activation)
-    if info.layout == "flat":
-        from .errors import ConfigError
+    from .errors import ConfigError
 
+    norm = cfg.norm == "layer"
+    if arch == "mlp":
+        return MLP(int(np.prod(info.obs_shape)), tuple(cfg.hidden), cfg.width, cfg.activation, norm)
+    if info.layout == "flat":
         raise ConfigError(f"arch {arch!r} needs image observations; {info.spec} gives vectors {info.obs_shape}")
+    if norm and arch != "minatar":
+        raise ConfigError(f"--net.norm layer is built for the mlp and minatar trunks, not {arch}")
     if info.layout == "hwc":
         hw, c = info.obs_shape[:2], info.obs_shape[2]
     else:
         c, hw = info.obs_shape[0], info.obs_shape[1:]
-    cls = {"minatar": MinAtarNet, "nature": NatureCNN, "impala": ImpalaCNN}[arch]
+    if arch == "minatar":
+        return MinAtarNet(c, tuple(hw), cfg.width, norm)
+    cls = {"nature": NatureCNN, "impala": ImpalaCNN}[arch]
     return cls(c, tuple(hw), cfg.width)
 
 

@@ -24,6 +24,9 @@ PRESETS: dict[tuple[str, str], dict] = {
                                                      "eps_end": 0.1, "eps_decay_frames": 100_000,
                                                      "optimizer": "rmsprop", "lr": 2.5e-4},
                          "checkpoint_every": 500_000, "eval_episodes": 30},
+    # PQN (Gallici et al. 2024): its defaults are the paper's MinAtar settings; the budget and
+    # evaluation as for the other MinAtar learners.
+    ("minatar", "pqn"): {"steps": 5_000_000, "checkpoint_every": 500_000, "eval_episodes": 30},
     # A2C (Mnih et al. 2016, synchronous): 16 envs × 5 steps, one update per rollout, no clipping
     # effect (single epoch), lr 7e-4.
     ("minatar", "a2c"): {"steps": 5_000_000, "ppo": {"num_envs": 16, "num_steps": 5, "num_minibatches": 1,

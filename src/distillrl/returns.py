@@ -59,6 +59,32 @@ def td_target(rewards: torch.Tensor, next_q: torch.Tensor, terminated: torch.Ten
     return rewards + gamma * (1.0 - terminated) * next_q
 
 
+def q_lambda(rewards: torch.Tensor, q_next_max: torch.Tensor, dones: torch.Tensor, gamma: float,
+             lam: float) -> torch.Tensor:
+    """Peng's Q(λ) returns, the targets of PQN (Gallici et al. 2024, eq. 7).
+
+    Args:
+        rewards: [T, N] (truncation bootstraps already added, see :func:`with_truncation`).
+        q_next_max: [T, N] max_a Q(x_{t+1}, a) — the acting network's values of the next state
+            (for t = T−1, of the observation after the rollout).
+        dones: [T, N] 1 if the episode ended after step t.
+    Returns:
+        [T, N]: G_t = r_t + γ(1 − d_t)·[(1 − λ)·max_a Q(x_{t+1}, a) + λ·G_{t+1}], with
+        G_T = max_a Q(x_T, a). λ = 0 is the one-step Q-learning target, λ = 1 the discounted
+        return to the rollout's end, bootstrapped from max_a Q(x_T, a). Computed in NumPy.
+    """
+    r = rewards.detach().cpu().numpy().astype(np.float32, copy=False)
+    qn = q_next_max.detach().cpu().numpy().astype(np.float32, copy=False)
+    disc = np.float32(gamma) * (1.0 - dones.detach().cpu().numpy().astype(np.float32))
+    lam32 = np.float32(lam)
+    out = np.empty_like(r)
+    g = qn[-1]
+    for t in range(r.shape[0] - 1, -1, -1):
+        g = r[t] + disc[t] * ((1 - lam32) * qn[t] + lam32 * g)
+        out[t] = g
+    return torch.from_numpy(out)
+
+
 def vtrace(behaviour_logp: torch.Tensor, target_logp: torch.Tensor, rewards: torch.Tensor, values: torch.Tensor,
            dones: torch.Tensor, last_value: torch.Tensor, gamma: float, rho_bar: float = 1.0, c_bar: float = 1.0,
            lam: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

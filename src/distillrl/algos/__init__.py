@@ -14,23 +14,25 @@ from ..envs import split_specs
 from ..errors import ConfigError
 from ..nets import NetConfig
 from ..trainer import ALGORITHMS, RunConfig, Trainer, check_task_envs
-from . import distill, dqn, impala, ppo  # noqa: F401  (register the algorithms)
+from . import distill, dqn, impala, ppo, pqn  # noqa: F401  (register the algorithms)
 from .dqn import DQNConfig
 from .impala import ActorOptions, ImpalaConfig, check_impala
 from .online import OnlineOptions
 from .ppo import PPOConfig, check_ppo
+from .pqn import PQNConfig, check_pqn
 
-__all__ = ["ALGORITHMS", "DQNConfig", "ImpalaConfig", "PPOConfig", "TrainConfig", "make_trainer"]
+__all__ = ["ALGORITHMS", "DQNConfig", "ImpalaConfig", "PPOConfig", "PQNConfig", "TrainConfig", "make_trainer"]
 
 
 @dataclass
 class TrainConfig(RunConfig, ActorOptions):
-    """Train a PPO, A2C, DQN or IMPALA agent."""
+    """Train a PPO, A2C, DQN, PQN or IMPALA agent."""
 
-    algo: Literal["ppo", "a2c", "dqn", "impala"] = "ppo"
-    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings), dqn, or impala (V-trace; actors on Ray: --actors, --address)"""
+    algo: Literal["ppo", "a2c", "dqn", "pqn", "impala"] = "ppo"
+    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings), dqn, pqn (parallel Q-learning: vector envs, Q(λ), no replay), or impala (V-trace; actors on Ray: --actors, --address)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
+    pqn: PQNConfig = field(default_factory=PQNConfig)
     impala: ImpalaConfig = field(default_factory=ImpalaConfig)
     net: NetConfig = field(default_factory=NetConfig)
     online_distill: bool = False
@@ -50,6 +52,9 @@ def check_learner(cfg) -> None:
     check_recurrent(cfg.net, cfg.env, cfg.algo)
     if cfg.algo == "dqn":
         check_task_envs(cfg.env, cfg.dqn.num_envs, "--dqn.num-envs")
+    elif cfg.algo == "pqn":
+        check_pqn(cfg.pqn)
+        check_task_envs(cfg.env, cfg.pqn.num_envs, "--pqn.num-envs")
     elif cfg.algo == "impala":
         check_impala(cfg)
     else:

@@ -68,6 +68,22 @@ class DQNConfig:
     """include the replay buffer in checkpoints (exact resume; larger files)"""
 
 
+def epsilon_greedy(policy, taskset, eps: float, need_q: bool = False):
+    """An ε-greedy act function on a Q agent's acting policy: a uniformly random legal action
+    with probability ε, else argmax Q. The Q-values are skipped when every row explores, unless
+    ``need_q`` (a learner that bootstraps from them)."""
+    def act(obs: np.ndarray, task: np.ndarray, rng: np.random.Generator) -> Action:
+        n = len(obs)
+        explore = rng.random(n) < eps
+        actions = taskset.random_actions(task, rng)
+        if need_q or not explore.all():
+            q = policy.q_values(obs, task)
+        else:
+            q = np.zeros((n, taskset.info.n_actions), np.float32)
+        return Action(np.where(explore, actions, q.argmax(-1)), q, None)
+    return act
+
+
 @register("dqn")
 class DQNTrainer(Trainer):
     on_policy = False
@@ -104,15 +120,6 @@ class DQNTrainer(Trainer):
         return linear_interp(self.frames, self.hp["eps_start"], self.hp["eps_end"], d.eps_decay_frames,
                              d.learning_starts)
 
-    def _act(self, obs: np.ndarray, task: np.ndarray, rng: np.random.Generator) -> Action:
-        n = len(obs)
-        eps = self._eps
-        explore = rng.random(n) < eps
-        actions = self.taskset.random_actions(task, rng)
-        q = self.policy.q_values(obs, task) if not explore.all() else np.zeros((n, self.info.n_actions), np.float32)
-        actions = np.where(explore, actions, q.argmax(-1))
-        return Action(actions, q, None)
-
     def _train_step(self) -> None:
         hp = self.hp
         s = self.buffer.sample(self.d.batch_size, self.np_rng)
@@ -148,8 +155,8 @@ class DQNTrainer(Trainer):
     def _iterate(self) -> list[dict]:
         """One vector-env step (plus learning); returns a metric row every ``log_every`` frames."""
         d = self.d
-        self._eps = eps = self.epsilon()
-        st = self.collector.step(self._act, self.np_rng, keep_next_obs=True)
+        eps = self.epsilon()
+        st = self.collector.step(epsilon_greedy(self.policy, self.taskset, eps), self.np_rng, keep_next_obs=True)
         self.buffer.add(task_id=self.collector.task_ids, obs=st.obs, action=st.action.actions, reward=st.reward,
                         next_obs=st.next_obs, terminated=st.terminated)
         self.frames += self.envs.num_envs
