@@ -43,20 +43,25 @@ def make(kind: str, seed: int = 1):
         cfg = TrainConfig(env=CP, algo="dqn", steps=100_000, seed=seed, net=NetConfig(hidden=(16,)))
         cfg.dqn.learning_starts, cfg.dqn.log_every, cfg.dqn.buffer_size = 64, 64, 1000
         return make_trainer(cfg), 64
+    if kind == "pqn":
+        cfg = TrainConfig(env=CP, algo="pqn", steps=100_000, seed=seed, net=NetConfig(hidden=(16,)))
+        cfg.pqn.num_envs, cfg.pqn.num_steps, cfg.pqn.num_minibatches = 2, 32, 2
+        cfg.pqn.anneal_lr = False
+        return make_trainer(cfg), 64
     source = kind.split("-")[1]
     cfg = DistillConfig(env=CP, steps=100_000, seed=seed, source=source, num_envs=2, rollout_steps=16,
                         net=NetConfig(hidden=(16,)))
     return DistillTrainer(cfg, teacher=_teacher()), 32
 
 
-KINDS = ["ppo", "a2c", "dqn", "distill-student", "distill-teacher", "distill-eer"]
+KINDS = ["ppo", "a2c", "dqn", "pqn", "distill-student", "distill-teacher", "distill-eer"]
 
 
 def _strip(rows):
     return [{k: v for k, v in r.items() if k != "charts/sps"} for r in rows]
 
 
-@pytest.mark.parametrize("kind", ["ppo", "dqn", "distill-student"])
+@pytest.mark.parametrize("kind", ["ppo", "dqn", "pqn", "distill-student"])
 def test_two_interleaved_trainers_equal_two_lone_trainers(kind):
     a, f = make(kind, seed=3)
     b, _ = make(kind, seed=4)

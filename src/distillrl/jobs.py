@@ -283,7 +283,8 @@ def _prepare_distill(cfg):
 def _finish_distill(trainer, cfg) -> dict:
     """Student vs teacher on the same episodes; for a task set, per task and the suite (the
     parameter fraction is against the teachers' summed acting parameters)."""
-    out = {"loss": cfg.loss, "source": cfg.source, "student_params": trainer.n_params,
+    out = {"loss": cfg.loss, "tau": getattr(trainer.teacher, "tau", cfg.tau),
+           "teacher_kind": getattr(trainer.teacher, "kind", None), "source": cfg.source, "student_params": trainer.n_params,
            "teacher_params": trainer.teacher.n_params,
            "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
     if trainer.n_tasks > 1:

@@ -22,6 +22,7 @@ Algorithms subclass :class:`Trainer` and register themselves by name (:func:`reg
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -279,7 +280,9 @@ class Trainer:
         try:
             self.agent.load_state_dict(s["agent"])
             if self.learner is not None:
-                self.learner.load_state_dict(s["learner"])
+                # torch's Optimizer.load_state_dict keeps the given moment tensors as they are; a copy
+                # keeps two trainers restored from one in-memory state from sharing (and both mutating) them
+                self.learner.load_state_dict(copy.deepcopy(s["learner"]))
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(f"the checkpoint does not fit this run's network or optimizer "
                                   f"({str(e).splitlines()[0][:160]})") from None
