@@ -1,54 +1,74 @@
 """Export finished teacher runs into the shipped zoo (src/distillrl/zoo/<name>/).
 
 Each entry gets model.safetensors (weights + the config that built them) and meta.json with
-the greedy evaluation (30 episodes, seeds 0..29, the same protocol as `distillrl eval`), the
-frames trained, the exact command that trained it and the MinAtar paper's 5M-frame
-actor-critic reference (read from its plots).
+the greedy evaluation (``--episodes`` episodes, reset seeds 0..N−1, the same protocol as
+`distillrl eval`; every episode's return is recorded, so a test can replay the first few), the
+frames trained, the exact command that trained it and the MinAtar paper's 5M-frame reference
+for its kind (actor-critic for policy teachers, DQN for Q-teachers; read from its plots).
 
-    python bench/make_zoo.py runs/zoo/minatar-breakout [...]
+    python bench/make_zoo.py runs/zoo/minatar-breakout [...] [--episodes 100]
+    python bench/make_zoo.py runs/zoo2/x --name minatar-breakout --command "distillrl train ..."
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
-from distillrl.fastpolicy import make_fast_policy
 from distillrl.checkpoint import load_meta
 from distillrl.evaluate import evaluate, summarize
+from distillrl.fastpolicy import make_fast_policy
 from distillrl.zoo import ZOO_DIR, export_model, load_agent
 
 REFERENCE_AC = {"minatar:breakout": 17.5, "minatar:asterix": 19.0, "minatar:freeway": 47.5,
                 "minatar:space_invaders": 185.0, "minatar:seaquest": 15.5, "gym:CartPole-v1": 500.0}
+REFERENCE_DQN = {"minatar:breakout": 10.0, "minatar:asterix": 17.0, "minatar:freeway": 50.0,
+                 "minatar:space_invaders": 44.0, "minatar:seaquest": 20.0}
+Q_ALGOS = ("dqn", "pqn")
 
 
-def main(run_dirs: list[str]) -> None:
-    for rd in run_dirs:
+def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
+    meta = load_meta(rd / "checkpoints/last.safetensors")
+    cfg = meta["config"]
+    env = cfg["env"]
+    out = ZOO_DIR / name
+    command = command or (f"distillrl train --env {env} --algo {cfg['algo']} --steps {cfg['steps']} "
+                          f"--seed {cfg['seed']} --run-dir runs/zoo/{name}")
+    export_model(rd, out)
+    agent, _ = load_agent(str(out))
+    actor = make_fast_policy(agent)
+    rets, lens = evaluate(lambda o: actor(o)[0], env, episodes, seed=0)
+    ev = summarize(rets)
+    ev["mean_length"] = float(lens.mean())
+    ev["returns"] = [float(r) for r in rets]
+    q = cfg["algo"] in Q_ALGOS
+    ref = (REFERENCE_DQN if q else REFERENCE_AC).get(env)
+    entry = {"name": name, "env": env, "algo": cfg["algo"], "kind": "q" if q else "policy",
+             "frames": int(meta["frames"]), "n_params": int(meta["n_params"]), "eval": ev,
+             "eval_protocol": f"greedy, {episodes} episodes, reset seeds 0-{episodes - 1}",
+             "reference": ref,
+             "reference_source": (f"MinAtar paper (Young & Tian 2019), {'DQN' if q else 'actor-critic'} at 5M "
+                                  "frames, read from its plots") if env.startswith("minatar")
+             else "CartPole-v1 maximum return",
+             "command": command, "config": cfg}
+    (out / "meta.json").write_text(json.dumps(entry, indent=2) + "\n")
+    print(f"{name}: {ev['mean_return']:.2f} ± {ev['ci95_return']:.2f} (95% CI; reference {ref}) "
+          f"after {entry['frames']:,} frames")
+    return entry
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dirs", nargs="+")
+    ap.add_argument("--name", help="zoo name (one run directory; default: the directory's name)")
+    ap.add_argument("--command", help="the exact command that trained it (default: rebuilt from its config)")
+    ap.add_argument("--episodes", type=int, default=100)
+    a = ap.parse_args()
+    for rd in a.run_dirs:
         rd = Path(rd)
-        meta = load_meta(rd / "checkpoints/last.safetensors")
-        cfg = meta["config"]
-        env = cfg["env"]
-        name = rd.name
-        out = ZOO_DIR / name
-        cmd = (f"distillrl train --env {env} --algo {cfg['algo']} --steps {cfg['steps']} --seed {cfg['seed']} "
-               f"--run-dir runs/zoo/{name}")
-        export_model(rd, out)
-        agent, _ = load_agent(str(out))
-        actor = make_fast_policy(agent)
-        rets, lens = evaluate(lambda o: actor(o)[0], env, 30, seed=0)
-        ev = summarize(rets)
-        ev["mean_length"] = float(lens.mean())
-        entry = {"name": name, "env": env, "algo": cfg["algo"], "frames": int(meta["frames"]),
-                 "n_params": int(meta["n_params"]), "eval": ev, "eval_protocol": "greedy, 30 episodes, seeds 0-29",
-                 "reference": REFERENCE_AC.get(env), "reference_source":
-                 "MinAtar paper (Young & Tian 2019), actor-critic at 5M frames, read from its plots"
-                 if env.startswith("minatar") else "CartPole-v1 maximum return",
-                 "command": cmd, "config": cfg}
-        (out / "meta.json").write_text(json.dumps(entry, indent=2) + "\n")
-        print(f"{name}: {ev['mean_return']:.2f} ± {ev['std_return']:.2f} (reference {entry['reference']}) "
-              f"after {entry['frames']:,} frames")
+        export(rd, a.name or rd.name, a.command, a.episodes)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

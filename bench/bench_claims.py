@@ -1,0 +1,223 @@
+"""The papers' claims reproduced with the zoo's teachers (issue: teachers worth learning from).
+
+* ``zoo``: train the zoo's teachers from scratch with their recorded recipes (``TEACHERS``),
+  export them (``bench/make_zoo.py``: 100 greedy episodes) and keep each run's config,
+  metrics and summary under ``bench/results/zoo/<name>/`` (the from-scratch curves the
+  kickstarting speed-up is measured against).
+* ``losses``: Rusu et al.'s loss study with the PQN Q-teachers: NLL, MSE on Q-values and KL
+  at τ ∈ {0.01, 0.1, 1}, teacher-driven data (ε = 0.05), a student of the teacher's size,
+  equal frames, several seeds; score as % of the teacher on the same 30 greedy episodes.
+* ``compression``: the policy teachers into students at ≈25 %, 7 % and 4 % of their acting
+  parameters (student-driven, KL at τ = 1); every ``--eval-every`` frames the student is
+  evaluated on the same 30 greedy episodes as its teacher, so each run is a score-vs-frames
+  curve.
+* ``kickstart``: the paper's speed-up: frames a kickstarted student needs to reach its teacher's
+  final training return, against the frames the teacher's own from-scratch run needed to reach
+  it (its curve in ``bench/results/zoo``); plus the student's final greedy score as % of the
+  teacher's on the same episodes.
+
+Results go to ``bench/results/claims_<part>.json`` after every run; finished entries are
+skipped on a rerun (so a killed invocation continues where it stopped).
+
+    python bench/bench_claims.py zoo
+    python bench/bench_claims.py losses --games breakout space_invaders --seeds 1 2 3
+    python bench/bench_claims.py compression --games breakout asterix freeway seaquest space_invaders --seeds 1 2 3
+    python bench/bench_claims.py kickstart --games breakout space_invaders asterix --seeds 1 2 3
+"""
+
+from __future__ import annotations
+
+import distillrl  # noqa: F401  (first: caps BLAS threads before NumPy loads)
+
+import argparse
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cli_runs import run
+
+torch.set_num_threads(1)
+EVAL = 30
+RESULTS = Path("bench/results")
+RUNS = Path("runs/bench/claims")
+
+# The zoo's teachers: name -> (env, extra train options). Every run: --seed 1, --steps as given.
+PPO_RECIPE: list[str] = []  # filled in below once chosen; see TEACHERS
+TEACHERS: dict[str, tuple[str, int, list[str]]] = {
+    "minatar-breakout-pqn": ("minatar:breakout", 5_000_000, ["--algo", "pqn"]),
+    "minatar-space_invaders-pqn": ("minatar:space_invaders", 5_000_000, ["--algo", "pqn"]),
+}
+
+
+def load(out: Path) -> dict:
+    return json.loads(out.read_text()) if out.exists() else {}
+
+
+def save(out: Path, res: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res, indent=2) + "\n")
+    tmp.replace(out)
+
+
+def ci95(x) -> float:
+    x = np.asarray(x, float)
+    return float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+
+def geomean(x) -> float:
+    x = np.asarray(x, float)
+    return float(np.exp(np.mean(np.log(np.maximum(x, 1e-9)))))
+
+
+# --------------------------------------------------------------------------- zoo
+def keep_run(run_dir: Path, name: str) -> None:
+    """Copy what a table rests on (config, metrics, summary) out of the ignored runs/ folder."""
+    dst = RESULTS / "zoo" / name
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in ("config.yaml", "metrics.csv", "summary.json"):
+        if (run_dir / f).exists():
+            shutil.copy2(run_dir / f, dst / f)
+
+
+def part_zoo(names: list[str]) -> None:
+    for name in names or list(TEACHERS):
+        env, steps, extra = TEACHERS[name]
+        rd = Path("runs/zoo") / name
+        run("train", rd, ["--env", env, "--steps", str(steps), "--seed", "1", "--eval-episodes", "100", *extra])
+        subprocess.run([sys.executable, str(Path(__file__).with_name("make_zoo.py")), str(rd)], check=True)
+        keep_run(rd, name)
+
+
+# --------------------------------------------------------------------------- distillation runs
+def distill_run(teacher: str, env: str, seed: int, steps: int, eval_every: int, **kw) -> dict:
+    """One in-process distillation; the student is evaluated every ``eval_every`` frames on the
+    teacher's 30 episodes (same reset seeds)."""
+    from distillrl.algos.distill import DistillConfig, DistillTrainer
+    from distillrl.evaluate import evaluate
+
+    cfg = DistillConfig(teacher=[teacher], env=env, steps=steps, seed=seed, **kw)
+    tr = DistillTrainer(cfg)
+    t, _ = evaluate(lambda o: tr.teacher.outputs(o).numpy(), env, EVAL, seed=1000 * seed)
+    curve, wall = [], 0.0
+    while tr.frames < steps:
+        t0 = time.perf_counter()
+        tr.advance(min(eval_every, steps - tr.frames))
+        wall += time.perf_counter() - t0
+        s, _ = evaluate(lambda o: tr.policy(o)[0], env, EVAL, seed=1000 * seed)
+        curve.append([tr.frames, float(s.mean())])
+        print(f"  {teacher} {kw} seed {seed}: {tr.frames:,} frames: {s.mean():.2f} / {t.mean():.2f}", flush=True)
+    tm = float(t.mean())
+    return {"teacher": teacher, "seed": seed, "steps": steps, "updates": tr.updates, "wall_s": wall,
+            "student_params": tr.n_params, "teacher_params": tr.teacher.n_params,
+            "param_fraction": tr.n_params / tr.teacher.n_params, "teacher_return": tm,
+            "student_return": curve[-1][1], "ratio": curve[-1][1] / tm if tm else math.nan,
+            "curve": curve, "teacher_kind": tr.teacher.kind, "tau": tr.teacher.tau, **kw}
+
+
+LOSSES = [("nll", None), ("mse", None), ("kl", 0.01), ("kl", 0.1), ("kl", 1.0)]
+
+
+def part_losses(games, seeds, steps, out: Path) -> None:
+    res = load(out)
+    for game in games:
+        for loss, tau in LOSSES:
+            for seed in seeds:
+                key = f"{game}|{loss}|{tau}|{seed}"
+                if key in res:
+                    continue
+                kw = {"loss": loss, "source": "teacher"}
+                if tau is not None:
+                    kw["tau"] = tau
+                res[key] = {"game": game, **distill_run(f"minatar-{game}-pqn", f"minatar:{game}", seed, steps,
+                                                        steps, **kw)}
+                save(out, res)
+
+
+def part_compression(games, seeds, sizes, steps, eval_every, out: Path) -> None:
+    res = load(out)
+    for game in games:
+        for size in sizes:
+            for seed in seeds:
+                key = f"{game}|{size}|{seed}"
+                if key in res:
+                    continue
+                res[key] = {"game": game, "size": size,
+                            **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, eval_every,
+                                          student_size=size)}
+                save(out, res)
+
+
+# --------------------------------------------------------------------------- kickstarting
+def curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    x = np.array([float(r["frames"]) for r in rows])
+    y = np.array([float(r["charts/return_recent"]) if r["charts/return_recent"] not in ("", "nan") else math.nan
+                  for r in rows])
+    return x, y
+
+
+def first_reach(x: np.ndarray, y: np.ndarray, target: float) -> float:
+    ok = np.nonzero(y >= target)[0]
+    return float(x[ok[0]]) if len(ok) else math.nan
+
+
+def part_kickstart(games, seeds, steps, decay, out: Path) -> None:
+    res = load(out)
+    for game in games:
+        name = f"minatar-{game}"
+        tx, ty = curve(RESULTS / "zoo" / name)
+        final = float(ty[np.isfinite(ty)][-1])  # the teacher's final training return (last 100 episodes)
+        t_frames = first_reach(tx, ty, final)
+        for seed in seeds:
+            key = f"{game}|{seed}"
+            if key in res:
+                continue
+            rd = RUNS / "kickstart" / game / f"s{seed}"
+            s = run("kickstart", rd, ["--env", f"minatar:{game}", "--teacher", name, "--steps", str(steps),
+                                      "--seed", str(seed), "--schedule", "linear", "--decay-frames", str(decay)])
+            sx, sy = curve(rd)
+            s_frames = first_reach(sx, sy, final)
+            res[key] = {"game": game, "seed": seed, "teacher_final_return": final, "teacher_frames": t_frames,
+                        "student_frames": s_frames, "speedup": t_frames / s_frames if s_frames else math.nan,
+                        "student_return": s.get("student_return"), "teacher_return": s.get("teacher_return"),
+                        "pct_teacher": 100 * s["student_return"] / s["teacher_return"] if s.get("teacher_return")
+                        else math.nan, "curve": [[float(a), float(b)] for a, b in zip(sx, sy)]}
+            save(out, res)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("parts", nargs="+", choices=["zoo", "losses", "compression", "kickstart"])
+    ap.add_argument("--games", nargs="+", default=["breakout"])
+    ap.add_argument("--teachers", nargs="*", default=[], help="zoo: which TEACHERS entries (default: all)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--sizes", type=float, nargs="+", default=[0.25, 0.07, 0.04])
+    ap.add_argument("--steps", type=int, default=None, help="frames per run (losses 300k, compression 1M, "
+                                                             "kickstart 2M)")
+    ap.add_argument("--eval-every", type=int, default=250_000)
+    ap.add_argument("--decay", type=int, default=500_000, help="kickstart: frames until λ = 0 (linear)")
+    a = ap.parse_args()
+    for part in a.parts:
+        if part == "zoo":
+            part_zoo(a.teachers)
+        elif part == "losses":
+            part_losses(a.games, a.seeds, a.steps or 300_000, RESULTS / "claims_losses.json")
+        elif part == "compression":
+            part_compression(a.games, a.seeds, a.sizes, a.steps or 1_000_000, a.eval_every,
+                             RESULTS / "claims_compression.json")
+        elif part == "kickstart":
+            part_kickstart(a.games, a.seeds, a.steps or 2_000_000, a.decay, RESULTS / "claims_kickstart.json")
+
+
+if __name__ == "__main__":
+    main()
