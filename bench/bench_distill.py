@@ -32,12 +32,14 @@ from distillrl.algos.distill import DistillConfig, DistillTrainer
 from distillrl.evaluate import evaluate
 from distillrl.teachers import load_teacher
 
+from cli_runs import zoo5m
+
 torch.set_num_threads(1)
 EVAL = 30
 
 
 def run_one(game: str, seed: int, steps: int, **kw) -> dict:
-    cfg = DistillConfig(teacher=f"minatar-{game}", env=f"minatar:{game}", steps=steps, seed=seed, **kw)
+    cfg = DistillConfig(teacher=zoo5m(game), env=f"minatar:{game}", steps=steps, seed=seed, **kw)
     tr = DistillTrainer(cfg)
     t0 = time.perf_counter()
     tr.advance(steps)
@@ -141,9 +143,9 @@ def main() -> None:
 
 
 def speed(every: int, target_frac: float = 0.95, max_frames: int = 1_000_000, seed: int = 1) -> dict:
-    cfg = DistillConfig(teacher="minatar-breakout", env="minatar:breakout", steps=max_frames, seed=seed)
+    cfg = DistillConfig(teacher=zoo5m("breakout"), env="minatar:breakout", steps=max_frames, seed=seed)
     tr = DistillTrainer(cfg)
-    teacher = load_teacher("minatar-breakout")
+    teacher = load_teacher(zoo5m("breakout"))
     t_score = float(evaluate(lambda o: teacher.outputs(o).numpy(), cfg.env, EVAL, seed=77)[0].mean())
     train_s = 0.0
     trace = []

@@ -40,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli_runs import EXE, run
+from cli_runs import EXE, run, zoo5m
 
 from distillrl.cluster import free_port, stop_nodes
 
@@ -96,7 +96,7 @@ def part_kickstart(seeds: list[int], steps: int, actors: int) -> None:
              "--actors", str(actors), "--checkpoint-every", "500000"])
         run("kickstart", ROOT / "kickstart" / f"kickstart-k{actors}-s{s}",
             ["--env", ENV, "--steps", str(steps), "--seed", str(s), "--eval-episodes", "30", *IMPALA,
-             "--actors", str(actors), "--teacher", "minatar-breakout", "--schedule", "linear",
+             "--actors", str(actors), "--teacher", zoo5m("breakout"), "--schedule", "linear",
              "--decay-frames", str(steps // 2), "--checkpoint-every", "500000"])
 
 

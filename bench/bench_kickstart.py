@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from cli_runs import run
+from cli_runs import run, zoo5m
 
 ROOT = Path("runs/bench/kickstart")
 
@@ -65,7 +65,7 @@ def main() -> None:
             continue
         for g in args.games:
             base = ["--env", f"minatar:{g}", "--steps", str(args.steps), "--eval-episodes", "30"]
-            teacher = ["--teacher", f"minatar-{g}"]
+            teacher = ["--teacher", zoo5m(g)]
             lin = ["--schedule", "linear", "--decay-frames", str(args.decay)]
             for s in args.seeds:
                 seed = ["--seed", str(s)]
@@ -102,7 +102,7 @@ def overhead(frames: int = 49_152, repeats: int = 3) -> None:
 
     def sps(with_teacher: bool) -> float:
         if with_teacher:
-            cfg = from_dict(KickstartConfig, {**preset(env, "ppo"), "env": env, "teacher": ["minatar-breakout"]})
+            cfg = from_dict(KickstartConfig, {**preset(env, "ppo"), "env": env, "teacher": [zoo5m("breakout")]})
             tr = make_kickstart_trainer(cfg)
         else:
             tr = make_trainer(from_dict(TrainConfig, {**preset(env, "ppo"), "env": env}))

@@ -29,11 +29,14 @@ import argparse
 import json
 from pathlib import Path
 
-from cli_runs import run
+from cli_runs import run, zoo5m
 
 ROOT = Path("runs/bench/multitask")
 OUT = Path("bench/results")
 SUITE = "minatar:all"
+GAMES = ("asterix", "breakout", "freeway", "seaquest", "space_invaders")
+# the five teachers these tables were made with (the first zoo; see cli_runs.zoo5m)
+ZOO5M = [a for g in GAMES for a in ("--teacher", f"{g}={zoo5m(g)}")]
 
 
 # --------------------------------------------------------------------------- runs
@@ -45,7 +48,7 @@ def part_kickstart(seeds: list[int], steps: int, envs: int) -> None:
     for s in seeds:
         run("train", ROOT / "kickstart" / f"scratch-s{s}", [*common, "--seed", str(s)])
         run("kickstart", ROOT / "kickstart" / f"kickstart-s{s}",
-            [*common, "--seed", str(s), "--teacher", "zoo", "--schedule", "linear",
+            [*common, "--seed", str(s), *ZOO5M, "--schedule", "linear",
              "--decay-frames", str(steps // 2)])
 
 
@@ -55,7 +58,7 @@ def part_distill(seeds: list[int], steps: int, sizes: list[float], source: str =
     for size in sizes:
         for s in seeds:
             run("distill", ROOT / "distill" / f"size{size:g}{tag}-s{s}",
-                ["--env", SUITE, "--teacher", "zoo", "--source", source, "--loss", "kl", "--student-size", str(size),
+                ["--env", SUITE, *ZOO5M, "--source", source, "--loss", "kl", "--student-size", str(size),
                  "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", str(episodes),
                  "--checkpoint-every", "250000"])
 
@@ -70,7 +73,7 @@ def part_variants(seeds: list[int], steps: int) -> None:
     for name, flags in VARIANTS.items():
         for s in seeds:
             run("distill", ROOT / "variants" / f"{name}-s{s}",
-                ["--env", SUITE, "--teacher", "zoo", "--source", "teacher", "--loss", "kl", "--student-size", "0.25",
+                ["--env", SUITE, *ZOO5M, "--source", "teacher", "--loss", "kl", "--student-size", "0.25",
                  "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", "30",
                  "--checkpoint-every", "250000", *flags])
 

@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_kickstart import random_teacher  # noqa: E402
+from cli_runs import zoo5m  # noqa: E402
 
 ROOT = Path("runs/bench/pbt")
 RESULTS = Path("bench/results")
@@ -81,7 +82,7 @@ def run_fixed(seed: int, steps: int) -> dict:
     if (d / "summary.json").exists():
         return json.loads((d / "summary.json").read_text())
     resume = ["--resume"] if (d / "checkpoints/last.safetensors").exists() else []
-    s = sh([EXE, "kickstart", "--env", "minatar:breakout", "--teacher", "minatar-breakout", "--schedule", "constant",
+    s = sh([EXE, "kickstart", "--env", "minatar:breakout", "--teacher", zoo5m("breakout"), "--schedule", "constant",
             "--steps", str(steps), "--seed", str(seed * 100), "--eval-episodes", "30", "--run-dir", str(d), *resume,
             "--no-progress", "--json"])
     print(f"{d}: {s['student_return']:.2f}", flush=True)
@@ -103,7 +104,7 @@ def ci(xs: list[float]) -> list[float]:
 
 
 def quality(parts: list[str], seeds: list[int], steps: int, population: int, interval: int) -> None:
-    good = "minatar-breakout"
+    good = zoo5m("breakout")
     bad = str(random_teacher("breakout").resolve())
     res: dict = {"command": f"python bench/bench_pbt.py {' '.join(parts)} --seeds {' '.join(map(str, seeds))} "
                             f"--steps {steps}",
@@ -153,7 +154,7 @@ def _direct_member(args: tuple[int, int, int]) -> float:
 
     torch.set_num_threads(1)
     k = kind("kickstart")
-    cfg = build_config(k, {"env": "minatar:breakout", "steps": steps, "seed": seed, "teacher": ["minatar-breakout"],
+    cfg = build_config(k, {"env": "minatar:breakout", "steps": steps, "seed": seed, "teacher": [zoo5m("breakout")],
                            "schedule": "constant", "eval_episodes": 0})
     tr = k.factory(cfg)
     t = time.perf_counter()
@@ -185,7 +186,7 @@ def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000) 
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(yaml.safe_dump({"command": "kickstart", "population": population,
                                    "config": {"env": "minatar:breakout", "steps": steps, "seed": 100,
-                                              "teacher": ["minatar-breakout"], "schedule": "constant",
+                                              "teacher": [zoo5m("breakout")], "schedule": "constant",
                                               "eval_episodes": 0},
                                    "pbt": {"interval": interval, "selection": "ttest"},
                                    "priors": {"lr": {"min": 1e-4, "max": 2e-3, "log": True},
@@ -203,7 +204,7 @@ def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000) 
         import shutil
 
         shutil.rmtree(sw)
-    cmd = ["kickstart", "--env", "minatar:breakout", "--teacher", "minatar-breakout", "--steps", str(steps // 2),
+    cmd = ["kickstart", "--env", "minatar:breakout", "--teacher", zoo5m("breakout"), "--steps", str(steps // 2),
            "--eval-episodes", "0"]
     s = sh([EXE, "sweep", "--seeds", "1-4", "--run-dir", str(sw), "--no-progress", "--json", "--", *cmd])
     res["sweep_wall_s"] = s["_wall"]

@@ -11,6 +11,12 @@ from pathlib import Path
 EXE = str(Path(sys.executable).with_name("distillrl"))
 
 
+def zoo5m(game: str) -> str:
+    """The zoo teacher the tables of issues 3–10 were made with: the first, 5M-frame PPO teachers
+    (``minatar-<game>-5m``; Freeway's is still the zoo's ``minatar-freeway``)."""
+    return "minatar-freeway" if game == "freeway" else f"minatar-{game}-5m"
+
+
 def run(kind: str, run_dir: Path, args: list[str]) -> dict:
     """``distillrl KIND ARGS --run-dir RUN_DIR --json``; returns its summary (printed in one line)."""
     if (run_dir / "summary.json").exists():

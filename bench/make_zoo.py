@@ -8,6 +8,7 @@ for its kind (actor-critic for policy teachers, DQN for Q-teachers; read from it
 
     python bench/make_zoo.py runs/zoo/minatar-breakout [...] [--episodes 100]
     python bench/make_zoo.py runs/zoo2/x --name minatar-breakout --command "distillrl train ..."
+    python bench/make_zoo.py --reevaluate minatar-freeway
 """
 
 from __future__ import annotations
@@ -58,13 +59,33 @@ def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
     return entry
 
 
+def reevaluate(name: str, episodes: int) -> dict:
+    """Evaluate a shipped entry again (same weights) with the current protocol; meta.json keeps
+    its command and config."""
+    meta = json.loads((ZOO_DIR / name / "meta.json").read_text())
+    agent, _ = load_agent(name)
+    actor = make_fast_policy(agent)
+    rets, lens = evaluate(lambda o: actor(o)[0], meta["env"], episodes, seed=0)
+    ev = summarize(rets)
+    ev["mean_length"] = float(lens.mean())
+    ev["returns"] = [float(r) for r in rets]
+    meta.update({"eval": ev, "eval_protocol": f"greedy, {episodes} episodes, reset seeds 0-{episodes - 1}",
+                 "kind": meta.get("kind", "policy")})
+    (ZOO_DIR / name / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"{name}: {ev['mean_return']:.2f} ± {ev['ci95_return']:.2f} (95% CI; reference {meta.get('reference')})")
+    return meta
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run_dirs", nargs="+")
+    ap.add_argument("run_dirs", nargs="*")
+    ap.add_argument("--reevaluate", nargs="*", default=[], help="shipped entries to evaluate again (no run dir)")
     ap.add_argument("--name", help="zoo name (one run directory; default: the directory's name)")
     ap.add_argument("--command", help="the exact command that trained it (default: rebuilt from its config)")
     ap.add_argument("--episodes", type=int, default=100)
     a = ap.parse_args()
+    for name in a.reevaluate:
+        reevaluate(name, a.episodes)
     for rd in a.run_dirs:
         rd = Path(rd)
         export(rd, a.name or rd.name, a.command, a.episodes)
