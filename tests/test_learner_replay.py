@@ -109,5 +109,5 @@ def test_loading_an_agent_leaves_the_global_generator_alone():
     from distillrl.teachers import load_teacher
 
     state = torch.get_rng_state()
-    load_teacher("minatar-breakout")
+    load_teacher("minatar-breakout-5m")
     assert torch.equal(state, torch.get_rng_state())

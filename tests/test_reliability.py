@@ -130,7 +130,7 @@ def test_eval_takes_every_agent_source(cli, tmp_path):
             "--stochastic", "--json", check=True)
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["kind"] == "q" and s["episodes"] == 2 and not s["greedy"]
-    p = cli("eval", "minatar-breakout", "--episodes", "1", "--json", check=True)  # a zoo entry (format 1)
+    p = cli("eval", "minatar-breakout-5m", "--episodes", "1", "--json", check=True)  # a zoo entry (format 1)
     assert json.loads(p.stdout.strip().splitlines()[-1])["env"] == "minatar:breakout"
 
 

@@ -1,0 +1,190 @@
+"""Tables (markdown, printed) and plots for BENCHMARKS §10 from bench/results/claims_*.json and
+the zoo's meta.json files.
+
+    python bench/summarize_claims.py            # all parts that have results
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path("bench/results")
+ZOO = Path("src/distillrl/zoo")
+
+
+def ci95(x) -> float:
+    x = np.asarray(x, float)
+    return float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+
+def geomean(x) -> float:
+    return float(np.exp(np.mean(np.log(np.maximum(np.asarray(x, float), 1e-9)))))
+
+
+def load(name: str) -> dict:
+    p = RESULTS / f"claims_{name}.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def zoo_table() -> None:
+    print("| teacher | kind | frames | greedy score, 100 episodes: mean [95% CI] | reference (MinAtar paper, 5M) | ≥ reference | params |")
+    print("|---|---|---|---|---|---|---|")
+    for d in sorted(ZOO.iterdir()):
+        m = json.loads((d / "meta.json").read_text())
+        if not m["env"].startswith("minatar") or m["name"].endswith("-5m"):
+            continue
+        ev = m["eval"]
+        ref = m.get("reference")
+        ok = "yes" if ref is not None and ev["mean_return"] >= ref else "no"
+        kind = ("Q (" + m["algo"].upper() + ")") if m.get("kind") == "q" else "policy (" + m["algo"].upper() + ")"
+        print(f"| {m['name']} | {kind} | {m['frames']:,} | {ev['mean_return']:.2f} [{ev['mean_return'] - ev['ci95_return']:.2f}, "
+              f"{ev['mean_return'] + ev['ci95_return']:.2f}] | {ref} ({'DQN' if m.get('kind') == 'q' else 'AC'}) | {ok} | "
+              f"{m['n_params']:,} |")
+    print()
+
+
+def losses_table() -> None:
+    res = load("losses")
+    if not res:
+        return
+    by = defaultdict(list)
+    for r in res.values():
+        label = r["loss"] + (f" τ={r['tau']:g}" if r["loss"] == "kl" else "")
+        by[(r["game"], label)].append(100 * r["ratio"])
+    games = sorted({g for g, _ in by})
+    labels = ["nll", "mse", "kl τ=0.01", "kl τ=0.1", "kl τ=1"]
+    print("| loss | " + " | ".join(f"{g}: % of teacher, mean ± 95% CI (per seed)" for g in games) + " | mean over games |")
+    print("|---" * (len(games) + 2) + "|")
+    for lab in labels:
+        cells, means = [], []
+        for g in games:
+            v = by.get((g, lab), [])
+            if v:
+                cells.append(f"{np.mean(v):.0f}% ± {ci95(v):.0f} ({', '.join(f'{x:.0f}' for x in v)})")
+                means.append(np.mean(v))
+            else:
+                cells.append("-")
+        tail = f" | {np.mean(means):.0f}% |" if means else " | - |"
+        print(f"| {lab} | " + " | ".join(cells) + tail)
+    print()
+
+
+def compression_table() -> None:
+    res = load("compression")
+    if not res:
+        return
+    by = defaultdict(list)
+    for r in res.values():
+        by[(r["game"], r["size"])].append(r)
+    games = sorted({g for g, _ in by})
+    sizes = sorted({s for _, s in by}, reverse=True)
+    print("| game | size (student / teacher acting params) | % of teacher at the end, mean ± 95% CI (per seed) | frames | best point of the mean curve |")
+    print("|---|---|---|---|---|")
+    for g in games:
+        for s in sizes:
+            rs = by.get((g, s), [])
+            if not rs:
+                continue
+            v = [100 * r["ratio"] for r in rs]
+            curves = np.array([[c[1] / r["teacher_return"] for c in r["curve"]] for r in rs
+                               if len(r["curve"]) == len(rs[0]["curve"])])
+            best = curves.mean(0).max() * 100 if len(curves) else math.nan
+            print(f"| {g} | {s:g} ({rs[0]['student_params']:,} / {rs[0]['teacher_params']:,} = "
+                  f"{100 * rs[0]['param_fraction']:.1f}%) | {np.mean(v):.0f}% ± {ci95(v):.0f} "
+                  f"({', '.join(f'{x:.0f}' for x in v)}) | {rs[0]['steps']:,} | {best:.0f}% |")
+    print()
+    print("| size | geometric mean over games of the seed-mean % of teacher | games |")
+    print("|---|---|---|")
+    for s in sizes:
+        vals = [np.mean([r["ratio"] for r in by[(g, s)]]) for g in games if (g, s) in by]
+        print(f"| {s:g} | {100 * geomean(vals):.1f}% | {len(vals)} |")
+    print()
+    plot_compression(by, games, sizes)
+
+
+def plot_compression(by, games, sizes) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3.2), squeeze=False)
+    for ax, g in zip(axes[0], games):
+        for s in sizes:
+            rs = by.get((g, s), [])
+            if not rs:
+                continue
+            xs = np.array([c[0] for c in rs[0]["curve"]])
+            ys = np.array([[100 * c[1] / r["teacher_return"] for c in r["curve"]] for r in rs
+                           if len(r["curve"]) == len(xs)])
+            m = ys.mean(0)
+            h = 1.96 * ys.std(0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else 0 * m
+            ax.plot(xs / 1e6, m, marker="o", label=f"{s:g}×")
+            ax.fill_between(xs / 1e6, m - h, m + h, alpha=0.2)
+        ax.axhline(100, c="k", lw=1, ls="--")
+        ax.axhline(95, c="grey", lw=1, ls=":")
+        ax.set_title(g)
+        ax.set_xlabel("frames (M)")
+    axes[0][0].set_ylabel("% of teacher (greedy, 30 episodes)")
+    axes[0][-1].legend(title="student size")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "claims_compression.png", dpi=110)
+
+
+def kickstart_table() -> None:
+    res = load("kickstart")
+    if not res:
+        return
+    by = defaultdict(list)
+    for r in res.values():
+        by[r["game"]].append(r)
+    print("| game | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | student's final greedy score, % of teacher (per seed) |")
+    print("|---|---|---|---|---|---|")
+    for g, rs in sorted(by.items()):
+        rs = sorted(rs, key=lambda r: r["seed"])
+        sf = ", ".join(f"{r['student_frames']:,.0f}" if np.isfinite(r["student_frames"]) else "not reached" for r in rs)
+        sp = [r["speedup"] for r in rs]
+        spf = ", ".join(f"{x:.1f}×" if np.isfinite(x) else "-" for x in sp)
+        pct = [r["pct_teacher"] for r in rs]
+        print(f"| {g} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
+              f"(**{np.nanmedian(sp):.1f}×**) | {np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
+    print()
+    plot_kickstart(by)
+
+
+def plot_kickstart(by) -> None:
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(by), figsize=(4.5 * len(by), 3.2), squeeze=False)
+    for ax, (g, rs) in zip(axes[0], sorted(by.items())):
+        with open(RESULTS / "zoo" / f"minatar-{g}" / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        ax.plot([float(r["frames"]) / 1e6 for r in rows], [float(r["charts/return_recent"] or "nan") for r in rows],
+                c="k", label="teacher, from scratch")
+        for r in rs:
+            c = np.array(r["curve"])
+            ax.plot(c[:, 0] / 1e6, c[:, 1], alpha=0.8, label=f"kickstarted s{r['seed']}")
+        ax.axhline(rs[0]["teacher_final_return"], c="grey", ls="--", lw=1)
+        ax.set_title(g)
+        ax.set_xlabel("frames (M)")
+    axes[0][0].set_ylabel("training return (last 100 episodes)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "claims_kickstart.png", dpi=110)
+
+
+if __name__ == "__main__":
+    zoo_table()
+    losses_table()
+    compression_table()
+    kickstart_table()
