@@ -133,3 +133,15 @@ def test_q_teacher_distilled_with_each_loss_through_the_cli(cli, tmp_path):
         assert summary["tau"] == pytest.approx(float(tau) if tau else 0.01)  # Rusu's default for Q-teachers
     p = cli("train", "--env", CP, "--algo", "pqn", "--pqn.q-lambda", "1.5", "--run-dir", tmp_path / "bad")
     assert p.returncode != 0 and "q-lambda" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_distill_lr_anneals_to_zero_over_the_run():
+    from distillrl.algos.distill import DistillConfig, DistillTrainer
+    from distillrl.teachers import CallableTeacher
+
+    teacher = CallableTeacher(lambda o: np.stack([o[:, 2], -o[:, 2]], -1).astype(np.float32), (4,), 2, outputs="q")
+    cfg = DistillConfig(env=CP, steps=2048, seed=0, num_envs=4, rollout_steps=16, anneal_lr=True, lr=1e-3,
+                        net=NetConfig(hidden=(8,)))
+    rows = DistillTrainer(cfg, teacher=teacher).advance(2048)
+    lrs = [r["charts/learning_rate"] for r in rows]
+    assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 1e-3 * 64 / 2048 + 1e-12

@@ -131,6 +131,8 @@ class DistillConfig(RunConfig):
     """replay capacity in states (teacher / student / dagger sources) {≥ 1}"""
     lr: float = 1e-3
     """learning rate (live) {> 0}"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over the run (a final fine-tuning of the student's argmax)"""
     optimizer: Literal["adam", "rmsprop"] = "adam"
     """adam or rmsprop (centred, as Rusu et al.)"""
     max_grad_norm: float = 1.0
@@ -317,6 +319,7 @@ class DistillTrainer(Trainer):
     def _iterate(self) -> list[dict]:
         cfg, hp = self.cfg, self.hp
         self._beta = self.beta()
+        lr = hp["lr"] * (linear_decay(self.frames, self.total_frames) if cfg.anneal_lr else 1.0)
         value_fn = self.policy.value if self.source == "eer" else None
         ro = self.collector.collect(self._act, self.np_rng, value_fn)
         self.frames += ro.actions.numel()
@@ -350,7 +353,7 @@ class DistillTrainer(Trainer):
                 terms["loss_value"] = 0.5 * ((out.value - mb.returns) ** 2).mean()
             if self.extra_losses:
                 terms.update(self._extra_terms(out, mb))
-            self.learner.step(terms, weights, hp["lr"], hp["max_grad_norm"])
+            self.learner.step(terms, weights, lr, hp["max_grad_norm"])
             self.updates += 1
             self._accumulate(sums, terms)
         self.sync_policy()
@@ -360,7 +363,7 @@ class DistillTrainer(Trainer):
             s_act = self.agent(flat_obs, ro.task_id.reshape(-1)[:k]).logits.argmax(-1)
         agree = float((s_act == t_out.reshape(T * n, -1)[:k].argmax(-1)).float().mean())
         return [self._row(sums, cfg.updates_per_round, {"distill/agreement": agree, "distill/beta": self._beta,
-                                                        "charts/learning_rate": hp["lr"]})]
+                                                        "charts/learning_rate": lr})]
 
     def _minibatch_task(self) -> int | None:
         """Rusu et al.: with a task set each minibatch comes from one task's buffer, tasks in turn
