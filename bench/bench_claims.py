@@ -8,7 +8,9 @@
   at τ ∈ {0.01, 0.1, 1}, teacher-driven data (ε = 0.05), a student of the teacher's size,
   equal frames, several seeds; score as % of the teacher on the same 30 greedy episodes.
 * ``compression``: the policy teachers into students at ≈25 %, 7 % and 4 % of their acting
-  parameters (student-driven, KL at τ = 1); every ``--eval-every`` frames the student is
+  parameters (student-driven, KL at τ = 1, 4 Adam updates of 128 states per 128 frames, lr 1e-3
+  annealed to 0 over the run — on Freeway at 7 %/300k frames, 4 updates per round gave 96.5 %
+  of the teacher against 94.5 % with 2, NLL 94.3 %, KL τ = 0.1 91.8 %, one seed each); every ``--eval-every`` frames the student is
   evaluated on the same 30 greedy episodes as its teacher, so each run is a score-vs-frames
   curve.
 * ``kickstart``: the paper's speed-up: frames a kickstarted student needs to reach its teacher's
@@ -165,7 +167,7 @@ def part_compression(games, seeds, sizes, steps, eval_every, out: Path) -> None:
                     continue
                 res[key] = {"game": game, "size": size,
                             **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, eval_every,
-                                          student_size=size)}
+                                          student_size=size, updates_per_round=4, anneal_lr=True)}
                 save(out, res)
 
 
@@ -219,7 +221,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="frames per run (losses 300k, compression 1M, "
                                                              "kickstart 2M)")
     ap.add_argument("--eval-every", type=int, default=250_000)
-    ap.add_argument("--decay", type=int, default=500_000, help="kickstart: frames until λ = 0 (linear)")
+    ap.add_argument("--decay", type=int, default=1_000_000, help="kickstart: frames until λ = 0 (linear)")
     a = ap.parse_args()
     for part in a.parts:
         if part == "zoo":
