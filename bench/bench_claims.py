@@ -76,7 +76,10 @@ def load(out: Path) -> dict:
 
 
 def save(out: Path, res: dict) -> None:
+    """Write ``res`` merged over what is on disk (several invocations, e.g. one per game, may
+    share an output file)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    res = {**load(out), **res}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(res, indent=2) + "\n")
     tmp.replace(out)
