@@ -13,6 +13,7 @@
   of the teacher against 94.5 % with 2, NLL 94.3 %, KL τ = 0.1 91.8 %, one seed each); every ``--eval-every`` frames the student is
   evaluated on the same 30 greedy episodes as its teacher, so each run is a score-vs-frames
   curve.
+* ``qspeed``: frames/s of PQN against the MinAtar paper's DQN, alternating in one process.
 * ``kickstart``: the paper's speed-up: frames a kickstarted student needs to reach its teacher's
   final training return, against the frames the teacher's own from-scratch run needed to reach
   it (its curve in ``bench/results/zoo``); plus the student's final greedy score as % of the
@@ -25,6 +26,7 @@ skipped on a rerun (so a killed invocation continues where it stopped).
     python bench/bench_claims.py losses --games breakout space_invaders --seeds 1 2 3
     python bench/bench_claims.py compression --games breakout asterix freeway seaquest space_invaders --seeds 1 2 3
     python bench/bench_claims.py kickstart --games breakout space_invaders asterix --seeds 1 2 3
+    python bench/bench_claims.py qspeed
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ TEACHERS: dict[str, tuple[str, int, list[str]]] = {
                                                                       "space_invaders")},
     "minatar-breakout-pqn": ("minatar:breakout", 5_000_000, ["--algo", "pqn"]),
     "minatar-space_invaders-pqn": ("minatar:space_invaders", 5_000_000, ["--algo", "pqn"]),
+    "minatar-seaquest-pqn": ("minatar:seaquest", 5_000_000, ["--algo", "pqn"]),
 }
 
 
@@ -214,9 +217,34 @@ def part_kickstart(games, seeds, steps, decay, out: Path) -> None:
             save(out, res)
 
 
+def part_qspeed(repeats: int, out: Path) -> None:
+    """Frames/s of the two Q-learners on MinAtar Breakout with their MinAtar settings, alternating
+    in one process: DQN (the paper's: one update of 32 per frame, replay, target net) and PQN
+    (128 envs × 32 steps, 2 epochs of 32 minibatches). Timed after a warm-up (DQN: past
+    learning_starts)."""
+    from distillrl.algos import TrainConfig, make_trainer
+    from distillrl.config import from_dict
+    from distillrl.presets import preset
+
+    env = "minatar:breakout"
+    res: dict = {"dqn": [], "pqn": []}
+    for _ in range(repeats):
+        for algo, warm, timed in (("dqn", 6_000, 4_000), ("pqn", 4096 * 2, 4096 * 10)):
+            tr = make_trainer(from_dict(TrainConfig, {**preset(env, algo), "env": env, "algo": algo, "seed": 1}))
+            tr.advance(warm)
+            f0, t0 = tr.frames, time.perf_counter()
+            tr.advance(timed)
+            res[algo].append((tr.frames - f0) / (time.perf_counter() - t0))
+            tr.close()
+            print(f"  {algo}: {res[algo][-1]:,.0f} frames/s", flush=True)
+    res["ratio_of_medians"] = float(np.median(res["pqn"]) / np.median(res["dqn"]))
+    save(out, res)
+    print(f"PQN / DQN frames/s: {res['ratio_of_medians']:.1f}×")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["zoo", "losses", "compression", "kickstart"])
+    ap.add_argument("parts", nargs="+", choices=["zoo", "losses", "compression", "kickstart", "qspeed"])
     ap.add_argument("--games", nargs="+", default=["breakout"])
     ap.add_argument("--teachers", nargs="*", default=[], help="zoo: which TEACHERS entries (default: all)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -234,6 +262,8 @@ def main() -> None:
         elif part == "compression":
             part_compression(a.games, a.seeds, a.sizes, a.steps or 1_000_000, a.eval_every,
                              RESULTS / "claims_compression.json")
+        elif part == "qspeed":
+            part_qspeed(3, RESULTS / "claims_qspeed.json")
         elif part == "kickstart":
             part_kickstart(a.games, a.seeds, a.steps or 2_000_000, a.decay, RESULTS / "claims_kickstart.json")
 
