@@ -143,23 +143,50 @@ def kickstart_table() -> None:
     by = defaultdict(list)
     for r in res.values():
         by[r["game"]].append(r)
-    print("| game | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | student's final greedy score, % of teacher (per seed) |")
-    print("|---|---|---|---|---|---|")
+    print("| game | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | speed-up at 90% of it (median) | student's final greedy score, % of teacher (per seed) |")
+    print("|---|---|---|---|---|---|---|")
     for g, rs in sorted(by.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
         sf = ", ".join(f"{r['student_frames']:,.0f}" if np.isfinite(r["student_frames"]) else "not reached" for r in rs)
         sp = [r["speedup"] for r in rs]
         spf = ", ".join(f"{x:.1f}×" if np.isfinite(x) else "-" for x in sp)
         pct = [r["pct_teacher"] for r in rs]
+        sp90 = speedups_at(g, rs, 0.9)
         print(f"| {g} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
-              f"(**{np.nanmedian(sp):.1f}×**) | {np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
+              f"(**{np.nanmedian(sp):.1f}×**) | {', '.join(f'{x:.1f}×' for x in sp90)} ({np.nanmedian(sp90):.1f}×) | "
+              f"{np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
     print()
     plot_kickstart(by)
 
 
-def plot_kickstart(by) -> None:
+def teacher_curve(game: str) -> tuple[np.ndarray, np.ndarray]:
     import csv
 
+    with open(RESULTS / "zoo" / f"minatar-{game}" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    return (np.array([float(r["frames"]) for r in rows]),
+            np.array([float(r["charts/return_recent"] or "nan") for r in rows]))
+
+
+def first_reach(x, y, target) -> float:
+    ok = np.nonzero(y >= target)[0]
+    return float(x[ok[0]]) if len(ok) else math.nan
+
+
+def speedups_at(game: str, rs: list[dict], frac: float) -> list[float]:
+    """Teacher's frames ÷ student's frames to ``frac`` of the teacher's final training return."""
+    tx, ty = teacher_curve(game)
+    target = frac * rs[0]["teacher_final_return"]
+    t = first_reach(tx, ty, target)
+    out = []
+    for r in rs:
+        c = np.array(r["curve"])
+        s = first_reach(c[:, 0], c[:, 1], target)
+        out.append(t / s if s else math.nan)
+    return out
+
+
+def plot_kickstart(by) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,10 +194,8 @@ def plot_kickstart(by) -> None:
 
     fig, axes = plt.subplots(1, len(by), figsize=(4.5 * len(by), 3.2), squeeze=False)
     for ax, (g, rs) in zip(axes[0], sorted(by.items())):
-        with open(RESULTS / "zoo" / f"minatar-{g}" / "metrics.csv") as f:
-            rows = list(csv.DictReader(f))
-        ax.plot([float(r["frames"]) / 1e6 for r in rows], [float(r["charts/return_recent"] or "nan") for r in rows],
-                c="k", label="teacher, from scratch")
+        tx, ty = teacher_curve(g)
+        ax.plot(tx / 1e6, ty, c="k", label="teacher, from scratch")
         for r in rs:
             c = np.array(r["curve"])
             ax.plot(c[:, 0] / 1e6, c[:, 1], alpha=0.8, label=f"kickstarted s{r['seed']}")

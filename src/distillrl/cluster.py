@@ -52,7 +52,7 @@ def init_ray(address: str | None) -> dict:
             except (ConnectionError, RuntimeError) as e:
                 raise EnvError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0][:200]}") from None
         else:
-            ray.init(include_dashboard=False, **kw)
+            ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **kw)  # a local Ray listens on loopback only
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return {"address": address or "local", "nodes": len(nodes),
             "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))}
@@ -85,21 +85,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, command line) of every process this user can see."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        out[int(d.name)] = (ppid, cmd)
+    return out
+
+
 def stop_nodes(port: int, temp_dir: Path) -> None:
     """Stop only the Ray nodes started with ``--port=port`` / ``--temp-dir=temp_dir`` (their
-    processes name one or the other): ``ray stop`` would stop every Ray on the machine."""
+    processes name one or the other) and the processes they started (Ray's agents, whose
+    command lines name neither): ``ray stop`` would stop every Ray on the machine."""
     marks = (f"127.0.0.1:{port}", f"gcs_server_port={port}", str(temp_dir))
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(m in cmd for m in marks):
-                pids.append(int(d.name))
+        procs = _processes()
+        pids = {p for p, (_, cmd) in procs.items() if any(m in cmd for m in marks)}
+        grown = True
+        while grown:  # and their descendants, found before anything is killed (orphans lose their parent)
+            more = {p for p, (pp, _) in procs.items() if pp in pids} - pids
+            grown = bool(more)
+            pids |= more
+        pids.discard(os.getpid())
         for pid in pids:
             try:
                 os.kill(pid, sig)

@@ -150,7 +150,7 @@ class NumpyPolicy(Memory):
             return False
         if isinstance(agent.trunk, MinAtarNet):
             return True
-        if isinstance(agent.trunk, MLP) and agent.critic_trunk is not None and agent.cfg.norm != "none":
+        if isinstance(agent.trunk, MLP) and agent.critic_trunk is not None and agent.cfg.norm == "layer":
             return False  # the fused actor ⊕ critic layers cannot be normalised per part
         return isinstance(agent.trunk, MLP) and (agent.critic_trunk is None or isinstance(agent.critic_trunk, MLP))
 
