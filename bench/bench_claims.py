@@ -88,16 +88,6 @@ def save(out: Path, res: dict) -> None:
     tmp.replace(out)
 
 
-def ci95(x) -> float:
-    x = np.asarray(x, float)
-    return float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
-
-
-def geomean(x) -> float:
-    x = np.asarray(x, float)
-    return float(np.exp(np.mean(np.log(np.maximum(x, 1e-9)))))
-
-
 # --------------------------------------------------------------------------- zoo
 def keep_run(run_dir: Path, name: str) -> None:
     """Copy what a table rests on (config, metrics, summary) out of the ignored runs/ folder."""

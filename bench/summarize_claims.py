@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path("bench/results")
+from bench_claims import RESULTS, curve, first_reach
+from bench_claims import load as load_json
+
 ZOO = Path("src/distillrl/zoo")
 
 
@@ -27,8 +29,7 @@ def geomean(x) -> float:
 
 
 def load(name: str) -> dict:
-    p = RESULTS / f"claims_{name}.json"
-    return json.loads(p.read_text()) if p.exists() else {}
+    return load_json(RESULTS / f"claims_{name}.json")
 
 
 def zoo_table() -> None:
@@ -160,17 +161,8 @@ def kickstart_table() -> None:
 
 
 def teacher_curve(game: str) -> tuple[np.ndarray, np.ndarray]:
-    import csv
-
-    with open(RESULTS / "zoo" / f"minatar-{game}" / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
-    return (np.array([float(r["frames"]) for r in rows]),
-            np.array([float(r["charts/return_recent"] or "nan") for r in rows]))
-
-
-def first_reach(x, y, target) -> float:
-    ok = np.nonzero(y >= target)[0]
-    return float(x[ok[0]]) if len(ok) else math.nan
+    """The zoo teacher's from-scratch training-return curve (kept under bench/results/zoo)."""
+    return curve(RESULTS / "zoo" / f"minatar-{game}")
 
 
 def speedups_at(game: str, rs: list[dict], frac: float) -> list[float]:

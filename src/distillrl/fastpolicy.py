@@ -42,6 +42,13 @@ def _norm_keys(prefix: str, trunk: MLP) -> list[str | None]:
             for i, m in enumerate(mods) if isinstance(m, torch.nn.Linear)]
 
 
+def _norm_weights(w: dict[str, np.ndarray], key: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A LayerNorm's (weight, bias) as float32, or None when there is none under ``key``."""
+    if key is None or key + ".weight" not in w:
+        return None
+    return np.asarray(w[key + ".weight"], np.float32), np.asarray(w[key + ".bias"], np.float32)
+
+
 def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """torch's LayerNorm over the last axis (biased variance, ε inside the root)."""
     mu = x.mean(-1, keepdims=True)
@@ -172,18 +179,15 @@ class NumpyPolicy(Memory):
                 layers = fused
                 self.split = layers[-1][0].shape[1] - crit[-1][0].shape[1]
             self.layers = layers
-            self.norms = [None if k is None else (np.asarray(w[k + ".weight"], np.float32),
-                                                  np.asarray(w[k + ".bias"], np.float32)) for k in self.norm_keys]
+            self.norms = [_norm_weights(w, k) for k in self.norm_keys]
         else:
             cw = np.asarray(w["trunk.conv.weight"], np.float32)
             self.conv_w = cw.reshape(cw.shape[0], -1).T  # [c·9, C_out] view
             self.conv_b = np.asarray(w["trunk.conv.bias"], np.float32)
             self.fc_w = np.asarray(w["trunk.fc.weight"], np.float32).T  # view
             self.fc_b = np.asarray(w["trunk.fc.bias"], np.float32)
-            self.conv_ln = ((np.asarray(w["trunk.conv_norm.weight"], np.float32),
-                             np.asarray(w["trunk.conv_norm.bias"], np.float32)) if "trunk.conv_norm.weight" in w else None)
-            self.fc_ln = ((np.asarray(w["trunk.fc_norm.weight"], np.float32),
-                           np.asarray(w["trunk.fc_norm.bias"], np.float32)) if "trunk.fc_norm.weight" in w else None)
+            self.conv_ln = _norm_weights(w, "trunk.conv_norm")
+            self.fc_ln = _norm_weights(w, "trunk.fc_norm")
             self.split = None
         if self.recurrent:  # LSTMCell: gates [i, f, g, o] = x W_ih^T + h W_hh^T + b_ih + b_hh
             self.w_ih = np.asarray(w["core.weight_ih"], np.float32).T

@@ -10,6 +10,7 @@ learning rate changed between two updates is in effect at the very next one.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Iterable, Literal
 
 import torch
@@ -97,5 +98,7 @@ class Learner:
         return {"optim": self.opt.state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:
-        self.opt.load_state_dict(state["optim"])
+        # torch's Optimizer.load_state_dict keeps the given moment tensors as they are; a copy keeps
+        # two learners restored from one in-memory state from sharing (and both mutating) them
+        self.opt.load_state_dict(copy.deepcopy(state["optim"]))
         self.steps = int(state["steps"])  # the lr comes from the live hyper-parameter at the next step

@@ -22,7 +22,6 @@ Algorithms subclass :class:`Trainer` and register themselves by name (:func:`reg
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +37,7 @@ from .hparams import HParams
 from .learner import Learner
 from .nets import Agent, AgentOutput, NetConfig, param_count
 from .returns import gae, with_truncation
+from .schedules import linear_decay
 from .tasks import TaskSet
 
 STATE_FORMAT = 2
@@ -208,6 +208,10 @@ class Trainer:
         """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
         self.policy.set_weights({k: p.detach().numpy() for k, p in self._named_params})
 
+    def lr_now(self, anneal: bool) -> float:
+        """The live lr, decayed linearly to 0 over the run when ``anneal`` (each learner's ``anneal_lr``)."""
+        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if anneal else 1.0)
+
     @property
     def n_params(self) -> int:
         return param_count(self.agent)
@@ -280,9 +284,7 @@ class Trainer:
         try:
             self.agent.load_state_dict(s["agent"])
             if self.learner is not None:
-                # torch's Optimizer.load_state_dict keeps the given moment tensors as they are; a copy
-                # keeps two trainers restored from one in-memory state from sharing (and both mutating) them
-                self.learner.load_state_dict(copy.deepcopy(s["learner"]))
+                self.learner.load_state_dict(s["learner"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(f"the checkpoint does not fit this run's network or optimizer "
                                   f"({str(e).splitlines()[0][:160]})") from None

@@ -319,7 +319,7 @@ class DistillTrainer(Trainer):
     def _iterate(self) -> list[dict]:
         cfg, hp = self.cfg, self.hp
         self._beta = self.beta()
-        lr = hp["lr"] * (linear_decay(self.frames, self.total_frames) if cfg.anneal_lr else 1.0)
+        lr = self.lr_now(cfg.anneal_lr)
         value_fn = self.policy.value if self.source == "eer" else None
         ro = self.collector.collect(self._act, self.np_rng, value_fn)
         self.frames += ro.actions.numel()

@@ -38,7 +38,6 @@ from ..learner import Learner
 from ..losses import a2c_loss
 from ..nets import AgentOutput
 from ..returns import vtrace, with_truncation
-from ..schedules import linear_decay
 from ..trainer import Trainer, check_task_envs, register
 
 
@@ -159,9 +158,6 @@ class ImpalaTrainer(Trainer):
     def actor_restarts(self) -> int:
         return self.restarts_before + (self.pool.restarts if self.pool is not None else 0)
 
-    def lr_now(self) -> float:
-        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
-
     # ---- learning
     def _forward(self, ro: Rollout) -> tuple[AgentOutput, torch.Tensor]:
         """The agent over the whole rollout (with gradients) and V(x_T) for the bootstrap."""
@@ -223,7 +219,7 @@ class ImpalaTrainer(Trainer):
                 ros.append(ro)
                 acting[0] += g["seconds"]
                 acting[1] += ro.shape[0] * ro.shape[1]
-            lr = self.lr_now()
+            lr = self.lr_now(self.p.anneal_lr)
             t2 = time.perf_counter()
             for r in ros:
                 self._on_rollout(r)  # extra terms label each actor's rollout (a recurrent teacher follows its envs)

@@ -18,7 +18,6 @@ from ..actors import RolloutWorker
 from ..errors import ConfigError
 from ..learner import Learner
 from ..losses import a2c_loss, ppo_loss
-from ..schedules import linear_decay
 from ..trainer import Trainer, estimate_gae, register
 
 
@@ -100,9 +99,6 @@ class PPOTrainer(Trainer):
         # acting: the same worker IMPALA's actors are, here on the trainer's own envs and generator
         self.worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.info.n_actions)
 
-    def lr_now(self) -> float:
-        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
-
     def collect_rollout(self):
         """One rollout of the current policy ([T, N], before any estimator)."""
         return self.worker.collect()
@@ -136,7 +132,7 @@ class PPOTrainer(Trainer):
 
     def _iterate(self) -> list[dict]:
         p, hp = self.p, self.hp
-        lr = self.lr_now()
+        lr = self.lr_now(self.p.anneal_lr)
         ro = self.collect_rollout()
         self.frames += self.batch_size
         self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)

@@ -26,7 +26,7 @@ import torch
 from ..learner import Learner
 from ..losses import dqn_loss
 from ..returns import q_lambda, with_truncation
-from ..schedules import linear_decay, linear_interp
+from ..schedules import linear_interp
 from ..trainer import Trainer, register
 from .dqn import epsilon_greedy
 
@@ -96,9 +96,6 @@ class PQNTrainer(Trainer):
         p = self.p
         return linear_interp(self.frames, p.eps_start, self.hp["eps_end"], int(p.eps_decay * self.total_frames))
 
-    def lr_now(self) -> float:
-        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if self.p.anneal_lr else 1.0)
-
     def _max_q(self, obs: np.ndarray, task: np.ndarray) -> np.ndarray:
         return self.policy.q_values(obs, task).max(-1)
 
@@ -106,11 +103,12 @@ class PQNTrainer(Trainer):
         """One ε-greedy rollout; ``logits`` holds the acting network's Q-values, ``last_value`` and
         ``trunc_value`` its max over actions (the bootstraps)."""
         eps = self.epsilon()
-        return self.collector.collect(epsilon_greedy(self.policy, self.taskset, eps, need_q=True), self.np_rng, self._max_q), eps
+        act = epsilon_greedy(self.policy, self.taskset, eps, need_q=True)
+        return self.collector.collect(act, self.np_rng, self._max_q), eps
 
     def _iterate(self) -> list[dict]:
         p, hp = self.p, self.hp
-        lr = self.lr_now()
+        lr = self.lr_now(self.p.anneal_lr)
         ro, eps = self.collect_rollout()
         self.frames += self.batch_size
         self._on_rollout(ro)
