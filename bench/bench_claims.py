@@ -131,7 +131,8 @@ def distill_run(teacher: str, env: str, seed: int, steps: int, eval_every: int, 
             "student_params": tr.n_params, "teacher_params": tr.teacher.n_params,
             "param_fraction": tr.n_params / tr.teacher.n_params, "teacher_return": tm,
             "student_return": curve[-1][1], "ratio": curve[-1][1] / tm if tm else math.nan,
-            "curve": curve, "teacher_kind": tr.teacher.kind, "tau": tr.teacher.tau, **kw}
+            "curve": curve, "teacher_kind": tr.teacher.kind, "tau": tr.teacher.tau,
+            **{k: v for k, v in kw.items() if k != "net"}}
 
 
 LOSSES = [("nll", None), ("mse", None), ("kl", 0.01), ("kl", 0.1), ("kl", 1.0)]
@@ -153,17 +154,20 @@ def part_losses(games, seeds, steps, out: Path) -> None:
                 save(out, res)
 
 
-def part_compression(games, seeds, sizes, steps, eval_every, out: Path) -> None:
+def part_compression(games, seeds, sizes, steps, eval_every, downsample: int, out: Path) -> None:
+    from distillrl.nets import NetConfig
+
     res = load(out)
     for game in games:
         for size in sizes:
             for seed in seeds:
-                key = f"{game}|{size}|{seed}"
-                if key in res:
+                key = f"{game}|{size}|{seed}" + (f"|ds{downsample}" if downsample else "")
+                if key in res and res[key]["steps"] >= steps:
                     continue
-                res[key] = {"game": game, "size": size,
+                res[key] = {"game": game, "size": size, "downsample": downsample,
                             **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, eval_every,
-                                          student_size=size, updates_per_round=4, anneal_lr=True)}
+                                          student_size=size, updates_per_round=4, anneal_lr=True,
+                                          net=NetConfig(downsample=downsample))}
                 save(out, res)
 
 
@@ -242,6 +246,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="frames per run (losses 300k, compression 1M, "
                                                              "kickstart 2M)")
     ap.add_argument("--eval-every", type=int, default=250_000)
+    ap.add_argument("--downsample", type=int, default=0, help="compression: the students' --net.downsample "
+                                                              "(stride-2 convs before the FC)")
     ap.add_argument("--decay", type=int, default=1_000_000, help="kickstart: frames until λ = 0 (linear)")
     a = ap.parse_args()
     for part in a.parts:
@@ -250,7 +256,7 @@ def main() -> None:
         elif part == "losses":
             part_losses(a.games, a.seeds, a.steps or 300_000, RESULTS / "claims_losses.json")
         elif part == "compression":
-            part_compression(a.games, a.seeds, a.sizes, a.steps or 1_000_000, a.eval_every,
+            part_compression(a.games, a.seeds, a.sizes, a.steps or 1_000_000, a.eval_every, a.downsample,
                              RESULTS / "claims_compression.json")
         elif part == "qspeed":
             part_qspeed(3, RESULTS / "claims_qspeed.json")

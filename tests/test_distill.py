@@ -60,6 +60,21 @@ def test_width_for_fraction_hits_target():
         assert param_count(Agent(info, NetConfig(width=w), value_head=False)) == n
 
 
+def test_student_size_with_downsample_keeps_more_channels():
+    """--net.downsample reaches a student of a zoo teacher (arch auto copies the teacher's
+    family) and, at the same parameter budget, buys it more conv channels."""
+    plain = DistillTrainer(DistillConfig(teacher=["minatar-asterix"], env="minatar:asterix", steps=1000, student_size=0.07))
+    down = DistillTrainer(DistillConfig(teacher=["minatar-asterix"], env="minatar:asterix", steps=1000, student_size=0.07,
+                                        net=NetConfig(downsample=2)))
+    assert len(down.agent.trunk.down) == 2 and len(plain.agent.trunk.down) == 0
+    assert down.n_params <= 0.07 * down.teacher.n_params and plain.n_params <= 0.07 * plain.teacher.n_params
+    assert down.agent.trunk.conv.out_channels >= 3 * plain.agent.trunk.conv.out_channels
+    rows = down.advance(1000)
+    assert np.isfinite(rows[-1]["losses/distill_loss"])
+    for t in (plain, down):
+        t.close()
+
+
 def test_distill_state_roundtrip_continues_identically():
     info = env_info("gym:CartPole-v1")
     cfg = DistillConfig(env="gym:CartPole-v1", steps=3000, source="student", seed=3, net=NetConfig(hidden=(16,)))

@@ -30,6 +30,39 @@ def test_width_multiplier_scales_units():
     assert param_count(small) < param_count(Agent(MINATAR)) / 10
 
 
+def test_minatar_downsample_param_count_and_shapes():
+    """Each stride-2 conv (3×3, padding 1) halves the side, rounding up: 8 → 4 → 2 → 1."""
+    conv, down = 4 * 16 * 9 + 16, 16 * 16 * 9 + 16
+    heads = (128 * 3 + 3) + (128 + 1)
+    for n, side in ((1, 4), (2, 2), (3, 1)):
+        a = Agent(MINATAR, NetConfig(downsample=n))
+        assert param_count(a) == conv + n * down + (16 * side * side * 128 + 128) + heads
+        out = a(torch.zeros(5, 10, 10, 4))
+        assert out.logits.shape == (5, 3)
+    # layer-normed: one LayerNorm(16) per stride-2 conv as well
+    a = Agent(MINATAR, NetConfig(downsample=1, norm="layer"))
+    assert param_count(a) == conv + down + (16 * 4 * 4 * 128 + 128) + heads + 3 * 2 * 16 + 2 * 128 - 2 * 16
+    # the paper network keeps its parameter names (zoo checkpoints load unchanged)
+    assert not any(k.startswith("trunk.down") for k in Agent(MINATAR).state_dict())
+
+
+def test_downsample_students_act_through_torch_and_agree_with_the_agent():
+    a = Agent(MINATAR, NetConfig(downsample=2, width=0.5))
+    actor = make_fast_policy(a)
+    assert not isinstance(actor, NumpyPolicy)
+    obs = np.random.default_rng(0).integers(0, 2, (6, 10, 10, 4)).astype(np.float32)
+    with torch.no_grad():
+        ref = a(torch.from_numpy(obs)).logits.numpy()
+    np.testing.assert_allclose(actor(obs)[0], ref, atol=1e-5)
+
+
+def test_downsample_outside_the_minatar_trunk_is_refused():
+    from distillrl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="downsample"):
+        Agent(EnvInfo("gym:CartPole-v1", (4,), "flat", 1.0, 2), NetConfig(downsample=1))
+
+
 @pytest.mark.parametrize("arch", ["nature", "impala"])
 def test_big_cnns_forward(arch):
     info = EnvInfo("ale:pong", (4, 84, 84), "chw", 1 / 255, 6)

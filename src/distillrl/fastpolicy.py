@@ -11,7 +11,8 @@ agent's ``state_dict``; :func:`agent_weights` reads them from an agent) — the 
 call a remote actor uses. On that call the MLP actor and critic are fused into one
 block-diagonal network and the heads into one matrix, so acting costs one matmul per layer.
 
-Supported trunks: ``mlp`` and ``minatar``; :func:`make_fast_policy` falls back to torch otherwise.
+Supported trunks: ``mlp`` and ``minatar`` (without ``downsample`` convs); :func:`make_fast_policy`
+falls back to torch otherwise.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class NumpyPolicy(Memory):
         if agent.adapter is not None:  # per-task input adapters: torch
             return False
         if isinstance(agent.trunk, MinAtarNet):
-            return True
+            return len(agent.trunk.down) == 0  # stride-2 convs: torch
         if isinstance(agent.trunk, MLP) and agent.critic_trunk is not None and agent.cfg.norm == "layer":
             return False  # the fused actor ⊕ critic layers cannot be normalised per part
         return isinstance(agent.trunk, MLP) and (agent.critic_trunk is None or isinstance(agent.critic_trunk, MLP))

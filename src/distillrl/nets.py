@@ -36,6 +36,8 @@ class NetConfig:
     """task sets: pad (tasks' observations zero-padded to a common channel count, straight into the shared trunk) or adapter (a per-task 1×1 conv / linear map in front of it; see distillrl.tasks)"""
     lstm: int = 0
     """units of an LSTM between the trunk and the heads (0: feed-forward); its state is carried through rollouts and reset where episodes end {≥ 0}"""
+    downsample: int = 0
+    """minatar trunk: stride-2 3×3 convs (same channel count, padding 1) between its conv and its FC; each quarters the FC's input, so a compressed student can spend its parameters on channels instead of on the FC (0: the MinAtar paper's network) {[0, 3]}"""
     norm: Literal["auto", "none", "layer"] = "auto"
     """layer: LayerNorm after every hidden layer of the mlp and minatar trunks, before the activation (PQN's stabiliser, Gallici et al. 2024); none: plain layers; auto: layer for pqn, none otherwise"""
     task_actions: Literal["heads", "shared"] = "heads"
@@ -98,24 +100,40 @@ class MLP(nn.Module):
 class MinAtarNet(nn.Module):
     """Young & Tian 2019 (MinAtar): conv 16 filters 3×3 stride 1 → ReLU → FC 128 → ReLU.
 
-    ``norm``: LayerNorm before each ReLU — over the channels at every position after the conv
-    (as PQN's MinAtar network normalises its channels-last conv output) and over the FC units."""
+    ``norm``: LayerNorm before each ReLU — over the channels at every position after a conv
+    (as PQN's MinAtar network normalises its channels-last conv output) and over the FC units.
+    ``downsample``: that many extra conv 3×3 stride 2 (padding 1, same channels) → ReLU before
+    the FC. Nearly all of the paper network's parameters are its FC's (16·8·8·128 of ≈ 132k);
+    shrinking it by width alone leaves a 7 % student 4 channels, too few to tell MinAtar's object
+    channels apart, whereas each stride-2 conv divides the FC's input by four."""
 
-    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0, norm: bool = False):
+    def __init__(self, in_ch: int, hw: tuple[int, int], width: float = 1.0, norm: bool = False,
+                 downsample: int = 0):
         super().__init__()
         c, f = _w(16, width), _w(128, width)
         self.conv = layer_init(nn.Conv2d(in_ch, c, 3, 1))
-        n = c * (hw[0] - 2) * (hw[1] - 2)
-        self.fc = layer_init(nn.Linear(n, f))
+        h, w = hw[0] - 2, hw[1] - 2
+        self.down = nn.ModuleList()
+        self.down_norm = nn.ModuleList()
+        for _ in range(downsample):
+            self.down.append(layer_init(nn.Conv2d(c, c, 3, 2, padding=1)))
+            if norm:
+                self.down_norm.append(nn.LayerNorm(c))
+            h, w = (h - 1) // 2 + 1, (w - 1) // 2 + 1
+        self.fc = layer_init(nn.Linear(c * h * w, f))
         self.conv_norm = nn.LayerNorm(c) if norm else None
         self.fc_norm = nn.LayerNorm(f) if norm else None
         self.out_dim = f
 
+    @staticmethod
+    def _channel_norm(ln: nn.LayerNorm | None, x: torch.Tensor) -> torch.Tensor:
+        return x if ln is None else ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
     def forward(self, x):
-        x = self.conv(x)
-        if self.conv_norm is not None:
-            x = self.conv_norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        x = self.fc(torch.relu(x).flatten(1))
+        x = torch.relu(self._channel_norm(self.conv_norm, self.conv(x)))
+        for i, conv in enumerate(self.down):
+            x = torch.relu(self._channel_norm(self.down_norm[i] if len(self.down_norm) else None, conv(x)))
+        x = self.fc(x.flatten(1))
         if self.fc_norm is not None:
             x = self.fc_norm(x)
         return torch.relu(x)
@@ -219,6 +237,8 @@ def make_trunk(arch: str, cfg: NetConfig, info: EnvInfo) -> nn.Module:
     from .errors import ConfigError
 
     norm = cfg.norm == "layer"
+    if cfg.downsample and arch != "minatar":
+        raise ConfigError(f"--net.downsample is built for the minatar trunk, not {arch}")
     if arch == "mlp":
         return MLP(int(np.prod(info.obs_shape)), tuple(cfg.hidden), cfg.width, cfg.activation, norm)
     if info.layout == "flat":
@@ -230,7 +250,7 @@ def make_trunk(arch: str, cfg: NetConfig, info: EnvInfo) -> nn.Module:
     else:
         c, hw = info.obs_shape[0], info.obs_shape[1:]
     if arch == "minatar":
-        return MinAtarNet(c, tuple(hw), cfg.width, norm)
+        return MinAtarNet(c, tuple(hw), cfg.width, norm, cfg.downsample)
     cls = {"nature": NatureCNN, "impala": ImpalaCNN}[arch]
     return cls(c, tuple(hw), cfg.width)
 

@@ -244,7 +244,7 @@ class DistillTrainer(Trainer):
         teacher_agent = getattr(members[0], "agent", None)
         if teacher_agent is not None and net.arch == "auto":  # same family as the teacher
             net = NetConfig(**{**teacher_agent.cfg.__dict__, "width": net.width, "task_input": net.task_input,
-                               "task_actions": net.task_actions})
+                               "task_actions": net.task_actions, "downsample": net.downsample})
         if cfg.student_size is not None:
             w, _ = width_for_fraction(info, net, int(round(cfg.student_size * self.teacher.n_params)), heads)
             net = NetConfig(**{**net.__dict__, "width": w})
