@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl.algos.distill import LOSSES, DistillConfig, DistillTrainer, width_for_fraction
+from distillrl.algos.distill import DistillConfig, DistillTrainer, width_for_fraction
 from distillrl.envs import env_info
 from distillrl.nets import Agent, NetConfig, param_count
 from distillrl.teachers import CallableTeacher

@@ -26,7 +26,6 @@ def test_eer_cost_is_the_divergence_not_the_cross_entropy():
 
 
 def test_eer_rewards_vanish_when_the_student_matches_its_teacher():
-    info = env_info(CP)
     cfg = DistillConfig(env=CP, steps=10_000, source="eer", loss="cross_entropy", num_envs=2, rollout_steps=16,
                         net=NetConfig(hidden=(16,)))
     probe = DistillTrainer(cfg, teacher=CallableTeacher(lambda o: np.zeros((len(o), 2)), (4,), 2))
@@ -51,7 +50,6 @@ def test_a2c_is_one_epoch_one_minibatch_whatever_the_settings():
 
 
 def test_mse_regresses_the_q_values_of_a_q_head():
-    info = env_info(CP)
     qt = CallableTeacher(lambda o: np.stack([o[:, 2] * 10, -o[:, 2] * 10 + 1], -1).astype(np.float32), (4,), 2,
                          outputs="q")
     cfg = DistillConfig(env=CP, steps=6000, source="teacher", loss="mse", lr=3e-3, seed=0, updates_per_round=8,
