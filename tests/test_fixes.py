@@ -8,7 +8,6 @@ import torch
 
 from distillrl.algos import TrainConfig, make_trainer
 from distillrl.algos.distill import LOSSES, DistillConfig, DistillTrainer
-from distillrl.envs import env_info
 from distillrl.errors import ConfigError
 from distillrl.nets import AgentOutput, NetConfig
 from distillrl.teachers import AgentTeacher, CallableTeacher
