@@ -194,16 +194,17 @@ def part_kickstart(games, seeds, steps, decay, out: Path) -> None:
         final = float(ty[np.isfinite(ty)][-1])  # the teacher's final training return (last 100 episodes)
         t_frames = first_reach(tx, ty, final)
         for seed in seeds:
-            key = f"{game}|{seed}"
+            tag = "" if decay == 1_000_000 else f"|decay{decay}"
+            key = f"{game}|{seed}{tag}"
             if key in res:
                 continue
-            rd = RUNS / "kickstart" / game / f"s{seed}"
+            rd = RUNS / "kickstart" / game / (f"s{seed}" + tag.replace("|", "_"))
             s = run("kickstart", rd, ["--env", f"minatar:{game}", "--teacher", name, "--steps", str(steps),
                                       "--seed", str(seed), "--schedule", "linear", "--decay-frames", str(decay),
                                       "--eval-episodes", "100", *TEACHERS[name][2]])  # the teacher's own recipe
             sx, sy = curve(rd)
             s_frames = first_reach(sx, sy, final)
-            res[key] = {"game": game, "seed": seed, "teacher_final_return": final, "teacher_frames": t_frames,
+            res[key] = {"game": game, "seed": seed, "decay": decay, "teacher_final_return": final, "teacher_frames": t_frames,
                         "student_frames": s_frames, "speedup": t_frames / s_frames if s_frames else math.nan,
                         "student_return": s.get("student_return"), "teacher_return": s.get("teacher_return"),
                         "pct_teacher": 100 * s["student_return"] / s["teacher_return"] if s.get("teacher_return")

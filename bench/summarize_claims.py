@@ -81,11 +81,11 @@ def compression_table() -> None:
         return
     by = defaultdict(list)
     for r in res.values():
-        by[(r["game"], r["size"])].append(r)
+        by[(r["game"], (r["size"], r.get("downsample", 0)))].append(r)
     games = sorted({g for g, _ in by})
-    sizes = sorted({s for _, s in by}, reverse=True)
-    print("| game | size (student / teacher acting params) | % of teacher at the end, mean ± 95% CI (per seed) | frames | best point of the mean curve |")
-    print("|---|---|---|---|---|")
+    sizes = sorted({s for _, s in by}, key=lambda s: (s[1], -s[0]))
+    print("| game | size (student / teacher acting params) | stride-2 convs | % of teacher at the end, mean ± 95% CI (per seed) | frames | best point of the mean curve |")
+    print("|---|---|---|---|---|---|")
     for g in games:
         for s in sizes:
             rs = by.get((g, s), [])
@@ -95,15 +95,16 @@ def compression_table() -> None:
             curves = np.array([[c[1] / r["teacher_return"] for c in r["curve"]] for r in rs
                                if len(r["curve"]) == len(rs[0]["curve"])])
             best = curves.mean(0).max() * 100 if len(curves) else math.nan
-            print(f"| {g} | {s:g} ({rs[0]['student_params']:,} / {rs[0]['teacher_params']:,} = "
-                  f"{100 * rs[0]['param_fraction']:.1f}%) | {np.mean(v):.0f}% ± {ci95(v):.0f} "
+            print(f"| {g} | {s[0]:g} ({rs[0]['student_params']:,} / {rs[0]['teacher_params']:,} = "
+                  f"{100 * rs[0]['param_fraction']:.1f}%) | {s[1]} | {np.mean(v):.0f}% ± {ci95(v):.0f} "
                   f"({', '.join(f'{x:.0f}' for x in v)}) | {rs[0]['steps']:,} | {best:.0f}% |")
     print()
-    print("| size | geometric mean over games of the seed-mean % of teacher | games |")
-    print("|---|---|---|")
+    print("| size | stride-2 convs | geometric mean over games of the seed-mean % of teacher | games |")
+    print("|---|---|---|---|")
     for s in sizes:
-        vals = [np.mean([r["ratio"] for r in by[(g, s)]]) for g in games if (g, s) in by]
-        print(f"| {s:g} | {100 * geomean(vals):.1f}% | {len(vals)} |")
+        got = [g for g in games if (g, s) in by]
+        vals = [np.mean([r["ratio"] for r in by[(g, s)]]) for g in got]
+        print(f"| {s[0]:g} | {s[1]} | {100 * geomean(vals):.1f}% | {len(vals)} ({', '.join(got)}) |")
     print()
     plot_compression(by, games, sizes)
 
@@ -125,7 +126,8 @@ def plot_compression(by, games, sizes) -> None:
                            if len(r["curve"]) == len(xs)])
             m = ys.mean(0)
             h = 1.96 * ys.std(0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else 0 * m
-            ax.plot(xs / 1e6, m, marker="o", label=f"{s:g}×")
+            ax.plot(xs / 1e6, m, marker="o", ls="-" if not s[1] else "--",
+                    label=f"{s[0]:g}×" + (f", {s[1]} stride-2" if s[1] else ""))
             ax.fill_between(xs / 1e6, m - h, m + h, alpha=0.2)
         ax.axhline(100, c="k", lw=1, ls="--")
         ax.axhline(95, c="grey", lw=1, ls=":")
@@ -143,17 +145,17 @@ def kickstart_table() -> None:
         return
     by = defaultdict(list)
     for r in res.values():
-        by[r["game"]].append(r)
-    print("| game | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | speed-up at 90% of it (median) | student's final greedy score, % of teacher (per seed) |")
-    print("|---|---|---|---|---|---|---|")
-    for g, rs in sorted(by.items()):
+        by[(r["game"], r.get("decay", 1_000_000))].append(r)
+    print("| game | λ reaches 0 at | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | speed-up at 90% of it (median) | student's final greedy score, % of teacher (per seed) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (g, decay), rs in sorted(by.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
         sf = ", ".join(f"{r['student_frames']:,.0f}" if np.isfinite(r["student_frames"]) else "not reached" for r in rs)
         sp = [r["speedup"] for r in rs]
         spf = ", ".join(f"{x:.1f}×" if np.isfinite(x) else "-" for x in sp)
         pct = [r["pct_teacher"] for r in rs]
         sp90 = speedups_at(g, rs, 0.9)
-        print(f"| {g} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
+        print(f"| {g} | {decay:,} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
               f"(**{np.nanmedian(sp):.1f}×**) | {', '.join(f'{x:.1f}×' for x in sp90)} ({np.nanmedian(sp90):.1f}×) | "
               f"{np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
     print()
@@ -184,13 +186,18 @@ def plot_kickstart(by) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(by), figsize=(4.5 * len(by), 3.2), squeeze=False)
-    for ax, (g, rs) in zip(axes[0], sorted(by.items())):
+    games = sorted({g for g, _ in by})
+    fig, axes = plt.subplots(1, len(games), figsize=(4.5 * len(games), 3.2), squeeze=False)
+    for ax, g in zip(axes[0], games):
         tx, ty = teacher_curve(g)
         ax.plot(tx / 1e6, ty, c="k", label="teacher, from scratch")
-        for r in rs:
-            c = np.array(r["curve"])
-            ax.plot(c[:, 0] / 1e6, c[:, 1], alpha=0.8, label=f"kickstarted s{r['seed']}")
+        for (g2, decay), rs in sorted(by.items()):
+            if g2 != g:
+                continue
+            for r in rs:
+                c = np.array(r["curve"])
+                ax.plot(c[:, 0] / 1e6, c[:, 1], alpha=0.8, ls="-" if decay == 1_000_000 else "--",
+                        label=f"λ→0 at {decay / 1e6:g}M, s{r['seed']}")
         ax.axhline(rs[0]["teacher_final_return"], c="grey", ls="--", lw=1)
         ax.set_title(g)
         ax.set_xlabel("frames (M)")
