@@ -75,6 +75,19 @@ def test_student_size_with_downsample_keeps_more_channels():
         t.close()
 
 
+def test_a_downsample_student_reloads_as_a_teacher(cli, tmp_path):
+    from distillrl.teachers import load_teacher
+
+    d = tmp_path / "student"
+    cli("distill", "--teacher", "minatar-asterix", "--env", "minatar:asterix", "--student-size", "0.07",
+        "--net.downsample", "2", "--steps", "512", "--eval-episodes", "0", "--run-dir", d, "--no-progress",
+        check=True)
+    t = load_teacher(str(d))
+    assert len(t.agent.trunk.down) == 2 and t.n_params <= 0.07 * 132_437
+    obs = np.random.default_rng(0).integers(0, 2, (4, 10, 10, 4)).astype(np.float32)
+    assert t.outputs(obs).shape == (4, 5)
+
+
 def test_distill_state_roundtrip_continues_identically():
     info = env_info("gym:CartPole-v1")
     cfg = DistillConfig(env="gym:CartPole-v1", steps=3000, source="student", seed=3, net=NetConfig(hidden=(16,)))
