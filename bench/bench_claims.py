@@ -161,8 +161,9 @@ def part_compression(games, seeds, sizes, steps, eval_every, downsample: int, ou
     for game in games:
         for size in sizes:
             for seed in seeds:
-                key = f"{game}|{size}|{seed}" + (f"|ds{downsample}" if downsample else "")
-                if key in res and res[key]["steps"] >= steps:
+                key = (f"{game}|{size}|{seed}" + (f"|ds{downsample}" if downsample else "")
+                       + (f"|{steps}" if steps != 1_000_000 else ""))
+                if key in res:
                     continue
                 res[key] = {"game": game, "size": size, "downsample": downsample,
                             **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, eval_every,

@@ -81,9 +81,9 @@ def compression_table() -> None:
         return
     by = defaultdict(list)
     for r in res.values():
-        by[(r["game"], (r["size"], r.get("downsample", 0)))].append(r)
+        by[(r["game"], (r["size"], r.get("downsample", 0), r["steps"]))].append(r)
     games = sorted({g for g, _ in by})
-    sizes = sorted({s for _, s in by}, key=lambda s: (s[1], -s[0]))
+    sizes = sorted({s for _, s in by}, key=lambda s: (s[2], s[1], -s[0]))
     print("| game | size (student / teacher acting params) | stride-2 convs | % of teacher at the end, mean ± 95% CI (per seed) | frames | best point of the mean curve |")
     print("|---|---|---|---|---|---|")
     for g in games:
@@ -97,14 +97,14 @@ def compression_table() -> None:
             best = curves.mean(0).max() * 100 if len(curves) else math.nan
             print(f"| {g} | {s[0]:g} ({rs[0]['student_params']:,} / {rs[0]['teacher_params']:,} = "
                   f"{100 * rs[0]['param_fraction']:.1f}%) | {s[1]} | {np.mean(v):.0f}% ± {ci95(v):.0f} "
-                  f"({', '.join(f'{x:.0f}' for x in v)}) | {rs[0]['steps']:,} | {best:.0f}% |")
+                  f"({', '.join(f'{x:.0f}' for x in v)}) | {s[2]:,} | {best:.0f}% |")
     print()
-    print("| size | stride-2 convs | geometric mean over games of the seed-mean % of teacher | games |")
-    print("|---|---|---|---|")
+    print("| size | stride-2 convs | frames | geometric mean over games of the seed-mean % of teacher | games |")
+    print("|---|---|---|---|---|")
     for s in sizes:
         got = [g for g in games if (g, s) in by]
         vals = [np.mean([r["ratio"] for r in by[(g, s)]]) for g in got]
-        print(f"| {s[0]:g} | {s[1]} | {100 * geomean(vals):.1f}% | {len(vals)} ({', '.join(got)}) |")
+        print(f"| {s[0]:g} | {s[1]} | {s[2]:,} | {100 * geomean(vals):.1f}% | {len(vals)} ({', '.join(got)}) |")
     print()
     plot_compression(by, games, sizes)
 
@@ -127,7 +127,8 @@ def plot_compression(by, games, sizes) -> None:
             m = ys.mean(0)
             h = 1.96 * ys.std(0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else 0 * m
             ax.plot(xs / 1e6, m, marker="o", ls="-" if not s[1] else "--",
-                    label=f"{s[0]:g}×" + (f", {s[1]} stride-2" if s[1] else ""))
+                    label=f"{s[0]:g}×" + (f", {s[1]} stride-2" if s[1] else "")
+                    + (f", {s[2] / 1e6:g}M" if s[2] != 1_000_000 else ""))
             ax.fill_between(xs / 1e6, m - h, m + h, alpha=0.2)
         ax.axhline(100, c="k", lw=1, ls="--")
         ax.axhline(95, c="grey", lw=1, ls=":")
