@@ -37,6 +37,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def save(out: Path, res: dict) -> None:
     share an output file)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     res = {**load(out), **res}
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # several invocations may save at once
     tmp.write_text(json.dumps(res, indent=2) + "\n")
     tmp.replace(out)
 
