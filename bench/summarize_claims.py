@@ -199,7 +199,8 @@ def plot_kickstart(by) -> None:
                 c = np.array(r["curve"])
                 ax.plot(c[:, 0] / 1e6, c[:, 1], alpha=0.8, ls="-" if decay == 1_000_000 else "--",
                         label=f"λ→0 at {decay / 1e6:g}M, s{r['seed']}")
-        ax.axhline(rs[0]["teacher_final_return"], c="grey", ls="--", lw=1)
+        final = next(rs for (g2, _), rs in by.items() if g2 == g)[0]["teacher_final_return"]
+        ax.axhline(final, c="grey", ls="--", lw=1)
         ax.set_title(g)
         ax.set_xlabel("frames (M)")
     axes[0][0].set_ylabel("training return (last 100 episodes)")
