@@ -115,7 +115,8 @@ def plot_compression(by, games, sizes) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3.6), squeeze=False)
+    color = {s: f"C{i}" for i, s in enumerate(sizes)}  # one colour per student across games
     for ax, g in zip(axes[0], games):
         for s in sizes:
             rs = by.get((g, s), [])
@@ -126,17 +127,22 @@ def plot_compression(by, games, sizes) -> None:
                            if len(r["curve"]) == len(xs)])
             m = ys.mean(0)
             h = 1.96 * ys.std(0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else 0 * m
-            ax.plot(xs / 1e6, m, marker="o", ls="-" if not s[1] else "--",
+            ax.plot(xs / 1e6, m, marker="o", ls="-" if not s[1] else "--", c=color[s],
                     label=f"{s[0]:g}×" + (f", {s[1]} stride-2" if s[1] else "")
                     + (f", {s[2] / 1e6:g}M" if s[2] != 1_000_000 else ""))
-            ax.fill_between(xs / 1e6, m - h, m + h, alpha=0.2)
+            ax.fill_between(xs / 1e6, m - h, m + h, alpha=0.2, color=color[s])
         ax.axhline(100, c="k", lw=1, ls="--")
         ax.axhline(95, c="grey", lw=1, ls=":")
         ax.set_title(g)
         ax.set_xlabel("frames (M)")
     axes[0][0].set_ylabel("% of teacher (greedy, 30 episodes)")
-    axes[0][-1].legend(title="student size")
-    fig.tight_layout()
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(handles.values(), handles.keys(), title="student size", loc="lower center", ncol=len(handles),
+               fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(RESULTS / "claims_compression.png", dpi=110)
 
 
@@ -156,8 +162,11 @@ def kickstart_table() -> None:
         spf = ", ".join(f"{x:.1f}×" if np.isfinite(x) else "-" for x in sp)
         pct = [r["pct_teacher"] for r in rs]
         sp90 = speedups_at(g, rs, 0.9)
+        def med(x):  # over the seeds that reached the target
+            return f"{np.nanmedian(x):.1f}×" if np.isfinite(x).any() else "none reached"
+
         print(f"| {g} | {decay:,} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
-              f"(**{np.nanmedian(sp):.1f}×**) | {', '.join(f'{x:.1f}×' for x in sp90)} ({np.nanmedian(sp90):.1f}×) | "
+              f"(**{med(sp)}**) | {', '.join(f'{x:.1f}×' if np.isfinite(x) else '-' for x in sp90)} ({med(sp90)}) | "
               f"{np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
     print()
     plot_kickstart(by)
