@@ -96,7 +96,7 @@ def compression_table() -> None:
                                if len(r["curve"]) == len(rs[0]["curve"])])
             best = curves.mean(0).max() * 100 if len(curves) else math.nan
             print(f"| {g} | {s[0]:g} ({rs[0]['student_params']:,} / {rs[0]['teacher_params']:,} = "
-                  f"{100 * rs[0]['param_fraction']:.1f}%) | {s[1]} | {np.mean(v):.0f}% ± {ci95(v):.0f} "
+                  f"{100 * rs[0]['param_fraction']:.1f}%) | {s[1]} | {np.mean(v):.0f}%{f' ± {ci95(v):.0f}' if len(v) > 1 else ''} "
                   f"({', '.join(f'{x:.0f}' for x in v)}) | {s[2]:,} | {best:.0f}% |")
     print()
     print("| size | stride-2 convs | frames | geometric mean over games of the seed-mean % of teacher | games |")
