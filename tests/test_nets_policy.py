@@ -61,6 +61,10 @@ def test_downsample_outside_the_minatar_trunk_is_refused():
 
     with pytest.raises(ConfigError, match="downsample"):
         Agent(EnvInfo("gym:CartPole-v1", (4,), "flat", 1.0, 2), NetConfig(downsample=1))
+    from distillrl.config import validate
+
+    with pytest.raises(ConfigError, match=r"--net.downsample must be \[0, 3\], got 4"):
+        validate(NetConfig(downsample=4), "net")
 
 
 @pytest.mark.parametrize("arch", ["nature", "impala"])
