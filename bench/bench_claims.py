@@ -195,8 +195,8 @@ def part_kickstart(games, seeds, steps, decay, out: Path) -> None:
         tx, ty = curve(RESULTS / "zoo" / name)
         final = float(ty[np.isfinite(ty)][-1])  # the teacher's final training return (last 100 episodes)
         t_frames = first_reach(tx, ty, final)
+        tag = "" if decay == 1_000_000 else f"|decay{decay}"
         for seed in seeds:
-            tag = "" if decay == 1_000_000 else f"|decay{decay}"
             key = f"{game}|{seed}{tag}"
             if key in res:
                 continue

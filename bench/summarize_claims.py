@@ -162,15 +162,17 @@ def kickstart_table() -> None:
         spf = ", ".join(f"{x:.1f}×" if np.isfinite(x) else "-" for x in sp)
         pct = [r["pct_teacher"] for r in rs]
         sp90 = speedups_at(g, rs, 0.9)
-        def med(x):  # a seed that never reached the target counts as the slowest
-            m = float(np.median(np.nan_to_num(np.asarray(x, float), nan=0.0)))
-            return f"{m:.1f}×" if m > 0 else "not reached"
-
         print(f"| {g} | {decay:,} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
-              f"(**{med(sp)}**) | {', '.join(f'{x:.1f}×' if np.isfinite(x) else '-' for x in sp90)} ({med(sp90)}) | "
+              f"(**{median_speedup(sp)}**) | {', '.join(f'{x:.1f}×' if np.isfinite(x) else '-' for x in sp90)} ({median_speedup(sp90)}) | "
               f"{np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
     print()
     plot_kickstart(by)
+
+
+def median_speedup(x) -> str:
+    """Median over seeds; a seed that never reached the target counts as the slowest."""
+    m = float(np.median(np.nan_to_num(np.asarray(x, float), nan=0.0)))
+    return f"{m:.1f}×" if m > 0 else "not reached"
 
 
 def teacher_curve(game: str) -> tuple[np.ndarray, np.ndarray]:

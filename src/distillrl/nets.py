@@ -131,8 +131,8 @@ class MinAtarNet(nn.Module):
 
     def forward(self, x):
         x = torch.relu(self._channel_norm(self.conv_norm, self.conv(x)))
-        for i, conv in enumerate(self.down):
-            x = torch.relu(self._channel_norm(self.down_norm[i] if len(self.down_norm) else None, conv(x)))
+        for conv, ln in zip(self.down, self.down_norm or [None] * len(self.down)):
+            x = torch.relu(self._channel_norm(ln, conv(x)))
         x = self.fc(x.flatten(1))
         if self.fc_norm is not None:
             x = self.fc_norm(x)
