@@ -38,6 +38,7 @@ from .algos.ppo import PPOConfig
 from .config import validate
 from .errors import ConfigError
 from .nets import NetConfig
+from .rnd import IntrinsicConfig, add_rnd
 from .schedules import LambdaKind, LambdaSchedule
 from .teachers import Teacher, TeacherArch
 from .trainer import LossTerm, RunConfig, Trainer
@@ -144,6 +145,9 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
     ppo: PPOConfig = field(default_factory=PPOConfig)
     impala: ImpalaConfig = field(default_factory=ImpalaConfig)
     net: NetConfig = field(default_factory=NetConfig)
+    rnd: bool = False
+    """add the random-network-distillation exploration bonus (Burda et al.; see the intrinsic.* options)"""
+    intrinsic: IntrinsicConfig = field(default_factory=IntrinsicConfig)
 
     def check(self) -> None:
         check_learner(self)
@@ -233,4 +237,5 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
         tasks.append(task)
     tr.teachers = loaded
     tr.teacher_tasks = tasks
+    add_rnd(tr, cfg)
     return tr

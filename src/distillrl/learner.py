@@ -69,6 +69,13 @@ class Learner:
         self.last_lr = lr
         self.last_weights: dict[str, float] = {}
 
+    def add_module(self, module: nn.Module) -> None:
+        """Optimise ``module``'s parameters jointly with the rest (same optimizer, one global
+        clip): e.g. RND's predictor, trained by its own loss term in the same backward pass."""
+        params = [p for p in module.parameters() if p.requires_grad]
+        self.opt.add_param_group({"params": params})
+        self.params.extend(params)
+
     def add_grad_hook(self, hook: GradHook) -> None:
         """``hook(params)`` runs after backward and before clipping (it may edit ``p.grad``)."""
         self.grad_hooks.append(hook)

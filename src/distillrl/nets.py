@@ -222,6 +222,8 @@ class AgentOutput(NamedTuple):
     """[B, A] action values (when the agent has a Q head)"""
     state: tuple[torch.Tensor, torch.Tensor] | None = None
     """a recurrent agent's LSTM state ``(h, c)`` [B, H] after this step (None when feed-forward)"""
+    value_int: torch.Tensor | None = None
+    """[B] intrinsic-reward value (the second value head of an RND agent; None otherwise)"""
 
 
 def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
@@ -263,12 +265,13 @@ class Agent(nn.Module):
     """
 
     def __init__(self, info: EnvInfo, cfg: NetConfig | None = None, value_head: bool = True,
-                 q_head: bool = False, policy_head: bool = True, generator: torch.Generator | None = None):
+                 q_head: bool = False, policy_head: bool = True, generator: torch.Generator | None = None,
+                 int_value_head: bool = False):
         super().__init__()
         # Layers are built with torch's default initialisation drawn from a forked global RNG
         # (restored on exit), then every weight is re-drawn from ``generator``.
         with torch.random.fork_rng(devices=[]):
-            self._build(info, cfg, value_head, q_head, policy_head)
+            self._build(info, cfg, value_head, q_head, policy_head, int_value_head)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -284,7 +287,8 @@ class Agent(nn.Module):
                     else:
                         nn.init.orthogonal_(p, 1.0, generator=generator)
 
-    def _build(self, info: EnvInfo, cfg: NetConfig | None, value_head: bool, q_head: bool, policy_head: bool):
+    def _build(self, info: EnvInfo, cfg: NetConfig | None, value_head: bool, q_head: bool, policy_head: bool,
+               int_value_head: bool = False):
         cfg = cfg or NetConfig()
         self.info, self.cfg = info, cfg
         self.arch = resolve_arch(cfg, info)
@@ -318,6 +322,10 @@ class Agent(nn.Module):
         self.v = layer_init(nn.Linear(self.critic_trunk.out_dim if self.critic_trunk else d, k), std=1.0) \
             if value_head else None
         self.q = layer_init(nn.Linear(d, ah), std=1.0) if q_head else None
+        # RND's second value head (Burda et al.): the intrinsic return, one stream for all tasks
+        # (intrinsic rewards are normalised to one scale), on the critic's features.
+        self.v_int = layer_init(nn.Linear(self.critic_trunk.out_dim if self.critic_trunk else d, 1), std=1.0) \
+            if (int_value_head and value_head) else None
         legal = np.asarray(info.legal, bool) if (k > 1 and info.legal is not None) else None
         if legal is not None and not legal.all():
             self.register_buffer("legal_bias", torch.from_numpy(np.where(legal, 0.0, MASK).astype(np.float32)),
@@ -332,6 +340,8 @@ class Agent(nn.Module):
         spec = {"env": self.info.spec, "obs_shape": list(self.info.obs_shape), "layout": self.info.layout,
                 "obs_scale": self.info.obs_scale, "n_actions": self.info.n_actions, "net": to_dict(self.cfg),
                 "value_head": self.v is not None, "q_head": self.q is not None, "policy_head": self.pi is not None}
+        if self.v_int is not None:
+            spec["int_value_head"] = True
         if self.n_tasks > 1:
             spec.update({"n_tasks": self.n_tasks, "task_channels": list(self.info.task_channels),
                          "legal": [list(r) for r in self.info.legal] if self.info.legal else None})
@@ -348,7 +358,8 @@ class Agent(nn.Module):
                        tuple(spec.get("task_channels", ())))
         # the weights are about to be loaded: initialise from a throwaway generator, not the global one
         return cls(info, from_dict(NetConfig, spec["net"]), value_head=spec["value_head"], q_head=spec["q_head"],
-                   policy_head=spec["policy_head"], generator=torch.Generator().manual_seed(0))
+                   policy_head=spec["policy_head"], generator=torch.Generator().manual_seed(0),
+                   int_value_head=bool(spec.get("int_value_head", False)))
 
     def prep(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float() if obs.dtype != torch.float32 else obs
@@ -429,13 +440,15 @@ class Agent(nn.Module):
     def _heads(self, x, h, task_id, state) -> AgentOutput:
         logits = self._actions(self.pi(h), task_id) if self.pi is not None else None
         q = self._actions(self.q(h), task_id) if self.q is not None else None
-        if self.v is None:
-            value = None
-        else:
-            value = self._value(self.v(self.critic_trunk(x) if self.critic_trunk is not None else h), task_id)
+        value = value_int = None
+        if self.v is not None:
+            hc = self.critic_trunk(x) if self.critic_trunk is not None else h
+            value = self._value(self.v(hc), task_id)
+            if self.v_int is not None:
+                value_int = self.v_int(hc).squeeze(-1)
         if logits is None and q is not None:
             logits = q  # a pure Q agent acts greedily on q
-        return AgentOutput(logits, value, q, state)
+        return AgentOutput(logits, value, q, state, value_int)
 
     def value(self, obs: torch.Tensor, task_id: torch.Tensor | None = None, state=None) -> torch.Tensor:
         if self.core is not None:
@@ -456,7 +469,7 @@ def acting_param_count(agent: Agent) -> int:
     This is the fair size of a teacher in a compression ratio (a PPO teacher's separate critic
     never acts, and a distilled student has none).
     """
-    skip = {id(p) for m in (agent.critic_trunk, agent.v) if m is not None for p in m.parameters()}
+    skip = {id(p) for m in (agent.critic_trunk, agent.v, agent.v_int) if m is not None for p in m.parameters()}
     if agent.pi is not None and agent.q is not None:
         skip |= {id(p) for p in agent.q.parameters()}
     return sum(p.numel() for p in agent.parameters() if id(p) not in skip)

@@ -85,6 +85,8 @@ class LossTerm:
     * ``attach(trainer)``: called once by ``add_loss`` (declare live hyper-parameters here).
     * ``on_rollout(rollout)``: once per rollout, *before* the return estimator (on-policy
       trainers only) — e.g. label the rollout with teacher outputs in one batched forward.
+    * ``on_advantages(rollout, **learner_outputs)``: after the estimator wrote advantages and
+      returns (on-policy trainers) — e.g. RND adds its intrinsic stream's advantages.
     * ``__call__(out, mb)``: named ``loss_*`` terms (and diagnostics) for one minibatch.
     * ``weights(trainer)``: the weight of each ``loss_*`` term, once per update round.
     * ``metrics()``: values to log with the round's row (grouped names, e.g. ``kickstart/lambda_0``).
@@ -98,6 +100,9 @@ class LossTerm:
         pass
 
     def on_rollout(self, rollout: Any) -> None:
+        pass
+
+    def on_advantages(self, rollout: Any, **learner_outputs: Any) -> None:
         pass
 
     def __call__(self, out: AgentOutput, mb: Any) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
@@ -145,6 +150,8 @@ class Trainer:
         self.np_rng = np.random.default_rng(cfg.seed)
         net = net or cfg.net
         # a single env is the trivial task set (see distillrl.tasks)
+        if getattr(cfg, "rnd", False):  # RND's second value head (the term itself is added by the factory)
+            heads = {**heads, "int_value_head": True}
         self.taskset = TaskSet.build(cfg.env, net.task_actions)
         self.envs = self.taskset.make_vec(num_envs, cfg.max_episode_steps)
         self.n_tasks = self.taskset.n_tasks
@@ -171,7 +178,8 @@ class Trainer:
 
     def outputs(self) -> set[str]:
         a = self.agent
-        return {"logits"} | ({"value"} if a.v is not None else set()) | ({"q"} if a.q is not None else set())
+        return ({"logits"} | ({"value"} if a.v is not None else set()) | ({"q"} if a.q is not None else set())
+                | ({"value_int"} if a.v_int is not None else set()))
 
     def add_loss(self, term: LossTerm) -> None:
         """Add an extra loss term; refused (one-line :class:`ConfigError`) where it cannot work."""
@@ -202,6 +210,10 @@ class Trainer:
     def _on_rollout(self, rollout: Any) -> None:
         for t in self.extra_losses:
             t.on_rollout(rollout)
+
+    def _on_advantages(self, rollout: Any, **learner_outputs: Any) -> None:
+        for t in self.extra_losses:
+            t.on_advantages(rollout, **learner_outputs)
 
     # ---- acting
     def sync_policy(self) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 from ..envs import split_specs
 from ..errors import ConfigError
 from ..nets import NetConfig
+from ..rnd import IntrinsicConfig, add_rnd
 from ..trainer import ALGORITHMS, RunConfig, Trainer, check_task_envs
 from . import distill, dqn, impala, ppo, pqn  # noqa: F401  (register the algorithms)
 from .dqn import DQNConfig
@@ -38,10 +39,15 @@ class TrainConfig(RunConfig, ActorOptions):
     online_distill: bool = False
     """also distil the teacher's best checkpoint so far into a student while it trains (Rusu et al.'s online distillation; see the online.* options)"""
     online: OnlineOptions = field(default_factory=OnlineOptions)
+    rnd: bool = False
+    """add the random-network-distillation exploration bonus (Burda et al.; ppo, a2c, impala; see the intrinsic.* options)"""
+    intrinsic: IntrinsicConfig = field(default_factory=IntrinsicConfig)
 
     def check(self) -> None:
         if self.online_distill and len(split_specs(self.env)) > 1:
             raise ConfigError("--online-distill takes one environment, not a task set")
+        if self.online_distill and self.rnd:
+            raise ConfigError("--rnd trains an explorer; it cannot be combined with --online-distill")
         check_learner(self)
 
 
@@ -50,6 +56,8 @@ def check_learner(cfg) -> None:
     learner's settings (``train``, ``kickstart``)."""
     check_ppo(cfg.ppo, cfg.algo, cfg.net.lstm > 0)
     check_recurrent(cfg.net, cfg.env, cfg.algo)
+    if getattr(cfg, "rnd", False) and cfg.algo not in ("ppo", "a2c", "impala"):
+        raise ConfigError(f"--rnd needs an on-policy learner with a value head (ppo, a2c or impala), not {cfg.algo}")
     if cfg.algo == "dqn":
         check_task_envs(cfg.env, cfg.dqn.num_envs, "--dqn.num-envs")
     elif cfg.algo == "pqn":
@@ -80,4 +88,6 @@ def make_trainer(cfg: TrainConfig) -> Trainer:
         from .online import OnlineDistill
 
         return OnlineDistill(cfg)
-    return ALGORITHMS[cfg.algo](cfg)
+    tr = ALGORITHMS[cfg.algo](cfg)
+    add_rnd(tr, cfg)
+    return tr

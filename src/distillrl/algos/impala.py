@@ -159,24 +159,26 @@ class ImpalaTrainer(Trainer):
         return self.restarts_before + (self.pool.restarts if self.pool is not None else 0)
 
     # ---- learning
-    def _forward(self, ro: Rollout) -> tuple[AgentOutput, torch.Tensor]:
-        """The agent over the whole rollout (with gradients) and V(x_T) for the bootstrap."""
+    def _forward(self, ro: Rollout) -> tuple[AgentOutput, AgentOutput]:
+        """The agent over the whole rollout (with gradients) and its output at x_T (the bootstrap)."""
         T, n = ro.shape
         if self.agent.recurrent:
             out = self.agent.forward_seq(ro.obs, ro.task_id, ro.state0, ro.starts)
-            last = self.agent(ro.last_obs, ro.task_id[-1], out.state, start=ro.done[-1]).value
-            return out, last
+            return out, self.agent(ro.last_obs, ro.task_id[-1], out.state, start=ro.done[-1])
         obs = torch.cat([ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:])), ro.last_obs])
         full = self.agent(obs, torch.cat([ro.task_id.reshape(-1), ro.task_id[-1]]))
         tn = T * n
-        return AgentOutput(full.logits[:tn], full.value[:tn], None), full.value[tn:]
+        vi = full.value_int
+        return (AgentOutput(full.logits[:tn], full.value[:tn], None, value_int=None if vi is None else vi[:tn]),
+                AgentOutput(full.logits[tn:], full.value[tn:], None, value_int=None if vi is None else vi[tn:]))
 
     def learn(self, ro: Rollout, lr: float) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
         """One V-trace update on ``ro`` (already labelled by the extra terms' ``on_rollout``);
         returns the loss terms and diagnostics."""
         hp = self.hp
         T, n = ro.shape
-        out, last = self._forward(ro)
+        out, last_out = self._forward(ro)
+        last = last_out.value
         actions = ro.actions.reshape(-1)
         target_logp = torch.log_softmax(out.logits.detach(), -1).gather(-1, actions[:, None]).view(T, n)
         ratio = (target_logp - ro.logp).exp()
@@ -185,6 +187,7 @@ class ImpalaTrainer(Trainer):
                                  out.value.detach().view(T, n), ro.done, last.detach(), gamma,
                                  self.p.rho_bar, self.p.c_bar, self.p.vtrace_lambda)
         ro.advantages, ro.returns = pg_adv, vs
+        self._on_advantages(ro, out=out, last_int=last_out.value_int, target_logp=target_logp)
         batch = ro.flatten()
         terms = a2c_loss(out.logits, out.value, batch.actions, batch.advantages, batch.returns)
         if self.extra_losses:

@@ -137,6 +137,7 @@ class PPOTrainer(Trainer):
         self.frames += self.batch_size
         self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)
         estimate_gae(ro, hp["gamma"], hp["gae_lambda"])
+        self._on_advantages(ro)  # extra terms: after it (RND's intrinsic advantages)
         batch = ro.flatten()
         weights = {"loss_pg": 1.0, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
                    **self._extra_weights()}
