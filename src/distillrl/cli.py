@@ -5,6 +5,7 @@
                       [--source teacher|student|dagger|eer] [--student-size F] [--steps N] [--seed S]
     distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]
                         [--lambda0 X] [--steps N] [--seed S] [--run-dir DIR]
+    distillrl codistill --env ENV --peers N [--psi X] [--exchange-every K] [--address HOST:PORT] [--in-process]
     distillrl pbt --config FILE.yaml [--population N] [--address HOST:PORT] [--run-dir DIR] [--resume]
     distillrl sweep --seeds 1-5 [--grid KEY=V1,V2] [--address HOST:PORT] [--run-dir DIR] -- COMMAND ARGS...
     distillrl report RUN_DIR... [--out DIR]   (a PBT experiment directory: its winning lineage)
@@ -78,6 +79,33 @@ def _train_like(ns, k) -> int:
     except KeyboardInterrupt as e:
         sys.stderr.write(f"{prog}: {e or 'interrupted'}; resume with --resume --run-dir {run_dir}\n")
         return 130
+    emit(summary, ns.json)
+    return 0
+
+
+def cmd_codistill(argv: list[str]) -> int:
+    """N peers on their own seeds, each distilling the mean of the others' stale policies (see distillrl.codistill)."""
+    import time
+
+    from .codistill import CodistillConfig, run_codistill
+    from .errors import DistillRLError
+    from .jobs import Kind, build_config, command_parser
+    from .presets import preset
+    from .run import emit
+
+    k = Kind("codistill", lambda: CodistillConfig, preset, lambda c: c, None, None)  # type: ignore[arg-type]
+    ns = command_parser(k).parse_args(argv)
+    prog = "distillrl codistill"
+    if ns.resume and not ns.run_dir:
+        die(prog, "--resume needs --run-dir")
+    try:
+        cfg = build_config(k, ns=ns, run_dir=Path(ns.run_dir) if ns.run_dir else None, resume=ns.resume)
+        run_dir = Path(ns.run_dir or f"runs/codistill-{cfg.env.replace(':', '-')}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        summary = run_codistill(cfg, run_dir, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die(prog, str(e))
+    summary = {k2: v for k2, v in summary.items() if k2 != "per_peer"} | {
+        "per_peer": [{k3: v3 for k3, v3 in r.items() if k3 != "returns"} for r in summary["per_peer"]]}
     emit(summary, ns.json)
     return 0
 
@@ -366,6 +394,7 @@ COMMANDS = {
     "train": cmd_train,
     "distill": cmd_distill,
     "kickstart": cmd_kickstart,
+    "codistill": cmd_codistill,
     "pbt": cmd_pbt,
     "sweep": cmd_sweep,
     "report": cmd_report,
