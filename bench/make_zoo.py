@@ -51,7 +51,7 @@ def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
              "reference": ref,
              "reference_source": (f"MinAtar paper (Young & Tian 2019), {'DQN' if q else 'actor-critic'} at 5M "
                                   "frames, read from its plots") if env.startswith("minatar")
-             else "CartPole-v1 maximum return",
+             else "CartPole-v1 maximum return" if env == "gym:CartPole-v1" else None,
              "command": command, "config": cfg}
     (out / "meta.json").write_text(json.dumps(entry, indent=2) + "\n")
     print(f"{name}: {ev['mean_return']:.2f} ± {ev['ci95_return']:.2f} (95% CI; reference {ref}) "

@@ -224,6 +224,9 @@ class AgentOutput(NamedTuple):
     """a recurrent agent's LSTM state ``(h, c)`` [B, H] after this step (None when feed-forward)"""
     value_int: torch.Tensor | None = None
     """[B] intrinsic-reward value (the second value head of an RND agent; None otherwise)"""
+    features: torch.Tensor | None = None
+    """[B, D] the features the heads read (the trunk's output, or the LSTM's): what feature-level
+    distillation (IE-KD) matches"""
 
 
 def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
@@ -448,7 +451,12 @@ class Agent(nn.Module):
                 value_int = self.v_int(hc).squeeze(-1)
         if logits is None and q is not None:
             logits = q  # a pure Q agent acts greedily on q
-        return AgentOutput(logits, value, q, state, value_int)
+        return AgentOutput(logits, value, q, state, value_int, h)
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of :attr:`AgentOutput.features`."""
+        return self.core.hidden_size if self.core is not None else self.trunk.out_dim
 
     def value(self, obs: torch.Tensor, task_id: torch.Tensor | None = None, state=None) -> torch.Tensor:
         if self.core is not None:

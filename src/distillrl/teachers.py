@@ -109,6 +109,11 @@ class AgentTeacher(Teacher):
         return out.q if self.kind == "q" else out.logits
 
     @torch.no_grad()
+    def features(self, obs, task_id=None) -> torch.Tensor:
+        """The teacher's features [B, D] (what its heads read; feature-level distillation)."""
+        return self.agent(torch.as_tensor(obs), task_id).features
+
+    @torch.no_grad()
     def probs_seq(self, obs, task_id, starts, state=None, tau: float | None = None):
         """A recurrent teacher over sequences: ``obs`` [T, N, ...], ``starts`` [T, N] (its state is
         reset where episodes start), from ``state`` (zeros when None). Returns probabilities

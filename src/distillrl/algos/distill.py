@@ -48,6 +48,8 @@ from ..config import validate
 from ..data import Batch
 from ..errors import ConfigError
 from ..fastpolicy import sample_gumbel
+from ..iekd import IEKDConfig, IEKDTerm
+from ..kdcontrols import ClassStats, controlled
 from ..learner import Learner
 from ..nets import Agent, AgentOutput, NetConfig, acting_param_count
 from ..replay import ReplayBuffer
@@ -154,8 +156,18 @@ class DistillConfig(RunConfig):
     save_replay: bool = True
     """include the replay buffer in checkpoints (exact resume)"""
     net: NetConfig = field(default_factory=NetConfig)
+    ie_kd: bool = False
+    """add inheritance/exploration feature losses (Huang et al.'s IE-KD; see the iekd.* options; needs a distillrl-agent teacher)"""
+    iekd: IEKDConfig = field(default_factory=IEKDConfig)
+    kd_control: Literal["none", "universe", "domain", "instance"] = "none"
+    """replace the teacher's targets by one of Tang et al.'s controls (distillrl.kdcontrols): universe (label smoothing of its argmax), domain (its class-mean distributions), instance (its per-state confidence removed); needs --loss kl or cross_entropy"""
 
     def check(self) -> None:
+        if self.kd_control != "none":
+            if self.loss not in ("kl", "cross_entropy"):
+                raise ConfigError(f"--kd-control replaces soft targets: use --loss kl or cross_entropy, not {self.loss}")
+            if self.source == "eer":
+                raise ConfigError("--kd-control works with the replay sources (teacher, student, dagger), not eer")
         if self.net.lstm > 0:
             raise ConfigError("--net.lstm: distillation learns from single frames; a recurrent student needs "
                               "kickstarting (distillrl kickstart), not distill")
@@ -265,6 +277,9 @@ class DistillTrainer(Trainer):
                                                          "teacher": ((self.info.n_actions,), np.float32)},
                                        n_tasks=self.n_tasks)
         self._t_cache: list[np.ndarray] = []
+        self.kd_stats = ClassStats(self.info.n_actions) if cfg.kd_control != "none" else None
+        if cfg.ie_kd:
+            self.add_loss(IEKDTerm(cfg.iekd))
 
     @property
     def n_params(self) -> int:
@@ -336,6 +351,8 @@ class DistillTrainer(Trainer):
                             task_id=ro.task_id.reshape(-1).numpy())
         weights.update(self._extra_weights())
         tau = hp["tau"]
+        if self.kd_stats is not None:  # Tang et al.'s controls: statistics over every labelled state
+            self.kd_stats.update(torch.softmax(t_out.reshape(T * n, -1).float() / tau, -1))
         for _ in range(cfg.updates_per_round):
             if self.source == "eer":
                 idx = torch.from_numpy(self.np_rng.integers(0, T * n, min(cfg.batch_size, T * n)))
@@ -346,7 +363,11 @@ class DistillTrainer(Trainer):
                 mb = Batch(obs=s["obs"], actions=s["action"], task_id=s["task_id"])
                 teacher = s["teacher"]
             out = self.agent(mb.obs, mb.task_id)
-            terms = {"loss_distill": self.spec.fn(out, teacher, tau).mean()}
+            if self.kd_stats is None:
+                terms = {"loss_distill": self.spec.fn(out, teacher, tau).mean()}
+            else:  # the controlled target as log-probabilities at τ = 1
+                p = controlled(torch.softmax(teacher.float() / tau, -1), cfg.kd_control, self.kd_stats)
+                terms = {"loss_distill": self.spec.fn(out, p.clamp(min=1e-12).log(), 1.0).mean()}
             if self.source == "eer":
                 logp = torch.log_softmax(out.logits, -1).gather(-1, mb.actions[:, None]).squeeze(-1)
                 terms["loss_pg"] = -(logp * mb.advantages).mean()
@@ -391,10 +412,15 @@ class DistillTrainer(Trainer):
         return ro.flatten()
 
     def _algo_state(self) -> dict:
+        s = {}
         if self.buffer is not None and self.cfg.save_replay:
-            return {"replay": self.buffer.state_dict()}
-        return {}
+            s["replay"] = self.buffer.state_dict()
+        if self.kd_stats is not None:
+            s["kd_stats"] = self.kd_stats.state_dict()
+        return s
 
     def _load_algo_state(self, s: dict) -> None:
         if "replay" in s and self.buffer is not None:
             self.buffer.load_state_dict(s["replay"])
+        if "kd_stats" in s and self.kd_stats is not None:
+            self.kd_stats.load_state_dict(s["kd_stats"])
