@@ -224,6 +224,13 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
         sw = json.loads(q.stdout.strip().splitlines()[-1])
         assert sw["finished"] == 2 and sw["ray"]["nodes"] == 2
         assert {r["seed"] for r in sw["results"]} == {"1", "2"}
+        # codistillation's peers as Ray actors on the cluster: one CPU each, so one per node
+        c = cli("codistill", "--env", "gym:CartPole-v1", "--peers", "2", "--steps", "2048", "--address",
+                f"127.0.0.1:{port}", "--run-dir", tmp_path / "cd", "--eval-episodes", "1", "--json", "--no-progress",
+                timeout=300)
+        assert c.returncode == 0, c.stderr[-3000:]
+        cd = json.loads(c.stdout.strip().splitlines()[-1])
+        assert cd["nodes"] == 2 and cd["total_frames"] == 2 * 2048
     finally:
         stop_nodes(port, tmp)  # only what this test started (`ray stop` would stop every Ray here)
         shutil.rmtree(tmp, ignore_errors=True)
