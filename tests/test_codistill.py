@@ -123,6 +123,36 @@ def test_codistill_run_summary_churn_and_resume_after_a_kill(tmp_path, monkeypat
         assert frames == [int(r["frames"]) for r in _rows(tmp_path / "full" / f"peer{i}")]
 
 
+def test_killed_between_two_peers_checkpoints_twice_resumes_from_the_committed_round(tmp_path, monkeypatch):
+    cfg = _cfg()
+    orig = Peer.save
+    state = {"saves": 0, "die_at": 0}
+
+    def dying(self):
+        state["saves"] += 1
+        if state["saves"] == state["die_at"]:
+            raise KeyboardInterrupt  # the other peer has already written this round
+        return orig(self)
+
+    monkeypatch.setattr(Peer, "save", dying)
+    rd = tmp_path / "x"
+    state["die_at"] = 4  # round 2's save: peer 0 wrote it, peer 1 did not
+    with pytest.raises(KeyboardInterrupt):
+        run_codistill(cfg, rd, resume=False, progress=False)
+    first = json.loads((rd / "codistill.json").read_text())["round"]
+    state.update(saves=0, die_at=4)  # and once more, after resuming
+    with pytest.raises(KeyboardInterrupt):
+        run_codistill(cfg, rd, resume=True, progress=False)
+    second = json.loads((rd / "codistill.json").read_text())["round"]
+    assert second > first
+    state.update(saves=0, die_at=-1)
+    done = run_codistill(cfg, rd, resume=True, progress=False)
+    assert done["steps_per_peer"] == 1024
+    for i in range(2):
+        ck = sorted(p.name for p in (rd / f"peer{i}" / "checkpoints").glob("*.safetensors"))
+        assert "last.safetensors" in ck and len([c for c in ck if c.startswith("round-")]) == 1
+
+
 def test_churn_counts_disagreeing_states():
     c = churn([np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), np.array([1, 1, 0, 0])])
     assert c["churn_pairs"] == {"0-1": 0.25, "0-2": 0.5, "1-2": 0.25}
@@ -132,7 +162,8 @@ def test_churn_counts_disagreeing_states():
 def test_bad_codistill_inputs(cli, tmp_path):
     for args, msg in ((["--peers", "0"], "--peers must be ≥ 2"), (["--peers", "1"], "--peers must be ≥ 2"),
                       (["--psi", "-1"], "--psi must be ≥ 0"), (["--algo", "dqn"], "codistill trains ppo or a2c"),
-                      (["--exchange-every", "0"], "--exchange-every must be ≥ 1")):
+                      (["--exchange-every", "0"], "--exchange-every must be ≥ 1"),
+                      (["--net.lstm", "8"], "drop --net.lstm")):
         p = cli("codistill", "--env", "gym:CartPole-v1", "--in-process", *args, "--run-dir", tmp_path / "x")
         assert p.returncode == 2 and msg in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     assert not (tmp_path / "x").exists()

@@ -45,11 +45,18 @@ def test_two_value_heads_and_the_extrinsic_gamma():
     assert tr.hp["gamma"] == 0.999  # γ_ext replaces the learner's γ
     out = tr.agent(torch.zeros(3, 4))
     assert out.value.shape == out.value_int.shape == (3,)
-    # without --rnd: no second head, the agent is exactly as before
+    # without --rnd: no second head, and the agent's weights are exactly those of the same seed before
     cfg = _cfg()
     cfg.rnd = False
     plain = make_trainer(cfg)
     assert plain.agent.v_int is None and plain.hp["gamma"] == cfg.ppo.gamma
+    from distillrl.nets import Agent
+
+    ref = Agent(plain.info, cfg.net, value_head=True, generator=torch.Generator().manual_seed(cfg.seed))
+    assert all(torch.equal(a, b) for a, b in zip(ref.state_dict().values(), plain.agent.state_dict().values()))
+    # and the RND agent's shared weights are drawn the same way (its extra head comes last)
+    shared = {k: v for k, v in tr.agent.state_dict().items() if not k.startswith("v_int")}
+    assert all(torch.equal(shared[k], v) for k, v in ref.state_dict().items())
 
 
 def test_warmup_statistics_match_the_random_steps_by_hand():
@@ -119,10 +126,13 @@ def test_intrinsic_stream_ignores_episode_ends_and_uses_its_own_gamma():
     assert not torch.allclose(want_int, episodic)
     torch.testing.assert_close(ro.advantages, 2.0 * ext + 1.0 * want_int)
     torch.testing.assert_close(ro.extras["rnd_return"], want_int + v_int)
-    # with γ_int = 0.5 instead the targets change: the intrinsic stream has its own discount
+    # the term's own γ_int (not the learner's γ) discounts the intrinsic stream
     term.c.gamma_int = 0.5
-    other = gae(r, v_int, torch.zeros(T, n), last_int, 0.5, tr.hp["gae_lambda"])
-    assert not torch.allclose(other, want_int)
+    ro.advantages = ext.clone()
+    term.on_advantages(ro)
+    half = gae(r, v_int, torch.zeros(T, n), last_int, 0.5, tr.hp["gae_lambda"])
+    torch.testing.assert_close(ro.extras["rnd_return"], half + v_int)
+    assert not torch.allclose(half, want_int)
 
 
 def test_both_heads_and_the_predictor_learn_and_the_run_resumes_exactly(tmp_path):
@@ -144,7 +154,7 @@ def test_both_heads_and_the_predictor_learn_and_the_run_resumes_exactly(tmp_path
     b1, b2 = tr.advance(128), tr2.advance(128)
     for k in ("losses/rnd_loss", "losses/value_int_loss", "rnd/intrinsic_reward", "losses/pg_loss"):
         assert b1[-1][k] == b2[-1][k]
-    assert a[-1]["frames"] == b1[-1]["frames"]
+    assert a[-1]["frames"] == b1[-1]["frames"] == b2[-1]["frames"]
 
 
 def test_predictor_loss_falls_on_a_fixed_batch():

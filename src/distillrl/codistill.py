@@ -20,9 +20,11 @@ The experiment directory's ``summary.json`` adds *prediction churn*: on the stat
 peers' greedy evaluation episodes, the share on which two peers' greedy actions differ
 (Anil et al.'s reproducibility measure), for every pair.
 
-Resuming: a round's checkpoints are committed together. Each peer keeps its previous
-checkpoint until ``codistill.json`` records the round, so a run killed between two peers'
-writes resumes every peer from the same round.
+Resuming: a round's checkpoints are committed together. Each peer writes ``round-<r>``; once
+all have, ``codistill.json`` records the round and each peer makes it its ``last`` checkpoint,
+so a run killed between two peers' writes resumes every peer from the same round. With
+``--address``, each peer writes its directory on the node it runs on: the experiment
+directory must be on a file system every node shares (as for ``pbt`` and ``sweep``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -73,6 +76,12 @@ class CodistillConfig(TrainConfig):
             raise ConfigError("codistill does not combine with --online-distill")
         if self.in_process and self.address:
             raise ConfigError("--address places the peers on a Ray cluster; --in-process runs them here")
+        if self.net.lstm > 0:
+            raise ConfigError("codistill peers are feed-forward (their stale copies label single frames); drop --net.lstm")
+        from .envs import split_specs
+
+        if len(split_specs(self.env)) > 1:
+            raise ConfigError("codistill trains peers on one environment, not a task set")
 
 
 def peer_seed(seed: int, i: int) -> int:
@@ -184,15 +193,15 @@ class Peer:
             dump_yaml(self.pcfg, self.dir / "config.yaml")
         self.log = MetricsLog(self.dir, self.trainer.frames if resume else None)
 
-    # ---- checkpoints: last (this round) and prev (the one before), committed by the driver
+    # ---- checkpoints: one file per round (``round-<r>``); the driver commits a round once every
+    # peer has written it, then each peer makes it ``last`` and drops the older ones
     def _ckpt(self, name: str) -> Path:
         return self.dir / "checkpoints" / f"{name}.safetensors"
 
     def _restore(self, committed: int) -> None:
         from .errors import CheckpointError
 
-        for name in ("last", "prev"):
-            p = self._ckpt(name)
+        for p in (self._ckpt(f"round-{committed}"), self._ckpt("last")):
             if p.exists():
                 state, meta = checkpoint.load(p)
                 if int(meta.get("round", -1)) == committed:
@@ -203,12 +212,21 @@ class Peer:
             raise CheckpointError(f"{self.dir}: no checkpoint of committed round {committed}")
 
     def save(self) -> None:
+        """Write this round's checkpoint (atomically; the committed ones are untouched)."""
         from .run import save_checkpoint
 
-        last, prev = self._ckpt("last"), self._ckpt("prev")
-        if last.exists():
-            shutil.copyfile(last, prev)
         save_checkpoint(self.trainer, self.dir, self.pcfg, "codistill", {"round": self.round, "peer": self.i})
+        os.replace(self._ckpt("last"), self._ckpt(f"round-{self.round}"))
+
+    def commit(self, rnd: int) -> None:
+        """Round ``rnd`` is committed: make it ``last`` and remove every other round's file."""
+        src = self._ckpt(f"round-{rnd}")
+        if src.exists():
+            shutil.copyfile(src, self._ckpt("last.tmp"))
+            os.replace(self._ckpt("last.tmp"), self._ckpt("last"))
+        for p in self._ckpt("x").parent.glob("round-*.safetensors"):
+            if p != src:
+                p.unlink()
 
     # ---- the round
     def weights(self) -> dict[str, np.ndarray]:
@@ -229,11 +247,10 @@ class Peer:
         return {"frames": tr.frames, "return": float(np.mean(rr)) if rr else float("nan")}
 
     def finish(self) -> dict:
-        """Final checkpoint, greedy evaluation, and the states it visited (for churn)."""
+        """Greedy evaluation, and the states it visited (for churn); the last round is already committed."""
         from .evaluate import evaluate, summarize
         from .jobs import success
 
-        self.save()
         self.log.close()
         cfg, tr = self.pcfg, self.trainer
         states: list[np.ndarray] = []
@@ -326,6 +343,7 @@ def run_codistill(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: b
                 if min(frames) >= next_ckpt or min(frames) >= cfg.steps:
                     call("save", [()] * n)
                     checkpoint.atomic_write_text(run_dir / STATE, json.dumps({"round": rnd}))
+                    call("commit", [(rnd,)] * n)
                     next_ckpt = (min(frames) // cfg.checkpoint_every + 1) * cfg.checkpoint_every
         fin = call("finish", [()] * n)
         states = [f.pop("states") for f in fin]

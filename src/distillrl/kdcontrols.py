@@ -52,7 +52,10 @@ def no_rescaling(p: torch.Tensor, mean_conf: float | torch.Tensor) -> torch.Tens
     a_star = p.argmax(-1, keepdim=True)
     conf = p.gather(-1, a_star)
     rest = p.scatter(-1, a_star, 0.0)
-    rest = rest / (1.0 - conf).clamp(min=1e-12) * (1.0 - mean_conf)
+    # a one-hot teacher (all mass on a*) has no relative sizes to keep: spread the rest evenly
+    flat = rest.sum(-1, keepdim=True) <= 1e-12
+    rest = torch.where(flat, torch.ones_like(rest).scatter(-1, a_star, 0.0), rest)
+    rest = rest / rest.sum(-1, keepdim=True).clamp(min=1e-12) * (1.0 - mean_conf)
     return rest.scatter(-1, a_star, torch.as_tensor(mean_conf, dtype=p.dtype).expand_as(conf))
 
 

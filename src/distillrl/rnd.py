@@ -183,7 +183,8 @@ class RNDTerm(LossTerm):
         self.warm = True
         if n_frames <= 0:
             return
-        envs = tr.taskset.make_vec(min(16, n_frames), tr.cfg.max_episode_steps)
+        k = tr.n_tasks  # every task's observations count: a whole number of envs per task
+        envs = tr.taskset.make_vec(max(k, min(16, n_frames) // k * k), tr.cfg.max_episode_steps)
         rng = np.random.default_rng(tr.cfg.seed + 7_777_779)
         try:
             obs, _ = envs.reset(seed=tr.cfg.seed + 7_777_780)
