@@ -62,8 +62,21 @@ def keep(run_dir: Path, part: str, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- RND
+def sampled_success(run_dir: Path, env: str, episodes: int = 30) -> float:
+    """Success rate of the run's final agent *sampling* its policy (MiniGrid's usual protocol: a
+    memoryless greedy policy loops forever in states it cannot tell apart), 30 episodes."""
+    p = subprocess.run([EXE, "eval", str(run_dir), "--env", env, "--episodes", str(episodes), "--stochastic",
+                        "--json"], capture_output=True, text=True, check=True)
+    return float(json.loads(p.stdout.strip().splitlines()[-1])["success_rate"])
+
+
 def part_rnd(env: str, variants: list[str], seeds, steps: int, decay: int, out: Path) -> None:
     res = load(out)
+    for key, r in res.items():  # entries made before the sampled evaluation was added
+        if "sampled_success_rate" not in r:
+            rd = RUNS / "rnd" / f"{r['variant'].replace('+', '_')}_s{r['seed']}_{r['steps'] // 1000}k"
+            r["sampled_success_rate"] = sampled_success(rd, r["env"])
+            save(out, {key: r})
     for seed in seeds:
         for v in variants:
             key = f"{env}|{v}|{seed}|{steps}"
@@ -81,6 +94,7 @@ def part_rnd(env: str, variants: list[str], seeds, steps: int, decay: int, out: 
             res[key] = {"env": env, "variant": v, "seed": seed, "steps": steps,
                         "frames_to_0.5": first_reach(x, y, 0.5), "frames_to_first_success": first_reach(x, y, 1e-9),
                         "success_rate": s.get("success_rate"), "mean_return": s.get("mean_return", s.get("student_return")),
+                        "sampled_success_rate": sampled_success(rd, env),
                         "final_train_return": float(y[np.isfinite(y)][-1]) if np.isfinite(y).any() else 0.0,
                         "curve": [[float(a), float(b) if np.isfinite(b) else 0.0] for a, b in zip(x, y)],
                         "wall_s": s.get("wall_s"), "sps": s.get("sps")}

@@ -207,6 +207,11 @@ def test_rnd_cli_train_and_kickstart(cli, tmp_path):
 
     rows = list(csv.DictReader(open(tmp_path / "k" / "metrics.csv")))
     assert "losses/ks0_loss" in rows[-1] and "losses/rnd_loss" in rows[-1]
+    # MiniGrid evaluations report the success rate (sampled, MiniGrid's usual protocol)
+    import json
+
+    e = cli("eval", "minigrid-doorkey-8x8", "--episodes", "3", "--stochastic", "--json", check=True)
+    assert json.loads(e.stdout.strip().splitlines()[-1])["success_rate"] == 1.0
     p = cli("train", "--env", "gym:CartPole-v1", "--rnd", "--intrinsic.gamma-int", "1.5", "--run-dir",
             tmp_path / "bad", "--no-progress")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "gamma-int" in p.stderr

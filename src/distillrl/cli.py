@@ -253,7 +253,7 @@ def cmd_eval(argv: list[str]) -> int:
     from .errors import DistillRLError
     from .evaluate import evaluate, summarize
     from .run import emit
-    from .jobs import set_threads, teacher_fn
+    from .jobs import set_threads, success, teacher_fn
     from .teachers import load_teacher
 
     try:
@@ -279,7 +279,8 @@ def cmd_eval(argv: list[str]) -> int:
     rets, lens = evaluate(fn, env, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
                           max_episode_steps=ns.max_episode_steps)
     wall = time.perf_counter() - t0
-    summary = {"source": ns.source, "env": env, "kind": agent.kind, **summarize(rets), "steps": int(lens.sum()),
+    summary = {"source": ns.source, "env": env, "kind": agent.kind, **summarize(rets), **success(env, rets),
+               "steps": int(lens.sum()),
                "sps": float(lens.sum() / max(wall, 1e-9)), "greedy": not ns.stochastic}
     emit(summary, ns.json)
     return 0
