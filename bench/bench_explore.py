@@ -102,19 +102,22 @@ def part_rnd(env: str, variants: list[str], seeds, steps: int, decay: int, out: 
 
 
 # --------------------------------------------------------------------------- codistillation
-def part_codistill(game: str, peers_list, seeds, steps: int, exchange: int, out: Path) -> None:
+def part_codistill(game: str, peers_list, seeds, steps: int, exchange: int, psis, burn_in: int, out: Path) -> None:
     res = load(out)
+    tag = f"|burn{burn_in}" if burn_in else ""
     for n in peers_list:
         for seed in seeds:
-            for psi in (1.0, 0.0):
-                key = f"{game}|{n}|{psi}|{seed}|{steps}"
+            for psi in psis:
+                key = f"{game}|{n}|{psi}|{seed}|{steps}" + (tag if psi else "")
                 if key in res:
                     continue
-                rd = RUNS / "codistill" / f"{game}_n{n}_psi{psi:g}_s{seed}_{steps // 1000}k"
+                rd = RUNS / "codistill" / (f"{game}_n{n}_psi{psi:g}_s{seed}_{steps // 1000}k"
+                                           + (f"_burn{burn_in // 1000}k" if burn_in and psi else ""))
                 if not (rd / "summary.json").exists():
                     resume = ["--resume"] if (rd / "config.yaml").exists() else []
                     cmd = [EXE, "codistill", "--env", f"minatar:{game}", "--peers", str(n), "--psi", str(psi),
                            "--exchange-every", str(exchange), "--steps", str(steps), "--seed", str(seed),
+                           "--burn-in", str(burn_in if psi else 0),
                            "--eval-episodes", "30", *PPO_RECIPE, "--run-dir", str(rd), *resume, "--no-progress",
                            "--json"]
                     t = time.time()
@@ -130,6 +133,7 @@ def part_codistill(game: str, peers_list, seeds, steps: int, exchange: int, out:
                     curves.append([[float(a), float(b) if np.isfinite(b) else 0.0] for a, b in zip(x, y)])
                 shutil.copy2(rd / "summary.json", RESULTS / "explore" / "codistill" / rd.name / "summary.json")
                 res[key] = {"game": game, "peers": n, "psi": psi, "seed": seed, "steps_per_peer": steps,
+                            "burn_in": burn_in if psi else 0,
                             "exchange_every": exchange, "peer_returns": s["peer_returns"],
                             "mean_return": s["mean_return"], "churn": s["churn"], "churn_pairs": s["churn_pairs"],
                             "churn_states": s["churn_states"], "wall_s": s["wall_s"], "nodes": s.get("nodes"),
@@ -180,6 +184,8 @@ def main() -> None:
     ap.add_argument("--games", nargs="+", default=None)
     ap.add_argument("--peers", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--exchange-every", type=int, default=32)
+    ap.add_argument("--psi", type=float, nargs="+", default=[1.0, 0.0], help="codistill: ψ values (0: independent)")
+    ap.add_argument("--burn-in", type=int, default=0, help="codistill: frames before the term switches on")
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.07, 0.04])
     ap.add_argument("--size", type=float, default=0.07, help="effects: the student's size")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -190,7 +196,7 @@ def main() -> None:
         part_rnd(a.env, a.variants, a.seeds, a.steps or 600_000, a.decay, RESULTS / "explore_rnd.json")
     elif a.part == "codistill":
         part_codistill((a.games or ["breakout"])[0], a.peers, a.seeds, a.steps or 300_000, a.exchange_every,
-                       RESULTS / "explore_codistill.json")
+                       a.psi, a.burn_in, RESULTS / "explore_codistill.json")
     elif a.part == "iekd":
         part_iekd(a.games or ["asterix", "seaquest"], a.sizes, a.seeds, a.steps or 300_000,
                   RESULTS / "explore_iekd.json")

@@ -88,18 +88,16 @@ def codistill_table() -> None:
         return
     by = defaultdict(list)
     for r in res.values():
-        by[(r["peers"], r["psi"])].append(r)
+        by[(r["peers"], r["psi"], r.get("burn_in", 0))].append(r)
     print("| peers | ψ | seeds | greedy score, mean over peers (per seed) | frames to the target, median over peers and "
           "seeds | churn, mean [95% CI over seeds] | churn vs independent |")
     print("|---|---|---|---|---|---|---|")
     for n in sorted({k[0] for k in by}):
-        ind = by.get((n, 0.0), [])
+        ind = by.get((n, 0.0, 0), [])
         target = float(np.mean([final_train(c) for r in ind for c in r["curves"]])) if ind else math.nan
         churn_ind = np.mean([r["churn"] for r in ind]) if ind else math.nan
-        for psi in (0.0, 1.0):
-            rs = by.get((n, psi))
-            if not rs:
-                continue
+        for (_, psi, burn) in sorted(k for k in by if k[0] == n):
+            rs = by[(n, psi, burn)]
             scores = [r["mean_return"] for r in rs]
             frames = []
             for r in rs:
@@ -109,7 +107,8 @@ def codistill_table() -> None:
                     frames.append(float(c[ok[0], 0]) if len(ok) else math.nan)
             ch = [r["churn"] for r in rs]
             rel = np.mean(ch) / churn_ind if churn_ind else math.nan
-            label = "independent" if psi == 0 else f"{psi:g} (codistilled)"
+            label = "0 (independent)" if psi == 0 else f"{psi:g} (codistilled" + (
+                f", from {burn / 1e3:,.0f}k frames)" if burn else ")")
             print(f"| {n} | {label} | {len(rs)} | {np.mean(scores):.2f} ({', '.join(f'{s:.1f}' for s in scores)}) | "
                   f"{fmt_frames(frames)} (target {target:.2f}) | {np.mean(ch):.3f} [{np.mean(ch) - ci95(ch):.3f}, "
                   f"{np.mean(ch) + ci95(ch):.3f}] | {rel:.2f}× |")
