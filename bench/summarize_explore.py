@@ -25,8 +25,8 @@ def fmt_frames(xs) -> str:
     reached = sum(np.isfinite(xs))
     med = float(np.median(xs))
     if not np.isfinite(med):
-        return f"never ({reached}/{len(xs)} seeds reached it)"
-    return f"{med / 1e3:,.0f}k ({reached}/{len(xs)} seeds)"
+        return f"never ({reached}/{len(xs)} reached it)"
+    return f"{med / 1e3:,.0f}k ({reached}/{len(xs)} reached it)"
 
 
 def mean_curve(curves, grid):
@@ -89,12 +89,13 @@ def codistill_table() -> None:
     by = defaultdict(list)
     for r in res.values():
         by[(r["peers"], r["psi"], r.get("burn_in", 0))].append(r)
-    print("| peers | ψ | seeds | greedy score, mean over peers (per seed) | frames to the target, median over peers and "
-          "seeds | churn, mean [95% CI over seeds] | churn vs independent |")
+    print("| peers | ψ | seeds | greedy score, mean over peers (per seed) | frames to the target (80% of the independent "
+          "peers' final training return), median over peers | churn, mean [95% CI over seeds] | churn vs independent |")
     print("|---|---|---|---|---|---|---|")
     for n in sorted({k[0] for k in by}):
         ind = by.get((n, 0.0, 0), [])
-        target = float(np.mean([final_train(c) for r in ind for c in r["curves"]])) if ind else math.nan
+        # the target: 80% of the independent peers' mean final training return (so they all reach it)
+        target = 0.8 * float(np.mean([final_train(c) for r in ind for c in r["curves"]])) if ind else math.nan
         churn_ind = np.mean([r["churn"] for r in ind]) if ind else math.nan
         for (_, psi, burn) in sorted(k for k in by if k[0] == n):
             rs = by[(n, psi, burn)]
