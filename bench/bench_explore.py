@@ -21,6 +21,7 @@ each run's config, metrics and summary under ``bench/results/explore/<part>/``.
     python bench/bench_explore.py codistill --peers 2 4 --seeds 1 2 3 --exchange-every 128
     python bench/bench_explore.py iekd --games asterix seaquest --seeds 1 2 3
     python bench/bench_explore.py effects --games asterix --seeds 1 2 3
+    python bench/bench_explore.py effects --setting losses --games space_invaders --seeds 1 2 3
 """
 
 from __future__ import annotations
@@ -162,17 +163,29 @@ EFFECTS = {"hard": {"loss": "nll"}, "universe": {"kd_control": "universe"}, "dom
            "instance_removed": {"kd_control": "instance"}, "full": {}}
 
 
-def part_effects(games, size: float, seeds, steps: int, out: Path) -> None:
+def part_effects(games, size: float, seeds, steps: int, setting: str, variants, out: Path) -> None:
+    """``setting`` compression: the policy teacher into a student of ``size`` (the compression
+    recipe); losses: Rusu et al.'s loss study — the PQN Q-teacher (softmax(q/τ), τ = 1), teacher-driven
+    data, a student of the teacher's size (where KL beat NLL by most in §10)."""
     res = load(out)
     for game in games:
         for seed in seeds:
-            for name, kw in EFFECTS.items():
-                key = f"{game}|{size}|{name}|{seed}|{steps}"
-                if key in res:
-                    continue
-                res[key] = {"game": game, "size": size, "variant": name,
-                            **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps,
-                                          student_size=size, updates_per_round=4, anneal_lr=True, **kw)}
+            for name in variants:
+                kw = EFFECTS[name]
+                if setting == "losses":
+                    key = f"{game}|pqn|{name}|{seed}|{steps}"
+                    if key in res:
+                        continue
+                    res[key] = {"game": game, "size": 1.0, "setting": setting, "variant": name,
+                                **distill_run(f"minatar-{game}-pqn", f"minatar:{game}", seed, steps, steps,
+                                              source="teacher", tau=1.0, **kw)}
+                else:
+                    key = f"{game}|{size}|{name}|{seed}|{steps}"
+                    if key in res:
+                        continue
+                    res[key] = {"game": game, "size": size, "setting": setting, "variant": name,
+                                **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps,
+                                              student_size=size, updates_per_round=4, anneal_lr=True, **kw)}
                 save(out, res)
 
 
@@ -188,6 +201,9 @@ def main() -> None:
     ap.add_argument("--burn-in", type=int, default=0, help="codistill: frames before the term switches on")
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.07, 0.04])
     ap.add_argument("--size", type=float, default=0.07, help="effects: the student's size")
+    ap.add_argument("--setting", choices=["compression", "losses"], default="compression",
+                    help="effects: which distillation to explain")
+    ap.add_argument("--effects", nargs="+", default=list(EFFECTS), choices=list(EFFECTS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--decay", type=int, default=300_000, help="rnd: kickstarting's λ reaches 0 here")
@@ -201,7 +217,8 @@ def main() -> None:
         part_iekd(a.games or ["asterix", "seaquest"], a.sizes, a.seeds, a.steps or 300_000,
                   RESULTS / "explore_iekd.json")
     else:
-        part_effects(a.games or ["asterix"], a.size, a.seeds, a.steps or 300_000, RESULTS / "explore_effects.json")
+        part_effects(a.games or ["asterix"], a.size, a.seeds, a.steps or 300_000, a.setting, a.effects,
+                     RESULTS / "explore_effects.json")
 
 
 if __name__ == "__main__":

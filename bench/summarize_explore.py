@@ -120,7 +120,8 @@ def distill_table(name: str, key: str, order: list[str]) -> dict:
     res = load(name)
     by = defaultdict(list)
     for r in res.values():
-        by[(r["game"], r["size"], r[key])].append(100 * r["ratio"])
+        game = r["game"] + (" (PQN Q-teacher, teacher-driven, τ = 1)" if r.get("setting") == "losses" else "")
+        by[(game, r["size"], r[key])].append(100 * r["ratio"])
     return by
 
 
