@@ -143,19 +143,26 @@ def part_codistill(game: str, peers_list, seeds, steps: int, exchange: int, psis
 
 
 # --------------------------------------------------------------------------- IE-KD and the three effects
-def part_iekd(games, sizes, seeds, steps: int, out: Path) -> None:
+def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path) -> None:
+    """Plain KL and IE-KD; with ``explore`` only IE-KD with that exploration weight (an ablation:
+    0 keeps the inheritance half alone)."""
+    from distillrl.iekd import IEKDConfig
+
+    methods = ["kl", "iekd"] if explore is None else [f"iekd-explore{explore:g}"]
     res = load(out)
     for game in games:
         for size in sizes:
             for seed in seeds:
-                for method in ("kl", "iekd"):
+                for method in methods:
                     key = f"{game}|{size}|{method}|{seed}|{steps}"
                     if key in res:
                         continue
+                    kw = {} if method == "kl" else {"ie_kd": True}
+                    if explore is not None:
+                        kw["iekd"] = IEKDConfig(explore=explore)
                     res[key] = {"game": game, "size": size, "method": method,
                                 **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps,
-                                              student_size=size, updates_per_round=4, anneal_lr=True,
-                                              ie_kd=method == "iekd")}
+                                              student_size=size, updates_per_round=4, anneal_lr=True, **kw)}
                     save(out, res)
 
 
@@ -200,6 +207,7 @@ def main() -> None:
     ap.add_argument("--psi", type=float, nargs="+", default=[1.0, 0.0], help="codistill: ψ values (0: independent)")
     ap.add_argument("--burn-in", type=int, default=0, help="codistill: frames before the term switches on")
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.07, 0.04])
+    ap.add_argument("--iekd-explore", type=float, default=None, help="iekd: ablation with this exploration weight")
     ap.add_argument("--size", type=float, default=0.07, help="effects: the student's size")
     ap.add_argument("--setting", choices=["compression", "losses"], default="compression",
                     help="effects: which distillation to explain")
@@ -214,7 +222,7 @@ def main() -> None:
         part_codistill((a.games or ["breakout"])[0], a.peers, a.seeds, a.steps or 300_000, a.exchange_every,
                        a.psi, a.burn_in, RESULTS / "explore_codistill.json")
     elif a.part == "iekd":
-        part_iekd(a.games or ["asterix", "seaquest"], a.sizes, a.seeds, a.steps or 300_000,
+        part_iekd(a.games or ["asterix", "seaquest"], a.sizes, a.seeds, a.steps or 300_000, a.iekd_explore,
                   RESULTS / "explore_iekd.json")
     else:
         part_effects(a.games or ["asterix"], a.size, a.seeds, a.steps or 300_000, a.setting, a.effects,

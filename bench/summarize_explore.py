@@ -129,12 +129,15 @@ def iekd_table() -> None:
     by = distill_table("iekd", "method", ["kl", "iekd"])
     if not by:
         return
-    print("| game | student size | plain KL, % of teacher [95% CI] | IE-KD, % of teacher [95% CI] | seeds |")
-    print("|---|---|---|---|---|")
+    ablations = sorted({m for _, _, m in by if m.startswith("iekd-")})
+    print("| game | student size | plain KL, % of teacher [95% CI] | IE-KD, % of teacher [95% CI] | seeds |"
+          + "".join(f" {m} |" for m in ablations))
+    print("|---|---|---|---|---|" + "---|" * len(ablations))
     for game, size in sorted({(g, s) for g, s, _ in by}, key=lambda t: (t[0], -t[1])):
         kl, ie = by.get((game, size, "kl"), []), by.get((game, size, "iekd"), [])
         cell = lambda x: f"{np.mean(x):.1f} [{np.mean(x) - ci95(x):.1f}, {np.mean(x) + ci95(x):.1f}]" if x else "–"  # noqa: E731
-        print(f"| {game} | {100 * size:g}% | {cell(kl)} | {cell(ie)} | {min(len(kl), len(ie))} |")
+        print(f"| {game} | {100 * size:g}% | {cell(kl)} | {cell(ie)} | {min(len(kl), len(ie))} |"
+              + "".join(f" {cell(by.get((game, size, m), []))} |" for m in ablations))
     print()
 
 
