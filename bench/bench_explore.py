@@ -29,6 +29,7 @@ from __future__ import annotations
 import distillrl  # noqa: F401  (first: caps BLAS threads before NumPy loads)
 
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -160,9 +161,11 @@ def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path)
                     kw = {} if method == "kl" else {"ie_kd": True}
                     if explore is not None:
                         kw["iekd"] = IEKDConfig(explore=explore)
-                    res[key] = {"game": game, "size": size, "method": method,
-                                **distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps,
-                                              student_size=size, updates_per_round=4, anneal_lr=True, **kw)}
+                    r = distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps, student_size=size,
+                                    updates_per_round=4, anneal_lr=True, **kw)
+                    if "iekd" in r:
+                        r["iekd"] = dataclasses.asdict(r["iekd"])
+                    res[key] = {"game": game, "size": size, "method": method, **r}
                     save(out, res)
 
 
