@@ -6,6 +6,7 @@
     distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]
                         [--lambda0 X] [--steps N] [--seed S] [--run-dir DIR]
     distillrl codistill --env ENV --peers N [--psi X] [--exchange-every K] [--address HOST:PORT] [--in-process]
+    distillrl dataset --teacher T [--env ENV] --episodes N [--epsilon X] [--name ID] [--root DIR]
     distillrl pbt --config FILE.yaml [--population N] [--address HOST:PORT] [--run-dir DIR] [--resume]
     distillrl sweep --seeds 1-5 [--grid KEY=V1,V2] [--address HOST:PORT] [--run-dir DIR] -- COMMAND ARGS...
     distillrl report RUN_DIR... [--out DIR]   (a PBT experiment directory: its winning lineage)
@@ -106,6 +107,40 @@ def cmd_codistill(argv: list[str]) -> int:
         die(prog, str(e))
     summary = {k2: v for k2, v in summary.items() if k2 != "per_peer"} | {
         "per_peer": [{k3: v3 for k3, v3 in r.items() if k3 != "returns"} for r in summary["per_peer"]]}
+    emit(summary, ns.json)
+    return 0
+
+
+def cmd_dataset(argv: list[str]) -> int:
+    """Record a teacher's episodes as a Minari dataset (see distillrl.offline)."""
+    p = OneLineParser(prog="distillrl dataset", description=cmd_dataset.__doc__)
+    p.add_argument("--teacher", required=True, help="zoo name, run directory, checkpoint, SB3 .zip or state dict")
+    p.add_argument("--env", default=None, help="environment (default: the teacher's own)")
+    p.add_argument("--episodes", type=int, default=100, help="episodes to record [≥ 1]")
+    p.add_argument("--epsilon", type=float, default=0.0, help="ε-greedy noise on the teacher's actions [0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i [≥ 0]")
+    p.add_argument("--name", default=None, help="dataset id, [namespace/]name-v0 (default: distillrl/<env>-<teacher>-eps<ε>-v0)")
+    p.add_argument("--root", default="runs/datasets", help="datasets folder (Minari's MINARI_DATASETS_PATH layout)")
+    p.add_argument("--teacher-arch", default=None, help="architecture of a state-dict teacher")
+    _common(p)
+    ns = p.parse_args(argv)
+    import re
+
+    from .errors import DistillRLError
+    from .offline import write_dataset
+    from .run import emit
+
+    try:
+        if ns.seed < 0:
+            raise ConfigError(f"--seed must be ≥ 0, got {ns.seed}")
+        name = ns.name
+        if name is None:
+            base = re.sub(r"[^A-Za-z0-9_\-]+", "_", f"{ns.env or 'own'}-{Path(ns.teacher).name}-eps{ns.epsilon:g}")
+            name = f"distillrl/{base}-v0"
+        summary = write_dataset(ns.teacher, ns.env, ns.episodes, name, ns.root, ns.epsilon, ns.seed, ns.teacher_arch,
+                                progress=not ns.no_progress)
+    except DistillRLError as e:
+        die("distillrl dataset", str(e))
     emit(summary, ns.json)
     return 0
 
@@ -396,6 +431,7 @@ COMMANDS = {
     "distill": cmd_distill,
     "kickstart": cmd_kickstart,
     "codistill": cmd_codistill,
+    "dataset": cmd_dataset,
     "pbt": cmd_pbt,
     "sweep": cmd_sweep,
     "report": cmd_report,
