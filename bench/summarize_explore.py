@@ -116,7 +116,7 @@ def codistill_table() -> None:
     print()
 
 
-def distill_table(name: str, key: str, order: list[str]) -> dict:
+def distill_table(name: str, key: str) -> dict:
     res = load(name)
     by = defaultdict(list)
     for r in res.values():
@@ -126,7 +126,7 @@ def distill_table(name: str, key: str, order: list[str]) -> dict:
 
 
 def iekd_table() -> None:
-    by = distill_table("iekd", "method", ["kl", "iekd"])
+    by = distill_table("iekd", "method")
     if not by:
         return
     ablations = sorted({m for _, _, m in by if m.startswith("iekd-")})
@@ -142,7 +142,7 @@ def iekd_table() -> None:
 
 
 def effects_table() -> None:
-    by = distill_table("effects", "variant", [])
+    by = distill_table("effects", "variant")
     if not by:
         return
     for game, size in sorted({(g, s) for g, s, _ in by}):

@@ -47,6 +47,7 @@ from . import losses as L
 from .algos import TrainConfig, make_trainer
 from .config import dump_yaml, from_dict, to_dict, validate
 from .errors import ConfigError, RunDirError
+from .fastpolicy import agent_weights
 from .nets import Agent
 from .trainer import LossTerm
 
@@ -101,7 +102,6 @@ class CodistillTerm(LossTerm):
         self.version = -1  # the exchange round the stale copies come from
         self.received_at = 0  # this peer's update count when they arrived
         self.last: dict[str, float] = {}
-        self._weights: list[dict[str, torch.Tensor]] = []
 
     def attach(self, trainer) -> None:
         self.trainer = trainer
@@ -114,9 +114,8 @@ class CodistillTerm(LossTerm):
             a = Agent.from_spec(spec)
             a.requires_grad_(False)
             self.peers.append(a)
-        self._weights = [{k: torch.as_tensor(np.array(v)) for k, v in w.items()} for w in weights]
-        for a, w in zip(self.peers, self._weights):
-            a.load_state_dict(w)
+        for a, w in zip(self.peers, weights):
+            a.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in w.items()})
         self.version = version
         self.received_at = self.trainer.updates
 
@@ -153,7 +152,7 @@ class CodistillTerm(LossTerm):
 
     def state_dict(self) -> dict:
         return {"version": self.version, "received_at": self.received_at,
-                "peers": {str(i): w for i, w in enumerate(self._weights)}}
+                "peers": {str(i): a.state_dict() for i, a in enumerate(self.peers)}}
 
     def load_state_dict(self, s: dict) -> None:
         ws = [s["peers"][str(i)] for i in range(len(s["peers"]))]
@@ -230,7 +229,8 @@ class Peer:
 
     # ---- the round
     def weights(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().numpy().copy() for k, v in self.trainer.agent.state_dict().items()}
+        # copies: in-process, the next peer trains before the others read these
+        return {k: v.copy() for k, v in agent_weights(self.trainer.agent).items()}
 
     def run_round(self, others: list[dict[str, np.ndarray]], version: int, updates: int) -> dict:
         """Receive the others' weights, then train ``updates`` learner updates (whole iterations;

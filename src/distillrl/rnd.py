@@ -31,8 +31,9 @@ from gymnasium.wrappers.utils import RunningMeanStd
 from torch import nn
 
 from .envs import EnvInfo
+from .nets import _init_module, layer_init
 from .returns import gae, vtrace
-from .trainer import LossTerm
+from .trainer import LossTerm, rollout_forward
 
 
 @dataclass
@@ -107,12 +108,11 @@ class RNDNet(nn.Module):
 
 
 def init_orthogonal(module: nn.Module, gen: torch.Generator) -> None:
-    """Orthogonal weights (gain √2), zero biases, drawn from ``gen`` (the paper's initialisation)."""
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
-                nn.init.orthogonal_(m.weight, np.sqrt(2), generator=gen)
-                m.bias.zero_()
+    """Orthogonal weights (gain √2), zero biases, drawn from ``gen`` (the paper's initialisation;
+    the agent's own marking and drawing, :func:`nets.layer_init` / ``nets._init_module``)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            _init_module(layer_init(m), gen)
 
 
 def normalize_obs(obs: torch.Tensor, mean: np.ndarray, var: np.ndarray, clip: float) -> torch.Tensor:
@@ -201,12 +201,6 @@ class RNDTerm(LossTerm):
     def _norm(self, obs: torch.Tensor) -> torch.Tensor:
         return normalize_obs(obs, self.obs_rms.mean, self.obs_rms.var, self.c.obs_clip)
 
-    @torch.no_grad()
-    def intrinsic_rewards(self, next_obs: torch.Tensor) -> torch.Tensor:
-        """Raw (unnormalised) bonus ‖f̂(x̃) − f(x̃)‖² of observations [B, *obs]."""
-        x = self._norm(next_obs)
-        return prediction_error(self.predictor(x), self.target(x))
-
     # ---- hooks
     def on_rollout(self, ro) -> None:
         if not self.warm:
@@ -216,7 +210,9 @@ class RNDTerm(LossTerm):
         # observation, as in the reference implementation), last_obs after the final step
         nxt = torch.cat([ro.obs[1:], ro.last_obs[None]], 0).reshape((T * n,) + tuple(ro.obs.shape[2:]))
         self.obs_rms.update(nxt.numpy().astype(np.float64))
-        raw = self.intrinsic_rewards(nxt).view(T, n).numpy().astype(np.float64)
+        x = self._norm(nxt)
+        with torch.no_grad():  # the raw bonus ‖f̂(x̃) − f(x̃)‖²
+            raw = prediction_error(self.predictor(x), self.target(x)).view(T, n).numpy().astype(np.float64)
         carry = self.carry.get(ro.source, np.zeros(n))
         if carry.shape[0] != n:
             carry = np.zeros(n)
@@ -224,7 +220,7 @@ class RNDTerm(LossTerm):
         self.ret_rms.update(rets.reshape(-1))
         r_int = raw / np.sqrt(self.ret_rms.var)
         ro.extras["rnd_reward"] = torch.from_numpy(r_int.astype(np.float32))
-        ro.extras["rnd_obs"] = self._norm(nxt).view((T, n) + tuple(ro.obs.shape[2:]))
+        ro.extras["rnd_obs"] = x.view((T, n) + tuple(ro.obs.shape[2:]))
         self.last = {"rnd/intrinsic_reward": float(r_int.mean()), "rnd/raw_error": float(raw.mean()),
                      "rnd/return_std": float(np.sqrt(self.ret_rms.var))}
         if self.vtrace_opts is None:  # on-policy: V_int at collection time (one batched forward)
@@ -232,14 +228,8 @@ class RNDTerm(LossTerm):
 
     @torch.no_grad()
     def _int_values(self, ro) -> tuple[torch.Tensor, torch.Tensor]:
-        agent, (T, n) = self.trainer.agent, ro.shape
-        if agent.recurrent:
-            out = agent.forward_seq(ro.obs, ro.task_id, ro.state0, ro.starts)
-            last = agent(ro.last_obs, ro.task_id[-1], out.state, start=ro.done[-1]).value_int
-            return out.value_int.view(T, n), last
-        obs = torch.cat([ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:])), ro.last_obs])
-        v = agent(obs, torch.cat([ro.task_id.reshape(-1), ro.task_id[-1]])).value_int
-        return v[:T * n].view(T, n), v[T * n:]
+        out, last = rollout_forward(self.trainer.agent, ro)
+        return out.value_int.view(ro.shape), last.value_int
 
     def on_advantages(self, ro, out=None, last_int=None, target_logp=None) -> None:
         """After the learner's estimator: the intrinsic stream's advantages and targets (GAE

@@ -319,6 +319,24 @@ class Trainer:
         self.envs.close()
 
 
+def rollout_forward(agent: Agent, ro: Any) -> tuple[AgentOutput, AgentOutput]:
+    """The agent over a whole [T, N] rollout (flat [T·N] outputs, time-major) and its output at
+    the observation after the last step (the bootstrap). One batched forward when feed-forward;
+    a recurrent agent runs its sequences from the rollout's initial state."""
+    T, n = ro.shape
+    if agent.recurrent:
+        out = agent.forward_seq(ro.obs, ro.task_id, ro.state0, ro.starts)
+        return out, agent(ro.last_obs, ro.task_id[-1], out.state, start=ro.done[-1])
+    obs = torch.cat([ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:])), ro.last_obs])
+    full = agent(obs, torch.cat([ro.task_id.reshape(-1), ro.task_id[-1]]))
+    tn = T * n
+
+    def part(sl):
+        return AgentOutput(*(None if x is None or isinstance(x, tuple) else x[sl] for x in full))
+
+    return part(slice(0, tn)), part(slice(tn, None))
+
+
 def estimate_gae(ro: Any, gamma: float, lam: float) -> None:
     """Write GAE advantages and value targets into a rollout (truncated episodes bootstrapped)."""
     ro.advantages = gae(with_truncation(ro.rewards, ro.trunc_value, gamma), ro.values, ro.done, ro.last_value,

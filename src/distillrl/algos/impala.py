@@ -38,7 +38,7 @@ from ..learner import Learner
 from ..losses import a2c_loss
 from ..nets import AgentOutput
 from ..returns import vtrace, with_truncation
-from ..trainer import Trainer, check_task_envs, register
+from ..trainer import Trainer, check_task_envs, register, rollout_forward
 
 
 @dataclass
@@ -161,16 +161,7 @@ class ImpalaTrainer(Trainer):
     # ---- learning
     def _forward(self, ro: Rollout) -> tuple[AgentOutput, AgentOutput]:
         """The agent over the whole rollout (with gradients) and its output at x_T (the bootstrap)."""
-        T, n = ro.shape
-        if self.agent.recurrent:
-            out = self.agent.forward_seq(ro.obs, ro.task_id, ro.state0, ro.starts)
-            return out, self.agent(ro.last_obs, ro.task_id[-1], out.state, start=ro.done[-1])
-        obs = torch.cat([ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:])), ro.last_obs])
-        full = self.agent(obs, torch.cat([ro.task_id.reshape(-1), ro.task_id[-1]]))
-        tn = T * n
-        vi = full.value_int
-        return (AgentOutput(full.logits[:tn], full.value[:tn], None, value_int=None if vi is None else vi[:tn]),
-                AgentOutput(full.logits[tn:], full.value[tn:], None, value_int=None if vi is None else vi[tn:]))
+        return rollout_forward(self.agent, ro)
 
     def learn(self, ro: Rollout, lr: float) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
         """One V-trace update on ``ro`` (already labelled by the extra terms' ``on_rollout``);
