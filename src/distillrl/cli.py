@@ -43,12 +43,25 @@ def _run_command(name: str, argv: list[str]) -> int:
     return _train_like(command_parser(k).parse_args(argv), k)
 
 
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def cmd_train(argv: list[str]) -> int:
-    return _run_command("train", argv)
+    # --algo dt learns from a dataset: its own options (distillrl.algos.offline.DTConfig)
+    return _run_command("train-dt" if _flag_value(argv, "--algo") == "dt" else "train", argv)
 
 
 def cmd_distill(argv: list[str]) -> int:
-    return _run_command("distill", argv)
+    # --offline: distil Decision-Transformer teachers from their datasets (OfflineDistillConfig)
+    offline = any(a == "--offline" or (a.startswith("--offline=") and a.split("=", 1)[1].lower() in ("true", "1", "yes"))
+                  for a in argv)
+    return _run_command("distill-offline" if offline else "distill", argv)
 
 
 def cmd_kickstart(argv: list[str]) -> int:

@@ -32,6 +32,7 @@ class Kind:
 def kinds() -> dict[str, Kind]:
     from .algos import TrainConfig, make_trainer
     from .algos.distill import DistillConfig, DistillTrainer
+    from .algos.offline import DTConfig, DTTrainer, OfflineDistillConfig, OfflineDistillTrainer
     from .kickstart import KickstartConfig, make_kickstart_trainer
     from .presets import preset
 
@@ -40,6 +41,10 @@ def kinds() -> dict[str, Kind]:
         "kickstart": Kind("kickstart", lambda: KickstartConfig, preset, _prepare_kickstart, make_kickstart_trainer,
                           _finish_kickstart),
         "distill": Kind("distill", lambda: DistillConfig, None, _prepare_distill, DistillTrainer, _finish_distill),
+        # the offline track (datasets only): train --algo dt, distill --offline
+        "train-dt": Kind("train", lambda: DTConfig, None, _prepare_dt, DTTrainer, _finish_dt),
+        "distill-offline": Kind("distill", lambda: OfflineDistillConfig, None, _prepare_offline_distill,
+                                OfflineDistillTrainer, _finish_offline_distill),
     }
 
 
@@ -105,7 +110,8 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
     from .envs import gym_id
     from .run import drive, prepare_run_dir, restore, write_summary
 
-    gym_id(cfg.env)
+    if cfg.env:
+        gym_id(cfg.env)
     prepare_run_dir(run_dir, resume)
     set_threads(cfg.threads)
     trainer = k.factory(cfg)
@@ -114,7 +120,8 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
             restore(trainer, run_dir)
         cb = (lambda rows: on_rows(trainer, rows)) if on_rows else None
         summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, on_rows=cb)
-        summary = {"run_dir": str(run_dir), "env": cfg.env, **summary, **k.finish(trainer, cfg)}
+        summary = {"run_dir": str(run_dir), "env": getattr(trainer, "env", cfg.env), **summary,
+                   **k.finish(trainer, cfg)}
         if hasattr(trainer, "export"):
             trainer.export(run_dir)
         write_summary(run_dir, summary)
@@ -319,4 +326,93 @@ def _finish_kickstart(trainer, cfg) -> dict:
                         **{k: r[k] for k in ("student_return", "teacher_return", "score_ratio")}})
     if len(per) > 1:
         out["per_teacher"] = per
+    return out
+
+
+# --------------------------------------------------------------------------- offline (datasets only)
+
+
+def _prepare_dt(cfg):
+    """The environment defaults to the one the (first) dataset was recorded in."""
+    if not cfg.env and cfg.dataset:
+        from .seqdata import dataset_env
+
+        cfg = dataclasses.replace(cfg, env=dataset_env(cfg.dataset[0].split("+")[0], cfg.dataset_root))
+    return cfg
+
+
+def _prepare_offline_distill(cfg):
+    """The task set defaults to the teachers' environments, in their order."""
+    if not cfg.env and cfg.teacher:
+        from .dt import load_dt
+
+        envs = [load_dt(t).env for t in cfg.teacher]
+        if all(envs):
+            cfg = dataclasses.replace(cfg, env=",".join(envs))
+    return cfg
+
+
+def _finish_dt(trainer, cfg) -> dict:
+    """The Decision Transformer conditioned on its target return against the policy teacher that
+    recorded the data, greedy, on the same episode seeds."""
+    import numpy as np
+
+    from .algos.offline import dataset_teacher
+    from .dt import rollout
+    from .envs import env_info
+    from .evaluate import evaluate
+    from .teachers import load_teacher
+
+    d = trainer.data
+    out = {"algo": "dt", "datasets": list(cfg.dataset), "data_episodes": d.n_episodes, "data_steps": d.n_steps,
+           "data_mean_return": float(d.returns.mean()), "data_max_return": float(d.returns.max()),
+           "target_return": trainer.target_return, "updates": trainer.updates, "tokens_per_s": trainer.tokens_per_s}
+    if cfg.eval_episodes <= 0:
+        return out
+    seed = 10_000 + cfg.seed
+    r = rollout(trainer.agent, trainer.taskset, 0, trainer.target_return, cfg.eval_episodes, seed,
+                cfg.max_episode_steps, cfg.sample)
+    out.update({"dt_return": float(np.mean(r)), "dt_returns": r, "mean_return": float(np.mean(r))})
+    src = dataset_teacher(cfg.dataset, cfg.dataset_root)
+    if cfg.compare_teacher and src:
+        t = load_teacher(src, env_info(trainer.env))
+        tr, _ = evaluate(teacher_fn(t), trainer.env, cfg.eval_episodes, seed=seed,
+                         max_episode_steps=cfg.max_episode_steps)
+        out.update({"data_teacher": src, "teacher_return": float(tr.mean()), "teacher_returns": tr.tolist(),
+                    "score_ratio": float(np.mean(r) / tr.mean()) if tr.mean() else float("nan")})
+    return out
+
+
+def _finish_offline_distill(trainer, cfg) -> dict:
+    """Per task: the student and its Decision-Transformer teacher, both conditioned on the
+    teacher's target return, greedy, on the same episode seeds; the suite's geometric mean of
+    the student's score as a fraction of its teacher's."""
+    import numpy as np
+
+    from .dt import rollout
+
+    tl = trainer.held_out_kls()
+    out = {"curriculum": cfg.curriculum, "pcgrad": cfg.pcgrad, "student_params": trainer.n_params,
+           "teacher_params": [t.n_params for t in trainer.teachers],
+           "param_fraction": trainer.n_params / trainer.teacher_params, "d_model": trainer.d_model,
+           "updates": trainer.updates, "tokens_per_s": trainer.tokens_per_s, "kl_evals": trainer.kl_evals,
+           "task_counts": np.bincount(trainer.curriculum.history, minlength=trainer.taskset.n_tasks).tolist(),
+           "heldout_kl": dict(zip(trainer.names, tl))}
+    if trainer.surgery is not None:
+        out["pcgrad_projected_share"] = trainer.surgery.projected_share
+    if cfg.eval_episodes <= 0:
+        return out
+    seed = 10_000 + cfg.seed
+    per = []
+    for k, (name, t) in enumerate(zip(trainer.names, trainer.teachers)):
+        target = t.target_return
+        s = rollout(trainer.agent, trainer.taskset, k, target, cfg.eval_episodes, seed, cfg.max_episode_steps)
+        single = type(trainer.taskset).build(trainer.taskset.specs[k])
+        r = rollout(t.model, single, 0, target, cfg.eval_episodes, seed, cfg.max_episode_steps)
+        ratio = float(np.mean(s) / np.mean(r)) if np.mean(r) else float("nan")
+        per.append({"task": name, "student_return": float(np.mean(s)), "teacher_return": float(np.mean(r)),
+                    "score_ratio": ratio, "student_returns": s, "teacher_returns": r})
+    ratios = [p["score_ratio"] for p in per]
+    out.update({"per_task": per, "geomean_ratio": geomean(ratios), "score_ratio": geomean(ratios),
+                "mean_ratio": float(np.mean(ratios))})
     return out

@@ -16,15 +16,22 @@ from typing import Callable, Iterable, Literal
 import torch
 from torch import nn
 
-OptimizerName = Literal["adam", "rmsprop", "radam"]
+OptimizerName = Literal["adam", "rmsprop", "radam", "adamw"]
 GradHook = Callable[[list[torch.nn.Parameter]], None]
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], name: OptimizerName, lr: float, eps: float | None = None,
-                   alpha: float = 0.95, centered: bool = True) -> torch.optim.Optimizer:
-    """Adam (fused where this torch supports it on CPU: ≈3× cheaper steps for small nets), RAdam, or
-    RMSProp (defaults: the MinAtar paper's centred α = 0.95, ε = 0.01)."""
+                   alpha: float = 0.95, centered: bool = True, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam (fused where this torch supports it on CPU: ≈3× cheaper steps for small nets), RAdam,
+    RMSProp (defaults: the MinAtar paper's centred α = 0.95, ε = 0.01), or AdamW with
+    ``weight_decay`` on tensors of two or more dimensions only (not on biases or norms)."""
     params = list(params)
+    if name == "adamw":
+        decay = [p for p in params if p.ndim >= 2]
+        rest = [p for p in params if p.ndim < 2]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                  {"params": rest, "weight_decay": 0.0}], lr=lr, eps=1e-8 if eps is None else eps,
+                                 betas=(0.9, 0.95), foreach=True)
     if name == "adam":
         e = 1e-8 if eps is None else eps
         try:
@@ -61,9 +68,9 @@ class Learner:
     """Parameters + optimizer + gradient hooks + global-norm clipping."""
 
     def __init__(self, module: nn.Module, optimizer: OptimizerName = "adam", lr: float = 1e-3,
-                 eps: float | None = None, alpha: float = 0.95, centered: bool = True):
+                 eps: float | None = None, alpha: float = 0.95, centered: bool = True, weight_decay: float = 0.0):
         self.params = [p for p in module.parameters() if p.requires_grad]
-        self.opt = make_optimizer(self.params, optimizer, lr, eps, alpha, centered)
+        self.opt = make_optimizer(self.params, optimizer, lr, eps, alpha, centered, weight_decay)
         self.grad_hooks: list[GradHook] = []
         self.steps = 0
         self.last_lr = lr

@@ -16,9 +16,8 @@ dataset — made here or elsewhere — loads with :func:`load_dataset`. No netwo
 
 from __future__ import annotations
 
-import os
+import json
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,30 +25,21 @@ from rich.progress import Progress
 
 from .envs import make_env_fn
 from .errors import ConfigError
+from .seqdata import SIDECAR, dataset_dir, datasets_root, load_dataset  # noqa: F401  (re-exported)
+from .seqdata import minari_module as _minari
 
 ID_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)?[A-Za-z0-9_\-]+-v\d+$")
 
 
-def _minari():
-    try:
-        import minari
-    except ImportError:  # pragma: no cover - installed by the dev/offline extras
-        raise ConfigError("offline datasets need minari: pip install 'distillrl[offline]'") from None
-    return minari
+def _minari_accepts(dataset_id: str) -> bool:
+    """Minari's own id rule (checked before Minari creates any folder)."""
+    from minari.dataset.minari_dataset import parse_dataset_id
 
-
-@contextmanager
-def datasets_root(root: str | Path):
-    """Minari reads and writes under ``MINARI_DATASETS_PATH``; point it at ``root`` for the block."""
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(Path(root).resolve())
     try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = old
+        parse_dataset_id(dataset_id)
+    except ValueError:
+        return False
+    return True
 
 
 def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset_id: str, root: str | Path,
@@ -64,8 +54,9 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
         raise ConfigError(f"--episodes must be ≥ 1, got {episodes}")
     if not 0.0 <= epsilon <= 1.0:
         raise ConfigError(f"--epsilon must be in [0, 1], got {epsilon}")
-    if not ID_RE.match(dataset_id):
-        raise ConfigError(f"dataset id {dataset_id!r} must look like [namespace/]name-v0")
+    if not ID_RE.match(dataset_id) or not _minari_accepts(dataset_id):
+        raise ConfigError(f"dataset id {dataset_id!r} must look like [namespace/]name-v0 (a namespace has at least "
+                          "two characters)")
     teacher = load_teacher(teacher_src, None, teacher_arch)
     env_spec = env_spec or teacher.env
     if not env_spec:
@@ -124,16 +115,9 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
                         f"reset seeds {seed}..{seed + episodes - 1}; infos/teacher_logits[t]: the teacher's outputs "
                         "on observations[t]")
     env.close()
-    path = Path(root) / dataset_id.replace("/", os.sep)
+    path = dataset_dir(dataset_id, root)
+    (path / SIDECAR).write_text(json.dumps({"env": env_spec, "teacher": teacher_src, "epsilon": epsilon, "seed": seed,
+                                            "episodes": episodes}, indent=1) + "\n")
     return {"dataset": dataset_id, "path": str(path), "env": env_spec, "teacher": teacher_src, "epsilon": epsilon,
             "episodes": episodes, "steps": steps, "mean_return": float(np.mean(rets)), "returns": rets,
             "total_steps": int(ds.total_steps)}
-
-
-def load_dataset(dataset_id: str, root: str | Path):
-    """A Minari dataset by id from ``root`` (Minari's own loader; never downloads)."""
-    minari = _minari()
-    with datasets_root(root):
-        if dataset_id not in minari.list_local_datasets():
-            raise ConfigError(f"no dataset {dataset_id} under {root}")
-        return minari.load_dataset(dataset_id, download=False)
