@@ -290,8 +290,14 @@ def cmd_eval(argv: list[str]) -> int:
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of argmax")
     p.add_argument("--max-episode-steps", type=int, default=None, help="cap episode length [≥ 1]")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads [≥ 1; default: 1]")
+    p.add_argument("--target-return", type=float, default=None,
+                   help="Decision Transformers: the return to condition on (default: the one it was trained for)")
     _common(p)
     ns = p.parse_args(argv)
+    from .dt import is_dt_source
+
+    if is_dt_source(ns.source):
+        return _eval_dt(ns)
     import time
 
     import numpy as np
@@ -330,6 +336,50 @@ def cmd_eval(argv: list[str]) -> int:
     summary = {"source": ns.source, "env": env, "kind": agent.kind, **summarize(rets), **success(env, rets),
                "steps": int(lens.sum()),
                "sps": float(lens.sum() / max(wall, 1e-9)), "greedy": not ns.stochastic}
+    emit(summary, ns.json)
+    return 0
+
+
+def _eval_dt(ns) -> int:
+    """``distillrl eval`` of a Decision Transformer (a teacher or a multi-task student): each task
+    conditioned on its target return."""
+    import numpy as np
+
+    from .config import Domain
+    from .dt import load_dt, rollout
+    from .errors import DistillRLError
+    from .evaluate import summarize
+    from .jobs import set_threads
+    from .run import emit
+    from .tasks import TaskSet, task_name
+
+    try:
+        for flag, val, dom in (("--episodes", ns.episodes, "≥ 1"), ("--seed", ns.seed, "≥ 0"),
+                               ("--threads", ns.threads, "≥ 1"), ("--max-episode-steps", ns.max_episode_steps, "≥ 1")):
+            if val is not None:
+                Domain.parse(dom).check(val, flag)
+        set_threads(ns.threads)
+        t = load_dt(ns.source)
+        env = ns.env or t.env
+        if not env:
+            raise ConfigError(f"{ns.source} does not record its environment: pass --env")
+        ts = TaskSet.build(env, "heads")
+        if ts.n_tasks != t.model.n_tasks or tuple(ts.info.obs_shape) != t.model.obs_shape:
+            raise ConfigError(f"{ns.source} was trained on other tasks than {env}")
+        targets = [ns.target_return] * ts.n_tasks if ns.target_return is not None else t.target_returns
+        if targets is None or None in targets:
+            raise ConfigError(f"{ns.source} does not record its target return: pass --target-return")
+    except DistillRLError as e:
+        die("distillrl eval", str(e))
+    per = {}
+    for k in range(ts.n_tasks):
+        r = np.asarray(rollout(t.model, ts, k, targets[k], ns.episodes, ns.seed, ns.max_episode_steps, ns.stochastic))
+        per[task_name(ts.specs[k])] = {**summarize(r), "target_return": targets[k]}
+    summary = {"source": ns.source, "env": env, "kind": "dt", "greedy": not ns.stochastic}
+    if ts.n_tasks == 1:
+        summary.update(next(iter(per.values())))
+    else:
+        summary["tasks"] = per
     emit(summary, ns.json)
     return 0
 

@@ -142,12 +142,17 @@ class DTTeacher(Teacher):
 
     sequence = True
 
-    def __init__(self, model: DecisionTransformer, name: str, env: str | None = None, target_return: float | None = None,
-                 tau: float | None = None):
+    def __init__(self, model: DecisionTransformer, name: str, env: str | None = None,
+                 target_returns: list[float] | None = None, tau: float | None = None):
         super().__init__(name, model.obs_shape, model.n_actions, "policy", tau, env, param_count(model))
         self.model = model.eval().requires_grad_(False)
-        self.target_return = target_return
+        self.target_returns = target_returns
+        """the return each task's evaluation conditions on (one per task; None if not recorded)"""
         self.context = model.context
+
+    @property
+    def target_return(self) -> float | None:
+        return self.target_returns[0] if self.target_returns else None
 
     def raw(self, obs, task_id=None):  # pragma: no cover - a single observation is not enough context
         raise TeacherError(f"{self.name} is a Decision Transformer: it labels context windows (logits_window)")
@@ -166,7 +171,8 @@ def load_dt(source: str | Path, tau: float | None = None) -> DTTeacher:
     p = Path(source)
     ck = p / "checkpoints" / "last.safetensors" if p.is_dir() else p
     if not ck.is_file():
-        raise TeacherError(f"no Decision-Transformer checkpoint at {ck}")
+        raise TeacherError(f"no Decision-Transformer checkpoint at {ck} (offline distillation takes the run "
+                           "directories of train --algo dt)")
     try:
         state, meta = checkpoint.load(ck)
     except CheckpointError as e:
@@ -176,7 +182,9 @@ def load_dt(source: str | Path, tau: float | None = None) -> DTTeacher:
         raise TeacherError(f"{source} is not a Decision Transformer (algo {meta.get('algo')})")
     model = DecisionTransformer.from_spec(spec)
     model.load_state_dict(state["agent"])
-    return DTTeacher(model, str(source), meta.get("env"), state.get("algo_state", {}).get("target_return"), tau)
+    a = state.get("algo_state", {})
+    targets = a.get("target_returns") or ([a["target_return"]] if a.get("target_return") is not None else None)
+    return DTTeacher(model, str(source), meta.get("env"), targets, tau)
 
 
 def is_dt_source(source) -> bool:

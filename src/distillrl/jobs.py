@@ -334,6 +334,7 @@ def _finish_kickstart(trainer, cfg) -> dict:
 
 def _prepare_dt(cfg):
     """The environment defaults to the one the (first) dataset was recorded in."""
+    validate(cfg)  # bad options before any file is read
     if not cfg.env and cfg.dataset:
         from .seqdata import dataset_env
 
@@ -343,6 +344,7 @@ def _prepare_dt(cfg):
 
 def _prepare_offline_distill(cfg):
     """The task set defaults to the teachers' environments, in their order."""
+    validate(cfg)  # bad options before any teacher is loaded
     if not cfg.env and cfg.teacher:
         from .dt import load_dt
 

@@ -30,7 +30,7 @@ class TrainConfig(RunConfig, ActorOptions):
     """Train a PPO, A2C, DQN, PQN or IMPALA agent."""
 
     algo: Literal["ppo", "a2c", "dqn", "pqn", "impala"] = "ppo"
-    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings), dqn, pqn (parallel Q-learning: vector envs, Q(λ), no replay), or impala (V-trace; actors on Ray: --actors, --address)"""
+    """learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings), dqn, pqn (parallel Q-learning: vector envs, Q(λ), no replay), or impala (V-trace; actors on Ray: --actors, --address); offline Decision Transformers: train --algo dt --help"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
     pqn: PQNConfig = field(default_factory=PQNConfig)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..curriculum import Curriculum, CurriculumKind
-from ..dt import DecisionTransformer, DTTeacher, batch_tensors, load_dt, param_count
+from ..dt import DecisionTransformer, batch_tensors, load_dt, param_count
 from ..errors import CheckpointError, ConfigError
 from ..learner import Learner
 from ..losses import kl
@@ -283,9 +283,6 @@ class DTTrainer(_OfflineTrainer):
     def load_state_dict(self, s: dict) -> None:
         self._load_base(s)
 
-    def teacher(self) -> DTTeacher:
-        return DTTeacher(self.agent, "dt", self.env, self.target_return)
-
 
 # --------------------------------------------------------------------------- the multi-task student
 
@@ -437,6 +434,7 @@ class OfflineDistillTrainer(_OfflineTrainer):
         st = {"history": torch.as_tensor(c.history, dtype=torch.int64), "current": c._current,
               "last_kls": list(c.last_kls) if c.last_kls is not None else []}
         return {**self._base_state(), "algo_state": {"curriculum": st, "kl_evals": self.kl_evals,
+                                                      "target_returns": [t.target_return for t in self.teachers],
                                                       "surgery": self.surgery.state_dict() if self.surgery else {}}}
 
     def load_state_dict(self, s: dict) -> None:
