@@ -205,8 +205,10 @@ def test_rollouts_are_time_major_until_the_learner():
 
 def _config_classes():
     from distillrl.algos import DQNConfig, PPOConfig
+    from distillrl.algos.offline import DTConfig, DTNetConfig, OfflineDistillConfig
 
-    return [RunConfig, TrainConfig, PPOConfig, DQNConfig, NetConfig, DistillConfig, KickstartOptions, KickstartConfig]
+    return [RunConfig, TrainConfig, PPOConfig, DQNConfig, NetConfig, DistillConfig, KickstartOptions, KickstartConfig,
+            DTConfig, DTNetConfig, OfflineDistillConfig]
 
 
 @pytest.mark.parametrize("cls", _config_classes(), ids=lambda c: c.__name__)

@@ -144,6 +144,21 @@ def test_dataset_episodes_read_back(two_tasks):
     np.testing.assert_allclose(e.rtg[e.starts], e.returns)
 
 
+def test_a_dataset_made_elsewhere_needs_its_env(two_tasks, tmp_path):
+    import shutil
+
+    from distillrl.errors import ConfigError
+    from distillrl.seqdata import SIDECAR
+
+    root = tmp_path / "other"
+    shutil.copytree(two_tasks / "distillrl" / "asterix-a-v0", root / "distillrl" / "asterix-a-v0")
+    (root / "distillrl" / "asterix-a-v0" / SIDECAR).unlink()  # Minari's files only
+    with pytest.raises(ConfigError, match="pass --env"):
+        read_episodes("distillrl/asterix-a-v0", root)
+    e, env = read_episodes("distillrl/asterix-a-v0", root, env="minatar:asterix")
+    assert env == "minatar:asterix" and e.n_episodes == 2
+
+
 def _train_dt(cli, root, out, dataset, steps=30):
     p = cli("train", "--algo", "dt", "--dataset", dataset, "--dataset-root", root, "--steps", steps,
             "--net.d-model", "16", "--net.n-layer", "1", "--net.n-head", "2", "--net.context", "4",

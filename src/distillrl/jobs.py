@@ -335,7 +335,7 @@ def _finish_kickstart(trainer, cfg) -> dict:
 def _prepare_dt(cfg):
     """The environment defaults to the one the (first) dataset was recorded in."""
     validate(cfg)  # bad options before any file is read
-    if not cfg.env and cfg.dataset:
+    if not cfg.env and cfg.dataset:  # (a dataset made elsewhere: its Minari env_spec, or --env)
         from .seqdata import dataset_env
 
         cfg = dataclasses.replace(cfg, env=dataset_env(cfg.dataset[0].split("+")[0], cfg.dataset_root))

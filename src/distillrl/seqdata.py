@@ -214,9 +214,9 @@ class Episodes:
         return out
 
 
-def read_episodes(dataset_ids: list[str] | str, root: str | Path) -> tuple[Episodes, str]:
+def read_episodes(dataset_ids: list[str] | str, root: str | Path, env: str | None = None) -> tuple[Episodes, str]:
     """One task's episodes from one or more Minari datasets (``a+b`` or a list), and its env spec
-    (the datasets must agree)."""
+    (the datasets must agree; ``env`` names it for datasets that do not record one)."""
     if isinstance(dataset_ids, str):
         dataset_ids = [dataset_ids]
     dataset_ids = [d for item in dataset_ids for d in item.split("+") if d]
@@ -229,7 +229,7 @@ def read_episodes(dataset_ids: list[str] | str, root: str | Path) -> tuple[Episo
             eps.append({"observations": e.observations, "actions": e.actions, "rewards": e.rewards,
                         "teacher_logits": infos.get("teacher_logits")})
         parts.append(Episodes.from_arrays(eps, did))
-        envs.append(dataset_env(did, root, ds))
+        envs.append(env or dataset_env(did, root, ds))
     if len(set(envs)) != 1:
         raise ConfigError(f"datasets {'+'.join(dataset_ids)} were recorded in different environments: {sorted(set(envs))}")
     return Episodes.concat(parts), envs[0]

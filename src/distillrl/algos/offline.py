@@ -102,7 +102,7 @@ class DTConfig(OfflineOptions):
     dataset: list[str] = field(default_factory=list)
     """Minari dataset id(s) of the one task, concatenated (several flags or a+b), e.g. distillrl/breakout-expert-v0"""
     target_return: float | None = None
-    """return the evaluation conditions on (default: the best episode return in the data)"""
+    """return the evaluation conditions on (default: the best episode return in the data) {(-inf, inf)}"""
     sample: bool = False
     """evaluation samples actions from the policy (default: greedy)"""
     compare_teacher: bool = True
@@ -240,7 +240,7 @@ class DTTrainer(_OfflineTrainer):
     def __init__(self, cfg: DTConfig):
         torch.manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
-        data, env = read_episodes(list(cfg.dataset), cfg.dataset_root)
+        data, env = read_episodes(list(cfg.dataset), cfg.dataset_root, cfg.env or None)
         self.env = cfg.env or env
         self.taskset = TaskSet.build(self.env)
         if self.taskset.n_tasks != 1:

@@ -1,0 +1,81 @@
+"""Tables for BENCHMARKS §12 from bench/results/offline_*.json (python bench/summarize_offline.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+R = Path("bench/results")
+
+
+def load(name: str) -> dict:
+    p = R / f"offline_{name}.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def ms(xs, pct=True) -> str:
+    xs = np.asarray(xs, float) * (100 if pct else 1)
+    if len(xs) == 1:
+        return f"{xs[0]:.1f}"
+    return f"{xs.mean():.1f} ± {xs.std(ddof=1):.1f}"
+
+
+def geomean(xs) -> float:
+    xs = [max(float(x), 1e-3) for x in xs]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def main() -> None:
+    data = load("data")
+    if data:
+        print("### Datasets\n\n| game | variant | teacher | ε | episodes | steps | mean return |\n|---|---|---|---|---|---|---|")
+        for did, d in data.items():
+            print(f"| {d['game']} | {d['variant']} | `{d['teacher']}` | {d['epsilon']} | {d['episodes']} | {d['steps']} | "
+                  f"{d['mean_return']:.1f} |")
+    teachers = load("teachers")
+    if teachers:
+        print("\n### Decision-Transformer teachers\n\n| game | updates | params | data mean return | target return | "
+              "DT return | policy teacher return | DT % of policy teacher | tokens/s |\n|---|---|---|---|---|---|---|---|---|")
+        for t in teachers.values():
+            print(f"| {t['game']} | {t['steps']} | {t['n_params']} | {t['data_mean_return']:.1f} | {t['target_return']:.0f} | "
+                  f"{t['dt_return']:.1f} | {t['teacher_return']:.1f} | {100 * t['score_ratio']:.1f}% | "
+                  f"{t['tokens_per_s']:.0f} |")
+    students = load("students")
+    if students:
+        groups: dict = {}
+        for s in students.values():
+            groups.setdefault((s["curriculum"], s["pcgrad"], s["steps"]), []).append(s)
+        games = [p["task"] for p in next(iter(students.values()))["per_task"]]
+        print("\n### Students (% of each game's DT teacher, mean ± sd over seeds)\n")
+        print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL (mean of games) | "
+              "task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 4))
+        order = {"cycle": 0, "uniform": 1, "max-kl": 2}
+        rows = []
+        for (cur, pc, steps), ss in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+            per = [ms([next(p["score_ratio"] for p in s["per_task"] if p["task"] == g) for s in ss]) for g in games]
+            gm = [s["geomean_ratio"] for s in ss]
+            kl = [np.mean(list(s["heldout_kl"].values())) for s in ss]
+            counts = np.mean([s["task_counts"] for s in ss], 0)
+            proj = [s.get("pcgrad_projected_share") for s in ss if s.get("pcgrad_projected_share") is not None]
+            rows.append((cur, pc, gm))
+            print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
+                  f"{np.mean(kl):.3f} ± {np.std(kl, ddof=1) if len(kl) > 1 else 0:.3f} | "
+                  f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
+        s0 = next(iter(students.values()))
+        print(f"\nStudent: {s0['student_params']} parameters (d_model {s0['d_model']}), {100 * s0['param_fraction']:.1f}% of "
+              f"the smallest teacher ({min(s0['teacher_params'])}); {s0['steps']} updates of 64 windows each.")
+    tp = load("throughput")
+    if tp:
+        k = sorted(tp)[-1]
+        t = tp[k]
+        print(f"\n### Throughput ({k})\n\n| model | params | updates/s | training tokens/s |\n|---|---|---|---|")
+        for w in ("teacher", "student"):
+            print(f"| {w} | {t[w]['n_params']} | {t[w]['updates_per_s']:.1f} | {t[w]['tokens_per_s']:.0f} |")
+        print(f"\nstudent / teacher tokens/s: {t['student_over_teacher']:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
