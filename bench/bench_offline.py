@@ -17,8 +17,8 @@ Results: ``bench/results/offline_<part>.json`` (finished entries are skipped on 
 each run's config, metrics and summary under ``bench/results/offline/<part>/``.
 
     python bench/bench_offline.py data
-    python bench/bench_offline.py teachers --steps 5000
-    python bench/bench_offline.py students --steps 3000 --seeds 1 2 3
+    python bench/bench_offline.py teachers --steps 5000 [--encoder conv|linear]
+    python bench/bench_offline.py students --steps 4000 --seeds 1 2 3
     python bench/bench_offline.py throughput
     python bench/bench_offline.py plot
 """
@@ -91,18 +91,23 @@ def part_data(games, out: Path) -> None:
             save(out, res)
 
 
-def part_teachers(games, steps: int, seed: int, out: Path) -> None:
+def teacher_name(game: str, steps: int, seed: int, encoder: str) -> str:
+    return f"dt_{game}_s{seed}_{steps}" + ("" if encoder == "linear" else f"_{encoder}")
+
+
+def part_teachers(games, steps: int, seed: int, encoder: str, out: Path) -> None:
     res = load(out)
     for g in games:
-        key = f"{g}|{steps}|{seed}"
+        key = f"{g}|{steps}|{seed}" + ("" if encoder == "linear" else f"|{encoder}")
         if key in res:
             continue
-        name = f"dt_{g}_s{seed}_{steps}"
+        name = teacher_name(g, steps, seed, encoder)
         rd = RUNS / "teachers" / name
         s = run("train", rd, ["--algo", "dt", "--dataset", task_datasets(g), "--dataset-root", str(ROOT),
-                              "--steps", str(steps), "--seed", str(seed), "--eval-episodes", "30"])
+                              "--steps", str(steps), "--seed", str(seed), "--eval-episodes", "30",
+                              "--net.encoder", encoder])
         keep(rd, "teachers", name)
-        res[key] = {"game": g, "steps": steps, "seed": seed, "run_dir": str(rd), **{
+        res[key] = {"game": g, "steps": steps, "seed": seed, "encoder": encoder, "run_dir": str(rd), **{
             k: s[k] for k in ("dt_return", "teacher_return", "score_ratio", "data_mean_return", "data_max_return",
                               "target_return", "data_episodes", "data_steps", "n_params", "tokens_per_s", "wall_s")},
                     "action_accuracy": action_accuracy(rd, g)}
@@ -133,13 +138,13 @@ def action_accuracy(run_dir: Path, game: str, n: int = 3000) -> dict:
     return out
 
 
-def teacher_dirs(games, steps: int, seed: int) -> list[str]:
-    return [str(RUNS / "teachers" / f"dt_{g}_s{seed}_{steps}") for g in games]
+def teacher_dirs(games, steps: int, seed: int, encoder: str) -> list[str]:
+    return [str(RUNS / "teachers" / teacher_name(g, steps, seed, encoder)) for g in games]
 
 
-def part_students(games, teacher_steps: int, steps: int, seeds, curricula, out: Path) -> None:
+def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, curricula, out: Path) -> None:
     res = load(out)
-    teachers = teacher_dirs(games, teacher_steps, 1)
+    teachers = teacher_dirs(games, teacher_steps, 1, encoder)
     for seed in seeds:
         for cur in curricula:
             for pc in (False, True):
@@ -161,12 +166,13 @@ def part_students(games, teacher_steps: int, steps: int, seeds, curricula, out: 
                 save(out, res)
 
 
-def part_throughput(games, teacher_steps: int, steps: int, out: Path) -> None:
+def part_throughput(games, teacher_steps: int, encoder: str, steps: int, out: Path) -> None:
     """A DT teacher's and the student's training tokens/s, back to back, one thread each."""
     res = {}
-    teachers = teacher_dirs(games, teacher_steps, 1)
+    teachers = teacher_dirs(games, teacher_steps, 1, encoder)
     for what, kind, args in (
-            ("teacher", "train", ["--algo", "dt", "--dataset", task_datasets(games[0]), "--dataset-root", str(ROOT)]),
+            ("teacher", "train", ["--algo", "dt", "--dataset", task_datasets(games[0]), "--dataset-root", str(ROOT),
+                                  "--net.encoder", encoder]),
             ("student", "distill", ["--offline", "--teacher", *teachers, "--dataset-root", str(ROOT),
                                     "--curriculum", "cycle"])):
         rd = RUNS / "throughput" / f"{what}_{int(time.time())}"
@@ -222,19 +228,21 @@ def main() -> None:
     ap.add_argument("--games", nargs="+", default=GAMES)
     ap.add_argument("--teacher-steps", type=int, default=5000, help="the teachers' updates (students: which teachers)")
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--encoder", default="conv", help="the teachers' observation encoder (students: which teachers)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--curricula", nargs="+", default=["cycle", "uniform", "max-kl"])
     a = ap.parse_args()
     if a.part == "data":
         part_data(a.games, RESULTS / "offline_data.json")
     elif a.part == "teachers":
-        part_teachers(a.games, a.steps or a.teacher_steps, a.seeds[0], RESULTS / "offline_teachers.json")
+        part_teachers(a.games, a.steps or a.teacher_steps, a.seeds[0], a.encoder, RESULTS / "offline_teachers.json")
     elif a.part == "students":
-        part_students(a.games, a.teacher_steps, a.steps or 3000, a.seeds, a.curricula, RESULTS / "offline_students.json")
+        part_students(a.games, a.teacher_steps, a.encoder, a.steps or 4000, a.seeds, a.curricula,
+                      RESULTS / "offline_students.json")
     elif a.part == "throughput":
-        part_throughput(a.games, a.teacher_steps, a.steps or 300, RESULTS / "offline_throughput.json")
+        part_throughput(a.games, a.teacher_steps, a.encoder, a.steps or 300, RESULTS / "offline_throughput.json")
     else:
-        part_plot(a.steps or 3000, a.seeds[0])
+        part_plot(a.steps or 4000, a.seeds[0])
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ def main() -> None:
                   f"{d['mean_return']:.1f} |")
     teachers = load("teachers")
     if teachers:
-        print("\n### Decision-Transformer teachers\n\n| game | updates | params | data mean return | target return | "
-              "DT return | policy teacher return | DT % of policy teacher | action accuracy: training / fresh expert episodes | tokens/s |\n|---|---|---|---|---|---|---|---|---|---|")
+        print("\n### Decision-Transformer teachers\n\n| game | encoder | updates | params | data mean return | target return | "
+              "DT return | policy teacher return | DT % of policy teacher | action accuracy: training / fresh expert episodes | tokens/s |\n|---|---|---|---|---|---|---|---|---|---|---|")
         for t in teachers.values():
-            print(f"| {t['game']} | {t['steps']} | {t['n_params']} | {t['data_mean_return']:.1f} | {t['target_return']:.0f} | "
+            print(f"| {t['game']} | {t.get('encoder', 'linear')} | {t['steps']} | {t['n_params']} | {t['data_mean_return']:.1f} | {t['target_return']:.0f} | "
                   f"{t['dt_return']:.1f} | {t['teacher_return']:.1f} | {100 * t['score_ratio']:.1f}% | "
                   + (f"{100 * t['action_accuracy']['train_expert']:.0f}% / {100 * t['action_accuracy']['fresh_expert']:.0f}% | "
                      if "action_accuracy" in t else "– | ") +

@@ -63,21 +63,25 @@ def test_attention_mask_by_hand():
     assert torch.equal(m, expect)
 
 
-def _model(**kw):
+OBS = {"linear": (2, 3), "conv": (4, 4, 2)}
+
+
+def _model(encoder="linear", **kw):
     torch.manual_seed(0)
-    return DecisionTransformer((2, 3), 4, context=5, d_model=16, n_layer=2, n_head=2, dropout=0.0, max_timestep=50,
-                               rtg_scale=[10.0], **kw).eval()
+    return DecisionTransformer(OBS[encoder], 4, context=5, d_model=16, n_layer=2, n_head=2, dropout=0.0,
+                               max_timestep=50, rtg_scale=[10.0], encoder=encoder, **kw).eval()
 
 
-def _batch(b=3, k=5, seed=0):
+def _batch(b=3, k=5, seed=0, encoder="linear"):
     g = torch.Generator().manual_seed(seed)
-    return {"obs": torch.rand(b, k, 2, 3, generator=g), "rtg": torch.rand(b, k, generator=g) * 10,
+    return {"obs": torch.rand(b, k, *OBS[encoder], generator=g), "rtg": torch.rand(b, k, generator=g) * 10,
             "actions": torch.randint(0, 4, (b, k), generator=g), "timesteps": torch.arange(k).repeat(b, 1),
             "valid": torch.ones(b, k, dtype=torch.bool)}
 
 
-def test_causal_masking_a_future_token_cannot_change_a_past_prediction():
-    m, x = _model(), _batch()
+@pytest.mark.parametrize("encoder", ["linear", "conv"])
+def test_causal_masking_a_future_token_cannot_change_a_past_prediction(encoder):
+    m, x = _model(encoder), _batch(encoder=encoder)
     base = m(**x)
     t = 2
     for key, change in (("actions", lambda v: (v + 1) % 4), ("obs", lambda v: v + 5.0), ("rtg", lambda v: v - 3.0)):
@@ -93,8 +97,9 @@ def test_causal_masking_a_future_token_cannot_change_a_past_prediction():
         assert (out[:, first_changed:] - base[:, first_changed:]).abs().max() > 1e-4  # the future does see it
 
 
-def test_padding_is_invisible():
-    m, x = _model(), _batch()
+@pytest.mark.parametrize("encoder", ["linear", "conv"])
+def test_padding_is_invisible(encoder):
+    m, x = _model(encoder), _batch(encoder=encoder)
     x["valid"][:, :2] = False
     base = m(**x)
     y = {k: v.clone() for k, v in x.items()}
@@ -103,6 +108,18 @@ def test_padding_is_invisible():
     y["actions"][:, :2] = 3
     torch.testing.assert_close(m(**y)[:, 2:], base[:, 2:], rtol=0, atol=1e-6)
     assert torch.isfinite(m(**y)).all()
+
+
+def test_conv_encoder_reads_channels_last_images():
+    m = _model("conv")
+    hwc = torch.rand(1, 5, 4, 4, 2)
+    chw = DecisionTransformer((2, 4, 4), 4, context=5, d_model=16, n_layer=2, n_head=2, dropout=0.0, max_timestep=50,
+                              rtg_scale=[10.0], encoder="conv", layout="chw").eval()
+    chw.load_state_dict(m.state_dict())
+    x = {k: v[:1] for k, v in _batch(encoder="conv").items() if k != "obs"}
+    torch.testing.assert_close(m(hwc, **x), chw(hwc.permute(0, 1, 4, 2, 3), **x))
+    with pytest.raises(ValueError, match="images"):
+        DecisionTransformer((6,), 2, encoder="conv")
 
 
 def test_multitask_heads_mask_illegal_actions_and_route_by_task():

@@ -49,15 +49,25 @@ class DecisionTransformer(nn.Module):
 
     def __init__(self, obs_shape, n_actions: int, n_tasks: int = 1, d_model: int = 128, n_layer: int = 3,
                  n_head: int = 4, context: int = 20, dropout: float = 0.1, max_timestep: int = 4096,
-                 rtg_scale=None, legal=None):
+                 rtg_scale=None, legal=None, encoder: str = "linear", layout: str = "hwc"):
         super().__init__()
         if d_model % n_head:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_head ({n_head})")
         self.obs_shape, self.n_actions, self.n_tasks = tuple(int(x) for x in obs_shape), int(n_actions), int(n_tasks)
         self.d_model, self.n_layer, self.n_head, self.context = d_model, n_layer, n_head, context
         self.dropout_p, self.max_timestep = dropout, max_timestep
+        self.encoder, self.layout = encoder, layout
         obs_dim = int(np.prod(self.obs_shape))
-        self.embed_obs = nn.Sequential(nn.Linear(obs_dim, d_model), nn.Tanh())
+        if encoder == "conv":  # images: one 3×3 convolution (MinAtar's) before the linear embedding
+            if len(self.obs_shape) != 3:
+                raise ValueError(f"the conv encoder takes images, not observations of shape {self.obs_shape}")
+            c, h, w = (self.obs_shape[2], *self.obs_shape[:2]) if layout == "hwc" else self.obs_shape
+            self.embed_obs = nn.Sequential(nn.Conv2d(c, 16, 3), nn.ReLU(), nn.Flatten(),
+                                           nn.Linear(16 * (h - 2) * (w - 2), d_model), nn.Tanh())
+        elif encoder == "linear":
+            self.embed_obs = nn.Sequential(nn.Flatten(), nn.Linear(obs_dim, d_model), nn.Tanh())
+        else:
+            raise ValueError(f"unknown encoder {encoder!r}")
         self.embed_rtg = nn.Linear(1, d_model)
         self.embed_action = nn.Embedding(n_actions, d_model)
         self.embed_time = nn.Embedding(max_timestep, d_model)
@@ -86,7 +96,8 @@ class DecisionTransformer(nn.Module):
         return {"kind": "dt", "obs_shape": list(self.obs_shape), "n_actions": self.n_actions, "n_tasks": self.n_tasks,
                 "d_model": self.d_model, "n_layer": self.n_layer, "n_head": self.n_head, "context": self.context,
                 "dropout": self.dropout_p, "max_timestep": self.max_timestep,
-                "rtg_scale": [float(x) for x in self.rtg_scale], "legal": self.legal.tolist()}
+                "rtg_scale": [float(x) for x in self.rtg_scale], "legal": self.legal.tolist(), "encoder": self.encoder,
+                "layout": self.layout}
 
     @classmethod
     def from_spec(cls, spec: dict) -> "DecisionTransformer":
@@ -101,7 +112,10 @@ class DecisionTransformer(nn.Module):
         time = self.embed_time(t)
         r = (rtg / self.rtg_scale[task][:, None]).unsqueeze(-1)
         e_r = self.embed_rtg(r) + time
-        e_s = self.embed_obs(obs.reshape(b, k, -1)) + time
+        o = obs.reshape((b * k,) + self.obs_shape)
+        if self.encoder == "conv" and self.layout == "hwc":
+            o = o.permute(0, 3, 1, 2)
+        e_s = self.embed_obs(o).reshape(b, k, self.d_model) + time
         e_a = self.embed_action(actions.clamp(0, self.n_actions - 1)) + time
         x = torch.stack([e_r, e_s, e_a], 2).reshape(b, 3 * k, self.d_model)  # R̂_1 s_1 a_1 R̂_2 ...
         if self.embed_task is not None:

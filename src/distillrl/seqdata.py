@@ -216,7 +216,7 @@ class Episodes:
 
 def read_episodes(dataset_ids: list[str] | str, root: str | Path, env: str | None = None) -> tuple[Episodes, str]:
     """One task's episodes from one or more Minari datasets (``a+b`` or a list), and its env spec
-    (the datasets must agree; ``env`` names it for datasets that do not record one)."""
+    (the datasets must agree; ``env`` names it for datasets that record none)."""
     if isinstance(dataset_ids, str):
         dataset_ids = [dataset_ids]
     dataset_ids = [d for item in dataset_ids for d in item.split("+") if d]
@@ -229,7 +229,13 @@ def read_episodes(dataset_ids: list[str] | str, root: str | Path, env: str | Non
             eps.append({"observations": e.observations, "actions": e.actions, "rewards": e.rewards,
                         "teacher_logits": infos.get("teacher_logits")})
         parts.append(Episodes.from_arrays(eps, did))
-        envs.append(env or dataset_env(did, root, ds))
-    if len(set(envs)) != 1:
-        raise ConfigError(f"datasets {'+'.join(dataset_ids)} were recorded in different environments: {sorted(set(envs))}")
+        try:
+            envs.append(dataset_env(did, root, ds))
+        except ConfigError:
+            if env is None:
+                raise
+            envs.append(env)
+        if len(set(envs)) != 1:
+            raise ConfigError(f"datasets {'+'.join(dataset_ids)} were recorded in different environments: "
+                              f"{sorted(set(envs))}")
     return Episodes.concat(parts), envs[0]

@@ -52,6 +52,8 @@ class DTNetConfig:
     """dropout on embeddings, attention and feed-forward {[0, 1)}"""
     max_timestep: int = 0
     """size of the timestep embedding (later steps share the last); 0: 1.5 × the longest episode in the data {≥ 0}"""
+    encoder: Literal["auto", "linear", "conv"] = "auto"
+    """observation embedding: linear (flattened), conv (a 3×3 convolution first; images), auto (conv for images)"""
 
     def check(self) -> None:
         if self.d_model % self.n_head:
@@ -227,6 +229,12 @@ def _check_data(data: Episodes, taskset_info, source: str) -> None:
         raise ConfigError(f"dataset {source} has actions outside {taskset_info.spec}'s {taskset_info.n_actions}")
 
 
+def _encoder(net: DTNetConfig, info) -> str:
+    if net.encoder != "auto":
+        return net.encoder
+    return "conv" if len(info.obs_shape) == 3 else "linear"
+
+
 def _max_timestep(cfg_net: DTNetConfig, lengths) -> int:
     return cfg_net.max_timestep or int(1.5 * max(int(x) for x in lengths)) + 1
 
@@ -241,7 +249,7 @@ class DTTrainer(_OfflineTrainer):
         torch.manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
         data, env = read_episodes(list(cfg.dataset), cfg.dataset_root, cfg.env or None)
-        self.env = cfg.env or env
+        self.env = cfg.env or env  # a variant of the recorded env (e.g. with options) may be named
         self.taskset = TaskSet.build(self.env)
         if self.taskset.n_tasks != 1:
             raise ConfigError("a Decision-Transformer teacher learns one task: --env names one environment")
@@ -252,7 +260,8 @@ class DTTrainer(_OfflineTrainer):
         self.target_return = cfg.target_return if cfg.target_return is not None else float(data.returns.max())
         n = cfg.net
         model = DecisionTransformer(info.obs_shape, info.n_actions, 1, n.d_model, n.n_layer, n.n_head, n.context,
-                                    n.dropout, _max_timestep(n, data.lengths), [self.rtg_scale])
+                                    n.dropout, _max_timestep(n, data.lengths), [self.rtg_scale],
+                                    encoder=_encoder(n, info), layout=info.layout)
         super().__init__(cfg, model)
 
     def advance(self, n: int) -> list[dict]:
@@ -339,7 +348,8 @@ class OfflineDistillTrainer(_OfflineTrainer):
 
         def make(d: int) -> DecisionTransformer:
             return DecisionTransformer(info.obs_shape, info.n_actions, self.taskset.n_tasks, d, n.n_layer, n.n_head,
-                                       n.context, n.dropout, max_t, scales, self.taskset.legal)
+                                       n.context, n.dropout, max_t, scales, self.taskset.legal,
+                                       encoder=_encoder(n, info), layout=info.layout)
 
         self.teacher_params = min(t.n_params for t in self.teachers)
         d = n.d_model if cfg.student_size is None else student_width(cfg.student_size, self.teacher_params, make)
