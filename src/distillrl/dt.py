@@ -65,7 +65,7 @@ class DecisionTransformer(nn.Module):
             self.embed_obs = nn.Sequential(nn.Conv2d(c, 16, 3), nn.ReLU(), nn.Flatten(),
                                            nn.Linear(16 * (h - 2) * (w - 2), d_model), nn.Tanh())
         elif encoder == "linear":
-            self.embed_obs = nn.Sequential(nn.Flatten(), nn.Linear(obs_dim, d_model), nn.Tanh())
+            self.embed_obs = nn.Sequential(nn.Linear(obs_dim, d_model), nn.Tanh())
         else:
             raise ValueError(f"unknown encoder {encoder!r}")
         self.embed_rtg = nn.Linear(1, d_model)
@@ -112,7 +112,7 @@ class DecisionTransformer(nn.Module):
         time = self.embed_time(t)
         r = (rtg / self.rtg_scale[task][:, None]).unsqueeze(-1)
         e_r = self.embed_rtg(r) + time
-        o = obs.reshape((b * k,) + self.obs_shape)
+        o = obs.reshape((b * k,) + self.obs_shape) if self.encoder == "conv" else obs.reshape(b * k, -1)
         if self.encoder == "conv" and self.layout == "hwc":
             o = o.permute(0, 3, 1, 2)
         e_s = self.embed_obs(o).reshape(b, k, self.d_model) + time
