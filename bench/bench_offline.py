@@ -18,7 +18,7 @@ each run's config, metrics and summary under ``bench/results/offline/<part>/``.
 
     python bench/bench_offline.py data
     python bench/bench_offline.py teachers --steps 5000 [--encoder conv|linear]
-    python bench/bench_offline.py students --steps 4000 --seeds 1 2 3
+    python bench/bench_offline.py students --steps 6000 --seeds 1 2 3
     python bench/bench_offline.py throughput
     python bench/bench_offline.py plot
 """
@@ -48,6 +48,9 @@ ROOT = Path("runs/datasets")
 GAMES = ["breakout", "asterix", "seaquest"]
 EPISODES = {"breakout": 60, "asterix": 150, "seaquest": 60, "freeway": 8, "space_invaders": 10}
 """episodes per dataset: ≈ 15–90k steps of expert play per game. Smaller sets overfit: a DT on 30 Asterix episodes matched 97 % of the training actions but 56 % of fresh expert episodes' (5 % of its teacher's score); 20 Seaquest episodes gave 19 % (bench/results/offline/pilots)"""
+STUDENT_NET = ["--net.n-layer", "2", "--net.n-head", "2", "--net.max-timestep", "256", "--student-size", "0.25"]
+"""the student's shape: with ≤ 25 % of the smallest teacher's parameters, a 256-step timestep table
+(later steps share the last) leaves room for d_model 24 — the teachers' full tables would force 12"""
 VARIANTS = {  # name: (teacher, ε)
     "expert": ("minatar-{g}", 0.0),
     "noisy": ("minatar-{g}", 0.25),
@@ -155,7 +158,7 @@ def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, cu
                 rd = RUNS / "students" / name
                 s = run("distill", rd, ["--offline", "--teacher", *teachers, "--dataset-root", str(ROOT),
                                         "--curriculum", cur, *(["--pcgrad"] if pc else []), "--steps", str(steps),
-                                        "--seed", str(seed), "--eval-episodes", "30"])
+                                        "--seed", str(seed), "--eval-episodes", "30", *STUDENT_NET])
                 keep(rd, "students", name)
                 res[key] = {"games": games, "curriculum": cur, "pcgrad": pc, "seed": seed, "steps": steps, **{
                     k: s.get(k) for k in ("geomean_ratio", "mean_ratio", "param_fraction", "student_params",
@@ -174,7 +177,7 @@ def part_throughput(games, teacher_steps: int, encoder: str, steps: int, out: Pa
             ("teacher", "train", ["--algo", "dt", "--dataset", task_datasets(games[0]), "--dataset-root", str(ROOT),
                                   "--net.encoder", encoder]),
             ("student", "distill", ["--offline", "--teacher", *teachers, "--dataset-root", str(ROOT),
-                                    "--curriculum", "cycle"])):
+                                    "--curriculum", "cycle", *STUDENT_NET])):
         rd = RUNS / "throughput" / f"{what}_{int(time.time())}"
         s = run(kind, rd, [*args, "--steps", str(steps), "--eval-episodes", "0", "--log-every", str(steps)])
         res[what] = {"tokens_per_s": s["tokens_per_s"], "updates_per_s": s["sps"], "n_params": s["n_params"],
@@ -237,12 +240,12 @@ def main() -> None:
     elif a.part == "teachers":
         part_teachers(a.games, a.steps or a.teacher_steps, a.seeds[0], a.encoder, RESULTS / "offline_teachers.json")
     elif a.part == "students":
-        part_students(a.games, a.teacher_steps, a.encoder, a.steps or 4000, a.seeds, a.curricula,
+        part_students(a.games, a.teacher_steps, a.encoder, a.steps or 6000, a.seeds, a.curricula,
                       RESULTS / "offline_students.json")
     elif a.part == "throughput":
         part_throughput(a.games, a.teacher_steps, a.encoder, a.steps or 300, RESULTS / "offline_throughput.json")
     else:
-        part_plot(a.steps or 4000, a.seeds[0])
+        part_plot(a.steps or 6000, a.seeds[0])
 
 
 if __name__ == "__main__":
