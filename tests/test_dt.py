@@ -200,10 +200,11 @@ def test_tiny_offline_run_through_the_cli(two_tasks, tmp_path, cli):
     s2 = _train_dt(cli, two_tasks, tmp_path / "t2", "distillrl/asterix-a-v0")
     teachers = [tmp_path / "t1", tmp_path / "t2"]
     p = _distill(cli, two_tasks, teachers, tmp_path / "s", "--steps", "20", "--curriculum", "max-kl", "--pcgrad",
-                 "--eval-episodes", "1")
+                 "--eval-episodes", "1", "--net.max-timestep", "32")
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["env"] == "minatar:breakout,minatar:asterix" and s["updates"] == 20
+    assert checkpoint.load_meta(tmp_path / "s" / "checkpoints" / "last.safetensors")["agent"]["max_timestep"] == 32
     assert sum(s["task_counts"]) == 20 and s["param_fraction"] <= 0.25
     assert s["student_params"] <= 0.25 * min(s2["n_params"], s1["n_params"])
     assert [t["task"] for t in s["per_task"]] == ["breakout", "asterix"] and "geomean_ratio" in s

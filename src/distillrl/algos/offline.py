@@ -138,6 +138,8 @@ class OfflineDistillConfig(OfflineOptions):
     """share of each task's episodes held out from training (the curriculum's and the log's KL) {[0, 0.9]}"""
     held_out_windows: int = 64
     """held-out context windows per task {≥ 1}"""
+    net: DTNetConfig = field(default_factory=DTNetConfig)
+    """the student's shape (net.max_timestep 0: the teachers' largest timestep table)"""
     student_size: float | None = 0.25
     """student parameters as a fraction of the smallest teacher's, at most; picks net.d_model (None: net.d_model as given) {(0, 4]}"""
     lr: float = 1e-3
@@ -342,7 +344,7 @@ class OfflineDistillTrainer(_OfflineTrainer):
             self.held.append(ho if ho is not None else tr)
         self.names = [task_name(s) for s in self.taskset.specs]
         n = cfg.net
-        max_t = max(t.model.max_timestep for t in self.teachers)
+        max_t = n.max_timestep or max(t.model.max_timestep for t in self.teachers)
         scales = [float(t.model.rtg_scale[0]) for t in self.teachers]
         info = self.taskset.info
 
