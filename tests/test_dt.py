@@ -133,12 +133,26 @@ def test_multitask_heads_mask_illegal_actions_and_route_by_task():
     assert not torch.allclose(out[0, :, :2], out2[0, :, :2])  # task 0 has its own head and embedding
 
 
+def test_encoder_and_suite_mean_edge_cases():
+    from distillrl.algos.offline import DTNetConfig, _encoder
+    from distillrl.envs import env_info
+    from distillrl.errors import ConfigError
+    from distillrl.jobs import geomean
+
+    with pytest.raises(ConfigError, match="takes images"):
+        _encoder(DTNetConfig(encoder="conv"), env_info("gym:CartPole-v1"))
+    assert _encoder(DTNetConfig(), env_info("gym:CartPole-v1")) == "linear"
+    assert _encoder(DTNetConfig(), env_info("minatar:breakout")) == "conv"
+    assert geomean([4.0, float("nan"), 1.0]) == pytest.approx(2.0)  # an undefined ratio is left out
+    assert geomean([0.0, 1.0]) == pytest.approx(1e-3 ** 0.5)
+
+
 def test_student_width_respects_the_budget():
     def make(d):
         return DecisionTransformer((10, 10, 4), 3, n_tasks=2, d_model=d, n_layer=1, n_head=2, context=5,
                                    max_timestep=100)
     budget = param_count(make(64))
-    d = student_width(0.25, budget, make)
+    d = student_width(0.25, budget, make, heads=2)
     assert param_count(make(d)) <= 0.25 * budget < param_count(make(d + 2))
 
 
@@ -215,6 +229,16 @@ def test_tiny_offline_run_through_the_cli(two_tasks, tmp_path, cli):
     e = cli("eval", tmp_path / "s", "--episodes", "1", "--target-return", "5", "--json", check=True)
     e = json.loads(e.stdout.strip().splitlines()[-1])
     assert set(e["tasks"]) == {"breakout", "asterix"} and e["tasks"]["asterix"]["target_return"] == 5.0
+    # bad pairings are one-line errors
+    e = cli("eval", tmp_path / "t1", "--env", "minatar:asterix", "--episodes", "1")
+    assert e.returncode == 2 and "trained on minatar:breakout" in e.stderr
+    e = cli("distill", "--teacher", tmp_path / "t1", "--steps", "10", "--run-dir", tmp_path / "online")
+    assert e.returncode == 2 and "Decision Transformer" in e.stderr and len(e.stderr.strip().splitlines()) == 1
+    e = _distill(cli, two_tasks, teachers, tmp_path / "ctx", "--steps", "5", "--net.context", "6")
+    assert e.returncode == 2 and "must equal its teachers'" in e.stderr
+    e = _distill(cli, two_tasks, teachers[::-1], tmp_path / "order", "--steps", "5",
+                 "--env", "minatar:breakout,minatar:asterix")
+    assert e.returncode == 2 and "pair them in task order" in e.stderr
     rows = (tmp_path / "s" / "metrics.csv").read_text().splitlines()
     assert "curriculum/share_breakout" in rows[0] and "heldout/kl_asterix" in rows[0] and len(rows) == 1 + 4
 
@@ -228,7 +252,7 @@ def test_tiny_offline_run_through_the_cli(two_tasks, tmp_path, cli):
     cfg = (tmp_path / "b" / "config.yaml").read_text().replace("steps: 10\n", "steps: 20\n")
     (tmp_path / "b" / "config.yaml").write_text(cfg)
     (tmp_path / "b" / "summary.json").unlink()
-    c = cli("distill", "--offline", "--run-dir", tmp_path / "b", "--resume", "--json", "--no-progress")
+    c = cli("distill", "--run-dir", tmp_path / "b", "--resume", "--json", "--no-progress")  # routed by its config
     assert c.returncode == 0, c.stderr
     wa, _ = checkpoint.load(tmp_path / "a" / "checkpoints" / "last.safetensors")
     wb, _ = checkpoint.load(tmp_path / "b" / "checkpoints" / "last.safetensors")

@@ -52,15 +52,34 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
+def _saved_config(argv: list[str]) -> dict:
+    """The config a command continues or starts from: the run directory's on ``--resume``, else
+    ``--config``'s ({} when neither is readable: the command's own parser reports it)."""
+    from .config import load_yaml
+
+    path = None
+    if "--resume" in argv and _flag_value(argv, "--run-dir"):
+        path = Path(_flag_value(argv, "--run-dir")) / "config.yaml"
+    elif _flag_value(argv, "--config"):
+        path = Path(_flag_value(argv, "--config"))
+    try:
+        data = load_yaml(path) if path is not None and path.is_file() else {}
+    except Exception:  # unreadable: left to the command's own config loading (one-line error)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def cmd_train(argv: list[str]) -> int:
-    # --algo dt learns from a dataset: its own options (distillrl.algos.offline.DTConfig)
-    return _run_command("train-dt" if _flag_value(argv, "--algo") == "dt" else "train", argv)
+    # --algo dt learns from a dataset: its own options (distillrl.algos.offline.DTConfig); a run
+    # being resumed, or a --config file, says so by its algo
+    algo = _flag_value(argv, "--algo") or _saved_config(argv).get("algo")
+    return _run_command("train-dt" if algo == "dt" else "train", argv)
 
 
 def cmd_distill(argv: list[str]) -> int:
     # --offline: distil Decision-Transformer teachers from their datasets (OfflineDistillConfig)
     offline = any(a == "--offline" or (a.startswith("--offline=") and a.split("=", 1)[1].lower() in ("true", "1", "yes"))
-                  for a in argv)
+                  for a in argv) or _saved_config(argv).get("offline") is True
     return _run_command("distill-offline" if offline else "distill", argv)
 
 
@@ -347,6 +366,7 @@ def _eval_dt(ns) -> int:
 
     from .config import Domain
     from .dt import load_dt, rollout
+    from .envs import spec_options, split_specs
     from .errors import DistillRLError
     from .evaluate import summarize
     from .jobs import set_threads
@@ -364,8 +384,11 @@ def _eval_dt(ns) -> int:
         if not env:
             raise ConfigError(f"{ns.source} does not record its environment: pass --env")
         ts = TaskSet.build(env, "heads")
-        if ts.n_tasks != t.model.n_tasks or tuple(ts.info.obs_shape) != t.model.obs_shape:
-            raise ConfigError(f"{ns.source} was trained on other tasks than {env}")
+        if (ts.n_tasks != t.model.n_tasks or tuple(ts.info.obs_shape) != t.model.obs_shape
+                or ts.info.n_actions != t.model.n_actions or not np.array_equal(ts.legal, t.model.legal.numpy())
+                or (t.env and [spec_options(s)[0] for s in split_specs(t.env)]
+                    != [spec_options(s)[0] for s in ts.specs])):
+            raise ConfigError(f"{ns.source} was trained on {t.env}, not {env}")
         targets = [ns.target_return] * ts.n_tasks if ns.target_return is not None else t.target_returns
         if targets is None or None in targets:
             raise ConfigError(f"{ns.source} does not record its target return: pass --target-return")

@@ -49,14 +49,14 @@ class DecisionTransformer(nn.Module):
 
     def __init__(self, obs_shape, n_actions: int, n_tasks: int = 1, d_model: int = 128, n_layer: int = 3,
                  n_head: int = 4, context: int = 20, dropout: float = 0.1, max_timestep: int = 4096,
-                 rtg_scale=None, legal=None, encoder: str = "linear", layout: str = "hwc"):
+                 rtg_scale=None, legal=None, encoder: str = "linear", layout: str = "hwc", obs_scale: float = 1.0):
         super().__init__()
         if d_model % n_head:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_head ({n_head})")
         self.obs_shape, self.n_actions, self.n_tasks = tuple(int(x) for x in obs_shape), int(n_actions), int(n_tasks)
         self.d_model, self.n_layer, self.n_head, self.context = d_model, n_layer, n_head, context
         self.dropout_p, self.max_timestep = dropout, max_timestep
-        self.encoder, self.layout = encoder, layout
+        self.encoder, self.layout, self.obs_scale = encoder, layout, float(obs_scale)
         obs_dim = int(np.prod(self.obs_shape))
         if encoder == "conv":  # images: one 3×3 convolution (MinAtar's) before the linear embedding
             if len(self.obs_shape) != 3:
@@ -97,7 +97,7 @@ class DecisionTransformer(nn.Module):
                 "d_model": self.d_model, "n_layer": self.n_layer, "n_head": self.n_head, "context": self.context,
                 "dropout": self.dropout_p, "max_timestep": self.max_timestep,
                 "rtg_scale": [float(x) for x in self.rtg_scale], "legal": self.legal.tolist(), "encoder": self.encoder,
-                "layout": self.layout}
+                "layout": self.layout, "obs_scale": self.obs_scale}
 
     @classmethod
     def from_spec(cls, spec: dict) -> "DecisionTransformer":
@@ -113,6 +113,8 @@ class DecisionTransformer(nn.Module):
         r = (rtg / self.rtg_scale[task][:, None]).unsqueeze(-1)
         e_r = self.embed_rtg(r) + time
         o = obs.reshape((b * k,) + self.obs_shape) if self.encoder == "conv" else obs.reshape(b * k, -1)
+        if self.obs_scale != 1.0:  # e.g. ALE's 1/255
+            o = o * self.obs_scale
         if self.encoder == "conv" and self.layout == "hwc":
             o = o.permute(0, 3, 1, 2)
         e_s = self.embed_obs(o).reshape(b, k, self.d_model) + time

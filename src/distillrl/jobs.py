@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import from_dict, load_yaml, validate
-from .errors import ConfigError
+from .errors import ConfigError, DistillRLError
 
 
 @dataclass(frozen=True)
@@ -234,10 +234,11 @@ def eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
 
 
 def geomean(xs) -> float:
-    """Geometric mean (values ≤ 0 count as 1e-3: a task at zero drags the suite down, not to NaN)."""
+    """Geometric mean (values ≤ 0 count as 1e-3: a task at zero drags the suite down, not to NaN;
+    an undefined ratio — a teacher scoring 0 — is left out)."""
     import math
 
-    xs = [max(float(x), 1e-3) for x in xs]
+    xs = [max(float(x), 1e-3) for x in xs if math.isfinite(float(x))]
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
@@ -355,8 +356,9 @@ def _prepare_offline_distill(cfg):
 
 
 def _finish_dt(trainer, cfg) -> dict:
-    """The Decision Transformer conditioned on its target return against the policy teacher that
-    recorded the data, greedy, on the same episode seeds."""
+    """The Decision Transformer conditioned on its target return (greedy, or sampled with
+    ``--sample``) against the policy teacher that recorded the data (greedy), on the same
+    episode seeds."""
     import numpy as np
 
     from .algos.offline import dataset_teacher
@@ -377,7 +379,10 @@ def _finish_dt(trainer, cfg) -> dict:
     out.update({"dt_return": float(np.mean(r)), "dt_returns": r, "mean_return": float(np.mean(r))})
     src = dataset_teacher(cfg.dataset, cfg.dataset_root)
     if cfg.compare_teacher and src:
-        t = load_teacher(src, env_info(trainer.env))
+        try:
+            t = load_teacher(src, env_info(trainer.env))
+        except DistillRLError as e:  # the run is done: keep its summary, say why there is no comparison
+            return {**out, "data_teacher": src, "teacher_error": str(e)}
         tr, _ = evaluate(teacher_fn(t), trainer.env, cfg.eval_episodes, seed=seed,
                          max_episode_steps=cfg.max_episode_steps)
         out.update({"data_teacher": src, "teacher_return": float(tr.mean()), "teacher_returns": tr.tolist(),

@@ -116,7 +116,8 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
                         "on observations[t]")
     env.close()
     path = dataset_dir(dataset_id, root)
-    (path / SIDECAR).write_text(json.dumps({"env": env_spec, "teacher": teacher_src, "epsilon": epsilon, "seed": seed,
+    src = str(Path(teacher_src).resolve()) if Path(teacher_src).exists() else teacher_src  # zoo names stay names
+    (path / SIDECAR).write_text(json.dumps({"env": env_spec, "teacher": src, "epsilon": epsilon, "seed": seed,
                                             "episodes": episodes}, indent=1) + "\n")
     return {"dataset": dataset_id, "path": str(path), "env": env_spec, "teacher": teacher_src, "epsilon": epsilon,
             "episodes": episodes, "steps": steps, "mean_return": float(np.mean(rets)), "returns": rets,

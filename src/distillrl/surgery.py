@@ -1,8 +1,9 @@
 """Gradient surgery against the previous update (PCGrad, Yu et al. 2020, as seed 004 uses it).
 
-When consecutive updates come from different tasks, a new gradient ``g`` that conflicts with
-the previous update's ``g_prev`` (negative dot product) is projected onto the normal plane of
-``g_prev``:
+A new gradient ``g`` that conflicts with the previous update's ``g_prev`` (negative dot
+product) is projected onto the normal plane of ``g_prev`` — whichever task either came from
+(seed 004 has the student move to another teacher's data; under a cycling curriculum every
+consecutive pair crosses tasks, under max-KL most pairs share one):
 
     g ← g − (g·g_prev / ‖g_prev‖²) · g_prev
 

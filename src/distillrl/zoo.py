@@ -53,6 +53,9 @@ def load_agent(source: str) -> tuple[Agent, dict]:
         raise SourceError(str(e)) from None
     if "agent" not in state:
         raise SourceError(f"{path} holds no agent")
+    if meta.get("agent", {}).get("kind") == "dt":
+        raise SourceError(f"{source} is a Decision Transformer: it teaches through distill --offline (and plays "
+                          "through distillrl eval), not as a single-observation teacher")
     if "agent" not in meta:  # checkpoints written before agent specs were recorded (train runs only)
         meta = {**meta, "agent": _spec_from_train_config(meta.get("config", {}), state.get("algo", "ppo"))}
     agent = Agent.from_spec(meta["agent"])

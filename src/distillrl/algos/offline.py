@@ -2,14 +2,17 @@
 
 * :class:`DTTrainer` (``distillrl train --algo dt --dataset ID[+ID…]``): one task's Decision
   Transformer (:mod:`dt`) trained by cross-entropy on the dataset's actions, over context
-  windows sampled uniformly by their last step. AdamW with weight decay on the matrices, a
-  linear warm-up, global-norm clipping — Chen et al.'s recipe at CPU scale.
+  windows sampled uniformly by their last step. AdamW (β = 0.9, 0.95) with weight decay on every
+  tensor of two or more dimensions — embeddings included, unlike minGPT's rule — a linear
+  warm-up and global-norm clipping: Chen et al.'s recipe at CPU scale.
 * :class:`OfflineDistillTrainer` (``distillrl distill --offline --teacher DT … --dataset …``):
   one smaller transformer for all tasks (seed 004), trained with KL(π_Tk ‖ π_S) on windows of
   task k's data run through both teacher k and the student. Each update learns from one
   task, chosen by the curriculum (:mod:`curriculum`: cycle, uniform, or the task whose teacher
   the student disagrees with most on a held-out batch); gradient surgery against the previous
-  update (:mod:`surgery`, PCGrad) is a switchable hook of the shared learner.
+  update (:mod:`surgery`, PCGrad) is a switchable hook of the shared learner. It compares each
+  update with the one before it, whichever task that came from: under ``cycle`` every pair
+  crosses tasks, under ``max-kl`` most pairs share one (the task changes only at re-measurements).
 
 "Frames" of these runs are gradient updates: ``--steps`` counts updates, checkpoints and
 metrics are indexed by them, and runs at equal ``--steps`` are compared at equal gradient steps.
@@ -232,6 +235,8 @@ def _check_data(data: Episodes, taskset_info, source: str) -> None:
 
 
 def _encoder(net: DTNetConfig, info) -> str:
+    if net.encoder == "conv" and len(info.obs_shape) != 3:
+        raise ConfigError(f"--net.encoder conv takes images; {info.spec} gives observations of shape {info.obs_shape}")
     if net.encoder != "auto":
         return net.encoder
     return "conv" if len(info.obs_shape) == 3 else "linear"
@@ -263,7 +268,7 @@ class DTTrainer(_OfflineTrainer):
         n = cfg.net
         model = DecisionTransformer(info.obs_shape, info.n_actions, 1, n.d_model, n.n_layer, n.n_head, n.context,
                                     n.dropout, _max_timestep(n, data.lengths), [self.rtg_scale],
-                                    encoder=_encoder(n, info), layout=info.layout)
+                                    encoder=_encoder(n, info), layout=info.layout, obs_scale=info.obs_scale)
         super().__init__(cfg, model)
 
     def advance(self, n: int) -> list[dict]:
@@ -298,17 +303,16 @@ class DTTrainer(_OfflineTrainer):
 # --------------------------------------------------------------------------- the multi-task student
 
 
-def student_width(fraction: float, budget: int, make) -> int:
-    """The widest ``d_model`` (a multiple of the head count, found by ``make(d)``) whose model has
-    at most ``fraction × budget`` parameters."""
+def student_width(fraction: float, budget: int, make, heads: int = 1) -> int:
+    """The widest ``d_model`` (a multiple of ``heads``) whose model ``make(d)`` has at most
+    ``fraction × budget`` parameters."""
     best = None
     d = 1
     while d <= 4096:
-        try:
-            m = make(d)
-        except ValueError:  # not a multiple of the heads
+        if d % heads:
             d += 1
             continue
+        m = make(d)
         if param_count(m) > fraction * budget:
             break
         best = d
@@ -334,11 +338,22 @@ class OfflineDistillTrainer(_OfflineTrainer):
         if self.taskset.n_tasks != len(self.teachers):
             raise ConfigError(f"{self.taskset.n_tasks} tasks in {self.env} but {len(self.teachers)} teachers")
         self.train_data, self.held = [], []
-        for k, ((data, _), t) in enumerate(zip(parts, self.teachers)):
-            info = self.taskset.infos[k]
+        from ..envs import spec_options
+
+        def base(spec: str | None) -> str | None:
+            return spec_options(spec)[0] if spec else None
+
+        for k, ((data, denv), t) in enumerate(zip(parts, self.teachers)):
+            info, spec = self.taskset.infos[k], self.taskset.specs[k]
+            if base(denv) != base(spec) or (t.env and base(t.env) != base(spec)):
+                raise ConfigError(f"task {k} is {spec}, but its dataset {datasets[k]} was recorded in {denv} and its "
+                                  f"teacher {cfg.teacher[k]} learned {t.env}: pair them in task order")
             _check_data(data, info, datasets[k])
             if t.obs_shape != tuple(info.obs_shape) or t.n_actions != info.n_actions:
-                raise ConfigError(f"teacher {cfg.teacher[k]} does not fit task {self.taskset.specs[k]}")
+                raise ConfigError(f"teacher {cfg.teacher[k]} does not fit task {spec}")
+            if t.context != cfg.net.context:
+                raise ConfigError(f"the student's --net.context ({cfg.net.context}) must equal its teachers' "
+                                  f"(teacher {cfg.teacher[k]}: {t.context}): a teacher labels windows of its own length")
             tr, ho = data.split(cfg.held_out, self.np_rng)
             self.train_data.append(tr)
             self.held.append(ho if ho is not None else tr)
@@ -351,10 +366,12 @@ class OfflineDistillTrainer(_OfflineTrainer):
         def make(d: int) -> DecisionTransformer:
             return DecisionTransformer(info.obs_shape, info.n_actions, self.taskset.n_tasks, d, n.n_layer, n.n_head,
                                        n.context, n.dropout, max_t, scales, self.taskset.legal,
-                                       encoder=_encoder(n, info), layout=info.layout)
+                                       encoder=_encoder(n, info), layout=info.layout, obs_scale=info.obs_scale)
 
         self.teacher_params = min(t.n_params for t in self.teachers)
-        d = n.d_model if cfg.student_size is None else student_width(cfg.student_size, self.teacher_params, make)
+        _encoder(n, info)  # a bad encoder choice is a one-line error, not "no student fits"
+        d = n.d_model if cfg.student_size is None else student_width(cfg.student_size, self.teacher_params, make,
+                                                                       n.n_head)
         self.d_model = d
         model = make(d)
         super().__init__(cfg, model)
@@ -367,9 +384,15 @@ class OfflineDistillTrainer(_OfflineTrainer):
             ends = self.np_rng.integers(ho.n_steps, size=cfg.held_out_windows)
             w = ho.windows(ends, n.context)
             self.held_batches.append((w, self._teacher_logits(k, w)))
-        self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, self.held_out_kls,
-                                     cfg.curriculum_every)
         self.kl_evals = 0
+        """held-out KL measurements the curriculum asked for (what max-kl costs beyond the updates)"""
+
+        def measured() -> list[float]:
+            self.kl_evals += 1
+            return self.held_out_kls()
+
+        self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, measured,
+                                     cfg.curriculum_every)
 
     @staticmethod
     def _teacher_datasets(source: str) -> str:
@@ -408,7 +431,6 @@ class OfflineDistillTrainer(_OfflineTrainer):
         was = self.agent.training
         self.agent.eval()
         try:
-            self.kl_evals += 1
             return [float(self._kl(k, w, tl)) for k, (w, tl) in enumerate(self.held_batches)]
         finally:
             self.agent.train(was)
