@@ -52,19 +52,20 @@ def main() -> None:
             groups.setdefault((s["curriculum"], s["pcgrad"], s["steps"]), []).append(s)
         games = [p["task"] for p in next(iter(students.values()))["per_task"]]
         print("\n### Students (% of each game's DT teacher, mean ± sd over seeds)\n")
-        print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL (mean of games) | "
-              "task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 4))
+        print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL per game (" +
+              " / ".join(games) + ") | largest KL | task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 5))
         order = {"cycle": 0, "uniform": 1, "max-kl": 2}
         rows = []
         for (cur, pc, steps), ss in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
             per = [ms([next(p["score_ratio"] for p in s["per_task"] if p["task"] == g) for s in ss]) for g in games]
             gm = [s["geomean_ratio"] for s in ss]
-            kl = [np.mean(list(s["heldout_kl"].values())) for s in ss]
+            klg = np.mean([[s["heldout_kl"][g] for g in games] for s in ss], 0)
+            kmax = [max(s["heldout_kl"].values()) for s in ss]
             counts = np.mean([s["task_counts"] for s in ss], 0)
             proj = [s.get("pcgrad_projected_share") for s in ss if s.get("pcgrad_projected_share") is not None]
             rows.append((cur, pc, gm))
             print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
-                  f"{np.mean(kl):.3f} ± {np.std(kl, ddof=1) if len(kl) > 1 else 0:.3f} | "
+                  f"{' / '.join(f'{x:.2f}' for x in klg)} | {np.mean(kmax):.3f} | "
                   f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
         s0 = next(iter(students.values()))
         print(f"\nStudent: {s0['student_params']} parameters (d_model {s0['d_model']}), {100 * s0['param_fraction']:.1f}% of "
