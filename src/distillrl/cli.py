@@ -313,15 +313,12 @@ def cmd_eval(argv: list[str]) -> int:
                    help="Decision Transformers: the return to condition on (default: the one it was trained for)")
     _common(p)
     ns = p.parse_args(argv)
-    from .dt import is_dt_source
-
-    if is_dt_source(ns.source):
-        return _eval_dt(ns)
     import time
 
     import numpy as np
 
     from .config import Domain
+    from .dt import is_dt_source
     from .envs import env_info, split_specs
     from .errors import DistillRLError
     from .evaluate import evaluate, summarize
@@ -336,6 +333,11 @@ def cmd_eval(argv: list[str]) -> int:
             if val is not None:
                 Domain.parse(dom).check(val, flag)
         set_threads(ns.threads)
+    except DistillRLError as e:
+        die("distillrl eval", str(e))
+    if is_dt_source(ns.source):
+        return _eval_dt(ns)
+    try:
         agent = load_teacher(ns.source, None, ns.arch, ns.tau)
         env = ns.env or agent.env
         if not env:
@@ -361,24 +363,17 @@ def cmd_eval(argv: list[str]) -> int:
 
 def _eval_dt(ns) -> int:
     """``distillrl eval`` of a Decision Transformer (a teacher or a multi-task student): each task
-    conditioned on its target return."""
+    conditioned on its target return. ``ns`` is :func:`cmd_eval`'s, its numbers already checked."""
     import numpy as np
 
-    from .config import Domain
     from .dt import load_dt, rollout
     from .envs import spec_options, split_specs
     from .errors import DistillRLError
     from .evaluate import summarize
-    from .jobs import set_threads
     from .run import emit
     from .tasks import TaskSet, task_name
 
     try:
-        for flag, val, dom in (("--episodes", ns.episodes, "≥ 1"), ("--seed", ns.seed, "≥ 0"),
-                               ("--threads", ns.threads, "≥ 1"), ("--max-episode-steps", ns.max_episode_steps, "≥ 1")):
-            if val is not None:
-                Domain.parse(dom).check(val, flag)
-        set_threads(ns.threads)
         t = load_dt(ns.source)
         env = ns.env or t.env
         if not env:

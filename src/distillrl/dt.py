@@ -154,16 +154,17 @@ def param_count(model: nn.Module) -> int:
 
 class DTTeacher(Teacher):
     """A trained Decision Transformer as a (sequence) teacher: its outputs need the context
-    window, not one observation (``sequence = True``)."""
-
-    sequence = True
+    window (:meth:`logits_window`), not one observation."""
 
     def __init__(self, model: DecisionTransformer, name: str, env: str | None = None,
-                 target_returns: list[float] | None = None, tau: float | None = None):
+                 target_returns: list[float] | None = None, tau: float | None = None,
+                 datasets: list[str] | None = None):
         super().__init__(name, model.obs_shape, model.n_actions, "policy", tau, env, param_count(model))
         self.model = model.eval().requires_grad_(False)
         self.target_returns = target_returns
         """the return each task's evaluation conditions on (one per task; None if not recorded)"""
+        self.datasets = datasets
+        """the dataset ids it was trained on (a ``train --algo dt`` run; None otherwise)"""
         self.context = model.context
 
     @property
@@ -179,13 +180,34 @@ class DTTeacher(Teacher):
         return self.model(obs, rtg, actions, timesteps, valid).float()
 
 
+def _checkpoint_path(source) -> Path:
+    """A run directory's last checkpoint, or the file itself."""
+    p = Path(str(source))
+    return p / "checkpoints" / "last.safetensors" if p.is_dir() else p
+
+
+def dt_env(source) -> str | None:
+    """The environment a Decision-Transformer checkpoint records (its header only; the weights
+    are not read)."""
+    from . import checkpoint
+    from .errors import CheckpointError
+
+    ck = _checkpoint_path(source)
+    if not ck.is_file():
+        raise TeacherError(f"no Decision-Transformer checkpoint at {ck} (offline distillation takes the run "
+                           "directories of train --algo dt)")
+    try:
+        return checkpoint.load_meta(ck).get("env")
+    except CheckpointError as e:
+        raise TeacherError(str(e)) from None
+
+
 def load_dt(source: str | Path, tau: float | None = None) -> DTTeacher:
     """A Decision Transformer from a ``train --algo dt`` run directory or its checkpoint."""
     from . import checkpoint
     from .errors import CheckpointError
 
-    p = Path(source)
-    ck = p / "checkpoints" / "last.safetensors" if p.is_dir() else p
+    ck = _checkpoint_path(source)
     if not ck.is_file():
         raise TeacherError(f"no Decision-Transformer checkpoint at {ck} (offline distillation takes the run "
                            "directories of train --algo dt)")
@@ -200,15 +222,14 @@ def load_dt(source: str | Path, tau: float | None = None) -> DTTeacher:
     model.load_state_dict(state["agent"])
     a = state.get("algo_state", {})
     targets = a.get("target_returns") or ([a["target_return"]] if a.get("target_return") is not None else None)
-    return DTTeacher(model, str(source), meta.get("env"), targets, tau)
+    return DTTeacher(model, str(source), meta.get("env"), targets, tau, a.get("datasets"))
 
 
 def is_dt_source(source) -> bool:
     """Whether ``source`` is a Decision-Transformer run directory or checkpoint."""
     from . import checkpoint
 
-    p = Path(str(source))
-    ck = p / "checkpoints" / "last.safetensors" if p.is_dir() else p
+    ck = _checkpoint_path(source)
     if not (ck.is_file() and ck.suffix == ".safetensors"):
         return False
     try:
@@ -222,7 +243,7 @@ def is_dt_source(source) -> bool:
 
 @torch.inference_mode()
 def rollout(model: DecisionTransformer, taskset, task: int, target_return: float, episodes: int, seed: int,
-            max_episode_steps: int | None = None, sample: bool = False, progress=None) -> list[float]:
+            max_episode_steps: int | None = None, sample: bool = False) -> list[float]:
     """Returns of ``episodes`` episodes of task ``task`` (reset seeds ``seed + i``), all played
     at once: each step the model reads each episode's last ``K`` steps, conditioned on
     ``target_return`` minus the rewards collected so far, and acts greedily (or samples).
@@ -272,8 +293,6 @@ def rollout(model: DecisionTransformer, taskset, task: int, target_return: float
                 t[i] += 1
                 if term or trunc:
                     alive[i] = False
-                    if progress is not None:
-                        progress()
                     continue
                 for h in (h_obs, h_rtg, h_act, h_t, h_valid):
                     h[i, :-1] = h[i, 1:]
@@ -286,10 +305,6 @@ def rollout(model: DecisionTransformer, taskset, task: int, target_return: float
     return [float(x) for x in rets]
 
 
-def tokens_per_step(batch_size: int, context: int) -> int:
-    """Tokens one training step reads: three per step of each window."""
-    return 3 * batch_size * context
 
-
-__all__ = ["DecisionTransformer", "DTTeacher", "attention_mask", "batch_tensors", "load_dt", "is_dt_source",
-           "rollout", "param_count", "tokens_per_step"]
+__all__ = ["DecisionTransformer", "DTTeacher", "attention_mask", "batch_tensors", "load_dt", "dt_env", "is_dt_source",
+           "rollout", "param_count"]

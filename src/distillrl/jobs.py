@@ -347,9 +347,9 @@ def _prepare_offline_distill(cfg):
     """The task set defaults to the teachers' environments, in their order."""
     validate(cfg)  # bad options before any teacher is loaded
     if not cfg.env and cfg.teacher:
-        from .dt import load_dt
+        from .dt import dt_env
 
-        envs = [load_dt(t).env for t in cfg.teacher]
+        envs = [dt_env(t) for t in cfg.teacher]
         if all(envs):
             cfg = dataclasses.replace(cfg, env=",".join(envs))
     return cfg

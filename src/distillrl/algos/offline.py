@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -33,6 +32,7 @@ from ..dt import DecisionTransformer, batch_tensors, load_dt, param_count
 from ..errors import CheckpointError, ConfigError
 from ..learner import Learner
 from ..losses import kl
+from ..schedules import linear_interp
 from ..seqdata import Episodes, dataset_info, read_episodes
 from ..surgery import PreviousGradientSurgery
 from ..tasks import TaskSet, task_name
@@ -173,9 +173,8 @@ def _windows_loss_mask(w: dict) -> torch.Tensor:
 
 
 def _lr_at(cfg, step: int) -> float:
-    if cfg.warmup_steps <= 0:
-        return cfg.lr
-    return cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)
+    """Linear warm-up to ``cfg.lr`` over ``cfg.warmup_steps`` updates, then constant."""
+    return cfg.lr * linear_interp(step + 1, 0.0, 1.0, cfg.warmup_steps)
 
 
 class _OfflineTrainer:
@@ -188,19 +187,25 @@ class _OfflineTrainer:
         self.agent = model
         self.learner = Learner(model, "adamw", cfg.lr, weight_decay=cfg.weight_decay)
         self.frames = 0
-        self.updates = 0
+        """gradient updates made (the run loop's "frames")"""
         self.stats = _Stats()
         self.n_params = param_count(model)
         self.train_time = 0.0
         self.tokens = 0
 
-    def _step(self, terms: dict, lr_step: int) -> None:
+    @property
+    def updates(self) -> int:
+        return self.frames
+
+    def _step(self, terms: dict) -> None:
+        """One update on the ``loss_*`` terms at the warm-up schedule's learning rate."""
         weights = {k: 1.0 for k in terms if k.startswith("loss_")}
-        self.learner.step(terms, weights, _lr_at(self.cfg, lr_step), self.cfg.max_grad_norm)
+        self.learner.step(terms, weights, _lr_at(self.cfg, self.frames), self.cfg.max_grad_norm)
+        self.frames += 1
 
     def _base_state(self) -> dict:
         return {"format_version": STATE_FORMAT, "algo": self.algo, "agent": self.agent.state_dict(),
-                "learner": self.learner.state_dict(), "frames": self.frames, "updates": self.updates,
+                "learner": self.learner.state_dict(), "frames": self.frames,
                 "rng": {"torch": torch.get_rng_state(), "numpy": _np_state_to_json(self.np_rng)},
                 "train_time": self.train_time, "tokens": self.tokens}
 
@@ -213,7 +218,7 @@ class _OfflineTrainer:
             self.learner.load_state_dict(s["learner"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(f"the checkpoint does not fit this run's network: {str(e).splitlines()[0]}") from None
-        self.frames, self.updates = int(s["frames"]), int(s["updates"])
+        self.frames = int(s["frames"])
         torch.set_rng_state(s["rng"]["torch"])
         self.np_rng.bit_generator.state = _np_state_from_json(s["rng"]["numpy"])
         self.train_time, self.tokens = float(s["train_time"]), int(s["tokens"])
@@ -282,11 +287,9 @@ class DTTrainer(_OfflineTrainer):
             m = _windows_loss_mask(w)
             target = b["actions"].reshape(-1)
             ce = torch.nn.functional.cross_entropy(logits[m], target[m])
-            self._step({"loss_ce": ce}, self.updates)
+            self._step({"loss_ce": ce})
             loss_sum += float(ce.detach())
             acc_sum += float((logits[m].argmax(-1) == target[m]).float().mean())
-            self.updates += 1
-            self.frames += 1
             self.tokens += 3 * int(m.sum())
         self.train_time += time.perf_counter() - t0
         return [{"frames": self.frames, "losses/ce": loss_sum / n, "charts/action_accuracy": acc_sum / n,
@@ -330,7 +333,7 @@ class OfflineDistillTrainer(_OfflineTrainer):
         torch.manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
         self.teachers = [load_dt(t, cfg.tau) for t in cfg.teacher]
-        datasets = list(cfg.dataset) or [self._teacher_datasets(t) for t in cfg.teacher]
+        datasets = list(cfg.dataset) or [self._teacher_datasets(src, t) for src, t in zip(cfg.teacher, self.teachers)]
         parts = [read_episodes(d, cfg.dataset_root) for d in datasets]
         envs = [e for _, e in parts]
         self.env = cfg.env or ",".join(envs)
@@ -378,12 +381,13 @@ class OfflineDistillTrainer(_OfflineTrainer):
         self.surgery = PreviousGradientSurgery() if cfg.pcgrad else None
         if self.surgery is not None:
             self.learner.add_grad_hook(self.surgery)
-        # held-out windows per task, fixed for the run, with their teacher's probabilities
+        # held-out windows per task, fixed for the run: the student's inputs, the valid mask and
+        # the teacher's logits, built once (max-kl measures them every few updates)
         self.held_batches = []
         for k, ho in enumerate(self.held):
             ends = self.np_rng.integers(ho.n_steps, size=cfg.held_out_windows)
             w = ho.windows(ends, n.context)
-            self.held_batches.append((w, self._teacher_logits(k, w)))
+            self.held_batches.append((self._student_inputs(k, w), _windows_loss_mask(w), self._teacher_logits(k, w)))
         self.kl_evals = 0
         """held-out KL measurements the curriculum asked for (what max-kl costs beyond the updates)"""
 
@@ -395,18 +399,10 @@ class OfflineDistillTrainer(_OfflineTrainer):
                                      cfg.curriculum_every)
 
     @staticmethod
-    def _teacher_datasets(source: str) -> str:
-        from .. import checkpoint
-
-        p = Path(source)
-        try:
-            state, _ = checkpoint.load(p / "checkpoints" / "last.safetensors" if p.is_dir() else p)
-        except Exception as e:
-            raise ConfigError(f"{source}: cannot read its datasets ({e}); pass --dataset") from None
-        ids = state.get("algo_state", {}).get("datasets")
-        if not ids:
+    def _teacher_datasets(source: str, teacher) -> str:
+        if not teacher.datasets:
             raise ConfigError(f"{source} does not record its datasets: pass --dataset")
-        return "+".join(ids)
+        return "+".join(teacher.datasets)
 
     def _teacher_logits(self, k: int, w: dict) -> torch.Tensor:
         """Teacher k's logits over the windows [B·K, A] in the student's action space."""
@@ -415,15 +411,16 @@ class OfflineDistillTrainer(_OfflineTrainer):
         b, kk, _ = out.shape
         return self.taskset.lift(out.reshape(b * kk, -1), k)
 
-    def _student_logits(self, k: int, w: dict) -> torch.Tensor:
+    def _student_inputs(self, k: int, w: dict) -> dict[str, torch.Tensor]:
+        """The windows as the student's inputs: observations padded to the common shape, task ids."""
         b, kk = w["actions"].shape
         obs = self.taskset.pad(w["obs"].reshape((b * kk,) + w["obs"].shape[2:]), k)
-        w2 = {**w, "obs": obs.reshape((b, kk) + obs.shape[1:])}
-        return self.agent(**batch_tensors(w2, k)).reshape(b * kk, -1)
+        return batch_tensors({**w, "obs": obs.reshape((b, kk) + obs.shape[1:])}, k)
 
-    def _kl(self, k: int, w: dict, teacher_logits: torch.Tensor) -> torch.Tensor:
-        m = _windows_loss_mask(w)
-        return kl(self._student_logits(k, w)[m], teacher_logits[m], self.cfg.tau)
+    def _kl(self, inputs: dict, mask: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        """KL(π_T ‖ π_S) averaged over the real (unpadded) positions."""
+        s = self.agent(**inputs).reshape(mask.shape[0], -1)
+        return kl(s[mask], teacher_logits[mask], self.cfg.tau)
 
     @torch.no_grad()
     def held_out_kls(self) -> list[float]:
@@ -431,7 +428,7 @@ class OfflineDistillTrainer(_OfflineTrainer):
         was = self.agent.training
         self.agent.eval()
         try:
-            return [float(self._kl(k, w, tl)) for k, (w, tl) in enumerate(self.held_batches)]
+            return [float(self._kl(x, m, tl)) for x, m, tl in self.held_batches]
         finally:
             self.agent.train(was)
 
@@ -446,11 +443,9 @@ class OfflineDistillTrainer(_OfflineTrainer):
             chosen[k] += 1
             data = self.train_data[k]
             w = data.windows(self.np_rng.integers(data.n_steps, size=cfg.batch_size), kk)
-            loss = self._kl(k, w, self._teacher_logits(k, w))
-            self._step({"loss_kl": loss}, self.updates)
+            loss = self._kl(self._student_inputs(k, w), _windows_loss_mask(w), self._teacher_logits(k, w))
+            self._step({"loss_kl": loss})
             loss_sum += float(loss.detach())
-            self.updates += 1
-            self.frames += 1
             self.tokens += 3 * int(w["valid"].sum())
         self.train_time += time.perf_counter() - t0
         row = {"frames": self.frames, "losses/kl": loss_sum / n, "charts/lr": self.learner.last_lr,
