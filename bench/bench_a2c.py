@@ -27,9 +27,9 @@ import torch
 torch.set_num_threads(1)
 
 from distillrl.algos import PPOConfig, TrainConfig, make_trainer  # noqa: E402
-from distillrl.envs import make_env_fn  # noqa: E402
-from distillrl.evaluate import evaluate  # noqa: E402
-from distillrl.nets import NetConfig  # noqa: E402
+from distillrl.envs.make import make_env_fn  # noqa: E402
+from distillrl.acting.evaluate import evaluate  # noqa: E402
+from distillrl.models.nets import NetConfig  # noqa: E402
 
 SPEC = "gym:CartPole-v1"
 A2C = dict(num_envs=8, num_steps=5, lr=7e-4, anneal_lr=False, gamma=0.99, gae_lambda=1.0, ent_coef=0.0, vf_coef=1.0,

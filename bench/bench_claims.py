@@ -113,8 +113,9 @@ def part_zoo(names: list[str]) -> None:
 def distill_run(teacher: str, env: str, seed: int, steps: int, eval_every: int, **kw) -> dict:
     """One in-process distillation; the student is evaluated every ``eval_every`` frames on the
     teacher's 30 episodes (same reset seeds)."""
-    from distillrl.algos.distill import DistillConfig, DistillTrainer
-    from distillrl.evaluate import evaluate
+    from distillrl.algos.distill_config import DistillConfig
+    from distillrl.algos.distill import DistillTrainer
+    from distillrl.acting.evaluate import evaluate
 
     cfg = DistillConfig(teacher=[teacher], env=env, steps=steps, seed=seed, **kw)
     tr = DistillTrainer(cfg)
@@ -156,7 +157,7 @@ def part_losses(games, seeds, steps, out: Path) -> None:
 
 
 def part_compression(games, seeds, sizes, steps, eval_every, downsample: int, out: Path) -> None:
-    from distillrl.nets import NetConfig
+    from distillrl.models.nets import NetConfig
 
     res = load(out)
     for game in games:
@@ -221,7 +222,7 @@ def part_qspeed(repeats: int, out: Path) -> None:
     learning_starts)."""
     from distillrl.algos import TrainConfig, make_trainer
     from distillrl.config import from_dict
-    from distillrl.presets import preset
+    from distillrl.runs.presets import preset
 
     env = "minatar:breakout"
     res: dict = {"dqn": [], "pqn": []}

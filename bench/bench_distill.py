@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distillrl.algos.distill import DistillConfig, DistillTrainer
-from distillrl.evaluate import evaluate
-from distillrl.teachers import load_teacher
+from distillrl.algos.distill_config import DistillConfig
+from distillrl.algos.distill import DistillTrainer
+from distillrl.acting.evaluate import evaluate
+from distillrl.teachers.load import load_teacher
 
 from cli_runs import zoo5m
 

@@ -147,7 +147,7 @@ def part_codistill(game: str, peers_list, seeds, steps: int, exchange: int, psis
 def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path) -> None:
     """Plain KL and IE-KD; with ``explore`` only IE-KD with that exploration weight (an ablation:
     0 keeps the inheritance half alone)."""
-    from distillrl.iekd import IEKDConfig
+    from distillrl.terms.iekd import IEKDConfig
 
     methods = ["kl", "iekd"] if explore is None else [f"iekd-explore{explore:g}"]
     res = load(out)

@@ -35,10 +35,11 @@ import torch
 torch.set_num_threads(1)
 
 from distillrl.algos import PPOConfig, TrainConfig, make_trainer  # noqa: E402
-from distillrl.envs import env_info, make_vec  # noqa: E402
-from distillrl.learner import make_optimizer  # noqa: E402
-from distillrl.losses import ppo_loss  # noqa: E402
-from distillrl.nets import Agent, NetConfig  # noqa: E402
+from distillrl.envs.make import env_info, make_vec  # noqa: E402
+from distillrl.core.learner import make_optimizer  # noqa: E402
+from distillrl.core.losses import ppo_loss  # noqa: E402
+from distillrl.models.agent import Agent
+from distillrl.models.nets import NetConfig  # noqa: E402
 
 CLEANRL = dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4, anneal_lr=True, gamma=0.99,
                gae_lambda=0.95, clip_coef=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5)

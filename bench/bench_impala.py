@@ -42,7 +42,7 @@ from pathlib import Path
 
 from cli_runs import EXE, run, zoo5m
 
-from distillrl.cluster import free_port, stop_nodes
+from distillrl.acting.cluster import free_port, stop_nodes
 
 ROOT = Path("runs/bench/impala")
 OUT = Path("bench/results")

@@ -33,10 +33,10 @@ def random_teacher(game: str) -> Path:
     if not (d / "checkpoints/last.safetensors").exists():
         import torch
 
-        from distillrl import checkpoint
+        from distillrl.core import checkpoint
         from distillrl.config import to_dict
-        from distillrl.envs import env_info
-        from distillrl.nets import Agent
+        from distillrl.envs.make import env_info
+        from distillrl.models.agent import Agent
         from distillrl.algos import TrainConfig
 
         torch.manual_seed(12345)
@@ -92,8 +92,8 @@ def overhead(frames: int = 49_152, repeats: int = 3) -> None:
     """SPS with one teacher ÷ without, MinAtar Breakout, zoo preset, alternating runs."""
     import torch
 
-    from distillrl.kickstart import KickstartConfig, make_kickstart_trainer
-    from distillrl.presets import preset
+    from distillrl.algos.kickstart import KickstartConfig, make_kickstart_trainer
+    from distillrl.runs.presets import preset
     from distillrl.config import from_dict
     from distillrl.algos import TrainConfig, make_trainer
 

@@ -98,7 +98,7 @@ def _summary(d: Path) -> dict:
 
 
 def _metrics(d: Path) -> list[dict]:
-    from distillrl.run import read_metrics
+    from distillrl.runs.rundir import read_metrics
 
     return read_metrics(d)
 
@@ -113,7 +113,8 @@ def collect_kickstart() -> dict:
     sc = [d for d in sc if (d / "summary.json").exists()]
     if not ks or not sc:
         raise SystemExit("collect kickstart: no finished runs under " + str(base))
-    from distillrl.report import iqm_interval, load_run, suite_curve, task_teacher_scores
+    from distillrl.report.runs import iqm_interval, load_run
+    from distillrl.report.tasks import suite_curve, task_teacher_scores
 
     loaded = {d: load_run(d) for d in ks + sc}
     teacher = task_teacher_scores([loaded[d] for d in ks])
@@ -122,7 +123,7 @@ def collect_kickstart() -> dict:
     def final(d: Path) -> dict:
         per = {r["name"]: r["student_return"] for r in _summary(d)["per_task"]}
         ratios = [per[n] / teacher[n] for n in names]
-        from distillrl.jobs import geomean
+        from distillrl.core.stats import geomean
 
         return {"per_task": per, "ratios": dict(zip(names, ratios)), "mean_ratio": float(np.mean(ratios)),
                 "geomean_ratio": geomean(ratios)}

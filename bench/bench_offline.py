@@ -124,8 +124,9 @@ def part_teachers(games, steps: int, seed: int, encoder: str, out: Path) -> None
 def action_accuracy(run_dir: Path, game: str, n: int = 3000) -> dict:
     """How well a DT generalises: its action accuracy (last window position, true return-to-go)
     on its own expert training data and on 5 fresh expert episodes (reset seeds 1000–1004)."""
-    from distillrl.dt import batch_tensors, load_dt
-    from distillrl.seqdata import read_episodes
+    from distillrl.models.transformer import batch_tensors
+    from distillrl.teachers.dt import load_dt
+    from distillrl.datasets.episodes import read_episodes
 
     fresh = f"distillrl/{game}-fresh-v0"
     if not (ROOT / fresh).exists():

@@ -150,7 +150,7 @@ def _direct_member(args: tuple[int, int, int]) -> float:
     seed, steps, interval = args
     import torch
 
-    from distillrl.jobs import build_config, kind
+    from distillrl.runs.kinds import build_config, kind
 
     torch.set_num_threads(1)
     k = kind("kickstart")

@@ -30,8 +30,8 @@ from torch import nn
 
 torch.set_num_threads(1)
 
-from distillrl.envs import gym_id, make_env_fn  # noqa: E402
-from distillrl.nets import NetConfig  # noqa: E402
+from distillrl.envs.make import gym_id, make_env_fn  # noqa: E402
+from distillrl.models.nets import NetConfig  # noqa: E402
 from distillrl.algos import DQNConfig, PPOConfig, TrainConfig, make_trainer  # noqa: E402
 
 CLEANRL_PPO = dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4, anneal_lr=True,

@@ -65,9 +65,9 @@ def plot(exps: list[Path]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from distillrl.population import read_lineage
-    from distillrl.report import winning_lineage
-    from distillrl.run import read_metrics
+    from distillrl.scale.population import read_lineage
+    from distillrl.report.pbt import winning_lineage
+    from distillrl.runs.rundir import read_metrics
 
     inc = [e for e in exps if e.name.startswith("incompetent")]
     if not inc:

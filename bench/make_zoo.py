@@ -17,10 +17,10 @@ import argparse
 import json
 from pathlib import Path
 
-from distillrl.checkpoint import load_meta
-from distillrl.evaluate import evaluate, summarize
-from distillrl.fastpolicy import make_fast_policy
-from distillrl.zoo import ZOO_DIR, export_model, load_agent
+from distillrl.core.checkpoint import load_meta
+from distillrl.acting.evaluate import evaluate, summarize
+from distillrl.models.fastpolicy import make_fast_policy
+from distillrl.teachers.zoo import ZOO_DIR, export_model, load_agent
 
 REFERENCE_AC = {"minatar:breakout": 17.5, "minatar:asterix": 19.0, "minatar:freeway": 47.5,
                 "minatar:space_invaders": 185.0, "minatar:seaquest": 15.5, "gym:CartPole-v1": 500.0}

@@ -3,7 +3,7 @@
     python bench/zoo_table.py
 """
 
-from distillrl.zoo import zoo_meta, zoo_names
+from distillrl.teachers.zoo import zoo_meta, zoo_names
 
 print("| teacher | env | frames | greedy score (30 episodes) mean ± std [95% CI] | reference (MinAtar paper AC, 5M) | params | command |")
 print("|---|---|---|---|---|---|---|")

@@ -29,7 +29,7 @@ def cli():
 @pytest.fixture
 def ray_local():
     """Ray on this machine for one test (2 CPUs), shut down after it."""
-    from distillrl.cluster import init_ray, shutdown_ray
+    from distillrl.acting.cluster import init_ray, shutdown_ray
 
     yield init_ray(None)
     shutdown_ray()

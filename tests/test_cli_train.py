@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from distillrl.run import read_metrics
+from distillrl.runs.rundir import read_metrics
 
 pytestmark = pytest.mark.slow
 SMALL = ["--env", "gym:CartPole-v1", "--ppo.num-envs", "4", "--ppo.num-steps", "32", "--no-progress"]
@@ -84,7 +84,7 @@ def test_kill_and_resume_has_no_gaps_or_duplicates(cli, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _frames(d)
-    from distillrl.checkpoint import load_meta
+    from distillrl.core.checkpoint import load_meta
 
     ck = load_meta(d / "checkpoints/last.safetensors")["frames"]
     assert ck % 1280 == 0 and max(before) >= ck
@@ -102,7 +102,7 @@ def test_sigint_saves_and_exits_cleanly(cli, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err and "--resume" in err
-    from distillrl.checkpoint import load_meta
+    from distillrl.core.checkpoint import load_meta
 
     saved = load_meta(d / "checkpoints/last.safetensors")["frames"]
     assert max(_frames(d)) == saved  # checkpoint taken at the interruption point

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl import losses as L
+from distillrl.core import losses as L
 from distillrl.algos import make_trainer
-from distillrl.codistill import CodistillConfig, CodistillTerm, Peer, churn, peer_config, run_codistill
+from distillrl.scale.codistill import CodistillConfig, Peer, churn, peer_config, run_codistill
+from distillrl.terms.codistill import CodistillTerm
 from distillrl.config import to_dict
 from distillrl.errors import ConfigError
 
@@ -37,7 +38,7 @@ def test_term_is_psi_times_cross_entropy_to_the_mean_of_the_stale_peers():
     with torch.no_grad():
         want = (torch.softmax(others[0](obs).logits, -1) + torch.softmax(others[1](obs).logits, -1)) / 2
     torch.testing.assert_close(term.peer_probs(obs, torch.zeros(5, dtype=torch.long)), want)
-    from distillrl.data import Batch
+    from distillrl.core.data import Batch
 
     out = tr.agent(obs)
     mb = Batch(obs=obs, actions=torch.zeros(5, dtype=torch.long), task_id=torch.zeros(5, dtype=torch.long),
@@ -80,7 +81,7 @@ def test_psi_zero_peers_are_exactly_independent_runs(tmp_path):
         solo = make_trainer(peer_config(cfg, i))
         while solo.frames < cfg.steps:
             solo._iterate()
-        from distillrl.checkpoint import load
+        from distillrl.core.checkpoint import load
 
         state, _ = load(tmp_path / "ind" / f"peer{i}" / "checkpoints" / "last.safetensors")
         for k, v in solo.agent.state_dict().items():

@@ -9,14 +9,16 @@ import pytest
 import torch
 
 from distillrl.algos import TrainConfig, make_trainer
-from distillrl.algos.distill import DistillConfig, DistillTrainer
+from distillrl.algos.distill_config import DistillConfig
+from distillrl.algos.distill import DistillTrainer
 from distillrl.config import field_domains, field_docs
-from distillrl.data import Rollout
+from distillrl.core.data import Rollout
 from distillrl.errors import ConfigError
-from distillrl.kickstart import KickstartConfig, KickstartOptions
-from distillrl.nets import NetConfig
-from distillrl.teachers import CallableTeacher
-from distillrl.trainer import LossTerm, RunConfig
+from distillrl.algos.kickstart import KickstartConfig, KickstartOptions
+from distillrl.models.nets import NetConfig
+from distillrl.teachers.base import CallableTeacher
+from distillrl.core.terms import LossTerm
+from distillrl.algos.base import RunConfig
 
 CP = "gym:CartPole-v1"
 
@@ -178,7 +180,7 @@ def test_set_hparams_takes_effect_in_the_next_update(kind):
 
 
 def test_kickstart_lambda_is_shared_and_live():
-    from distillrl.kickstart import make_kickstart_trainer
+    from distillrl.algos.kickstart import make_kickstart_trainer
 
     cfg = KickstartConfig(env=CP, steps=100_000, schedule="constant", lambda0=1.0)
     cfg.ppo.num_envs, cfg.ppo.num_steps = 2, 32
@@ -205,7 +207,8 @@ def test_rollouts_are_time_major_until_the_learner():
 
 def _config_classes():
     from distillrl.algos import DQNConfig, PPOConfig
-    from distillrl.algos.offline import DTConfig, DTNetConfig, OfflineDistillConfig
+    from distillrl.algos.dt import DTConfig, DTNetConfig
+    from distillrl.algos.offline_distill import OfflineDistillConfig
 
     return [RunConfig, TrainConfig, PPOConfig, DQNConfig, NetConfig, DistillConfig, KickstartOptions, KickstartConfig,
             DTConfig, DTNetConfig, OfflineDistillConfig]

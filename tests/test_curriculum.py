@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from distillrl.curriculum import Curriculum, most_dissimilar
+from distillrl.terms.curriculum import Curriculum, most_dissimilar
 
 
 def test_max_kl_picks_the_most_dissimilar_task():

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl.algos.distill import DistillConfig, DistillTrainer, width_for_fraction
-from distillrl.envs import env_info
-from distillrl.nets import Agent, NetConfig, param_count
-from distillrl.teachers import CallableTeacher
+from distillrl.algos.distill_config import DistillConfig, width_for_fraction
+from distillrl.algos.distill import DistillTrainer
+from distillrl.envs.make import env_info
+from distillrl.models.agent import Agent, param_count
+from distillrl.models.nets import NetConfig
+from distillrl.teachers.base import CallableTeacher
 
 
 def _fixed_teacher(info):
@@ -76,7 +78,7 @@ def test_student_size_with_downsample_keeps_more_channels():
 
 
 def test_a_downsample_student_reloads_as_a_teacher(cli, tmp_path):
-    from distillrl.teachers import load_teacher
+    from distillrl.teachers.load import load_teacher
 
     d = tmp_path / "student"
     cli("distill", "--teacher", "minatar-asterix", "--env", "minatar:asterix", "--student-size", "0.07",

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl import checkpoint
-from distillrl.algos.offline import student_width
-from distillrl.dt import DecisionTransformer, attention_mask, param_count
-from distillrl.offline import write_dataset
-from distillrl.returns import returns_to_go
-from distillrl.seqdata import Episodes, read_episodes
+from distillrl.core import checkpoint
+from distillrl.algos.offline_distill import student_width
+from distillrl.models.transformer import DecisionTransformer, attention_mask, param_count
+from distillrl.datasets.writer import write_dataset
+from distillrl.core.returns import returns_to_go
+from distillrl.datasets.episodes import Episodes, read_episodes
 
 
 def test_returns_to_go_by_hand():
@@ -134,10 +134,10 @@ def test_multitask_heads_mask_illegal_actions_and_route_by_task():
 
 
 def test_encoder_and_suite_mean_edge_cases():
-    from distillrl.algos.offline import DTNetConfig, _encoder
-    from distillrl.envs import env_info
+    from distillrl.algos.dt import DTNetConfig, _encoder
+    from distillrl.envs.make import env_info
     from distillrl.errors import ConfigError
-    from distillrl.jobs import geomean
+    from distillrl.core.stats import geomean
 
     with pytest.raises(ConfigError, match="takes images"):
         _encoder(DTNetConfig(encoder="conv"), env_info("gym:CartPole-v1"))
@@ -179,7 +179,7 @@ def test_a_dataset_made_elsewhere_needs_its_env(two_tasks, tmp_path):
     import shutil
 
     from distillrl.errors import ConfigError
-    from distillrl.seqdata import SIDECAR
+    from distillrl.datasets.episodes import SIDECAR
 
     root = tmp_path / "other"
     shutil.copytree(two_tasks / "distillrl" / "asterix-a-v0", root / "distillrl" / "asterix-a-v0")

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl import checkpoint
+from distillrl.core import checkpoint
 from distillrl.config import ConfigError, from_dict, load_yaml
-from distillrl.envs import EnvError, MINATAR_GAMES, env_info, gym_id, list_envs, make_vec
+from distillrl.envs.make import EnvError, MINATAR_GAMES, env_info, gym_id, list_envs, make_vec
 from distillrl.algos import TrainConfig
 
 
@@ -107,7 +107,7 @@ def test_bad_yaml(tmp_path):
 def test_resume_at_large_frame_counts_reseeds_minatar():
     """Regression: the derived reset seed once overflowed MinAtar's 32-bit seeding after 500k frames."""
     from distillrl.algos import make_trainer
-    from distillrl.trainer import resume_seed
+    from distillrl.core.rng import resume_seed
 
     cfg = TrainConfig(env="minatar:breakout", steps=10**7)
     cfg.ppo.num_envs, cfg.ppo.num_steps = 2, 8
@@ -122,7 +122,7 @@ def test_resume_at_large_frame_counts_reseeds_minatar():
 def test_ale_family_when_installed():
     pytest.importorskip("ale_py")
     pytest.importorskip("cv2")
-    from distillrl.nets import Agent
+    from distillrl.models.agent import Agent
 
     info = env_info("ale:pong")
     assert info.obs_shape == (4, 84, 84) and info.layout == "chw" and info.n_actions == 6

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from distillrl.algos import TrainConfig, make_trainer
-from distillrl.algos.distill import LOSSES, DistillConfig, DistillTrainer
+from distillrl.algos.distill_config import LOSSES, DistillConfig
+from distillrl.algos.distill import DistillTrainer
 from distillrl.errors import ConfigError
-from distillrl.nets import AgentOutput, NetConfig
-from distillrl.teachers import AgentTeacher, CallableTeacher
+from distillrl.models.agent import AgentOutput
+from distillrl.models.nets import NetConfig
+from distillrl.teachers.base import AgentTeacher, CallableTeacher
 
 CP = "gym:CartPole-v1"
 
@@ -71,7 +73,7 @@ def test_mse_regresses_the_q_values_of_a_q_head():
 def test_project_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, capsys):
     import argparse
 
-    from distillrl import cli
+    from distillrl.cli import run_cmds as cli
 
     ns = argparse.Namespace(run_dir=str(tmp_path / "r"), resume=False, config=None, no_progress=True, json=False)
 
@@ -81,7 +83,7 @@ def test_project_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, cap
     def bug(cfg):
         raise RuntimeError("a real bug")
 
-    from distillrl.jobs import Kind
+    from distillrl.runs.kinds import Kind
 
     def k(factory):
         return Kind("train", lambda: TrainConfig, None, lambda c: c, factory, lambda t, c: {})

@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from distillrl.algos.distill import DistillConfig, DistillTrainer
+from distillrl.algos.distill_config import DistillConfig
+from distillrl.algos.distill import DistillTrainer
 from distillrl.errors import ConfigError
-from distillrl.iekd import iekd_losses, split_features
-from distillrl.kdcontrols import ClassStats, class_mean, controlled, label_smoothing, no_rescaling
-from distillrl.teachers import CallableTeacher
+from distillrl.terms.iekd import iekd_losses, split_features
+from distillrl.terms.kdcontrols import ClassStats, class_mean, controlled, label_smoothing, no_rescaling
+from distillrl.teachers.base import CallableTeacher
 
 
 def test_split_features_halves():

@@ -11,8 +11,8 @@ import torch
 from distillrl.algos import TrainConfig, make_trainer
 from distillrl.algos.impala import ImpalaConfig
 from distillrl.config import ConfigError, validate
-from distillrl.nets import NetConfig
-from distillrl.returns import gae, vtrace
+from distillrl.models.nets import NetConfig
+from distillrl.core.returns import gae, vtrace
 
 
 # --------------------------------------------------------------------------- V-trace
@@ -202,7 +202,7 @@ def test_lstm_ppo_minibatches_keep_sequences_whole():
     tr = lstm_trainer()
     try:
         ro = tr.collect_rollout()
-        from distillrl.trainer import estimate_gae
+        from distillrl.core.gae import estimate_gae
 
         estimate_gae(ro, 0.99, 0.95)
         batch = ro.flatten()
@@ -243,9 +243,9 @@ def test_lstm_survives_checkpoint_resume():
 
 
 def test_numpy_lstm_mirror_matches_torch():
-    from distillrl.envs import env_info
-    from distillrl.fastpolicy import NumpyPolicy
-    from distillrl.nets import Agent
+    from distillrl.envs.make import env_info
+    from distillrl.models.fastpolicy import NumpyPolicy
+    from distillrl.models.agent import Agent
 
     for spec in ("minatar:breakout", "gym:CartPole-v1"):
         info = env_info(spec)
@@ -268,10 +268,10 @@ def test_numpy_lstm_mirror_matches_torch():
 def test_recurrent_teacher_carries_its_state_across_rollouts():
     """A recurrent teacher labels each rollout as a sequence, continuing from where the same
     actor's previous rollout left it: two rollouts labelled in turn equal one long sequence."""
-    from distillrl.kickstart import KickstartTerm
-    from distillrl.nets import Agent
-    from distillrl.schedules import LambdaSchedule
-    from distillrl.teachers import AgentTeacher
+    from distillrl.terms.kickstart import KickstartTerm
+    from distillrl.models.agent import Agent
+    from distillrl.core.schedules import LambdaSchedule
+    from distillrl.teachers.base import AgentTeacher
 
     student = lstm_trainer()
     try:
@@ -328,15 +328,15 @@ def test_recurrent_evaluation_carries_state_per_slot():
     one by hand (greedy), however the slots interleave."""
     import gymnasium as gym  # noqa: F401
 
-    from distillrl.envs import make_env_fn
-    from distillrl.evaluate import evaluate
-    from distillrl.jobs import _logits_fn
+    from distillrl.envs.make import make_env_fn
+    from distillrl.acting.evaluate import evaluate
+    from distillrl.acting.policies import logits_fn
 
     tr = lstm_trainer()
     try:
         tr.advance(1000)
-        got, _ = evaluate(_logits_fn(tr.policy), tr.cfg.env, 6, seed=50, num_envs=3)
-        pol = _logits_fn(tr.policy)
+        got, _ = evaluate(logits_fn(tr.policy), tr.cfg.env, 6, seed=50, num_envs=3)
+        pol = logits_fn(tr.policy)
         want = []
         for ep in range(6):
             env = make_env_fn(tr.cfg.env)()

@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from distillrl.config import validate
-from distillrl.data import Batch
-from distillrl.envs import env_info, make_vec
+from distillrl.core.data import Batch
+from distillrl.envs.make import env_info, make_vec
 from distillrl.errors import ConfigError
-from distillrl.kickstart import KickstartConfig, KickstartTerm, LambdaSchedule, make_kickstart_trainer
-from distillrl.nets import Agent, AgentOutput, NetConfig
-from distillrl.teachers import AgentTeacher, CallableTeacher
+from distillrl.algos.kickstart import KickstartConfig, LambdaSchedule, make_kickstart_trainer
+from distillrl.terms.kickstart import KickstartTerm
+from distillrl.models.agent import Agent, AgentOutput
+from distillrl.models.nets import NetConfig
+from distillrl.teachers.base import AgentTeacher, CallableTeacher
 
 LOG2 = math.log(2)
 
@@ -169,8 +171,8 @@ def test_multitask_env_task_ids_reach_the_batch():
 
 
 def test_multitask_env_rejects_mismatched_spatial_sizes():
-    from distillrl.envs import EnvError
-    from distillrl.tasks import TaskSet
+    from distillrl.envs.make import EnvError
+    from distillrl.envs.tasks import TaskSet
 
     # channels may differ (padded); spatial sizes may not
     with pytest.raises(EnvError, match="spatial size"):

@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from distillrl.errors import ConfigError
-from distillrl.hparams import HParams
-from distillrl.learner import Learner, weighted_sum
-from distillrl.replay import ReplayBuffer
+from distillrl.core.hparams import HParams
+from distillrl.core.learner import Learner, weighted_sum
+from distillrl.core.replay import ReplayBuffer
 
 
 def test_weighted_sum_hand_value_and_missing_weight():
@@ -85,7 +85,7 @@ def test_replay_buffer_wraps_and_samples_per_task():
 
 def test_dqn_replay_keeps_task_ids():
     from distillrl.algos import TrainConfig, make_trainer
-    from distillrl.nets import NetConfig
+    from distillrl.models.nets import NetConfig
 
     cfg = TrainConfig(env="gym:CartPole-v1,gym:CartPole-v0", algo="dqn", steps=10_000, net=NetConfig(hidden=(8,)))
     cfg.dqn.num_envs, cfg.dqn.learning_starts, cfg.dqn.log_every = 2, 10**6, 10**6
@@ -96,7 +96,7 @@ def test_dqn_replay_keeps_task_ids():
 
 
 def test_metrics_log_widens_for_metrics_that_start_later(tmp_path):
-    from distillrl.run import MetricsLog, read_metrics
+    from distillrl.runs.rundir import MetricsLog, read_metrics
 
     log = MetricsLog(tmp_path, tensorboard=False)
     log.write([{"frames": 1, "a": 1.0}])
@@ -106,7 +106,7 @@ def test_metrics_log_widens_for_metrics_that_start_later(tmp_path):
 
 
 def test_loading_an_agent_leaves_the_global_generator_alone():
-    from distillrl.teachers import load_teacher
+    from distillrl.teachers.load import load_teacher
 
     state = torch.get_rng_state()
     load_teacher("minatar-breakout-5m")

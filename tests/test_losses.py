@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from distillrl import losses as L
+from distillrl.core import losses as L
 
 LOG2 = math.log(2.0)
 

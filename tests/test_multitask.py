@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl import losses as L
-from distillrl.algos.distill import DistillConfig, DistillTrainer
+from distillrl.core import losses as L
+from distillrl.algos.distill_config import DistillConfig
+from distillrl.algos.distill import DistillTrainer
 from distillrl.errors import ConfigError
-from distillrl.envs import EnvError, env_info, make_env_fn, spec_options
-from distillrl.fastpolicy import NumpyPolicy, make_fast_policy
-from distillrl.kickstart import KickstartConfig, make_kickstart_trainer
-from distillrl.nets import Agent, NetConfig
-from distillrl.tasks import MASK, TaskSet
-from distillrl.teachers import CallableTeacher, TeacherError, TeacherSet, parse_task_teachers
+from distillrl.envs.make import EnvError, env_info, make_env_fn, spec_options
+from distillrl.models.fastpolicy import NumpyPolicy, make_fast_policy
+from distillrl.algos.kickstart import KickstartConfig, make_kickstart_trainer
+from distillrl.models.agent import Agent
+from distillrl.models.nets import NetConfig
+from distillrl.envs.tasks import MASK, TaskSet
+from distillrl.teachers.base import CallableTeacher, TeacherError
+from distillrl.teachers.load import TeacherSet, parse_task_teachers
 
 BS = "minatar:breakout,minatar:seaquest"  # 4 vs 10 channels, 3 vs 6 actions
 
@@ -189,13 +192,13 @@ def test_multi_task_kickstart_loss_is_the_per_sample_sum_with_per_task_lambdas()
     w = tr._extra_weights()
     assert w == {"loss_ks0": 3.0 * 0.5, "loss_ks1": 3.0 * 2.0}
     # a batch of 3: two CartPole samples, one Acrobot; student logits chosen by hand
-    from distillrl.data import Batch
+    from distillrl.core.data import Batch
 
     obs = torch.zeros(3, 6)
     task = torch.tensor([0, 1, 0])
     logits = torch.tensor([[0.0, 0.0, MASK], [1.0, 0.0, 0.0], [math.log(3.0), 0.0, MASK]])
     mb = Batch(obs=obs, actions=torch.zeros(3, dtype=torch.long), task_id=task)
-    from distillrl.nets import AgentOutput
+    from distillrl.models.agent import AgentOutput
 
     out = AgentOutput(logits, None, None)
     terms = {k: float(v) for t in tr.extra_losses for k, v in t(out, mb).items()}
@@ -323,7 +326,7 @@ def test_dqn_and_a2c_learn_on_a_task_set():
 
 
 def test_student_size_is_an_upper_bound_on_the_teachers_summed_parameters():
-    from distillrl.algos.distill import width_for_fraction
+    from distillrl.algos.distill_config import width_for_fraction
 
     ts = TaskSet.build("minatar:all")
     teachers = 5 * 132_000

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl.fastpolicy import NumpyPolicy, agent_weights, make_fast_policy, sample_gumbel
-from distillrl.envs import EnvInfo, env_info
-from distillrl.nets import Agent, NetConfig, param_count
+from distillrl.models.fastpolicy import NumpyPolicy, agent_weights, make_fast_policy, sample_gumbel
+from distillrl.envs.make import EnvInfo, env_info
+from distillrl.models.agent import Agent, param_count
+from distillrl.models.nets import NetConfig
 
 MINATAR = EnvInfo("minatar:breakout", (10, 10, 4), "hwc", 1.0, 3)
 

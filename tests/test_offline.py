@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from distillrl.envs import make_env_fn
+from distillrl.envs.make import make_env_fn
 from distillrl.errors import ConfigError
-from distillrl.jobs import teacher_fn
-from distillrl.offline import load_dataset, write_dataset
-from distillrl.teachers import load_teacher
+from distillrl.acting.policies import teacher_fn
+from distillrl.datasets.writer import load_dataset, write_dataset
+from distillrl.teachers.load import load_teacher
 
 
 def test_dataset_written_and_read_back_identically(tmp_path):

@@ -16,10 +16,10 @@ import pytest
 import torch
 import yaml
 
-from distillrl import checkpoint
-from distillrl.cluster import free_port, stop_nodes
-from distillrl.jobs import build_config, kind
-from distillrl.pbt import restore_member
+from distillrl.core import checkpoint
+from distillrl.acting.cluster import free_port, stop_nodes
+from distillrl.runs.kinds import build_config, kind
+from distillrl.scale.pbt_member import restore_member
 
 RAY = Path(sys.executable).with_name("ray")
 

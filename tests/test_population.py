@@ -7,8 +7,7 @@ import pytest
 from scipy import stats
 
 from distillrl.errors import ConfigError
-from distillrl.population import (PBTConfig, Prior, expand_sweep, explore, initial_values, parse_grid, parse_seeds,
-                                  pbt_config_from_dict, point_tag, truncation, welch_better)
+from distillrl.scale.population import PBTConfig, Prior, expand_sweep, explore, initial_values, parse_grid, parse_seeds, pbt_config_from_dict, point_tag, truncation, welch_better
 
 
 def test_welch_matches_the_formula_by_hand():
@@ -144,7 +143,7 @@ def test_the_multi_task_example_tunes_one_lambda_per_game():
     from pathlib import Path
 
     from distillrl.config import load_yaml
-    from distillrl.pbt import resolve
+    from distillrl.scale.pbt import resolve
 
     cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[1] / "examples/pbt_minatar_all.yaml"))
     base, defaults = resolve(cfg)

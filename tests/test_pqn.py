@@ -9,10 +9,11 @@ import torch
 
 from distillrl.algos import TrainConfig, make_trainer
 from distillrl.errors import ConfigError
-from distillrl.envs import env_info
-from distillrl.fastpolicy import NumpyPolicy, make_fast_policy
-from distillrl.nets import Agent, NetConfig
-from distillrl.returns import q_lambda
+from distillrl.envs.make import env_info
+from distillrl.models.fastpolicy import NumpyPolicy, make_fast_policy
+from distillrl.models.agent import Agent
+from distillrl.models.nets import NetConfig
+from distillrl.core.returns import q_lambda
 
 CP = "gym:CartPole-v1"
 
@@ -136,8 +137,9 @@ def test_q_teacher_distilled_with_each_loss_through_the_cli(cli, tmp_path):
 
 
 def test_distill_lr_anneals_to_zero_over_the_run():
-    from distillrl.algos.distill import DistillConfig, DistillTrainer
-    from distillrl.teachers import CallableTeacher
+    from distillrl.algos.distill_config import DistillConfig
+    from distillrl.algos.distill import DistillTrainer
+    from distillrl.teachers.base import CallableTeacher
 
     teacher = CallableTeacher(lambda o: np.stack([o[:, 2], -o[:, 2]], -1).astype(np.float32), (4,), 2, outputs="q")
     cfg = DistillConfig(env=CP, steps=2048, seed=0, num_envs=4, rollout_steps=16, anneal_lr=True, lr=1e-3,

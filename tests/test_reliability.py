@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from distillrl import checkpoint
-from distillrl.run import read_metrics
+from distillrl.core import checkpoint
+from distillrl.runs.rundir import read_metrics
 
 pytestmark = pytest.mark.slow
 SMALL = ["--env", "gym:CartPole-v1", "--ppo.num-envs", "4", "--ppo.num-steps", "32", "--no-progress",

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from distillrl.returns import discounted_returns, gae, td_target, with_truncation
+from distillrl.core.returns import discounted_returns, gae, td_target, with_truncation
 
 
 def test_gae_reward_on_last_step_episode_ends():

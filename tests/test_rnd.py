@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from distillrl.algos import TrainConfig, make_trainer
-from distillrl.checkpoint import load, save
+from distillrl.core.checkpoint import load, save
 from distillrl.errors import ConfigError
-from distillrl.returns import gae
-from distillrl.rnd import RNDTerm, forward_filter, normalize_obs, prediction_error
+from distillrl.core.returns import gae
+from distillrl.terms.rnd import RNDTerm, forward_filter, normalize_obs, prediction_error
 
 MG = "minigrid:MiniGrid-DoorKey-5x5-v0?view=agent"
 
@@ -50,7 +50,7 @@ def test_two_value_heads_and_the_extrinsic_gamma():
     cfg.rnd = False
     plain = make_trainer(cfg)
     assert plain.agent.v_int is None and plain.hp["gamma"] == cfg.ppo.gamma
-    from distillrl.nets import Agent
+    from distillrl.models.agent import Agent
 
     ref = Agent(plain.info, cfg.net, value_head=True, generator=torch.Generator().manual_seed(cfg.seed))
     assert all(torch.equal(a, b) for a, b in zip(ref.state_dict().values(), plain.agent.state_dict().values()))
@@ -114,7 +114,7 @@ def test_intrinsic_stream_ignores_episode_ends_and_uses_its_own_gamma():
     T, n = ro.shape
     ro.done[3] = 1.0  # an episode end in every env: the extrinsic stream stops there, the intrinsic does not
     term.on_rollout(ro)
-    from distillrl.trainer import estimate_gae
+    from distillrl.core.gae import estimate_gae
 
     estimate_gae(ro, tr.hp["gamma"], tr.hp["gae_lambda"])
     ext = ro.advantages.clone()
@@ -165,7 +165,7 @@ def test_predictor_loss_falls_on_a_fixed_batch():
     opt = torch.optim.Adam(term.predictor.parameters(), lr=1e-3)
     losses = []
     for _ in range(50):
-        from distillrl.data import Batch
+        from distillrl.core.data import Batch
 
         mb = Batch(obs=torch.zeros(64, 4), actions=torch.zeros(64, dtype=torch.long),
                    task_id=torch.zeros(64, dtype=torch.long), extras={"rnd_obs": x, "rnd_return": torch.zeros(64)})

@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from distillrl.learner import Learner
-from distillrl.surgery import PreviousGradientSurgery, project_conflicting
+from distillrl.core.learner import Learner
+from distillrl.terms.surgery import PreviousGradientSurgery, project_conflicting
 
 
 def test_conflicting_gradient_is_projected_by_hand():

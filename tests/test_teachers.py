@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl.envs import EnvInfo, env_info
-from distillrl.nets import Agent, NetConfig, acting_param_count
-from distillrl.teachers import (AgentTeacher, CallableTeacher, TeacherError, load_sb3_zip, load_teacher)
+from distillrl.envs.make import EnvInfo, env_info
+from distillrl.models.agent import Agent, acting_param_count
+from distillrl.models.nets import NetConfig
+from distillrl.teachers.base import AgentTeacher, CallableTeacher, TeacherError
+from distillrl.teachers.sb3 import load_sb3_zip
+from distillrl.teachers.load import load_teacher
 
 CARTPOLE = env_info("gym:CartPole-v1")
 

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from distillrl.envs import env_info
-from distillrl.teachers import load_teacher
-from distillrl.zoo import ZOO_DIR, zoo_meta, zoo_names
+from distillrl.envs.make import env_info
+from distillrl.teachers.load import load_teacher
+from distillrl.teachers.zoo import ZOO_DIR, zoo_meta, zoo_names
 
 NAMES = zoo_names()
 
@@ -32,9 +32,9 @@ def test_zoo_entry_replays_its_recorded_score(name):
     """The shipped weights give the recorded evaluation: the first episodes (same reset seeds,
     greedy) return exactly what meta.json recorded, and the recorded mean is inside its own CI
     of the recorded reference kind (a teacher at or above its reference says so)."""
-    from distillrl.evaluate import evaluate
-    from distillrl.fastpolicy import make_fast_policy
-    from distillrl.zoo import load_agent
+    from distillrl.acting.evaluate import evaluate
+    from distillrl.models.fastpolicy import make_fast_policy
+    from distillrl.teachers.zoo import load_agent
 
     meta = zoo_meta(name)
     ev = meta["eval"]

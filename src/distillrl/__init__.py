@@ -20,8 +20,8 @@ if _os.environ.get("OPENBLAS_NUM_THREADS") == "1":
 __version__ = "0.2.0"
 
 _LAZY = {"TrainConfig": "distillrl.algos", "make_trainer": "distillrl.algos",
-         "DistillConfig": "distillrl.algos.distill", "KickstartConfig": "distillrl.kickstart",
-         "make_kickstart_trainer": "distillrl.kickstart", "load_teacher": "distillrl.teachers",
+         "DistillConfig": "distillrl.algos.distill", "KickstartConfig": "distillrl.algos.kickstart",
+         "make_kickstart_trainer": "distillrl.algos.kickstart", "load_teacher": "distillrl.teachers.load",
          "DistillRLError": "distillrl.errors"}
 
 

@@ -23,6 +23,8 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import math
+import re
 import sys
 import textwrap
 import types
@@ -30,13 +32,9 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-import math
-import re
-
 import yaml
 
-
-from .errors import ConfigError
+from distillrl.errors import ConfigError
 
 __all__ = ["ConfigError", "Domain", "validate", "from_dict", "to_dict", "field_docs", "field_domains"]
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..envs import split_specs
-from ..errors import ConfigError
-from ..nets import NetConfig
-from ..rnd import IntrinsicConfig, add_rnd
-from ..trainer import ALGORITHMS, RunConfig, Trainer, check_task_envs
-from . import distill, dqn, impala, ppo, pqn  # noqa: F401  (register the algorithms)
-from .dqn import DQNConfig
-from .impala import ActorOptions, ImpalaConfig, check_impala
-from .online import OnlineOptions
-from .ppo import PPOConfig, check_ppo
-from .pqn import PQNConfig, check_pqn
+from distillrl.algos import distill, dqn, impala, ppo, pqn  # noqa: F401  (register the algorithms)
+from distillrl.algos.base import ALGORITHMS, RunConfig, Trainer, check_task_envs
+from distillrl.algos.dqn import DQNConfig
+from distillrl.algos.impala import ActorOptions, ImpalaConfig, check_impala
+from distillrl.algos.online import OnlineOptions
+from distillrl.algos.ppo import PPOConfig, check_ppo
+from distillrl.algos.pqn import PQNConfig, check_pqn
+from distillrl.envs.make import split_specs
+from distillrl.errors import ConfigError
+from distillrl.models.nets import NetConfig
+from distillrl.terms.rnd import IntrinsicConfig, add_rnd
 
 __all__ = ["ALGORITHMS", "DQNConfig", "ImpalaConfig", "PPOConfig", "PQNConfig", "TrainConfig", "make_trainer"]
 
@@ -81,11 +81,11 @@ def check_recurrent(net: NetConfig, env: str, algo: str) -> None:
 
 def make_trainer(cfg: TrainConfig) -> Trainer:
     """The trainer for ``cfg.algo`` (validated by the config layer first)."""
-    from ..config import validate
+    from distillrl.config import validate
 
     validate(cfg)
     if getattr(cfg, "online_distill", False):
-        from .online import OnlineDistill
+        from distillrl.algos.online import OnlineDistill
 
         return OnlineDistill(cfg)
     tr = ALGORITHMS[cfg.algo](cfg)

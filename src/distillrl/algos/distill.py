@@ -35,199 +35,33 @@ Q head of the student — needs a Q-teacher; the student acts greedily on its q)
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
-from typing import Callable, Literal
 
 import numpy as np
 import torch
 
-from .. import losses as L
-from ..collect import Action
-from ..config import validate
-from ..data import Batch
-from ..errors import ConfigError
-from ..fastpolicy import sample_gumbel
-from ..iekd import IEKDConfig, IEKDTerm
-from ..kdcontrols import ClassStats, controlled
-from ..learner import Learner
-from ..nets import Agent, AgentOutput, NetConfig, acting_param_count
-from ..replay import ReplayBuffer
-from ..schedules import linear_decay
-from ..tasks import MASK, TaskSet
-from ..teachers import Teacher, TeacherArch, TeacherSet, load_task_teacher, load_teacher, parse_task_teachers
-from ..trainer import RunConfig, Trainer, check_task_envs, estimate_gae, register
-
-LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_kl"]
-Source = Literal["teacher", "student", "dagger", "eer"]
-
-
-@dataclass(frozen=True)
-class DistillLoss:
-    """A distillation loss: per-sample value from the student's outputs and the teacher's raw
-    outputs at temperature τ; ``cost`` is its divergence form (EER's per-step cost)."""
-
-    fn: Callable[[AgentOutput, torch.Tensor, float], torch.Tensor]
-    q_student: bool = False
-    cost: Callable[[AgentOutput, torch.Tensor, float], torch.Tensor] | None = None
-
-
-def _kl(out, t, tau):
-    return L.kl(out.logits, t, tau, "none")
-
-
-def _rkl(out, t, tau):
-    return L.reverse_kl(out.logits, L.teacher_probs(t, tau), "none")
-
-
-def _mse(s, t):
-    """Regression on the actions the sample's task has (task-set padding carries :data:`tasks.MASK`)."""
-    mask = t > MASK / 2
-    return L.mse(s, t, "none", None if bool(mask.all()) else mask)
-
-
-LOSSES: dict[str, DistillLoss] = {
-    "nll": DistillLoss(lambda out, t, tau: L.nll(out.logits, t, "none")),
-    "mse": DistillLoss(lambda out, t, tau: _mse(out.q, t), q_student=True),
-    "mse_logits": DistillLoss(lambda out, t, tau: _mse(out.logits, t)),
-    "kl": DistillLoss(_kl, cost=_kl),
-    "cross_entropy": DistillLoss(lambda out, t, tau: L.cross_entropy(out.logits, L.teacher_probs(t, tau), "none"),
-                                 cost=_kl),
-    "reverse_kl": DistillLoss(_rkl, cost=_rkl),
-}
-
-
-@dataclass
-class DistillConfig(RunConfig):
-    """Distil a teacher into a student (optionally much smaller)."""
-
-    env: str = ""
-    """environment (default: the teacher's own, when it records one)"""
-    steps: int = 200_000
-    """environment frames to collect {≥ 1}"""
-    checkpoint_every: int = 100_000
-    """frames between checkpoints (the first is written after the first update) {≥ 1}"""
-    eval_episodes: int = 30
-    """evaluation episodes for student and teacher (same episode seeds) {≥ 0}"""
-    teacher: list[str] = field(default_factory=list)
-    """teacher: zoo name, run directory, checkpoint, SB3 .zip, or state dict (with teacher_arch); for a task set one per task as TASK=SOURCE (e.g. minatar:breakout=minatar-breakout), or zoo for each task's zoo teacher"""
-    teacher_arch: TeacherArch | None = None
-    """architecture of a state-dict teacher"""
-    loss: LossName = "kl"
-    """nll, mse (Q-values; needs a Q-teacher), mse_logits, kl, cross_entropy or reverse_kl (SPEC §2)"""
-    tau: float | None = None
-    """teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers (Rusu), 1 for policy teachers {> 0}"""
-    source: Source = "student"
-    """where states come from: teacher, student, dagger, eer"""
-    student_size: float | None = None
-    """student acting parameters as a fraction of the teacher's — of the teachers' sum for a task set — at most (e.g. 0.25, 0.07, 0.04); overrides net.width {(0, 4]}"""
-    num_envs: int = 8
-    """parallel environments {≥ 1}"""
-    rollout_steps: int = 16
-    """steps per environment between update rounds {≥ 1}"""
-    updates_per_round: int = 2
-    """gradient updates after each collection round {≥ 1}"""
-    batch_size: int = 128
-    """minibatch size {≥ 1}"""
-    buffer_size: int = 100_000
-    """replay capacity in states (teacher / student / dagger sources) {≥ 1}"""
-    lr: float = 1e-3
-    """learning rate (live) {> 0}"""
-    anneal_lr: bool = False
-    """decay the learning rate linearly to 0 over the run (a final fine-tuning of the student's argmax)"""
-    optimizer: Literal["adam", "rmsprop"] = "adam"
-    """adam or rmsprop (centred, as Rusu et al.)"""
-    max_grad_norm: float = 1.0
-    """global gradient-norm clip (0 disables) {≥ 0}"""
-    teacher_eps: float = 0.05
-    """ε of the teacher's ε-greedy behaviour (teacher source; live) {[0, 1]}"""
-    beta_decay_frames: int = 100_000
-    """dagger: frames over which β (probability that the teacher acts) decays from 1 to 0 {≥ 1}"""
-    eer_gamma: float = 0.99
-    """eer: discount of the per-step cost {[0, 1)}"""
-    eer_lambda: float = 0.95
-    """eer: GAE λ of the cost-to-go advantages {[0, 1]}"""
-    eer_coef: float = 1.0
-    """eer: weight of the policy-gradient term (live) {≥ 0}"""
-    eer_vf_coef: float = 0.5
-    """eer: weight of the cost-to-go value loss {≥ 0}"""
-    task_minibatch: Literal["one", "mixed"] = "one"
-    """task sets, replay sources: one (each minibatch from one task's buffer, tasks in turn — Rusu et al.) or mixed (uniform over all stored states)"""
-    save_replay: bool = True
-    """include the replay buffer in checkpoints (exact resume)"""
-    net: NetConfig = field(default_factory=NetConfig)
-    ie_kd: bool = False
-    """add inheritance/exploration feature losses (Huang et al.'s IE-KD; see the iekd.* options; needs a distillrl-agent teacher)"""
-    iekd: IEKDConfig = field(default_factory=IEKDConfig)
-    kd_control: Literal["none", "universe", "domain", "instance"] = "none"
-    """replace the teacher's targets by one of Tang et al.'s controls (distillrl.kdcontrols): universe (label smoothing of its argmax), domain (its class-mean distributions), instance (its per-state confidence removed); needs --loss kl or cross_entropy"""
-
-    def check(self) -> None:
-        if self.kd_control != "none":
-            if self.loss not in ("kl", "cross_entropy"):
-                raise ConfigError(f"--kd-control replaces soft targets: use --loss kl or cross_entropy, not {self.loss}")
-            if self.source == "eer":
-                raise ConfigError("--kd-control works with the replay sources (teacher, student, dagger), not eer")
-        if self.net.lstm > 0:
-            raise ConfigError("--net.lstm: distillation learns from single frames; a recurrent student needs "
-                              "kickstarting (distillrl kickstart), not distill")
-        if self.env:
-            check_task_envs(self.env, self.num_envs, "--num-envs")
-        if self.source == "eer" and LOSSES[self.loss].cost is None:
-            raise ConfigError(f"--source eer needs a divergence loss (kl, cross_entropy or reverse_kl), not {self.loss}")
-
-
-def width_for_fraction(info, net: NetConfig, target: int, heads: dict | None = None) -> tuple[float, int]:
-    """Width multiplier of the largest student whose acting-parameter count is at most ``target``
-    (the smallest possible student when even that is larger)."""
-    heads = heads or {"value_head": False}
-
-    def count(w: float) -> int:
-        cfg = NetConfig(**{**net.__dict__, "width": w})
-        with torch.device("meta"):  # shapes only
-            return acting_param_count(Agent(info, cfg, **heads))
-
-    lo, hi = 1e-3, 8.0
-    for _ in range(40):
-        mid = math.sqrt(lo * hi)
-        if count(mid) < target:
-            lo = mid
-        else:
-            hi = mid
-    best = hi if count(hi) <= target else lo
-    return best, count(best)
-
-
-def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list | None = None) -> Teacher:
-    """The teacher of a distillation: one teacher for one env; for a task set, one teacher per
-    task (``TASK=SOURCE`` items, ``zoo``, or one teacher fitting every task) as a :class:`TeacherSet`."""
-    if isinstance(given, TeacherSet):
-        given.check_env(ts.info)
-        return given
-    srcs = given if isinstance(given, list) else ([given] if given is not None else
-                                                  ([cfg.teacher] if isinstance(cfg.teacher, str) else list(cfg.teacher)))
-    if not srcs:
-        raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
-    pairs = parse_task_teachers(srcs, ts)
-    if ts.n_tasks == 1:
-        if len(pairs) != 1:
-            raise ConfigError(f"distilling one environment takes one --teacher, got {len(pairs)}")
-        t = load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
-        if t.recurrent:
-            raise ConfigError(f"teacher {t.name} is recurrent; distillation learns from single frames and cannot "
-                              "carry its state (kickstart with it instead: distillrl kickstart --teacher ...)")
-        return t
-    bound: dict[int, Teacher] = {}
-    for task, src in pairs:
-        t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)
-        for k in ([task] if task is not None else range(ts.n_tasks)):
-            if k in bound:
-                raise ConfigError(f"two teachers for task {ts.specs[k]}; give one per task")
-            bound[k] = t
-    missing = [ts.specs[k] for k in range(ts.n_tasks) if k not in bound]
-    if missing:
-        raise ConfigError(f"no teacher for task(s) {', '.join(missing)}: give one per task as TASK=SOURCE")
-    return TeacherSet(bound, ts)
+from distillrl.acting.collect import Action
+from distillrl.algos.base import Trainer, register
+from distillrl.algos.distill_config import (
+    LOSSES,
+    DistillConfig,
+    load_distill_teachers,
+    width_for_fraction,
+)
+from distillrl.config import validate
+from distillrl.core.data import Batch
+from distillrl.core.gae import estimate_gae
+from distillrl.core.learner import Learner
+from distillrl.core.replay import ReplayBuffer
+from distillrl.core.schedules import linear_decay
+from distillrl.envs.tasks import TaskSet
+from distillrl.errors import ConfigError
+from distillrl.models.agent import acting_param_count
+from distillrl.models.fastpolicy import sample_gumbel
+from distillrl.models.nets import NetConfig
+from distillrl.teachers.base import Teacher
+from distillrl.teachers.load import TeacherSet
+from distillrl.terms.iekd import IEKDTerm
+from distillrl.terms.kdcontrols import ClassStats, controlled
 
 
 @register("distill")

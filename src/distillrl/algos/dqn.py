@@ -14,14 +14,14 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..collect import Action
-from ..data import Transitions
-from ..learner import Learner
-from ..losses import dqn_loss
-from ..replay import ReplayBuffer
-from ..returns import td_target
-from ..schedules import linear_interp
-from ..trainer import Trainer, register
+from distillrl.acting.collect import Action
+from distillrl.algos.base import Trainer, register
+from distillrl.core.data import Transitions
+from distillrl.core.learner import Learner
+from distillrl.core.losses import dqn_loss
+from distillrl.core.replay import ReplayBuffer
+from distillrl.core.returns import td_target
+from distillrl.core.schedules import linear_interp
 
 
 @dataclass

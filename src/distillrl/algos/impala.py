@@ -31,14 +31,21 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..actors import LocalPool, RayPool, RolloutWorker, WorkerSpec, worker_seed
-from ..data import Rollout
-from ..errors import ConfigError
-from ..learner import Learner
-from ..losses import a2c_loss
-from ..nets import AgentOutput
-from ..returns import vtrace, with_truncation
-from ..trainer import Trainer, check_task_envs, register, rollout_forward
+from distillrl.acting.actors import (
+    LocalPool,
+    RayPool,
+    RolloutWorker,
+    WorkerSpec,
+    worker_seed,
+)
+from distillrl.algos.base import Trainer, check_task_envs, register
+from distillrl.core.data import Rollout
+from distillrl.core.learner import Learner
+from distillrl.core.losses import a2c_loss
+from distillrl.core.returns import vtrace, with_truncation
+from distillrl.errors import ConfigError
+from distillrl.models.agent import AgentOutput
+from distillrl.models.rollout import rollout_forward
 
 
 @dataclass
@@ -140,7 +147,7 @@ class ImpalaTrainer(Trainer):
             worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.info.n_actions)
             self.pool = LocalPool(worker)
         else:
-            from ..cluster import init_ray
+            from distillrl.acting.cluster import init_ray
 
             found = init_ray(cfg.address)
             cpus = p.actor_cpus or max(0.01, min(1.0, math.floor(100 * found["cpus"] / self.n_actors) / 100))

@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..fastpolicy import agent_weights
-from .distill import LossName
+from distillrl.algos.distill_config import LossName
+from distillrl.models.fastpolicy import agent_weights
 
 
 @dataclass
@@ -54,9 +54,10 @@ class OnlineDistill:
     """A teacher trainer and a student distilled from its best checkpoint so far, as one trainer."""
 
     def __init__(self, cfg: Any):
-        from . import ALGORITHMS
-        from ..teachers import AgentTeacher
-        from .distill import DistillConfig, DistillTrainer
+        from distillrl.algos import ALGORITHMS
+        from distillrl.algos.distill import DistillTrainer
+        from distillrl.algos.distill_config import DistillConfig
+        from distillrl.teachers.base import AgentTeacher
 
         o = cfg.online
         self.cfg, self.o = cfg, o
@@ -86,7 +87,7 @@ class OnlineDistill:
 
     def _returns(self, policy, episodes: int, seed: int) -> np.ndarray:
         """Greedy returns of a (single-task) acting policy on episodes ``seed``, ``seed + 1``, ..."""
-        from ..evaluate import evaluate
+        from distillrl.acting.evaluate import evaluate
 
         rets, _ = evaluate(lambda x: policy(x, np.zeros(len(x), np.int64))[0], self.cfg.env, episodes, seed=seed,
                            max_episode_steps=self.cfg.max_episode_steps)
@@ -156,7 +157,7 @@ class OnlineDistill:
     # ---- the end of a run
     def finish(self) -> dict:
         """Final evaluation of the last teacher, the best checkpoint and the student (same episodes)."""
-        from ..evaluate import summarize
+        from distillrl.acting.evaluate import summarize
 
         n, seed = self.cfg.eval_episodes, 10_000 + self.cfg.seed
         out: dict = {"online_best_eval": self.best_score, "online_best_frames": self.best_frames,
@@ -175,8 +176,8 @@ class OnlineDistill:
         """The student as ``run_dir/student/model.safetensors`` (``--teacher <run>/student`` loads it)."""
         from pathlib import Path
 
-        from .. import checkpoint
-        from ..config import to_dict
+        from distillrl.config import to_dict
+        from distillrl.core import checkpoint
 
         d = Path(run_dir) / "student"
         d.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,12 @@ from typing import Literal
 
 import torch
 
-from ..actors import RolloutWorker
-from ..errors import ConfigError
-from ..learner import Learner
-from ..losses import a2c_loss, ppo_loss
-from ..trainer import Trainer, estimate_gae, register
+from distillrl.acting.actors import RolloutWorker
+from distillrl.algos.base import Trainer, register
+from distillrl.core.gae import estimate_gae
+from distillrl.core.learner import Learner
+from distillrl.core.losses import a2c_loss, ppo_loss
+from distillrl.errors import ConfigError
 
 
 @dataclass

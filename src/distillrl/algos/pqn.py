@@ -23,12 +23,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..learner import Learner
-from ..losses import dqn_loss
-from ..returns import q_lambda, with_truncation
-from ..schedules import linear_interp
-from ..trainer import Trainer, register
-from .dqn import epsilon_greedy
+from distillrl.algos.base import Trainer, register
+from distillrl.algos.dqn import epsilon_greedy
+from distillrl.core.learner import Learner
+from distillrl.core.losses import dqn_loss
+from distillrl.core.returns import q_lambda, with_truncation
+from distillrl.core.schedules import linear_interp
 
 
 @dataclass
@@ -65,7 +65,7 @@ class PQNConfig:
 
 def check_pqn(p: PQNConfig) -> None:
     """Cross-field rule (called by the config layer through the run config's ``check``)."""
-    from ..errors import ConfigError
+    from distillrl.errors import ConfigError
 
     if (p.num_envs * p.num_steps) % p.num_minibatches:
         raise ConfigError(f"--pqn.num-envs × --pqn.num-steps ({p.num_envs * p.num_steps}) must be divisible by "

@@ -1,0 +1,277 @@
+"""The trainer: what every front end drives (the CLI, kickstarting, and — next — populations).
+
+A trainer is advanced by a number of frames (``advance``) and reports metric rows (one dict
+per update round or log interval). Its whole state — weights, optimizer, live
+hyper-parameters, its own random generators, episode statistics, counters, extra-loss state —
+is ``state_dict()`` / ``load_state_dict()``; ``set_hparams(...)`` changes tunable settings for
+the very next update.
+
+Each trainer owns its randomness: a ``torch.Generator`` (weight initialisation, minibatch
+permutations) and a NumPy ``Generator`` (acting, replay sampling). Library code never seeds or
+draws from torch's or NumPy's global generators, so two trainers stepped alternately in one
+process give exactly what each gives alone.
+
+What a checkpoint does *not* hold is the environments' internal state (Gymnasium has no safe
+way to serialise it). On restore, environments are reset with a seed derived from the run
+seed and the restored frame counter, so a resumed run is deterministic given its checkpoint,
+but the episodes that were in flight at the checkpoint are discarded (not logged).
+
+Algorithms subclass :class:`Trainer` and register themselves by name (:func:`register`);
+:mod:`distillrl.algos` builds a trainer from a config through that registry.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from distillrl.acting.collect import Collector, EpisodeStats
+from distillrl.core.hparams import HParams
+from distillrl.core.learner import Learner
+from distillrl.core.rng import np_state_from_json, np_state_to_json, resume_seed
+from distillrl.core.schedules import linear_decay
+from distillrl.core.terms import LossTerm, metric_name
+from distillrl.envs.make import EnvInfo
+from distillrl.envs.tasks import TaskSet
+from distillrl.errors import CheckpointError, ConfigError
+from distillrl.models.agent import Agent, AgentOutput, param_count
+from distillrl.models.fastpolicy import Backend, make_fast_policy
+from distillrl.models.nets import NetConfig
+
+STATE_FORMAT = 2
+
+
+"""Version of the trainer state layout; checkpoints of another version cannot be resumed."""
+
+
+@dataclass
+class RunConfig:
+    """Settings every training run has."""
+
+    env: str = "gym:CartPole-v1"
+    """environment: gym:<id>, minatar:<game>, minigrid:<id>, ale:<game>; several tasks: a,b (see `distillrl envs`)"""
+    steps: int = 100_000
+    """environment frames to train for {≥ 1}"""
+    seed: int = 1
+    """random seed (weights, sampling, environments) {≥ 0}"""
+    threads: int = 1
+    """torch CPU threads (1 is fastest for small nets and keeps runs bit-reproducible) {≥ 1}"""
+    max_episode_steps: int | None = None
+    """cap on episode length (None: the env's own limit) {≥ 1}"""
+    checkpoint_every: int = 50_000
+    """frames between checkpoints (the first is written after the first update) {≥ 1}"""
+    eval_episodes: int = 10
+    """greedy evaluation episodes at the end of training (0: none) {≥ 0}"""
+    acting: Backend = "auto"
+    """acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch"""
+
+
+def check_task_envs(env: str, num_envs: int, flag: str) -> None:
+    """A task set needs at least one environment per task (cross-field rule for the config layer)."""
+    from distillrl.envs.make import split_specs
+
+    k = len(split_specs(env))
+    if num_envs < k:
+        raise ConfigError(f"{flag} ({num_envs}) must be at least the number of tasks in {env} ({k})")
+
+
+ALGORITHMS: dict[str, type[Trainer]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a trainer available as ``algo: name``."""
+    def deco(cls):
+        cls.algo = name
+        ALGORITHMS[name] = cls
+        return cls
+    return deco
+
+
+class Trainer:
+    """Shared machinery: envs, agent, fast acting policy, learner, hyper-parameters, RNG, state."""
+
+    algo: ClassVar[str] = "base"
+    on_policy: ClassVar[bool] = True
+    """runs extra terms' ``on_rollout`` before a return estimator"""
+
+    def __init__(self, cfg: Any, num_envs: int, num_steps: int, heads: dict, net: NetConfig | None = None):
+        from distillrl.config import validate
+
+        validate(cfg)
+        self.cfg = cfg
+        self.total_frames = cfg.steps
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.np_rng = np.random.default_rng(cfg.seed)
+        net = net or cfg.net
+        # a single env is the trivial task set (see distillrl.tasks)
+        if getattr(cfg, "rnd", False):  # RND's second value head (the term itself is added by the factory)
+            heads = {**heads, "int_value_head": True}
+        self.taskset = TaskSet.build(cfg.env, net.task_actions)
+        self.envs = self.taskset.make_vec(num_envs, cfg.max_episode_steps)
+        self.n_tasks = self.taskset.n_tasks
+        self.info: EnvInfo = self.taskset.info
+        self.agent = Agent(self.info, net, generator=self.gen, **heads)
+        self.policy = make_fast_policy(self.agent, cfg.acting)
+        self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
+        self.hp = HParams()
+        self.stats = EpisodeStats(self.n_tasks)
+        self.collector = Collector(self.envs, num_steps, self.stats,
+                                   memory=self.policy if self.policy.recurrent else None)
+        self.collector.reset(cfg.seed)
+        self.learner: Learner | None = None
+        self.extra_losses: list[LossTerm] = []
+        self.frames = 0
+        self.updates = 0
+        self._t_last = time.perf_counter()
+        self._f_last = 0
+
+    # ---- hyper-parameters and extra terms
+    def set_hparams(self, **values: float) -> None:
+        """Change live hyper-parameters; the next update uses them (``trainer.hp.names()`` lists them)."""
+        self.hp.set(**values)
+
+    def outputs(self) -> set[str]:
+        a = self.agent
+        return ({"logits"} | ({"value"} if a.v is not None else set()) | ({"q"} if a.q is not None else set())
+                | ({"value_int"} if a.v_int is not None else set()))
+
+    def add_loss(self, term: LossTerm) -> None:
+        """Add an extra loss term; refused (one-line :class:`ConfigError`) where it cannot work."""
+        missing = set(term.requires) - self.outputs()
+        if missing:
+            raise ConfigError(f"loss term {term.name!r} needs the agent's {', '.join(sorted(missing))} output; "
+                              f"the {self.algo} agent has only {', '.join(sorted(self.outputs()))}")
+        if term.changes_rewards and not self.on_policy:
+            raise ConfigError(f"loss term {term.name!r} changes rewards before the return estimator; the {self.algo} "
+                              "learner learns from replay and has no such step")
+        if any(t.name == term.name for t in self.extra_losses):
+            raise ConfigError(f"a loss term named {term.name!r} is already added")
+        term.attach(self)
+        self.extra_losses.append(term)
+
+    def _extra_weights(self) -> dict[str, float]:
+        w: dict[str, float] = {}
+        for t in self.extra_losses:
+            w.update(t.weights(self))
+        return w
+
+    def _extra_terms(self, out: AgentOutput, mb: Any) -> dict[str, torch.Tensor]:
+        terms: dict[str, torch.Tensor] = {}
+        for t in self.extra_losses:
+            terms.update(t(out, mb))
+        return terms
+
+    def _on_rollout(self, rollout: Any) -> None:
+        for t in self.extra_losses:
+            t.on_rollout(rollout)
+
+    def _on_advantages(self, rollout: Any, **learner_outputs: Any) -> None:
+        for t in self.extra_losses:
+            t.on_advantages(rollout, **learner_outputs)
+
+    # ---- acting
+    def sync_policy(self) -> None:
+        """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
+        self.policy.set_weights({k: p.detach().numpy() for k, p in self._named_params})
+
+    def lr_now(self, anneal: bool) -> float:
+        """The live lr, decayed linearly to 0 over the run when ``anneal`` (each learner's ``anneal_lr``)."""
+        return self.hp["lr"] * (linear_decay(self.frames, self.total_frames) if anneal else 1.0)
+
+    @property
+    def n_params(self) -> int:
+        return param_count(self.agent)
+
+    # ---- the loop
+    def advance(self, frames: int) -> list[dict]:
+        """Train for at least ``frames`` more frames (whole iterations); return metric rows."""
+        target = self.frames + frames
+        rows: list[dict] = []
+        while self.frames < target:
+            rows.extend(self._iterate())
+        return rows
+
+    def _iterate(self) -> list[dict]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _row(self, loss_sums: dict[str, float], n: int, extra: dict | None = None) -> dict:
+        """A metric row: charts/* (episodes, speed), losses/* (means over the round's updates),
+        the extra terms' metrics and the live hyper-parameters (hparams/*)."""
+        now = time.perf_counter()
+        sps = (self.frames - self._f_last) / max(now - self._t_last, 1e-9)
+        self._t_last, self._f_last = now, self.frames
+        row: dict = {"frames": self.frames, **self.stats.drain(), "charts/updates": self.updates, "charts/sps": sps}
+        for k, v in loss_sums.items():
+            row[metric_name(k)] = v / max(n, 1)
+        if extra:
+            row.update(extra)
+        if self.n_tasks > 1:  # per-task training return (last 100 episodes of each task)
+            for k, name in enumerate(self.taskset.names):
+                row[f"tasks/{name}/return_recent"] = self.stats.mean_recent(k)
+        for t in self.extra_losses:
+            row.update(t.metrics())
+        row.update({f"hparams/{k}": v for k, v in self.hp.as_dict().items()})
+        return row
+
+    @staticmethod
+    def _accumulate(sums: dict[str, float], terms: dict[str, torch.Tensor]) -> None:
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+
+    # ---- state
+    def _algo_state(self) -> dict:
+        return {}
+
+    def _load_algo_state(self, s: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {
+            "format_version": STATE_FORMAT,
+            "algo": self.algo,
+            "agent": self.agent.state_dict(),
+            "learner": self.learner.state_dict() if self.learner is not None else {},
+            "hparams": self.hp.state_dict(),
+            "frames": self.frames,
+            "updates": self.updates,
+            "stats": self.stats.state_dict(),
+            "rng": {"torch": self.gen.get_state(), "numpy": np_state_to_json(self.np_rng)},
+            "extra_losses": {t.name: t.state_dict() for t in self.extra_losses},
+            "algo_state": self._algo_state(),
+        }
+
+    def load_state_dict(self, s: dict) -> None:
+        version = s.get("format_version", 1)
+        if version != STATE_FORMAT:
+            raise CheckpointError(f"trainer state format {version} cannot be resumed by this version of distillrl "
+                                  f"(format {STATE_FORMAT}); it still loads as a teacher and for eval")
+        if s["algo"] != self.algo:
+            raise CheckpointError(f"the checkpoint is a {s['algo']} trainer, this run is {self.algo}")
+        try:
+            self.agent.load_state_dict(s["agent"])
+            if self.learner is not None:
+                self.learner.load_state_dict(s["learner"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"the checkpoint does not fit this run's network or optimizer "
+                                  f"({str(e).splitlines()[0][:160]})") from None
+        self.hp.load_state_dict(s["hparams"])
+        self.frames, self.updates = int(s["frames"]), int(s["updates"])
+        self.stats.load_state_dict(s["stats"])
+        self.gen.set_state(s["rng"]["torch"])
+        self.np_rng.bit_generator.state = np_state_from_json(s["rng"]["numpy"])
+        for t in self.extra_losses:
+            if t.name in s.get("extra_losses", {}):
+                t.load_state_dict(s["extra_losses"][t.name])
+        self._load_algo_state(s.get("algo_state", {}))
+        self.sync_policy()
+        # Environments restart from a seed derived from the restored position (see module doc).
+        self.collector.reset(resume_seed(self.cfg.seed, self.frames))
+        self._f_last = self.frames
+        self._t_last = time.perf_counter()
+
+    def close(self) -> None:
+        self.envs.close()

@@ -1,0 +1,261 @@
+"""Learning from datasets only: Decision-Transformer teachers and the multi-task transformer student.
+
+* :class:`DTTrainer` (``distillrl train --algo dt --dataset ID[+ID…]``): one task's Decision
+  Transformer (:mod:`dt`) trained by cross-entropy on the dataset's actions, over context
+  windows sampled uniformly by their last step. AdamW (β = 0.9, 0.95) with weight decay on every
+  tensor of two or more dimensions — embeddings included, unlike minGPT's rule — a linear
+  warm-up and global-norm clipping: Chen et al.'s recipe at CPU scale.
+* :class:`OfflineDistillTrainer` (``distillrl distill --offline --teacher DT … --dataset …``):
+  one smaller transformer for all tasks (seed 004), trained with KL(π_Tk ‖ π_S) on windows of
+  task k's data run through both teacher k and the student. Each update learns from one
+  task, chosen by the curriculum (:mod:`curriculum`: cycle, uniform, or the task whose teacher
+  the student disagrees with most on a held-out batch); gradient surgery against the previous
+  update (:mod:`surgery`, PCGrad) is a switchable hook of the shared learner. It compares each
+  update with the one before it, whichever task that came from: under ``cycle`` every pair
+  crosses tasks, under ``max-kl`` most pairs share one (the task changes only at re-measurements).
+
+"Frames" of these runs are gradient updates: ``--steps`` counts updates, checkpoints and
+metrics are indexed by them, and runs at equal ``--steps`` are compared at equal gradient steps.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from distillrl.algos.base import STATE_FORMAT
+from distillrl.core.learner import Learner
+from distillrl.core.rng import np_state_from_json, np_state_to_json
+from distillrl.core.schedules import linear_interp
+from distillrl.datasets.episodes import Episodes, dataset_info, read_episodes
+from distillrl.envs.tasks import TaskSet
+from distillrl.errors import CheckpointError, ConfigError
+from distillrl.models.transformer import DecisionTransformer, batch_tensors, param_count
+
+
+@dataclass
+class DTNetConfig:
+    """The transformer's shape."""
+
+    d_model: int = 64
+    """embedding width {≥ 1}"""
+    n_layer: int = 2
+    """transformer layers {≥ 1}"""
+    n_head: int = 4
+    """attention heads (d_model must be a multiple) {≥ 1}"""
+    context: int = 10
+    """K: steps per context window (3K tokens) {≥ 1}"""
+    dropout: float = 0.1
+    """dropout on embeddings, attention and feed-forward {[0, 1)}"""
+    max_timestep: int = 0
+    """size of the timestep embedding (later steps share the last); 0: 1.5 × the longest episode in the data {≥ 0}"""
+    encoder: Literal["auto", "linear", "conv"] = "auto"
+    """observation embedding: linear (flattened), conv (a 3×3 convolution first; images), auto (conv for images)"""
+
+    def check(self) -> None:
+        if self.d_model % self.n_head:
+            raise ConfigError(f"--net.d-model ({self.d_model}) must be a multiple of --net.n-head ({self.n_head})")
+
+
+@dataclass
+class OfflineOptions:
+    """What every offline run has."""
+
+    env: str = ""
+    """environment (default: the one the datasets were recorded in)"""
+    dataset_root: str = "runs/datasets"
+    """folder of Minari datasets (MINARI_DATASETS_PATH layout; see distillrl dataset)"""
+    steps: int = 3000
+    """gradient updates {≥ 1}"""
+    seed: int = 1
+    """random seed (weights, dropout, window sampling, curriculum, evaluation episodes) {≥ 0}"""
+    threads: int = 1
+    """torch CPU threads {≥ 1}"""
+    batch_size: int = 64
+    """context windows per update {≥ 1}"""
+    lr: float = 6e-4
+    """peak learning rate (AdamW) {> 0}"""
+    warmup_steps: int = 200
+    """linear learning-rate warm-up {≥ 0}"""
+    weight_decay: float = 0.1
+    """AdamW weight decay on weight matrices {≥ 0}"""
+    max_grad_norm: float = 1.0
+    """global-norm clip (0 disables) {≥ 0}"""
+    log_every: int = 100
+    """updates per metrics row {≥ 1}"""
+    checkpoint_every: int = 1000
+    """updates between checkpoints {≥ 1}"""
+    eval_episodes: int = 10
+    """evaluation episodes at the end, per task (0: none) {≥ 0}"""
+    max_episode_steps: int | None = None
+    """cap on evaluation episode length (None: the env's own) {≥ 1}"""
+    net: DTNetConfig = field(default_factory=DTNetConfig)
+
+
+@dataclass
+class DTConfig(OfflineOptions):
+    """Train a Decision Transformer (Chen et al.) from an offline dataset (train --algo dt)."""
+
+    algo: Literal["dt"] = "dt"
+    """dt: Decision Transformer from --dataset (other learners: see train without --algo dt)"""
+    dataset: list[str] = field(default_factory=list)
+    """Minari dataset id(s) of the one task, concatenated (several flags or a+b), e.g. distillrl/breakout-expert-v0"""
+    target_return: float | None = None
+    """return the evaluation conditions on (default: the best episode return in the data) {(-inf, inf)}"""
+    sample: bool = False
+    """evaluation samples actions from the policy (default: greedy)"""
+    compare_teacher: bool = True
+    """also evaluate the policy teacher that recorded the (first) dataset, on the same episode seeds"""
+
+    def check(self) -> None:
+        self.net.check()
+        if not self.dataset:
+            raise ConfigError("--dataset is required (a Minari dataset id; make one with distillrl dataset)")
+
+
+class UpdateStats:
+    """What the run loop's progress bar reads (no episodes are played while training)."""
+
+    recent: list[float] = []
+
+
+def windows_loss_mask(w: dict) -> torch.Tensor:
+    return torch.from_numpy(w["valid"]).reshape(-1)
+
+
+def lr_at(cfg, step: int) -> float:
+    """Linear warm-up to ``cfg.lr`` over ``cfg.warmup_steps`` updates, then constant."""
+    return cfg.lr * linear_interp(step + 1, 0.0, 1.0, cfg.warmup_steps)
+
+
+class OfflineTrainer:
+    """Counters, RNGs, learner and checkpoint state shared by the two offline trainers."""
+
+    algo = "offline"
+
+    def __init__(self, cfg, model: DecisionTransformer):
+        self.cfg = self.d = cfg  # ``d.log_every``: the run loop's chunk
+        self.agent = model
+        self.learner = Learner(model, "adamw", cfg.lr, weight_decay=cfg.weight_decay)
+        self.frames = 0
+        """gradient updates made (the run loop's "frames")"""
+        self.stats = UpdateStats()
+        self.n_params = param_count(model)
+        self.train_time = 0.0
+        self.tokens = 0
+
+    @property
+    def updates(self) -> int:
+        return self.frames
+
+    def _step(self, terms: dict) -> None:
+        """One update on the ``loss_*`` terms at the warm-up schedule's learning rate."""
+        weights = {k: 1.0 for k in terms if k.startswith("loss_")}
+        self.learner.step(terms, weights, lr_at(self.cfg, self.frames), self.cfg.max_grad_norm)
+        self.frames += 1
+
+    def _base_state(self) -> dict:
+        return {"format_version": STATE_FORMAT, "algo": self.algo, "agent": self.agent.state_dict(),
+                "learner": self.learner.state_dict(), "frames": self.frames,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np_state_to_json(self.np_rng)},
+                "train_time": self.train_time, "tokens": self.tokens}
+
+    def _load_base(self, s: dict) -> None:
+        if s.get("format_version") != STATE_FORMAT or s.get("algo") != self.algo:
+            raise CheckpointError(f"the checkpoint is a {s.get('algo')} run (format {s.get('format_version')}), "
+                                  f"this run is {self.algo}")
+        try:
+            self.agent.load_state_dict(s["agent"])
+            self.learner.load_state_dict(s["learner"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"the checkpoint does not fit this run's network: {str(e).splitlines()[0]}") from None
+        self.frames = int(s["frames"])
+        torch.set_rng_state(s["rng"]["torch"])
+        self.np_rng.bit_generator.state = np_state_from_json(s["rng"]["numpy"])
+        self.train_time, self.tokens = float(s["train_time"]), int(s["tokens"])
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / max(self.train_time, 1e-9)
+
+    def close(self) -> None:
+        pass
+
+
+def check_data(data: Episodes, taskset_info, source: str) -> None:
+    if tuple(data.obs.shape[1:]) != tuple(taskset_info.obs_shape):
+        raise ConfigError(f"dataset {source} has observations of shape {tuple(data.obs.shape[1:])} but "
+                          f"{taskset_info.spec} gives {tuple(taskset_info.obs_shape)}")
+    if data.actions.max() >= taskset_info.n_actions or data.actions.min() < 0:
+        raise ConfigError(f"dataset {source} has actions outside {taskset_info.spec}'s {taskset_info.n_actions}")
+
+
+def _encoder(net: DTNetConfig, info) -> str:
+    if net.encoder == "conv" and len(info.obs_shape) != 3:
+        raise ConfigError(f"--net.encoder conv takes images; {info.spec} gives observations of shape {info.obs_shape}")
+    if net.encoder != "auto":
+        return net.encoder
+    return "conv" if len(info.obs_shape) == 3 else "linear"
+
+
+def max_timestep_for(cfg_net: DTNetConfig, lengths) -> int:
+    return cfg_net.max_timestep or int(1.5 * max(int(x) for x in lengths)) + 1
+
+
+class DTTrainer(OfflineTrainer):
+    algo = "dt"
+
+    def __init__(self, cfg: DTConfig):
+        torch.manual_seed(cfg.seed)
+        self.np_rng = np.random.default_rng(cfg.seed)
+        data, env = read_episodes(list(cfg.dataset), cfg.dataset_root, cfg.env or None)
+        self.env = cfg.env or env  # a variant of the recorded env (e.g. with options) may be named
+        self.taskset = TaskSet.build(self.env)
+        if self.taskset.n_tasks != 1:
+            raise ConfigError("a Decision-Transformer teacher learns one task: --env names one environment")
+        info = self.taskset.info
+        check_data(data, info, "+".join(cfg.dataset))
+        self.data = data
+        self.rtg_scale = max(float(np.abs(data.returns).max()), 1.0)
+        self.target_return = cfg.target_return if cfg.target_return is not None else float(data.returns.max())
+        n = cfg.net
+        model = DecisionTransformer(info.obs_shape, info.n_actions, 1, n.d_model, n.n_layer, n.n_head, n.context,
+                                    n.dropout, max_timestep_for(n, data.lengths), [self.rtg_scale],
+                                    encoder=_encoder(n, info), layout=info.layout, obs_scale=info.obs_scale)
+        super().__init__(cfg, model)
+
+    def advance(self, n: int) -> list[dict]:
+        cfg, k = self.cfg, self.cfg.net.context
+        t0 = time.perf_counter()
+        loss_sum = acc_sum = 0.0
+        for _ in range(n):
+            w = self.data.windows(self.np_rng.integers(self.data.n_steps, size=cfg.batch_size), k)
+            b = batch_tensors(w)
+            logits = self.agent(**b).reshape(-1, self.agent.n_actions)
+            m = windows_loss_mask(w)
+            target = b["actions"].reshape(-1)
+            ce = torch.nn.functional.cross_entropy(logits[m], target[m])
+            self._step({"loss_ce": ce})
+            loss_sum += float(ce.detach())
+            acc_sum += float((logits[m].argmax(-1) == target[m]).float().mean())
+            self.tokens += 3 * int(m.sum())
+        self.train_time += time.perf_counter() - t0
+        return [{"frames": self.frames, "losses/ce": loss_sum / n, "charts/action_accuracy": acc_sum / n,
+                 "charts/lr": self.learner.last_lr, "charts/tokens_per_s": self.tokens_per_s}]
+
+    def state_dict(self) -> dict:
+        return {**self._base_state(), "algo_state": {"target_return": self.target_return, "rtg_scale": self.rtg_scale,
+                                                      "datasets": list(self.cfg.dataset)}}
+
+    def load_state_dict(self, s: dict) -> None:
+        self._load_base(s)
+
+
+def dataset_teacher(cfg_dataset: list[str], root: str) -> str | None:
+    """The policy teacher that recorded the first dataset (from distillrl's sidecar), if known."""
+    first = cfg_dataset[0].split("+")[0] if cfg_dataset else None
+    return dataset_info(first, root).get("teacher") if first else None

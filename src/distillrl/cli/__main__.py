@@ -1,0 +1,3 @@
+from distillrl.cli.main import main
+
+raise SystemExit(main())

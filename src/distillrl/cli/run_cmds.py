@@ -1,0 +1,151 @@
+"""The run commands: train, distill, kickstart, codistill, dataset."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from distillrl.cli.common import common_flags
+from distillrl.config import OneLineParser, die
+from distillrl.errors import ConfigError
+
+
+def _run_command(name: str, argv: list[str]) -> int:
+    from distillrl.runs.kinds import command_parser, kind
+
+    k = kind(name)
+    return _train_like(command_parser(k).parse_args(argv), k)
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def _saved_config(argv: list[str]) -> dict:
+    """The config a command continues or starts from: the run directory's on ``--resume``, else
+    ``--config``'s ({} when neither is readable: the command's own parser reports it)."""
+    from distillrl.config import load_yaml
+
+    path = None
+    if "--resume" in argv and _flag_value(argv, "--run-dir"):
+        path = Path(_flag_value(argv, "--run-dir")) / "config.yaml"
+    elif _flag_value(argv, "--config"):
+        path = Path(_flag_value(argv, "--config"))
+    try:
+        data = load_yaml(path) if path is not None and path.is_file() else {}
+    except Exception:  # unreadable: left to the command's own config loading (one-line error)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def cmd_train(argv: list[str]) -> int:
+    # --algo dt learns from a dataset: its own options (distillrl.algos.offline.DTConfig); a run
+    # being resumed, or a --config file, says so by its algo
+    algo = _flag_value(argv, "--algo") or _saved_config(argv).get("algo")
+    return _run_command("train-dt" if algo == "dt" else "train", argv)
+
+
+def cmd_distill(argv: list[str]) -> int:
+    # --offline: distil Decision-Transformer teachers from their datasets (OfflineDistillConfig)
+    offline = any(a == "--offline" or (a.startswith("--offline=") and a.split("=", 1)[1].lower() in ("true", "1", "yes"))
+                  for a in argv) or _saved_config(argv).get("offline") is True
+    return _run_command("distill-offline" if offline else "distill", argv)
+
+
+def cmd_kickstart(argv: list[str]) -> int:
+    return _run_command("kickstart", argv)
+
+
+def _train_like(ns, k) -> int:
+    """Shared driver: config → validation → run dir → trainer (restored on --resume) → drive → finish.
+
+    Only :class:`errors.DistillRLError` (bad input) becomes a one-line message with exit 2;
+    any other exception is a bug and keeps its traceback.
+    """
+    from distillrl.errors import DistillRLError
+    from distillrl.runs.kinds import build_config, run_job
+    from distillrl.runs.rundir import default_run_dir, emit, prepare_run_dir
+
+    prog = f"distillrl {k.name}"
+    run_dir = Path(ns.run_dir) if ns.run_dir else None
+    if ns.resume and run_dir is None:
+        die(prog, "--resume needs --run-dir")
+    try:
+        if ns.resume:
+            prepare_run_dir(run_dir, True)
+        cfg = build_config(k, ns=ns, run_dir=run_dir, resume=ns.resume)
+        run_dir = run_dir or default_run_dir(k.name, cfg.env, cfg.seed)
+        summary = run_job(k, cfg, run_dir, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die(prog, str(e))
+    except KeyboardInterrupt as e:
+        sys.stderr.write(f"{prog}: {e or 'interrupted'}; resume with --resume --run-dir {run_dir}\n")
+        return 130
+    emit(summary, ns.json)
+    return 0
+
+
+def cmd_codistill(argv: list[str]) -> int:
+    """N peers on their own seeds, each distilling the mean of the others' stale policies (see distillrl.codistill)."""
+    import time
+
+    from distillrl.errors import DistillRLError
+    from distillrl.runs.kinds import Kind, build_config, command_parser
+    from distillrl.runs.presets import preset
+    from distillrl.runs.rundir import emit
+    from distillrl.scale.codistill import CodistillConfig, run_codistill
+
+    k = Kind("codistill", lambda: CodistillConfig, preset, lambda c: c, None, None)  # type: ignore[arg-type]
+    ns = command_parser(k).parse_args(argv)
+    prog = "distillrl codistill"
+    if ns.resume and not ns.run_dir:
+        die(prog, "--resume needs --run-dir")
+    try:
+        cfg = build_config(k, ns=ns, run_dir=Path(ns.run_dir) if ns.run_dir else None, resume=ns.resume)
+        run_dir = Path(ns.run_dir or f"runs/codistill-{cfg.env.replace(':', '-')}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        summary = run_codistill(cfg, run_dir, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die(prog, str(e))
+    summary = {k2: v for k2, v in summary.items() if k2 != "per_peer"} | {
+        "per_peer": [{k3: v3 for k3, v3 in r.items() if k3 != "returns"} for r in summary["per_peer"]]}
+    emit(summary, ns.json)
+    return 0
+
+
+def cmd_dataset(argv: list[str]) -> int:
+    """Record a teacher's episodes as a Minari dataset (see distillrl.offline)."""
+    p = OneLineParser(prog="distillrl dataset", description=cmd_dataset.__doc__)
+    p.add_argument("--teacher", required=True, help="zoo name, run directory, checkpoint, SB3 .zip or state dict")
+    p.add_argument("--env", default=None, help="environment (default: the teacher's own)")
+    p.add_argument("--episodes", type=int, default=100, help="episodes to record [≥ 1]")
+    p.add_argument("--epsilon", type=float, default=0.0, help="ε-greedy noise on the teacher's actions [0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i [≥ 0]")
+    p.add_argument("--name", default=None, help="dataset id, [namespace/]name-v0 (default: distillrl/<env>-<teacher>-eps<ε>-v0)")
+    p.add_argument("--root", default="runs/datasets", help="datasets folder (Minari's MINARI_DATASETS_PATH layout)")
+    p.add_argument("--teacher-arch", default=None, help="architecture of a state-dict teacher")
+    common_flags(p)
+    ns = p.parse_args(argv)
+    import re
+
+    from distillrl.datasets.writer import write_dataset
+    from distillrl.errors import DistillRLError
+    from distillrl.runs.rundir import emit
+
+    try:
+        if ns.seed < 0:
+            raise ConfigError(f"--seed must be ≥ 0, got {ns.seed}")
+        name = ns.name
+        if name is None:
+            base = re.sub(r"[^A-Za-z0-9_\-]+", "_", f"{ns.env or 'own'}-{Path(ns.teacher).name}-eps{ns.epsilon:g}")
+            name = f"distillrl/{base}-v0"
+        summary = write_dataset(ns.teacher, ns.env, ns.episodes, name, ns.root, ns.epsilon, ns.seed, ns.teacher_arch,
+                                progress=not ns.no_progress)
+    except DistillRLError as e:
+        die("distillrl dataset", str(e))
+    emit(summary, ns.json)
+    return 0

@@ -1,0 +1,84 @@
+"""Populations and sweeps: pbt, sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from distillrl.cli.common import common_flags
+from distillrl.config import OneLineParser, die
+
+
+def cmd_pbt(argv: list[str]) -> int:
+    """Population-based training of train/kickstart/distill runs on Ray Tune (see distillrl.pbt)."""
+    p = OneLineParser(prog="distillrl pbt", description=cmd_pbt.__doc__)
+    p.add_argument("--config", required=True, help="experiment YAML: command, population, config, pbt, priors")
+    p.add_argument("--population", type=int, default=None, help="members (overrides the file) [≥ 2]")
+    p.add_argument("--address", default=None,
+                   help="join the Ray cluster at HOST:PORT (default: start Ray on this machine)")
+    p.add_argument("--run-dir", default=None, help="experiment directory (default: runs/pbt-<env>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the experiment in --run-dir (Ray Tune restore)")
+    common_flags(p)
+    ns = p.parse_args(argv)
+    import time
+
+    from distillrl.errors import DistillRLError
+    from distillrl.runs.rundir import emit
+
+    if ns.resume and not ns.run_dir:
+        die("distillrl pbt", "--resume needs --run-dir")
+    try:
+        from distillrl.scale.pbt import load_pbt_config, run_pbt
+
+        if ns.resume:
+            cfg = load_pbt_config(Path(ns.run_dir) / "pbt.yaml")
+        else:
+            cfg = load_pbt_config(ns.config, ns.population)
+        env = str(cfg.config.get("env", "env")).replace(":", "-").replace("/", "-")
+        run_dir = Path(ns.run_dir or f"runs/pbt-{env}-{time.strftime('%Y%m%d-%H%M%S')}")
+        summary = run_pbt(cfg, run_dir, ns.address, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die("distillrl pbt", str(e))
+    finally:
+        from distillrl.scale.raytune import shutdown_ray
+
+        shutdown_ray()
+    emit(summary, ns.json)
+    return 0 if summary["members_finished"] == cfg.population else 1
+
+
+def cmd_sweep(argv: list[str]) -> int:
+    """Run one command over seeds (and a small grid) as Ray Tune trials:
+    distillrl sweep --seeds 1-5 [--grid KEY=V1,V2 ...] [--address A] [--run-dir D] -- COMMAND ARGS..."""
+    if "--" in argv:
+        i = argv.index("--")
+        own, rest = argv[:i], argv[i + 1:]
+    else:
+        own, rest = argv, []
+    p = OneLineParser(prog="distillrl sweep", description=cmd_sweep.__doc__)
+    p.add_argument("--seeds", required=True, help="seeds: 1-5, 1,2,3 or 1-3,7")
+    p.add_argument("--grid", action="append", default=[], help="KEY=V1,V2 over a config key (repeatable)")
+    p.add_argument("--address", default=None, help="join the Ray cluster at HOST:PORT (default: this machine)")
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs reserved per run [> 0; default: 1]")
+    p.add_argument("--max-failures", type=int, default=2, help="restarts of a crashed run (resumed) [≥ 0; default: 2]")
+    p.add_argument("--run-dir", default=None, help="sweep directory (default: runs/sweep-<command>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the sweep in --run-dir: finished runs are kept")
+    common_flags(p)
+    ns = p.parse_args(own)
+    from distillrl.errors import DistillRLError
+    from distillrl.runs.rundir import emit
+
+    if not rest:
+        die("distillrl sweep", "name the command to sweep after --, e.g. distillrl sweep --seeds 1-3 -- kickstart ...")
+    try:
+        from distillrl.scale.sweep import run_sweep
+
+        summary = run_sweep(rest[0], rest[1:], ns.seeds, ns.grid, Path(ns.run_dir) if ns.run_dir else None,
+                            ns.address, ns.cpus_per_run, ns.max_failures, ns.resume, progress=not ns.no_progress)
+    except DistillRLError as e:
+        die("distillrl sweep", str(e))
+    finally:
+        from distillrl.scale.raytune import shutdown_ray
+
+        shutdown_ray()
+    emit(summary, ns.json)
+    return 0 if not summary["failed"] else 1

@@ -1,0 +1,1 @@
+"""Offline data: Minari datasets recorded from teachers, and episodes as context windows."""

@@ -1,0 +1,1 @@
+"""Environments: ids and option strings (gym:, minatar:, minigrid:, ale:), vector envs, task sets."""

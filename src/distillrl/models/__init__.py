@@ -1,0 +1,1 @@
+"""Networks: trunks and heads (the agent), the NumPy acting mirror, the Decision Transformer."""

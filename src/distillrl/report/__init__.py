@@ -1,0 +1,1 @@
+"""Reports over run directories: curves, λ traces, speed-ups, PBT lineages."""

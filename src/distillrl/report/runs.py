@@ -1,0 +1,166 @@
+"""``distillrl report``: learning curves, λ traces and speed-up tables from run directories.
+
+Runs are grouped by their resolved configuration minus the seed (and run directory), so seeds
+of one setting form one group. For each group: the mean learning curve (``return_recent``,
+the mean of the last 100 training episodes) over frames with a 95% confidence band across
+seeds; the frames each seed needs to reach the target score (default: the teacher's score
+measured in the kickstart runs' final evaluation); the speed-up against the from-scratch
+group (plain ``train`` runs); final greedy score as % of the teacher; and, with several
+seeds, rliable's IQM with a stratified-bootstrap 95% interval.
+
+Speed-up = frames(from scratch to target) ÷ frames(group to target), taking per-group
+medians over seeds. When the from-scratch group never reaches the target, the table says
+so and reports the ratio at the best score from scratch *did* reach instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from distillrl.core.checkpoint import load_meta
+from distillrl.runs.rundir import CKPT, read_metrics
+
+IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes", "acting", "actor"}
+
+
+@dataclass
+class Run:
+    path: Path
+    kind: str
+    config: dict
+    summary: dict
+    frames: np.ndarray
+    returns: np.ndarray
+    lambdas: dict[str, np.ndarray]
+    task_returns: dict[str, np.ndarray] = field(default_factory=dict)
+    """task sets: each task's training return (mean of its last 100 episodes) per row"""
+
+
+@dataclass
+class Group:
+    key: str
+    kind: str
+    config: dict
+    runs: list[Run] = field(default_factory=list)
+    label: str = ""
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def _col(rows: list[dict], new: str, old: str) -> np.ndarray:
+    """A metric column by its grouped name, or by its pre-0.2 flat name (older run directories)."""
+    key = new if rows and new in rows[0] else old
+    return np.array([r.get(key, math.nan) for r in rows], float)
+
+
+def load_run(path: str | Path) -> Run:
+    from distillrl.errors import RunDirError
+
+    p = Path(path)
+    if not (p / "config.yaml").exists() or not (p / "metrics.csv").exists():
+        raise RunDirError(f"{p} is not a run directory (needs config.yaml and metrics.csv)")
+    config = yaml.safe_load((p / "config.yaml").read_text()) or {}
+    summary = json.loads((p / "summary.json").read_text()) if (p / "summary.json").exists() else {}
+    kind = "train"
+    if (p / CKPT).exists():
+        kind = load_meta(p / CKPT).get("kind", "train")
+    elif "teachers" in summary:  # a copy without its checkpoint (e.g. under bench/results)
+        kind = "kickstart"
+    elif "source" in summary and "loss" in summary:
+        kind = "distill"
+    rows = read_metrics(p)
+    frames = np.array([r["frames"] for r in rows], float)
+    returns = _col(rows, "charts/return_recent", "return_recent")
+    lambdas = {k.replace("kickstart/", ""): np.array([r[k] for r in rows], float) for k in (rows[0] if rows else {})
+               if k.startswith(("kickstart/lambda_", "lambda_"))}
+    tasks = {k.split("/")[1]: np.array([r.get(k, math.nan) for r in rows], float) for k in (rows[-1] if rows else {})
+             if k.startswith("tasks/") and k.endswith("/return_recent")}
+    return Run(p, kind, config, summary, frames, returns, lambdas, tasks)
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    groups: dict[str, Group] = {}
+    for r in runs:
+        flat = {k: v for k, v in _flat(r.config).items() if k not in IGNORED_KEYS}
+        key = r.kind + "|" + json.dumps(sorted(flat.items()), default=str)
+        groups.setdefault(key, Group(key, r.kind, flat)).runs.append(r)
+    gs = list(groups.values())
+    # label each group by what differs between groups
+    keys = set().union(*(g.config for g in gs)) if gs else set()
+    varying = sorted(k for k in keys
+                     if len({json.dumps(g.config[k], default=str) for g in gs if k in g.config}) > 1)
+    for g in gs:
+        parts = []
+        for k in varying:
+            if k in g.config and k not in ("teacher",):
+                v = g.config[k]
+                parts.append(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}")
+        if g.kind == "kickstart" and "teacher" in g.config:
+            parts.insert(0, "teacher=" + ",".join(Path(str(t)).name for t in g.config["teacher"]))
+        g.label = g.kind + (" " + " ".join(parts) if parts else "")
+    return gs
+
+
+def frames_to(run: Run, target: float) -> float:
+    """First frame at which the run's recent mean return reaches ``target`` (NaN if never)."""
+    ok = np.nonzero(run.returns >= target)[0]
+    return float(run.frames[ok[0]]) if len(ok) else math.nan
+
+
+def mean_curve(g: Group, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ys = []
+    for r in g.runs:
+        m = ~np.isnan(r.returns)
+        if m.sum() < 2:
+            continue
+        y = np.interp(grid, r.frames[m], r.returns[m], left=np.nan, right=np.nan)
+        ys.append(y)
+    if not ys:
+        return np.full_like(grid, np.nan), np.full_like(grid, np.nan)
+    Y = np.stack(ys)
+    n = np.sum(~np.isnan(Y), 0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # grid points past a run's end are NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(Y, 0)
+        sd = np.nanstd(Y, 0, ddof=1) if len(ys) > 1 else np.zeros_like(mean)
+    half = np.where(n > 1, 1.96 * sd / np.sqrt(np.maximum(n, 1)), 0.0)
+    return mean, half
+
+
+def final_scores(g: Group) -> np.ndarray:
+    return np.array([r.summary.get("student_return", r.summary.get("mean_return", math.nan)) for r in g.runs], float)
+
+
+def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:
+    """rliable IQM with stratified-bootstrap 95% CIs. ``scores[group]`` is [runs] (non-finite
+    runs dropped) or [runs, tasks] (all finite); groups with fewer than 2 scores are left out."""
+    try:
+        from rliable import library as rly
+        from rliable import metrics
+    except ImportError:
+        return {}
+
+    def matrix(v) -> np.ndarray:
+        v = np.asarray(v, float)
+        return v[np.isfinite(v)].reshape(-1, 1) if v.ndim == 1 else v
+
+    data = {k: m for k, v in scores.items() if (m := matrix(v)).size >= 2 and np.isfinite(m).all()}
+    if not data:
+        return {}
+    est, ci = rly.get_interval_estimates(data, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
+    return {k: (float(est[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in data}

@@ -1,0 +1,1 @@
+"""Ray: populations (PBT), seed sweeps, codistillation peers, cluster connection."""

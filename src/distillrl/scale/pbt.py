@@ -1,0 +1,203 @@
+"""Population-based training on Ray Tune (``distillrl pbt``; Jaderberg et al. 2017, SPEC §5).
+
+Each member is an ordinary distillrl run — ``train``, ``kickstart`` or ``distill`` — driven
+through the trainer's ``advance`` / ``state_dict`` / ``set_hparams`` calls inside a Ray Tune
+function trial. The experiment directory holds::
+
+    pbt.yaml                  the resolved experiment (command, population, options, priors)
+    members/member-NN/        each member's run directory (config.yaml, metrics.csv, tb/,
+                              checkpoints/last.safetensors, summary.json)
+    lineage.jsonl             every ready point: who was compared with whom, the t-test's p,
+                              and for each exploit the donor and old → new hyper-parameters
+    summary.json              the population's final scores and the best member
+    (Ray Tune's own experiment state, for --resume)
+
+**Exploit copies everything.** A member's checkpoint is the trainer's whole state: weights,
+optimizer moments, live hyper-parameters, generators and counters (distillrl's safetensors
+format, never pickle). The recipient restores the donor's checkpoint and *then* applies its
+own new hyper-parameters with ``set_hparams`` — the order matters: restoring after would put
+the donor's values back (the bug of ray-project/ray#62173, where perturbed values were silently
+lost on restore). Members check in a checkpoint at every ready point, and only members whose
+checkpoint the scheduler holds are ever copied (ray-project/ray#27170: exploiting a trial with
+no checkpoint restarted the recipient from scratch). After copying, the recipient reseeds its
+generators from its own seed, so two members never share their sampling noise.
+
+**Scheduler.** :class:`DistillRLPBT` subclasses Ray Tune's ``PopulationBasedTraining`` rather
+than replacing it: Ray keeps pausing and resuming members when they outnumber the CPUs,
+tracking checkpoints, and handing the donor's checkpoint to the recipient. We override only the
+decisions — the donor (the paper's Welch t-test against one random member, or truncation, from
+:mod:`distillrl.population`), the explore step (bounded by the priors, the member keeping its
+own identity and seed), and a lineage record of each event.
+
+**Faults.** A member that crashes is restarted by Ray Tune from its last checkpoint
+(``max_failures`` times); the rest of the population goes on. A killed ``distillrl pbt`` is
+continued with ``--resume`` (Ray Tune's experiment restore): finished members stay finished,
+the others continue from their last checkpoints. Ray's experiment state is pickled, so resume
+only an experiment directory you trust.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distillrl.config import to_dict
+from distillrl.errors import ConfigError, RunDirError
+from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
+from distillrl.scale.pbt_member import member_dir, member_trainable
+from distillrl.scale.pbt_scheduler import make_scheduler
+from distillrl.scale.population import PBTConfig, initial_values, read_lineage
+
+
+def load_pbt_config(path: str | Path, population: int | None = None) -> PBTConfig:
+    from distillrl.config import load_yaml
+    from distillrl.scale.population import pbt_config_from_dict
+
+    data = load_yaml(path)
+    if population is not None:
+        data["population"] = population
+    return pbt_config_from_dict(data)
+
+
+def resolve(cfg: PBTConfig) -> tuple[Any, Any]:
+    """The command's resolved config (presets, validation) and the hyper-parameters a trainer of
+    it declares; an unknown tuned name fails here, before Ray starts."""
+    from distillrl.runs.kinds import build_config, kind
+
+    k = kind(cfg.command)
+    data = dict(cfg.config)
+    t = data.get("teacher")  # relative teacher paths mean the caller's directory, on every node
+    if isinstance(t, (list, str)):
+        abs_t = raytune.absolute_paths([str(v) for v in ([t] if isinstance(t, str) else t)])
+        data["teacher"] = abs_t[0] if isinstance(t, str) else abs_t
+    base = build_config(k, data=data)
+    if cfg.command == "distill" and getattr(base, "source", "") == "teacher":
+        raise ConfigError("a population is ranked by the returns of the policy that acts; with source: teacher "
+                          "that is the teacher, not the student — use source: student, dagger or eer")
+    trainer = k.factory(base)
+    try:
+        names = trainer.hp.names()
+        defaults = trainer.hp.as_dict()
+        unknown = [n for n in cfg.priors if n not in names]
+        if unknown:
+            raise ConfigError(f"unknown hyper-parameter {unknown[0]!r} for a {cfg.command} trainer; it has: "
+                              f"{', '.join(names)}")
+        for n, p in cfg.priors.items():  # a prior outside the trainer's own domain is refused too
+            trainer.hp.set(**{n: p.min})
+            trainer.hp.set(**{n: p.max})
+        trainer.hp.set(**defaults)
+    finally:
+        trainer.close()
+    return base, defaults
+
+
+def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: bool = False,
+            progress: bool = True) -> dict:
+    """Run (or with ``resume`` continue) the population in ``exp_dir``; return the summary."""
+    from ray import tune
+
+    from distillrl.core.checkpoint import atomic_write_text
+
+    exp_dir = exp_dir.resolve()
+    if resume:
+        if not (exp_dir / "pbt.yaml").exists():
+            raise RunDirError(f"cannot resume: {exp_dir} holds no PBT experiment (pbt.yaml)")
+    elif exp_dir.exists() and any(exp_dir.iterdir()):
+        raise RunDirError(f"experiment directory {exp_dir} already exists and is not empty; "
+                          "use --resume to continue it or choose another --run-dir")
+    base, defaults = resolve(cfg)
+    if cfg.pbt.init == "config":  # the config's values, clipped into the priors
+        init = [{n: cfg.priors[n].clip(defaults[n]) for n in cfg.priors} for _ in range(cfg.population)]
+    else:
+        init = initial_values(cfg.priors, cfg.population, cfg.pbt.seed)
+    info = raytune.init_ray(address)
+    per = raytune.cpus_per_trial(cfg.pbt.cpus_per_member, cfg.population, info["cpus"])
+    n_at_once = raytune.at_once(info["cpus"], per, cfg.population)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        import yaml
+
+        atomic_write_text(exp_dir / "pbt.yaml", yaml.safe_dump({**to_dict(cfg), "config": cfg.config,
+                                                               "inject_fault": cfg.inject_fault,
+                                                               "priors": {n: to_dict(p) for n, p in cfg.priors.items()}},
+                                                              sort_keys=False))
+    lineage = exp_dir / "lineage.jsonl"
+    scheduler = make_scheduler(cfg, lineage, base.steps)
+    import sys
+
+    sys.stderr.write(f"distillrl pbt: {cfg.population} members of `{cfg.command}` on {base.env}, "
+                     f"{base.steps:,} frames each; Ray {info['address']} ({info['nodes']} node(s), "
+                     f"{info['cpus']} CPUs): {per:g} CPU per member, {n_at_once} at once\n")
+    def short(n: str) -> str:
+        return "λ_shared" if n == "lambda_shared" else f"λ'_{n[7:]}" if n.startswith("lambda_") else n
+
+    cols = [("frames", "frames"), ("return", "return_recent")] + \
+           [(short(n), f"hp/{n}") for n in cfg.priors] + \
+           [(f"λ_{i}", f"kickstart/lambda_{i}") for i in range(len(getattr(base, "teacher", []) or []))
+            if cfg.command == "kickstart"]
+    table = raytune.make_table_callback(f"PBT population ({cfg.command}, {base.env})", cols, base.steps, progress)
+    trainable = tune.with_resources(member_trainable, {"cpu": per})
+    t0 = time.perf_counter()
+    if resume and tune.Tuner.can_restore(str(exp_dir)):
+        tuner = tune.Tuner.restore(str(exp_dir), trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        # One trial per member; a member's identity (member, label, seed) never changes, its
+        # hyper-parameters (config["hparams"]) are what the scheduler copies and perturbs.
+        seed0 = base.seed
+        space = {"member": tune.grid_search(list(range(cfg.population))),
+                 "label": tune.sample_from(lambda c: f"member-{c['member']:02d}"),
+                 "seed": tune.sample_from(lambda c: seed0 + c["member"]),
+                 "hparams": {n: tune.sample_from(lambda c, n=n: init[c["member"]][n]) for n in cfg.priors},
+                 "command": cfg.command, "base": to_dict(base), "exp_dir": str(exp_dir),
+                 "interval": cfg.pbt.interval, "window": cfg.pbt.window, "fault": cfg.inject_fault}
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space,
+            # reuse_actors: after an exploit the member restarts in its live process (no new
+            # interpreter, no second torch import) when its thread has stopped; else in a new one.
+            tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
+            run_config=tune.RunConfig(
+                name=exp_dir.name, storage_path=str(exp_dir.parent), verbose=0, callbacks=[table],
+                failure_config=tune.FailureConfig(max_failures=cfg.pbt.max_failures),
+                # Keep every checkpoint when members wait their turn (a waiting recipient may
+                # still need its donor's), else the last few.
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None if n_at_once < cfg.population else 4)))
+    results = tuner.fit()
+    wall = time.perf_counter() - t0
+    return _summarize(cfg, exp_dir, results, wall, info, per, n_at_once)
+
+
+def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, per: float, n_at_once: int) -> dict:
+    members = []
+    for i in range(cfg.population):
+        p = member_dir(exp_dir, i) / "summary.json"
+        if p.exists():
+            members.append(json.loads(p.read_text()))
+        else:
+            members.append({"member": i, "error": "did not finish"})
+    errors = [raytune.error_line(r.error) for r in results if r.error is not None]
+    scores = [m.get("mean_return", math.nan) for m in members]
+    finite = [s for s in scores if s is not None and not math.isnan(s)]
+    best = int(np.nanargmax(scores)) if finite else None
+    events = read_lineage(exp_dir)
+    summary = {"experiment": str(exp_dir), "command": cfg.command, "population": cfg.population,
+               "selection": cfg.pbt.selection, "wall_s": wall, "cpus_per_member": per, "at_once": n_at_once,
+               "ray": info, "members_finished": len(finite), "errors": errors,
+               "exploits": sum(1 for e in events if e.get("event") == "exploit"),
+               "ready_points": sum(1 for e in events if e.get("event") == "ready"),
+               "scores": scores, "best_member": best,
+               "best_return": scores[best] if best is not None else math.nan,
+               "best_hparams": members[best].get("hparams") if best is not None else None,
+               "mean_return": float(np.mean(finite)) if finite else math.nan}
+    if best is not None and "teacher_return" in members[best]:
+        summary["best_teacher_return"] = members[best]["teacher_return"]
+        summary["best_score_ratio"] = members[best].get("score_ratio")
+    from distillrl.runs.rundir import write_summary
+
+    write_summary(exp_dir, summary)
+    return summary

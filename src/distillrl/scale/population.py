@@ -1,0 +1,259 @@
+"""Population-based training (Jaderberg et al. 2017; as used by kickstarting, SPEC §5): the
+decisions, as pure functions, and the experiment's configuration.
+
+Nothing here imports Ray. :mod:`distillrl.pbt` drives Ray Tune's scheduler with these
+functions, and the tests check them on hand-made numbers.
+
+*Exploit* — which member copies which:
+
+* ``ttest`` (the paper's rule): a member that is ready picks another member uniformly at random
+  and copies it if that member is *significantly* better: a higher mean over the last
+  ``window`` episode returns and Welch's t-test (unequal variances, two-sided) p < ``pvalue``.
+* ``truncation``: members in the bottom ``quantile`` of the population copy one drawn from the
+  top ``quantile`` (Ray Tune's own rule).
+
+*Explore* — the copied hyper-parameters are each resampled from their prior with probability
+``resample_probability``, else multiplied by one of ``factors`` (0.8 or 1.2); the result is
+clipped to the prior's bounds (Ray Tune does not clip: ray-project/ray#11936).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from distillrl.config import from_dict, validate
+from distillrl.errors import ConfigError
+
+
+@dataclass
+class Prior:
+    """The range a hyper-parameter is sampled from (at start and on resampling) and kept in."""
+
+    min: float = 0.0
+    """lower bound {(-inf, inf)}"""
+    max: float = 1.0
+    """upper bound {(-inf, inf)}"""
+    log: bool = False
+    """sample log-uniformly (needs min > 0)"""
+
+    def check(self) -> None:
+        if self.min > self.max:
+            raise ConfigError(f"prior min {self.min:g} > max {self.max:g}")
+        if self.log and self.min <= 0:
+            raise ConfigError(f"a log prior needs min > 0, got min {self.min:g}")
+
+    def sample(self, rng: np.random.Generator) -> float:
+        if self.log:
+            return float(math.exp(rng.uniform(math.log(self.min), math.log(self.max))))
+        return float(rng.uniform(self.min, self.max))
+
+    def clip(self, x: float) -> float:
+        return float(min(max(x, self.min), self.max))
+
+
+@dataclass
+class PBTOptions:
+    """How the population is ready, selected, explored and run."""
+
+    interval: int = 50_000
+    """frames between a member's ready points (exploit/explore, and a checkpoint) {≥ 1}"""
+    selection: Literal["ttest", "truncation"] = "ttest"
+    """exploit rule: ttest (random member, copied if significantly better) or truncation"""
+    window: int = 10
+    """episode returns compared at each ready point (the last N) {≥ 2}"""
+    pvalue: float = 0.05
+    """ttest: significance level of Welch's t-test {(0, 1)}"""
+    quantile: float = 0.2
+    """truncation: fraction of the population at the bottom that copies from the top {(0, 0.5]}"""
+    resample_probability: float = 0.25
+    """explore: probability of resampling a value from its prior instead of perturbing it {[0, 1]}"""
+    factors: list[float] = field(default_factory=lambda: [0.8, 1.2])
+    """explore: perturbation factors, one drawn per hyper-parameter {> 0}"""
+    burn_in: int = 0
+    """frames before the first ready point may exploit {≥ 0}"""
+    init: Literal["prior", "config"] = "prior"
+    """initial hyper-parameters: sampled from the priors, or the config's values for every member"""
+    seed: int = 0
+    """seed of the selection and explore draws and of the initial samples {≥ 0}"""
+    max_failures: int = 3
+    """restarts of a crashed member from its last checkpoint before it is given up {≥ 0}"""
+    cpus_per_member: float | None = None
+    """CPUs reserved per member (default: the cores ÷ population, at most 1: the whole population runs at once) {> 0}"""
+
+
+COMMANDS = ("train", "kickstart", "distill")
+
+
+@dataclass
+class PBTConfig:
+    """A population-based training experiment (``distillrl pbt --config FILE.yaml``)."""
+
+    command: Literal["train", "kickstart", "distill"] = "kickstart"
+    """what each member runs: train, kickstart or distill"""
+    population: int = 4
+    """members; PBT copies between members, so at least 2 {≥ 2}"""
+    config: dict = field(default_factory=dict)
+    """the command's config keys (as in its own --config YAML); seed is the first member's"""
+    pbt: PBTOptions = field(default_factory=PBTOptions)
+    priors: dict[str, Prior] = field(default_factory=dict)
+    """tuned hyper-parameters: name → prior (min, max, log)"""
+    inject_fault: dict = field(default_factory=dict)
+    """for testing fault tolerance: crash member M once at F frames ({member: M, frames: F, how: exit|raise})"""
+
+    def check(self) -> None:
+        if not self.priors:
+            raise ConfigError("PBT needs at least one tuned hyper-parameter under priors: (e.g. lr: {min: 1e-4, "
+                              "max: 1e-3, log: true})")
+        for name, p in self.priors.items():
+            try:
+                validate(p)
+            except ConfigError as e:
+                raise ConfigError(f"priors.{name}: {e}") from None
+
+
+def pbt_config_from_dict(data: dict) -> PBTConfig:
+    """Build and validate a :class:`PBTConfig` from a parsed YAML mapping."""
+    data = dict(data)
+    priors_raw = data.pop("priors", None) or {}
+    config = data.pop("config", None) or {}
+    fault = data.pop("inject_fault", None) or {}
+    if not isinstance(fault, dict) or (fault and not {"member", "frames"} <= set(fault)):
+        raise ConfigError("inject_fault: expected {member: M, frames: F, how: exit|raise}")
+    if not isinstance(priors_raw, dict):
+        raise ConfigError("priors: expected a mapping of hyper-parameter name → {min, max, log}")
+    if not isinstance(config, dict):
+        raise ConfigError("config: expected a mapping of the command's config keys")
+    cfg = from_dict(PBTConfig, data)
+    cfg.config = config
+    cfg.inject_fault = fault
+    cfg.priors = {str(k): from_dict(Prior, v, where=f"priors.{k}") for k, v in priors_raw.items()}
+    return validate(cfg)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def welch_better(candidate: Sequence[float], own: Sequence[float], pvalue: float = 0.05) -> tuple[bool, float]:
+    """Is ``candidate`` significantly better than ``own``? Higher mean and Welch's two-sided
+    t-test p < ``pvalue``. Returns (decision, p). Fewer than 2 returns on a side: never better."""
+    a, b = np.asarray(candidate, float), np.asarray(own, float)
+    if len(a) < 2 or len(b) < 2:
+        return False, math.nan
+    if a.mean() <= b.mean():
+        return False, 1.0
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:  # identical constant samples on each side, different means: certainly better
+        return True, 0.0
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings():  # near-identical samples: scipy warns about precision, p is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return p < pvalue, p
+
+
+def truncation(scores: dict[Any, float], quantile: float) -> tuple[list, list]:
+    """(bottom, top) members by score: ⌈n·quantile⌉ each (at most n // 2, so they never overlap);
+    ties keep input order."""
+    ranked = sorted(scores, key=lambda k: scores[k])
+    n = len(ranked)
+    k = min(math.ceil(n * quantile), n // 2)
+    if n < 2 or k == 0:
+        return [], []
+    return ranked[:k], ranked[n - k:]
+
+
+def explore(values: dict[str, float], priors: dict[str, Prior], rng: np.random.Generator,
+            factors: Sequence[float] = (0.8, 1.2), resample_probability: float = 0.25
+            ) -> tuple[dict[str, float], dict[str, str]]:
+    """Perturb each tuned value: resample from its prior with probability ``resample_probability``,
+    else multiply by a factor drawn from ``factors``; clip into the prior. Returns (new values,
+    operation per name, e.g. ``"* 0.8"``, ``"resample"``, ``"* 1.2 (clipped)"``)."""
+    new, ops = dict(values), {}
+    for name in sorted(priors):
+        prior = priors[name]
+        if rng.random() < resample_probability:
+            new[name], ops[name] = prior.sample(rng), "resample"
+            continue
+        f = float(factors[int(rng.integers(len(factors)))])
+        x = values[name] * f
+        new[name] = prior.clip(x)
+        ops[name] = f"* {f:g}" + (" (clipped)" if new[name] != x else "")
+    return new, ops
+
+
+def initial_values(priors: dict[str, Prior], population: int, seed: int) -> list[dict[str, float]]:
+    """Each member's starting hyper-parameters drawn from the priors (member order, reproducible)."""
+    rng = np.random.default_rng([seed, 7])
+    return [{name: priors[name].sample(rng) for name in sorted(priors)} for _ in range(population)]
+
+
+def read_lineage(exp_dir) -> list[dict]:
+    """The events of ``exp_dir/lineage.jsonl`` (written by :mod:`distillrl.pbt`); a last line cut
+    by a kill is skipped, the rest is intact."""
+    import json
+    from pathlib import Path
+
+    p = Path(exp_dir) / "lineage.jsonl"
+    out = []
+    for line in (p.read_text().splitlines() if p.exists() else []):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"1-5"`` → [1..5]; ``"1,3,7"``; ``"1-3,10"``. Seeds are ≥ 0 and not repeated."""
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m:
+            raise ConfigError(f"bad --seeds {text!r}: use a range 1-5, a list 1,2,3 or both (1-3,7)")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise ConfigError(f"bad --seeds range {part.strip()!r}: end before start")
+        seeds.extend(range(lo, hi + 1))
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r} repeats a seed")
+    return seeds
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["ppo.lr=1e-3,5e-4", "schedule=linear,constant"]`` → {key: [values as text]}."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, vals = item.partition("=")
+        key = key.strip().lstrip("-")
+        values = [v.strip() for v in vals.split(",") if v.strip()]
+        if not sep or not key or not values:
+            raise ConfigError(f"bad --grid {item!r}: use KEY=V1,V2 (KEY as in the command's flags, e.g. ppo.lr)")
+        if key in grid:
+            raise ConfigError(f"--grid names {key!r} twice")
+        if key == "seed":
+            raise ConfigError("seeds are given with --seeds, not --grid")
+        grid[key] = values
+    return grid
+
+
+def expand_sweep(seeds: Sequence[int], grid: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Every combination of grid values (in key order, last key fastest) × every seed (fastest)."""
+    import itertools
+
+    keys = list(grid)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+    return [{**p, "seed": str(s)} for p in points for s in seeds]
+
+
+def point_tag(point: dict[str, str]) -> str:
+    """A directory-safe name for one sweep point: ``ppo.lr=1e-3,seed=2`` → ``ppo.lr-1e-3_s2``."""
+    parts = [f"{k}-{v}" for k, v in point.items() if k != "seed"] + [f"s{point['seed']}"]
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", "_".join(parts))

@@ -1,0 +1,202 @@
+"""Teachers: frozen policies from any source, behind one interface.
+
+A :class:`Teacher` maps a batch of observations (as the environment gives them) to its raw
+outputs — policy logits or Q-values — and to action probabilities: ``softmax(logits)`` for a
+policy teacher, ``softmax(q / τ)`` for a Q-teacher (SPEC §1). Teachers run in eval mode
+under ``torch.inference_mode``; no gradient ever reaches them.
+
+Loaders (:func:`load_teacher`):
+
+* a distillrl run directory, checkpoint file or zoo name;
+* a Stable-Baselines3 ``.zip`` (PPO, A2C, DQN; MLP and NatureCNN policies), read **without
+  unpickling anything**: the archive's ``data`` member is parsed as JSON and its
+  ``:serialized:`` pickles are never decoded; weights come from ``policy.pth`` through
+  ``torch.load(weights_only=True)``, which refuses any pickle that would build objects or run
+  code; the architecture is rebuilt from tensor names and shapes plus the readable
+  ``activation_fn`` string;
+* a CleanRL-style state dict with a named architecture (:data:`CLEANRL_ARCHES`);
+* a Python callable ``obs -> logits`` (or probabilities / Q-values).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from distillrl.envs.make import EnvInfo
+from distillrl.errors import TeacherError
+
+TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari"]
+
+
+class Teacher:
+    """Frozen teacher. Subclasses implement :meth:`raw` (torch → torch)."""
+
+    recurrent: bool = False
+    """a recurrent teacher (:class:`AgentTeacher` of an LSTM agent) labels whole sequences (``probs_seq``)"""
+    kind: str = "policy"
+    """``policy`` (outputs are logits) or ``q`` (outputs are action values)"""
+
+    def __init__(self, name: str, obs_shape: tuple[int, ...], n_actions: int, kind: str = "policy",
+                 tau: float | None = None, env: str | None = None, n_params: int = 0):
+        self.name, self.obs_shape, self.n_actions, self.kind = name, tuple(obs_shape), n_actions, kind
+        self.tau = tau if tau is not None else (0.01 if kind == "q" else 1.0)
+        self.env = env
+        self.n_params = n_params
+
+    def raw(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def outputs(self, obs: torch.Tensor | np.ndarray, task_id: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw outputs [B, A] (logits or Q-values), float32, no gradient."""
+        if isinstance(obs, np.ndarray):
+            obs = torch.from_numpy(obs)
+        return self.raw(obs, task_id).float()
+
+    def probs(self, obs, task_id=None, tau: float | None = None) -> torch.Tensor:
+        """Action probabilities [B, A]: softmax(outputs / τ) (τ = 1 for policy teachers by default)."""
+        return torch.softmax(self.outputs(obs, task_id) / (tau or self.tau), -1)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Greedy actions (NumPy)."""
+        return self.outputs(obs).argmax(-1).numpy()
+
+    def check_env(self, info: EnvInfo) -> None:
+        if self.n_actions != info.n_actions:
+            raise TeacherError(f"teacher {self.name} has {self.n_actions} actions but {info.spec} has {info.n_actions}")
+        if self.obs_shape != tuple(info.obs_shape):
+            raise TeacherError(f"teacher {self.name} expects observations of shape {self.obs_shape} "
+                               f"but {info.spec} gives {tuple(info.obs_shape)}")
+
+
+class AgentTeacher(Teacher):
+    """A distillrl :class:`nets.Agent` (PPO → policy teacher, DQN → Q-teacher)."""
+
+    def __init__(self, agent, name: str, env: str | None = None, tau: float | None = None):
+        kind = "q" if agent.pi is None else "policy"
+        from distillrl.models.agent import acting_param_count
+
+        super().__init__(name, agent.info.obs_shape, agent.info.n_actions, kind, tau, env, acting_param_count(agent))
+        self.agent = agent.eval().requires_grad_(False)
+        from distillrl.models.fastpolicy import make_fast_policy
+
+        self.fast = make_fast_policy(self.agent)
+        """the agent's acting mirror (NumPy where supported): fast outputs on a few observations"""
+
+    @property
+    def recurrent(self) -> bool:
+        return self.agent.recurrent
+
+    def raw(self, obs, task_id=None):
+        out = self.agent(obs, task_id)
+        return out.q if self.kind == "q" else out.logits
+
+    @torch.no_grad()
+    def features(self, obs, task_id=None) -> torch.Tensor:
+        """The teacher's features [B, D] (what its heads read; feature-level distillation)."""
+        return self.agent(torch.as_tensor(obs), task_id).features
+
+    @torch.no_grad()
+    def probs_seq(self, obs, task_id, starts, state=None, tau: float | None = None):
+        """A recurrent teacher over sequences: ``obs`` [T, N, ...], ``starts`` [T, N] (its state is
+        reset where episodes start), from ``state`` (zeros when None). Returns probabilities
+        [T·N, A] and the state after the last step (to carry into the next rollout)."""
+        n = obs.shape[1]
+        out = self.agent.forward_seq(obs, task_id, state if state is not None else self.agent.initial_state(n), starts)
+        y = out.q if self.kind == "q" else out.logits
+        return torch.softmax(y / (tau or self.tau), -1), out.state
+
+    def outputs_np(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
+        """Fast path for acting on a few observations (NumPy mirror); ``task_id`` for a
+        multi-task agent."""
+        if task_id is None and self.agent.n_tasks > 1:
+            raise TeacherError(f"{self.name} plays {self.agent.n_tasks} tasks: its outputs need task ids")
+        return self.fast.q_values(obs, task_id) if self.kind == "q" else self.fast(obs, task_id)[0]
+
+
+class CallableTeacher(Teacher):
+    """Wraps ``fn(obs: np.ndarray) -> array [B, A]``; ``outputs`` says what it returns:
+    ``logits``, ``probs`` (stored as log-probabilities) or ``q``."""
+
+    def __init__(self, fn: Callable[[np.ndarray], Any], obs_shape, n_actions, outputs: str = "logits",
+                 name: str = "callable", tau: float | None = None, env: str | None = None):
+        if outputs not in ("logits", "probs", "q"):
+            raise TeacherError(f"callable teacher outputs must be logits, probs or q, not {outputs!r}")
+        super().__init__(name, obs_shape, n_actions, "q" if outputs == "q" else "policy", tau, env)
+        self.fn, self.out_kind = fn, outputs
+
+    def raw(self, obs, task_id=None):
+        y = self.fn(obs.numpy() if isinstance(obs, torch.Tensor) else obs)
+        y = torch.as_tensor(np.asarray(y), dtype=torch.float32)
+        if y.shape != (obs.shape[0], self.n_actions):
+            raise TeacherError(f"callable teacher returned shape {tuple(y.shape)}, expected {(obs.shape[0], self.n_actions)}")
+        return torch.log(y.clamp_min(1e-12)) if self.out_kind == "probs" else y
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "Tanh": torch.tanh, "ReLU": torch.relu, "ELU": F.elu, "LeakyReLU": F.leaky_relu, "GELU": F.gelu,
+    "SiLU": F.silu, "Sigmoid": torch.sigmoid,
+}
+
+
+def seq_linears(sd: dict, prefix: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Linear layers of an ``nn.Sequential`` stored under ``prefix`` (``prefix.<i>.weight``), in order."""
+    idx = sorted({int(m.group(1)) for k in sd if (m := re.match(re.escape(prefix) + r"\.(\d+)\.weight$", k))})
+    return [(sd[f"{prefix}.{i}.weight"], sd[f"{prefix}.{i}.bias"]) for i in idx]
+
+
+def _stride(kernel: int) -> int:
+    return {8: 4, 4: 2, 3: 1}.get(kernel, 1)
+
+
+class FunctionalNet(nn.Module):
+    """A feed-forward net described as data: optional conv stack, then linear layers.
+
+    ``convs``: [(w, b, stride)], each followed by ReLU, then flatten. ``linears``: [(w, b)] with
+    ``act`` after every layer except the last when ``last_act`` is False.
+    """
+
+    def __init__(self, convs, linears, act, last_act: bool, normalize: float, chw_from_hwc: bool):
+        super().__init__()
+        self.convs = [(nn.Parameter(w, False), nn.Parameter(b, False), s) for w, b, s in convs]
+        self.linears = [(nn.Parameter(w, False), nn.Parameter(b, False)) for w, b in linears]
+        for i, (w, b, _) in enumerate(self.convs):
+            self.register_parameter(f"conv{i}_w", w)
+            self.register_parameter(f"conv{i}_b", b)
+        for i, (w, b) in enumerate(self.linears):
+            self.register_parameter(f"lin{i}_w", w)
+            self.register_parameter(f"lin{i}_b", b)
+        self.act, self.last_act, self.normalize, self.chw_from_hwc = act, last_act, normalize, chw_from_hwc
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float()
+        if self.normalize != 1.0:
+            x = x * self.normalize
+        if self.convs:
+            if self.chw_from_hwc:
+                x = x.permute(0, 3, 1, 2)
+            for w, b, s in self.convs:
+                x = torch.relu(F.conv2d(x, w, b, stride=s))
+        x = x.flatten(1)
+        n = len(self.linears)
+        for i, (w, b) in enumerate(self.linears):
+            x = F.linear(x, w, b)
+            if i < n - 1 or self.last_act:
+                x = self.act(x)
+        return x
+
+
+class ModuleTeacher(Teacher):
+    def __init__(self, net: nn.Module, name, obs_shape, n_actions, kind, tau=None, env=None):
+        n = sum(p.numel() for p in net.parameters())
+        super().__init__(name, obs_shape, n_actions, kind, tau, env, n)
+        self.net = net.eval().requires_grad_(False)
+
+    def raw(self, obs, task_id=None):
+        return self.net(obs)

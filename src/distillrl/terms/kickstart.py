@@ -1,0 +1,70 @@
+"""The kickstarting term (Schmitt et al. 2018): Σ_k λ_k(t) · H(π_Tk ‖ π_S), λ_k(t) = λ_shared · λ'_k · f_k(t)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+
+from distillrl.core import losses as L
+from distillrl.core.schedules import LambdaSchedule
+from distillrl.core.terms import LossTerm
+from distillrl.teachers.base import Teacher
+
+if TYPE_CHECKING:  # annotations only: terms sit below the trainers
+    from distillrl.algos.base import Trainer
+
+
+class KickstartTerm(LossTerm):
+    """Teacher k's distillation term λ_k(t)·H(π_Tk ‖ π_S) as a learner loss term."""
+
+    requires = frozenset({"logits"})
+
+    def __init__(self, teacher: Teacher, schedule: LambdaSchedule, index: int = 0, task: int | None = None,
+                 weight: float = 1.0, score_window: int = 10):
+        self.teacher, self.schedule, self.index, self.task = teacher, schedule, index, task
+        self.name = f"ks{index}"
+        self.weight0 = weight
+        self.score_window = score_window
+        self.last_lambda = math.nan
+        self.hp_name = f"lambda_{index}"
+        self._t_state: dict[int, tuple] = {}  # a recurrent teacher's state per actor
+
+    def attach(self, trainer: Trainer) -> None:
+        if "lambda_shared" not in trainer.hp:
+            trainer.hp.declare("lambda_shared", 1.0, "≥ 0")
+        trainer.hp.declare(self.hp_name, self.weight0, "≥ 0")
+
+    def on_rollout(self, ro) -> None:
+        """Label the whole rollout once (one batched teacher forward). A recurrent teacher runs
+        over it as a sequence, its state carried from the same actor's previous rollout (the
+        state is reset wherever an episode starts, so a new or restarted actor needs none)."""
+        T, n = ro.shape
+        if self.teacher.recurrent:
+            p, self._t_state[ro.source] = self.teacher.probs_seq(ro.obs, ro.task_id, ro.starts,
+                                                                 self._t_state.get(ro.source))
+            ro.extras[f"p_{self.name}"] = p.reshape(T, n, -1)
+            return
+        obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
+        ro.extras[f"p_{self.name}"] = self.teacher.probs(obs, ro.task_id.reshape(-1)).reshape(T, n, -1)
+
+    def __call__(self, out, mb) -> dict[str, torch.Tensor]:
+        p = mb.extras.get(f"p_{self.name}")
+        if p is None:  # replay learners: label the minibatch
+            p = self.teacher.probs(mb.obs, mb.task_id)
+        ce = L.cross_entropy(out.logits, p, reduction="none")
+        if self.task is not None:
+            ce = ce * (mb.task_id == self.task).to(ce.dtype)
+        return {f"loss_{self.name}": ce.sum() / ce.shape[0]}
+
+    def student_score(self, trainer: Trainer) -> float:
+        return trainer.stats.mean_recent(self.task if trainer.n_tasks > 1 else None, self.score_window)
+
+    def weights(self, trainer: Trainer) -> dict[str, float]:
+        f = self.schedule(trainer.frames, self.student_score(trainer))
+        self.last_lambda = trainer.hp["lambda_shared"] * trainer.hp[self.hp_name] * f
+        return {f"loss_{self.name}": self.last_lambda}
+
+    def metrics(self) -> dict[str, float]:
+        return {f"kickstart/lambda_{self.index}": self.last_lambda}
