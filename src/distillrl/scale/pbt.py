@@ -38,6 +38,7 @@ only an experiment directory you trust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -51,6 +52,7 @@ from distillrl.errors import ConfigError, RunDirError
 from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
 from distillrl.scale.pbt_member import member_dir, member_trainable
 from distillrl.scale.pbt_scheduler import make_scheduler
+from distillrl.scale.legacy import legacy_module_names
 from distillrl.scale.population import PBTConfig, initial_values, read_lineage
 
 
@@ -141,33 +143,36 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
            [(f"λ_{i}", f"kickstart/lambda_{i}") for i in range(len(getattr(base, "teacher", []) or []))
             if cfg.command == "kickstart"]
     table = raytune.make_table_callback(f"PBT population ({cfg.command}, {base.env})", cols, base.steps, progress)
-    trainable = tune.with_resources(member_trainable, {"cpu": per})
+    trainable = tune.with_resources(tune.with_parameters(member_trainable, exp_dir=str(exp_dir)), {"cpu": per})
     t0 = time.perf_counter()
-    if resume and tune.Tuner.can_restore(str(exp_dir)):
-        tuner = tune.Tuner.restore(str(exp_dir), trainable, resume_unfinished=True, resume_errored=True)
-    else:
-        # One trial per member; a member's identity (member, label, seed) never changes, its
-        # hyper-parameters (config["hparams"]) are what the scheduler copies and perturbs.
-        seed0 = base.seed
-        space = {"member": tune.grid_search(list(range(cfg.population))),
-                 "label": tune.sample_from(lambda c: f"member-{c['member']:02d}"),
-                 "seed": tune.sample_from(lambda c: seed0 + c["member"]),
-                 "hparams": {n: tune.sample_from(lambda c, n=n: init[c["member"]][n]) for n in cfg.priors},
-                 "command": cfg.command, "base": to_dict(base), "exp_dir": str(exp_dir),
-                 "interval": cfg.pbt.interval, "window": cfg.pbt.window, "fault": cfg.inject_fault}
-        tuner = tune.Tuner(
-            trainable,
-            param_space=space,
-            # reuse_actors: after an exploit the member restarts in its live process (no new
-            # interpreter, no second torch import) when its thread has stopped; else in a new one.
-            tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
-            run_config=tune.RunConfig(
-                name=exp_dir.name, storage_path=str(exp_dir.parent), verbose=0, callbacks=[table],
-                failure_config=tune.FailureConfig(max_failures=cfg.pbt.max_failures),
-                # Keep every checkpoint when members wait their turn (a waiting recipient may
-                # still need its donor's), else the last few.
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=None if n_at_once < cfg.population else 4)))
-    results = tuner.fit()
+    # An experiment written before the restructure pickled the old module names (Ray reads them
+    # at restore and again when its trials restart).
+    with legacy_module_names() if resume else contextlib.nullcontext():
+        if resume and tune.Tuner.can_restore(str(exp_dir)):
+            tuner = tune.Tuner.restore(str(exp_dir), trainable, resume_unfinished=True, resume_errored=True)
+        else:
+            # One trial per member; a member's identity (member, label, seed) never changes, its
+            # hyper-parameters (config["hparams"]) are what the scheduler copies and perturbs.
+            seed0 = base.seed
+            space = {"member": tune.grid_search(list(range(cfg.population))),
+                     "label": tune.sample_from(lambda c: f"member-{c['member']:02d}"),
+                     "seed": tune.sample_from(lambda c: seed0 + c["member"]),
+                     "hparams": {n: tune.sample_from(lambda c, n=n: init[c["member"]][n]) for n in cfg.priors},
+                     "command": cfg.command, "base": to_dict(base), "exp_dir": str(exp_dir),
+                     "interval": cfg.pbt.interval, "window": cfg.pbt.window, "fault": cfg.inject_fault}
+            tuner = tune.Tuner(
+                trainable,
+                param_space=space,
+                # reuse_actors: after an exploit the member restarts in its live process (no new
+                # interpreter, no second torch import) when its thread has stopped; else in a new one.
+                tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
+                run_config=tune.RunConfig(
+                    name=exp_dir.name, storage_path=str(exp_dir.parent), verbose=0, callbacks=[table],
+                    failure_config=tune.FailureConfig(max_failures=cfg.pbt.max_failures),
+                    # Keep every checkpoint when members wait their turn (a waiting recipient may
+                    # still need its donor's), else the last few.
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None if n_at_once < cfg.population else 4)))
+        results = tuner.fit()
     wall = time.perf_counter() - t0
     return _summarize(cfg, exp_dir, results, wall, info, per, n_at_once)
 

@@ -54,7 +54,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def member_trainable(config: dict) -> None:
+def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     """One member: build the command's trainer, restore Ray's checkpoint if any, train to the
     end reporting (with a checkpoint) every ``interval`` frames, then evaluate."""
     import ray.tune as tune
@@ -67,7 +67,9 @@ def member_trainable(config: dict) -> None:
     k = kind(config["command"])
     cfg = validate(from_dict(k.config_cls(), {**config["base"], "seed": int(config["seed"])}))
     set_threads(cfg.threads)
-    mdir = member_dir(config["exp_dir"], config["member"])
+    # ``exp_dir``: where the experiment is now (the driver passes it on every start and restore);
+    # the path in the trial config is where it was first started, which a moved folder no longer is
+    mdir = member_dir(exp_dir or config["exp_dir"], config["member"])
     mdir.mkdir(parents=True, exist_ok=True)
     ck.remove_stale_temporaries(mdir / MEMBER_CKPT)
     trainer = k.factory(cfg)
