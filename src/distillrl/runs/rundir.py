@@ -1,0 +1,178 @@
+"""Run directories and the loop that drives a trainer through one.
+
+A run directory holds::
+
+    config.yaml                 the resolved configuration
+    metrics.csv                 one row per update/log interval (frames, returns, losses, ...)
+    tb/                         TensorBoard events of the same scalars
+    checkpoints/last.safetensors  the trainer's whole state (atomic writes)
+    summary.json                final evaluation and throughput
+
+``--resume`` reloads the last checkpoint, drops metric rows written after it (so no row is
+duplicated or missing) and continues; a run killed before its first checkpoint (written after
+the first update) starts again from frame 0 in the same directory. The checkpoint is read and
+checked before anything in the directory is touched, so a corrupted one costs nothing.
+SIGINT saves a checkpoint and exits cleanly. Metric names are grouped (``charts/``,
+``losses/``, ``kickstart/``, ``hparams/``, ...) and are the TensorBoard tags as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+import numpy as np
+from distillrl.core import checkpoint
+from distillrl.config import dump_yaml, to_dict
+from distillrl.errors import RunDirError  # noqa: E402  (re-exported)
+
+
+CKPT = "checkpoints/last.safetensors"
+
+
+class MetricsLog:
+    """metrics.csv + TensorBoard, resumable at a frame count."""
+
+    def __init__(self, path: Path, resume_frames: int | None = None, tensorboard: bool = True):
+        self.csv_path = path / "metrics.csv"
+        self.fields: list[str] | None = None
+        if resume_frames is not None and self.csv_path.exists():
+            with open(self.csv_path, newline="") as f:
+                reader = csv.DictReader(f)
+                self.fields = list(reader.fieldnames or [])
+                keep = [r for r in reader if float(r["frames"]) <= resume_frames]
+            tmp = self.csv_path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, self.fields)
+                w.writeheader()
+                w.writerows(keep)
+            tmp.replace(self.csv_path)
+        elif self.csv_path.exists():
+            self.csv_path.unlink()
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(path / "tb"),
+                                        purge_step=None if resume_frames is None else resume_frames + 1)
+            except ImportError:  # tensorboard not installed
+                self.tb = None
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        new = self.fields is None
+        if new:
+            self.fields = list(rows[0].keys())
+        extra = [k for r in rows for k in r if k not in self.fields]
+        if extra and not new:  # a metric that starts later (e.g. a loss term's): widen the file's columns
+            self.fields += list(dict.fromkeys(extra))
+            with open(self.csv_path, newline="") as f:
+                old = list(csv.DictReader(f))
+            tmp = self.csv_path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, self.fields, restval="")
+                w.writeheader()
+                w.writerows(old)
+            tmp.replace(self.csv_path)
+        elif extra:
+            self.fields += list(dict.fromkeys(extra))
+        with open(self.csv_path, "a", newline="") as f:
+            w = csv.DictWriter(f, self.fields, extrasaction="ignore", restval="")
+            if new:
+                w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+        if self.tb is not None:
+            for r in rows:
+                step = int(r["frames"])
+                for k, v in r.items():
+                    if k != "frames" and isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
+                        self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.flush()
+            self.tb.close()
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    p = Path(run_dir) / "metrics.csv"
+    if not p.exists():
+        return []
+    with open(p, newline="") as f:
+        return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def prepare_run_dir(path: Path, resume: bool) -> None:
+    """Validate before touching anything: never overwrite an earlier run by accident."""
+    if resume:
+        if not (path / CKPT).exists() and not (path / "config.yaml").exists():
+            raise RunDirError(f"cannot resume: {path} has neither a checkpoint ({CKPT}) nor a config.yaml")
+    elif path.exists() and any(path.iterdir()):
+        raise RunDirError(f"run directory {path} already exists and is not empty; "
+                          "use --resume to continue it or choose another --run-dir")
+
+
+def default_run_dir(kind: str, env: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{kind}-{env.replace(':', '-').replace('/', '-')}-s{seed}-{stamp}"
+
+
+def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str, meta: dict | None = None) -> None:
+    meta = {**(meta or {}), "kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
+            "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": package_version(),
+            "format_version": state_format()}
+    checkpoint.save(path / CKPT, trainer.state_dict(), meta)
+
+
+def state_format() -> int:
+    from distillrl.algos.base import STATE_FORMAT
+
+    return STATE_FORMAT
+
+
+def restore(trainer: Any, run_dir: Path) -> bool:
+    """Load ``run_dir``'s last checkpoint into ``trainer`` if there is one (a run killed before its
+    first checkpoint has none: it starts from frame 0). Touches no file; raises
+    :class:`errors.CheckpointError` (one line, naming the file) for a bad checkpoint."""
+    from distillrl.errors import CheckpointError
+
+    path = run_dir / CKPT
+    if not path.exists():
+        return False
+    state, _ = checkpoint.load(path)
+    try:
+        trainer.load_state_dict(state)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return True
+
+
+def package_version() -> str:
+    from distillrl import __version__
+
+    return __version__
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    checkpoint.atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def emit(summary: dict, as_json: bool) -> None:
+    """Print a summary: human-readable, or one JSON object as the last stdout line."""
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    for k, v in summary.items():
+        if isinstance(v, list) and len(v) > 4:  # per-episode lists: in --json and summary.json only
+            continue
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        sys.stdout.write(f"{k:>16}: {v}\n")
