@@ -32,7 +32,12 @@ import torch
 from distillrl.algos.base import STATE_FORMAT
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
-from distillrl.core.rng import global_stream, np_state_from_json, np_state_to_json, reseed
+from distillrl.core.rng import (
+    global_stream,
+    np_state_from_json,
+    np_state_to_json,
+    reseed,
+)
 from distillrl.core.schedules import linear_interp
 from distillrl.datasets.episodes import Episodes, dataset_info, read_episodes
 from distillrl.envs.tasks import TaskSet

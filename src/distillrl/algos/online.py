@@ -232,4 +232,4 @@ class OnlineDistill:
                          "frames": st.frames, "online_from": str(run_dir)})
 
 
-__all__ = ["OnlineOptions", "OnlineDistill"]
+__all__ = ["OnlineDistill", "OnlineOptions"]

@@ -17,8 +17,14 @@ from typing import Any
 
 from distillrl.config import from_dict, load_yaml, validate
 from distillrl.envs.make import gym_id
-from distillrl.errors import ConfigError, DistillRLError
-from distillrl.runs.finish import eval_student, finish_distill, finish_dt, finish_kickstart, finish_offline_distill
+from distillrl.errors import ConfigError
+from distillrl.runs.finish import (
+    eval_student,
+    finish_distill,
+    finish_dt,
+    finish_kickstart,
+    finish_offline_distill,
+)
 from distillrl.runs.loop import Hook, drive
 from distillrl.runs.rundir import prepare_run_dir, restore, write_summary
 
@@ -35,11 +41,14 @@ class Kind:
 
 def kinds() -> dict[str, Kind]:
     from distillrl.algos import TrainConfig, make_trainer
-    from distillrl.algos.distill_config import DistillConfig
     from distillrl.algos.distill import DistillTrainer
+    from distillrl.algos.distill_config import DistillConfig
     from distillrl.algos.dt import DTConfig, DTTrainer
-    from distillrl.algos.offline_distill import OfflineDistillConfig, OfflineDistillTrainer
     from distillrl.algos.kickstart import KickstartConfig, make_kickstart_trainer
+    from distillrl.algos.offline_distill import (
+        OfflineDistillConfig,
+        OfflineDistillTrainer,
+    )
     from distillrl.runs.presets import preset
 
     return {

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from distillrl.acting.cluster import init_ray, node_id
@@ -54,7 +53,12 @@ from distillrl.errors import CheckpointError, ConfigError, RunDirError
 from distillrl.models.fastpolicy import agent_weights
 from distillrl.runs.kinds import set_threads
 from distillrl.runs.loop import StopAfterUpdates, WriteMetrics, run, stderr_console
-from distillrl.runs.rundir import MetricsLog, prepare_run_dir, save_checkpoint, write_summary
+from distillrl.runs.rundir import (
+    MetricsLog,
+    prepare_run_dir,
+    save_checkpoint,
+    write_summary,
+)
 from distillrl.terms.codistill import CodistillTerm
 
 STATE = "codistill.json"

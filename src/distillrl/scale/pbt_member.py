@@ -108,7 +108,9 @@ class ReadyPoints(Hook):
 def member_trainable(config: dict) -> None:
     """One member: build the command's trainer, restore Ray's checkpoint if any, run the loop to
     the end with a ready point (report + checkpoint) every ``interval`` frames, then evaluate."""
-    import ray.tune as tune  # Ray: a heavy optional dependency, imported where a trial runs
+    from ray import (
+        tune,  # Ray: a heavy optional dependency, imported where a trial runs
+    )
     from ray.tune import Checkpoint
 
     k = kind(config["command"])

@@ -63,7 +63,7 @@ class TrialProgress(Hook):
 
 def sweep_trial(config: dict) -> None:
     """One (grid point, seed): the command's run in its own directory, resumed after a crash."""
-    import ray.tune as tune
+    from ray import tune
 
     from distillrl.runs.kinds import run_job
 
