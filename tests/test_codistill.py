@@ -80,7 +80,7 @@ def test_psi_zero_peers_are_exactly_independent_runs(tmp_path):
     for i in range(2):
         solo = make_trainer(peer_config(cfg, i))
         while solo.frames < cfg.steps:
-            solo._iterate()
+            solo.step()
         from distillrl.core.checkpoint import load
 
         state, _ = load(tmp_path / "ind" / f"peer{i}" / "checkpoints" / "last.safetensors")

@@ -134,15 +134,15 @@ def test_multitask_heads_mask_illegal_actions_and_route_by_task():
 
 
 def test_encoder_and_suite_mean_edge_cases():
-    from distillrl.algos.dt import DTNetConfig, _encoder
+    from distillrl.algos.dt import DTNetConfig, encoder_for
     from distillrl.envs.make import env_info
     from distillrl.errors import ConfigError
     from distillrl.core.stats import geomean
 
     with pytest.raises(ConfigError, match="takes images"):
-        _encoder(DTNetConfig(encoder="conv"), env_info("gym:CartPole-v1"))
-    assert _encoder(DTNetConfig(), env_info("gym:CartPole-v1")) == "linear"
-    assert _encoder(DTNetConfig(), env_info("minatar:breakout")) == "conv"
+        encoder_for(DTNetConfig(encoder="conv"), env_info("gym:CartPole-v1"))
+    assert encoder_for(DTNetConfig(), env_info("gym:CartPole-v1")) == "linear"
+    assert encoder_for(DTNetConfig(), env_info("minatar:breakout")) == "conv"
     assert geomean([4.0, float("nan"), 1.0]) == pytest.approx(2.0)  # an undefined ratio is left out
     assert geomean([0.0, 1.0]) == pytest.approx(1e-3 ** 0.5)
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from distillrl.algos import distill, dqn, impala, ppo, pqn  # noqa: F401  (register the algorithms)
-from distillrl.algos.base import ALGORITHMS, RunConfig, Trainer, check_task_envs
+from distillrl.algos.base import ALGORITHMS, EnvTrainer, RunConfig, check_task_envs
 from distillrl.algos.dqn import DQNConfig
 from distillrl.algos.impala import ActorOptions, ImpalaConfig, check_impala
-from distillrl.algos.online import OnlineOptions
+from distillrl.algos.online import OnlineDistill, OnlineOptions
 from distillrl.algos.ppo import PPOConfig, check_ppo
 from distillrl.algos.pqn import PQNConfig, check_pqn
+from distillrl.core.protocol import Trainer
 from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
 from distillrl.models.nets import NetConfig
@@ -84,9 +85,7 @@ def make_trainer(cfg: TrainConfig) -> Trainer:
     from distillrl.config import validate
 
     validate(cfg)
-    if getattr(cfg, "online_distill", False):
-        from distillrl.algos.online import OnlineDistill
-
+    if cfg.online_distill:
         return OnlineDistill(cfg)
     tr = ALGORITHMS[cfg.algo](cfg)
     add_rnd(tr, cfg)

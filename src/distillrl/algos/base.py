@@ -1,7 +1,10 @@
-"""The trainer: what every front end drives (the CLI, kickstarting, and — next — populations).
+"""The environment trainer: the shared base of every learner that acts in environments (PPO,
+A2C, DQN, PQN, IMPALA, distillation; kickstarting adds loss terms to one of them).
 
-A trainer is advanced by a number of frames (``advance``) and reports metric rows (one dict
-per update round or log interval). Its whole state — weights, optimizer, live
+It satisfies the :class:`distillrl.core.protocol.Trainer` protocol, the one contract every
+front end drives (the run loop, population-based training, sweeps, codistillation). A trainer
+is advanced by a number of frames (``advance``, whole update rounds of ``step``) and reports
+metric rows (one dict per update round or log interval). Its whole state — weights, optimizer, live
 hyper-parameters, its own random generators, episode statistics, counters, extra-loss state —
 is ``state_dict()`` / ``load_state_dict()``; ``set_hparams(...)`` changes tunable settings for
 the very next update.
@@ -16,14 +19,16 @@ way to serialise it). On restore, environments are reset with a seed derived fro
 seed and the restored frame counter, so a resumed run is deterministic given its checkpoint,
 but the episodes that were in flight at the checkpoint are discarded (not logged).
 
-Algorithms subclass :class:`Trainer` and register themselves by name (:func:`register`);
+Algorithms subclass :class:`EnvTrainer` and register themselves by name (:func:`register`);
 :mod:`distillrl.algos` builds a trainer from a config through that registry.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,7 +37,7 @@ import torch
 from distillrl.acting.collect import Collector, EpisodeStats
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
-from distillrl.core.rng import np_state_from_json, np_state_to_json, resume_seed
+from distillrl.core.rng import np_state_from_json, np_state_to_json, reseed, resume_seed
 from distillrl.core.schedules import linear_decay
 from distillrl.core.terms import LossTerm, metric_name
 from distillrl.envs.make import EnvInfo
@@ -79,7 +84,7 @@ def check_task_envs(env: str, num_envs: int, flag: str) -> None:
         raise ConfigError(f"{flag} ({num_envs}) must be at least the number of tasks in {env} ({k})")
 
 
-ALGORITHMS: dict[str, type[Trainer]] = {}
+ALGORITHMS: dict[str, type[EnvTrainer]] = {}
 
 
 def register(name: str):
@@ -91,18 +96,25 @@ def register(name: str):
     return deco
 
 
-class Trainer:
-    """Shared machinery: envs, agent, fast acting policy, learner, hyper-parameters, RNG, state."""
+class EnvTrainer:
+    """Shared machinery: envs, agent, fast acting policy, learner, hyper-parameters, RNG, state.
+
+    Subclasses implement :meth:`step` (one update round) and declare their live
+    hyper-parameters; a learner whose rounds are shorter than a logging interval (DQN: one
+    vector-env step) sets ``log_every`` so the run loop looks at it only that often."""
 
     algo: ClassVar[str] = "base"
     on_policy: ClassVar[bool] = True
     """runs extra terms' ``on_rollout`` before a return estimator"""
+    log_every: int = 1
+    """frames the run loop advances between two looks (1: after every update round)"""
 
     def __init__(self, cfg: Any, num_envs: int, num_steps: int, heads: dict, net: NetConfig | None = None):
         from distillrl.config import validate
 
         validate(cfg)
         self.cfg = cfg
+        self.env: str = cfg.env
         self.total_frames = cfg.steps
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
@@ -186,16 +198,25 @@ class Trainer:
     def n_params(self) -> int:
         return param_count(self.agent)
 
+    def recent_returns(self) -> list[float]:
+        """The last 100 training episodes' returns (any task), oldest first."""
+        return list(self.stats.recent)
+
+    def reseed(self, entropy: Sequence[int]) -> None:
+        """Restart the torch and NumPy generators from ``entropy`` (see the Trainer protocol)."""
+        reseed(self.gen, self.np_rng, entropy)
+
     # ---- the loop
     def advance(self, frames: int) -> list[dict]:
-        """Train for at least ``frames`` more frames (whole iterations); return metric rows."""
+        """Train for at least ``frames`` more frames (whole update rounds); return metric rows."""
         target = self.frames + frames
         rows: list[dict] = []
         while self.frames < target:
-            rows.extend(self._iterate())
+            rows.extend(self.step())
         return rows
 
-    def _iterate(self) -> list[dict]:  # pragma: no cover - abstract
+    def step(self) -> list[dict]:  # pragma: no cover - abstract
+        """One update round of the algorithm; its metric rows."""
         raise NotImplementedError
 
     def _row(self, loss_sums: dict[str, float], n: int, extra: dict | None = None) -> dict:
@@ -272,6 +293,9 @@ class Trainer:
         self.collector.reset(resume_seed(self.cfg.seed, self.frames))
         self._f_last = self.frames
         self._t_last = time.perf_counter()
+
+    def export(self, run_dir: Path) -> None:
+        """Extra artefacts at the end of a run: none by default (IMPALA writes its actors' placement)."""
 
     def close(self) -> None:
         self.envs.close()

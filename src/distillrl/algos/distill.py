@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from distillrl.acting.collect import Action
-from distillrl.algos.base import Trainer, register
+from distillrl.algos.base import EnvTrainer, register
 from distillrl.algos.distill_config import (
     LOSSES,
     DistillConfig,
@@ -65,7 +65,7 @@ from distillrl.terms.kdcontrols import ClassStats, controlled
 
 
 @register("distill")
-class DistillTrainer(Trainer):
+class DistillTrainer(EnvTrainer):
     """A data source + a distillation loss + the shared learner."""
 
     on_policy = False
@@ -165,7 +165,7 @@ class DistillTrainer(Trainer):
         return out
 
     # ---- learning
-    def _iterate(self) -> list[dict]:
+    def step(self) -> list[dict]:
         cfg, hp = self.cfg, self.hp
         self._beta = self.beta()
         lr = self.lr_now(cfg.anneal_lr)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from distillrl.acting.collect import Action
-from distillrl.algos.base import Trainer, register
+from distillrl.algos.base import EnvTrainer, register
 from distillrl.core.data import Transitions
 from distillrl.core.learner import Learner
 from distillrl.core.losses import dqn_loss
@@ -85,13 +85,14 @@ def epsilon_greedy(policy, taskset, eps: float, need_q: bool = False):
 
 
 @register("dqn")
-class DQNTrainer(Trainer):
+class DQNTrainer(EnvTrainer):
     on_policy = False
 
     def __init__(self, cfg):
         d = cfg.dqn
         super().__init__(cfg, d.num_envs, 1, {"value_head": False, "q_head": True, "policy_head": False})
         self.d = d
+        self.log_every = d.log_every  # one round is one vector-env step: the run loop looks once per row
         hp = self.hp
         hp.declare("lr", d.lr, "> 0")
         hp.declare("gamma", d.gamma, "[0, 1]")
@@ -152,7 +153,7 @@ class DQNTrainer(Trainer):
                 else:
                     pt.lerp_(p, tau)
 
-    def _iterate(self) -> list[dict]:
+    def step(self) -> list[dict]:
         """One vector-env step (plus learning); returns a metric row every ``log_every`` frames."""
         d = self.d
         eps = self.epsilon()

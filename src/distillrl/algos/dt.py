@@ -21,15 +21,23 @@ metrics are indexed by them, and runs at equal ``--steps`` are compared at equal
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
 from distillrl.algos.base import STATE_FORMAT
+from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
-from distillrl.core.rng import np_state_from_json, np_state_to_json
+from distillrl.core.rng import (
+    global_stream,
+    np_state_from_json,
+    np_state_to_json,
+    reseed,
+)
 from distillrl.core.schedules import linear_interp
 from distillrl.datasets.episodes import Episodes, dataset_info, read_episodes
 from distillrl.envs.tasks import TaskSet
@@ -117,51 +125,87 @@ class DTConfig(OfflineOptions):
             raise ConfigError("--dataset is required (a Minari dataset id; make one with distillrl dataset)")
 
 
-class UpdateStats:
-    """What the run loop's progress bar reads (no episodes are played while training)."""
-
-    recent: list[float] = []
-
-
 def windows_loss_mask(w: dict) -> torch.Tensor:
     return torch.from_numpy(w["valid"]).reshape(-1)
 
 
-def lr_at(cfg, step: int) -> float:
-    """Linear warm-up to ``cfg.lr`` over ``cfg.warmup_steps`` updates, then constant."""
-    return cfg.lr * linear_interp(step + 1, 0.0, 1.0, cfg.warmup_steps)
-
-
 class OfflineTrainer:
-    """Counters, RNGs, learner and checkpoint state shared by the two offline trainers."""
+    """Counters, own random generators, live hyper-parameters, learner and checkpoint state shared
+    by the two offline trainers (a :class:`~distillrl.core.protocol.Trainer`).
+
+    Randomness: a ``torch.Generator`` and a NumPy ``Generator`` of the trainer's own, as in the
+    environment trainers. Weight initialisation and dropout can only draw from torch's global
+    generator, so they run inside :func:`~distillrl.core.rng.global_stream` (the trainer's
+    stream swapped in for the block): the global state is left as it was, and a run gives
+    exactly what the same seed gave when these trainers seeded the global generator.
+
+    Live hyper-parameters: ``lr`` (the peak; the warm-up multiplies it) and ``weight_decay``."""
 
     algo = "offline"
 
-    def __init__(self, cfg, model: DecisionTransformer):
-        self.cfg = self.d = cfg  # ``d.log_every``: the run loop's chunk
-        self.agent = model
-        self.learner = Learner(model, "adamw", cfg.lr, weight_decay=cfg.weight_decay)
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.total_frames: int = cfg.steps
+        self.log_every: int = cfg.log_every
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.np_rng = np.random.default_rng(cfg.seed)
+        self.hp = HParams()
+        self.hp.declare("lr", cfg.lr, "> 0")
+        self.hp.declare("weight_decay", cfg.weight_decay, "≥ 0")
         self.frames = 0
         """gradient updates made (the run loop's "frames")"""
-        self.stats = UpdateStats()
-        self.n_params = param_count(model)
         self.train_time = 0.0
         self.tokens = 0
+
+    def _set_agent(self, model: DecisionTransformer) -> None:
+        """The network to train, its learner (AdamW, β = 0.9, 0.95) and its size."""
+        self.agent = model
+        self.learner = Learner(model, "adamw", self.hp["lr"], weight_decay=self.hp["weight_decay"])
+        self.n_params = param_count(model)
 
     @property
     def updates(self) -> int:
         return self.frames
 
+    def lr_now(self) -> float:
+        """The live peak lr after a linear warm-up over ``warmup_steps`` updates."""
+        return self.hp["lr"] * linear_interp(self.frames + 1, 0.0, 1.0, self.cfg.warmup_steps)
+
+    def set_hparams(self, **values: float) -> None:
+        """Change ``lr`` / ``weight_decay``; the next update uses them."""
+        self.hp.set(**values)
+
+    def recent_returns(self) -> list[float]:
+        """None: offline training plays no episodes."""
+        return []
+
+    def reseed(self, entropy: Sequence[int]) -> None:
+        reseed(self.gen, self.np_rng, entropy)
+
+    def advance(self, frames: int) -> list[dict]:
+        """``frames`` more updates, in one metric row (dropout on the trainer's own stream)."""
+        with global_stream(self.gen):
+            return [self._updates(frames)]
+
+    def step(self) -> list[dict]:
+        """One logging interval: ``log_every`` updates, one row."""
+        return self.advance(self.log_every)
+
+    def _updates(self, n: int) -> dict:  # pragma: no cover - abstract
+        """``n`` updates; their metric row (the time spent updating is added to ``train_time``)."""
+        raise NotImplementedError
+
     def _step(self, terms: dict) -> None:
-        """One update on the ``loss_*`` terms at the warm-up schedule's learning rate."""
+        """One update on the ``loss_*`` terms at the live, warmed-up learning rate."""
         weights = {k: 1.0 for k in terms if k.startswith("loss_")}
-        self.learner.step(terms, weights, lr_at(self.cfg, self.frames), self.cfg.max_grad_norm)
+        self.learner.set_weight_decay(self.hp["weight_decay"])
+        self.learner.step(terms, weights, self.lr_now(), self.cfg.max_grad_norm)
         self.frames += 1
 
     def _base_state(self) -> dict:
         return {"format_version": STATE_FORMAT, "algo": self.algo, "agent": self.agent.state_dict(),
-                "learner": self.learner.state_dict(), "frames": self.frames,
-                "rng": {"torch": torch.get_rng_state(), "numpy": np_state_to_json(self.np_rng)},
+                "learner": self.learner.state_dict(), "frames": self.frames, "hparams": self.hp.state_dict(),
+                "rng": {"torch": self.gen.get_state(), "numpy": np_state_to_json(self.np_rng)},
                 "train_time": self.train_time, "tokens": self.tokens}
 
     def _load_base(self, s: dict) -> None:
@@ -174,13 +218,19 @@ class OfflineTrainer:
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(f"the checkpoint does not fit this run's network: {str(e).splitlines()[0]}") from None
         self.frames = int(s["frames"])
-        torch.set_rng_state(s["rng"]["torch"])
+        self.hp.load_state_dict(s.get("hparams", {}))  # checkpoints before live hyper-parameters: the config's
+        # the saved "torch" state is the run's stream (before the trainers had their own generator,
+        # the global one's state, which was the same stream)
+        self.gen.set_state(s["rng"]["torch"])
         self.np_rng.bit_generator.state = np_state_from_json(s["rng"]["numpy"])
         self.train_time, self.tokens = float(s["train_time"]), int(s["tokens"])
 
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / max(self.train_time, 1e-9)
+
+    def export(self, run_dir: Path) -> None:
+        """Nothing beyond the checkpoint."""
 
     def close(self) -> None:
         pass
@@ -194,7 +244,8 @@ def check_data(data: Episodes, taskset_info, source: str) -> None:
         raise ConfigError(f"dataset {source} has actions outside {taskset_info.spec}'s {taskset_info.n_actions}")
 
 
-def _encoder(net: DTNetConfig, info) -> str:
+def encoder_for(net: DTNetConfig, info) -> str:
+    """The observation encoder ``net.encoder`` names for these observations (auto: conv for images)."""
     if net.encoder == "conv" and len(info.obs_shape) != 3:
         raise ConfigError(f"--net.encoder conv takes images; {info.spec} gives observations of shape {info.obs_shape}")
     if net.encoder != "auto":
@@ -210,10 +261,9 @@ class DTTrainer(OfflineTrainer):
     algo = "dt"
 
     def __init__(self, cfg: DTConfig):
-        torch.manual_seed(cfg.seed)
-        self.np_rng = np.random.default_rng(cfg.seed)
+        super().__init__(cfg)
         data, env = read_episodes(list(cfg.dataset), cfg.dataset_root, cfg.env or None)
-        self.env = cfg.env or env  # a variant of the recorded env (e.g. with options) may be named
+        self.env: str = cfg.env or env  # a variant of the recorded env (e.g. with options) may be named
         self.taskset = TaskSet.build(self.env)
         if self.taskset.n_tasks != 1:
             raise ConfigError("a Decision-Transformer teacher learns one task: --env names one environment")
@@ -223,12 +273,13 @@ class DTTrainer(OfflineTrainer):
         self.rtg_scale = max(float(np.abs(data.returns).max()), 1.0)
         self.target_return = cfg.target_return if cfg.target_return is not None else float(data.returns.max())
         n = cfg.net
-        model = DecisionTransformer(info.obs_shape, info.n_actions, 1, n.d_model, n.n_layer, n.n_head, n.context,
-                                    n.dropout, max_timestep_for(n, data.lengths), [self.rtg_scale],
-                                    encoder=_encoder(n, info), layout=info.layout, obs_scale=info.obs_scale)
-        super().__init__(cfg, model)
+        with global_stream(self.gen):  # weight initialisation
+            model = DecisionTransformer(info.obs_shape, info.n_actions, 1, n.d_model, n.n_layer, n.n_head, n.context,
+                                        n.dropout, max_timestep_for(n, data.lengths), [self.rtg_scale],
+                                        encoder=encoder_for(n, info), layout=info.layout, obs_scale=info.obs_scale)
+        self._set_agent(model)
 
-    def advance(self, n: int) -> list[dict]:
+    def _updates(self, n: int) -> dict:
         cfg, k = self.cfg, self.cfg.net.context
         t0 = time.perf_counter()
         loss_sum = acc_sum = 0.0
@@ -244,8 +295,8 @@ class DTTrainer(OfflineTrainer):
             acc_sum += float((logits[m].argmax(-1) == target[m]).float().mean())
             self.tokens += 3 * int(m.sum())
         self.train_time += time.perf_counter() - t0
-        return [{"frames": self.frames, "losses/ce": loss_sum / n, "charts/action_accuracy": acc_sum / n,
-                 "charts/lr": self.learner.last_lr, "charts/tokens_per_s": self.tokens_per_s}]
+        return {"frames": self.frames, "losses/ce": loss_sum / n, "charts/action_accuracy": acc_sum / n,
+                "charts/lr": self.learner.last_lr, "charts/tokens_per_s": self.tokens_per_s}
 
     def state_dict(self) -> dict:
         return {**self._base_state(), "algo_state": {"target_return": self.target_return, "rtg_scale": self.rtg_scale,

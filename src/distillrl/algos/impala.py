@@ -38,7 +38,7 @@ from distillrl.acting.actors import (
     WorkerSpec,
     worker_seed,
 )
-from distillrl.algos.base import Trainer, check_task_envs, register
+from distillrl.algos.base import EnvTrainer, check_task_envs, register
 from distillrl.core.data import Rollout
 from distillrl.core.learner import Learner
 from distillrl.core.losses import a2c_loss
@@ -115,7 +115,7 @@ def check_impala(cfg) -> None:
 
 
 @register("impala")
-class ImpalaTrainer(Trainer):
+class ImpalaTrainer(EnvTrainer):
     """The IMPALA learner: V-trace on rollouts from a pool of actors."""
 
     def __init__(self, cfg):
@@ -196,7 +196,7 @@ class ImpalaTrainer(Trainer):
         diag = {"rho_mean": float(rho.mean()), "rho_clipped": float((ratio > self.p.rho_bar).float().mean())}
         return terms, diag
 
-    def _iterate(self) -> list[dict]:
+    def step(self) -> list[dict]:
         if self.pool is None:
             self._start_pool()
         t_start = time.perf_counter()

@@ -32,7 +32,7 @@ import numpy as np
 
 from distillrl.acting.sampled import sampled_score
 from distillrl.algos import ALGORITHMS, check_learner
-from distillrl.algos.base import RunConfig, Trainer
+from distillrl.algos.base import EnvTrainer, RunConfig
 from distillrl.algos.impala import ActorOptions, ImpalaConfig
 from distillrl.algos.ppo import PPOConfig
 from distillrl.config import validate
@@ -119,7 +119,7 @@ def task_spec(env: str, task: int | None) -> str:
     return parts[task] if task is not None and len(parts) > 1 else env
 
 
-def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -> Trainer:
+def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -> EnvTrainer:
     """A PPO/A2C trainer with one :class:`KickstartTerm` per teacher.
 
     On a task set each teacher is bound to a task (``TASK=SOURCE``, ``--teacher-task``, or

@@ -13,12 +13,14 @@ from distillrl.algos.dt import (
     DTNetConfig,
     OfflineOptions,
     OfflineTrainer,
-    _encoder,
     check_data,
+    encoder_for,
     windows_loss_mask,
 )
 from distillrl.core.losses import kl
+from distillrl.core.rng import global_stream
 from distillrl.datasets.episodes import read_episodes
+from distillrl.envs.make import spec_options
 from distillrl.envs.tasks import TaskSet, task_name
 from distillrl.errors import ConfigError
 from distillrl.models.transformer import DecisionTransformer, batch_tensors, param_count
@@ -91,8 +93,35 @@ class OfflineDistillTrainer(OfflineTrainer):
     algo = "dt-distill"
 
     def __init__(self, cfg: OfflineDistillConfig):
-        torch.manual_seed(cfg.seed)
-        self.np_rng = np.random.default_rng(cfg.seed)
+        super().__init__(cfg)
+        # weight initialisation (teachers, candidate students, the student) draws from torch's
+        # global generator: on the trainer's own stream
+        with global_stream(self.gen):
+            self._build(cfg)
+            self.surgery = PreviousGradientSurgery() if cfg.pcgrad else None
+            if self.surgery is not None:
+                self.learner.add_grad_hook(self.surgery)
+            # held-out windows per task, fixed for the run: the student's inputs, the valid mask and
+            # the teacher's logits, built once (max-kl measures them every few updates)
+            self.held_batches = []
+            for k, ho in enumerate(self.held):
+                ends = self.np_rng.integers(ho.n_steps, size=cfg.held_out_windows)
+                w = ho.windows(ends, cfg.net.context)
+                self.held_batches.append((self._student_inputs(k, w), windows_loss_mask(w),
+                                          self._teacher_logits(k, w)))
+        self.kl_evals = 0
+        """held-out KL measurements the curriculum asked for (what max-kl costs beyond the updates)"""
+
+        def measured() -> list[float]:
+            self.kl_evals += 1
+            return self.held_out_kls()
+
+        self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, measured,
+                                     cfg.curriculum_every)
+
+    def _build(self, cfg: OfflineDistillConfig) -> None:
+        """Teachers, datasets (split into training and held-out episodes), the task set, and the
+        widest student within ``student_size`` of the smallest teacher."""
         self.teachers = [load_dt(t, cfg.tau) for t in cfg.teacher]
         datasets = list(cfg.dataset) or [self._teacher_datasets(src, t) for src, t in zip(cfg.teacher, self.teachers)]
         parts = [read_episodes(d, cfg.dataset_root) for d in datasets]
@@ -102,7 +131,6 @@ class OfflineDistillTrainer(OfflineTrainer):
         if self.taskset.n_tasks != len(self.teachers):
             raise ConfigError(f"{self.taskset.n_tasks} tasks in {self.env} but {len(self.teachers)} teachers")
         self.train_data, self.held = [], []
-        from distillrl.envs.make import spec_options
 
         def base(spec: str | None) -> str | None:
             return spec_options(spec)[0] if spec else None
@@ -130,34 +158,14 @@ class OfflineDistillTrainer(OfflineTrainer):
         def make(d: int) -> DecisionTransformer:
             return DecisionTransformer(info.obs_shape, info.n_actions, self.taskset.n_tasks, d, n.n_layer, n.n_head,
                                        n.context, n.dropout, max_t, scales, self.taskset.legal,
-                                       encoder=_encoder(n, info), layout=info.layout, obs_scale=info.obs_scale)
+                                       encoder=encoder_for(n, info), layout=info.layout, obs_scale=info.obs_scale)
 
         self.teacher_params = min(t.n_params for t in self.teachers)
-        _encoder(n, info)  # a bad encoder choice is a one-line error, not "no student fits"
+        encoder_for(n, info)  # a bad encoder choice is a one-line error, not "no student fits"
         d = n.d_model if cfg.student_size is None else student_width(cfg.student_size, self.teacher_params, make,
                                                                        n.n_head)
         self.d_model = d
-        model = make(d)
-        super().__init__(cfg, model)
-        self.surgery = PreviousGradientSurgery() if cfg.pcgrad else None
-        if self.surgery is not None:
-            self.learner.add_grad_hook(self.surgery)
-        # held-out windows per task, fixed for the run: the student's inputs, the valid mask and
-        # the teacher's logits, built once (max-kl measures them every few updates)
-        self.held_batches = []
-        for k, ho in enumerate(self.held):
-            ends = self.np_rng.integers(ho.n_steps, size=cfg.held_out_windows)
-            w = ho.windows(ends, n.context)
-            self.held_batches.append((self._student_inputs(k, w), windows_loss_mask(w), self._teacher_logits(k, w)))
-        self.kl_evals = 0
-        """held-out KL measurements the curriculum asked for (what max-kl costs beyond the updates)"""
-
-        def measured() -> list[float]:
-            self.kl_evals += 1
-            return self.held_out_kls()
-
-        self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, measured,
-                                     cfg.curriculum_every)
+        self._set_agent(make(d))
 
     @staticmethod
     def _teacher_datasets(source: str, teacher) -> str:
@@ -193,7 +201,7 @@ class OfflineDistillTrainer(OfflineTrainer):
         finally:
             self.agent.train(was)
 
-    def advance(self, n: int) -> list[dict]:
+    def _updates(self, n: int) -> dict:
         cfg, kk = self.cfg, self.cfg.net.context
         t0 = time.perf_counter()
         loss_sum = 0.0
@@ -217,23 +225,18 @@ class OfflineDistillTrainer(OfflineTrainer):
             row[f"curriculum/share_{name}"] = c / n
         if self.surgery is not None:
             row["pcgrad/projected_share"] = (self.surgery.projected - proj0) / n
-        return [row]
+        return row
 
     def state_dict(self) -> dict:
-        c = self.curriculum
-        st = {"history": torch.as_tensor(c.history, dtype=torch.int64), "current": c._current,
-              "last_kls": list(c.last_kls) if c.last_kls is not None else []}
-        return {**self._base_state(), "algo_state": {"curriculum": st, "kl_evals": self.kl_evals,
+        return {**self._base_state(), "algo_state": {"curriculum": self.curriculum.state_dict(),
+                                                      "kl_evals": self.kl_evals,
                                                       "target_returns": [t.target_return for t in self.teachers],
                                                       "surgery": self.surgery.state_dict() if self.surgery else {}}}
 
     def load_state_dict(self, s: dict) -> None:
         self._load_base(s)
         a = s["algo_state"]
-        c = a["curriculum"]
-        self.curriculum.history = [int(x) for x in c["history"].tolist()]
-        self.curriculum._current = int(c["current"])
-        self.curriculum.last_kls = list(c["last_kls"]) or None
+        self.curriculum.load_state_dict(a["curriculum"])
         self.kl_evals = int(a["kl_evals"])
         if self.surgery is not None and a["surgery"]:
             self.surgery.load_state_dict(a["surgery"])

@@ -21,13 +21,23 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from distillrl.algos.distill_config import LossName
+from distillrl.acting.evaluate import evaluate, summarize
+from distillrl.algos.base import ALGORITHMS
+from distillrl.algos.distill import DistillTrainer
+from distillrl.algos.distill_config import DistillConfig, LossName
+from distillrl.config import to_dict
+from distillrl.core import checkpoint
+from distillrl.core.hparams import HParams
+from distillrl.models.agent import Agent
 from distillrl.models.fastpolicy import agent_weights
+from distillrl.teachers.base import AgentTeacher
 
 
 @dataclass
@@ -51,16 +61,20 @@ class OnlineOptions:
 
 
 class OnlineDistill:
-    """A teacher trainer and a student distilled from its best checkpoint so far, as one trainer."""
+    """A teacher trainer and a student distilled from its best checkpoint so far, as one trainer.
+
+    A composition, not a subclass: the run loop drives this object through the
+    :class:`~distillrl.core.protocol.Trainer` protocol, and it drives its two trainers through
+    the same protocol. What the protocol reads (frames, budget, hyper-parameters, network,
+    recent returns) is the teacher's: the run directory is the teacher's run."""
+
+    log_every = 1
+    """the loop looks after every teacher round (the student follows, evaluation points are checked)"""
 
     def __init__(self, cfg: Any):
-        from distillrl.algos import ALGORITHMS
-        from distillrl.algos.distill import DistillTrainer
-        from distillrl.algos.distill_config import DistillConfig
-        from distillrl.teachers.base import AgentTeacher
-
         o = cfg.online
         self.cfg, self.o = cfg, o
+        self.env: str = cfg.env
         self.teacher = ALGORITHMS[cfg.algo](cfg)
         self.algo = f"online-{self.teacher.algo}"
         self.best = copy.deepcopy(self.teacher.agent).eval().requires_grad_(False)
@@ -75,20 +89,52 @@ class OnlineDistill:
         self.next_eval = o.eval_every
         self.student_debt = 0.0
 
-    # what drive(), the CLI and PBT read are the teacher's: frames, total_frames, agent, policy,
-    # stats, n_params, n_tasks, taskset, hp, set_hparams
-    _TEACHER_ATTRS = frozenset({"frames", "total_frames", "agent", "policy", "stats", "n_params", "n_tasks",
-                                "taskset", "hp", "set_hparams"})
+    # ---- the protocol, answered by the teacher
+    @property
+    def frames(self) -> int:
+        return self.teacher.frames
 
-    def __getattr__(self, name: str):
-        if name in OnlineDistill._TEACHER_ATTRS:
-            return getattr(self.teacher, name)
-        raise AttributeError(name)
+    @property
+    def total_frames(self) -> int:
+        return self.teacher.total_frames
 
+    @property
+    def updates(self) -> int:
+        return self.teacher.updates
+
+    @property
+    def hp(self) -> HParams:
+        return self.teacher.hp
+
+    @property
+    def agent(self) -> Agent:
+        return self.teacher.agent
+
+    @property
+    def policy(self):
+        """The teacher's acting policy (what the run's own evaluation plays)."""
+        return self.teacher.policy
+
+    @property
+    def n_params(self) -> int:
+        return self.teacher.n_params
+
+    def set_hparams(self, **values: float) -> None:
+        """The teacher's live hyper-parameters (the student's are its own: ``online.*``)."""
+        self.teacher.set_hparams(**values)
+
+    def recent_returns(self) -> list[float]:
+        return self.teacher.recent_returns()
+
+    def reseed(self, entropy: Sequence[int]) -> None:
+        """Both trainers restart their streams: the teacher from ``entropy``, the student from a
+        distinct stream of it."""
+        self.teacher.reseed(entropy)
+        self.student.reseed([*entropy, 1])
+
+    # ---- the loop
     def _returns(self, policy, episodes: int, seed: int) -> np.ndarray:
         """Greedy returns of a (single-task) acting policy on episodes ``seed``, ``seed + 1``, ..."""
-        from distillrl.acting.evaluate import evaluate
-
         rets, _ = evaluate(lambda x: policy(x, np.zeros(len(x), np.int64))[0], self.cfg.env, episodes, seed=seed,
                            max_episode_steps=self.cfg.max_episode_steps)
         return rets
@@ -102,10 +148,16 @@ class OnlineDistill:
         target = self.teacher.frames + frames
         rows: list[dict] = []
         while self.teacher.frames < target:
-            rows.extend(self._advance(max(1, min(target, self.next_eval) - self.teacher.frames)))
+            rows.extend(self._segment(max(1, min(target, self.next_eval) - self.teacher.frames)))
         return rows
 
-    def _advance(self, frames: int) -> list[dict]:
+    def step(self) -> list[dict]:
+        """One teacher round; the student follows; an evaluation if one is due."""
+        return self._segment(1)
+
+    def _segment(self, frames: int) -> list[dict]:
+        """The teacher ``frames`` more frames (never past the next evaluation point, which the
+        caller guarantees), then the student's share, then the evaluation if it is due."""
         before = self.teacher.frames
         rows = self.teacher.advance(frames)
         if self.best_frames >= 0:  # the student learns once a best checkpoint exists
@@ -157,8 +209,6 @@ class OnlineDistill:
     # ---- the end of a run
     def finish(self) -> dict:
         """Final evaluation of the last teacher, the best checkpoint and the student (same episodes)."""
-        from distillrl.acting.evaluate import summarize
-
         n, seed = self.cfg.eval_episodes, 10_000 + self.cfg.seed
         out: dict = {"online_best_eval": self.best_score, "online_best_frames": self.best_frames,
                      "student_frames": self.student.frames, "student_params": self.student.n_params}
@@ -172,13 +222,8 @@ class OnlineDistill:
             out["score_ratio"] = out["student_return"] / out["best_return"] if out["best_return"] else math.nan
         return out
 
-    def export(self, run_dir) -> None:
+    def export(self, run_dir: Path) -> None:
         """The student as ``run_dir/student/model.safetensors`` (``--teacher <run>/student`` loads it)."""
-        from pathlib import Path
-
-        from distillrl.config import to_dict
-        from distillrl.core import checkpoint
-
         d = Path(run_dir) / "student"
         d.mkdir(parents=True, exist_ok=True)
         st = self.student
@@ -187,4 +232,4 @@ class OnlineDistill:
                          "frames": st.frames, "online_from": str(run_dir)})
 
 
-__all__ = ["OnlineOptions", "OnlineDistill"]
+__all__ = ["OnlineDistill", "OnlineOptions"]

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 
 from distillrl.acting.actors import RolloutWorker
-from distillrl.algos.base import Trainer, register
+from distillrl.algos.base import EnvTrainer, register
 from distillrl.core.gae import estimate_gae
 from distillrl.core.learner import Learner
 from distillrl.core.losses import a2c_loss, ppo_loss
@@ -75,7 +75,7 @@ def check_ppo(p: PPOConfig, algo: str, recurrent: bool = False) -> None:
 
 
 @register("ppo")
-class PPOTrainer(Trainer):
+class PPOTrainer(EnvTrainer):
     """PPO on a vector env; extra loss terms join every minibatch's loss."""
 
     loss_kind = "ppo"
@@ -131,7 +131,7 @@ class PPOTrainer(Trainer):
                             hp["clip_coef"], self.p.clip_vloss, self.p.norm_adv)
         return a2c_loss(out.logits, out.value, mb.actions, mb.advantages, mb.returns)
 
-    def _iterate(self) -> list[dict]:
+    def step(self) -> list[dict]:
         p, hp = self.p, self.hp
         lr = self.lr_now(self.p.anneal_lr)
         ro = self.collect_rollout()

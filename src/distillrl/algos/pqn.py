@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from distillrl.algos.base import Trainer, register
+from distillrl.algos.base import EnvTrainer, register
 from distillrl.algos.dqn import epsilon_greedy
 from distillrl.core.learner import Learner
 from distillrl.core.losses import dqn_loss
@@ -73,7 +73,7 @@ def check_pqn(p: PQNConfig) -> None:
 
 
 @register("pqn")
-class PQNTrainer(Trainer):
+class PQNTrainer(EnvTrainer):
     """PQN on a vector env: ε-greedy rollouts, Q(λ) targets, minibatch epochs, no replay."""
 
     def __init__(self, cfg):
@@ -106,7 +106,7 @@ class PQNTrainer(Trainer):
         act = epsilon_greedy(self.policy, self.taskset, eps, need_q=True)
         return self.collector.collect(act, self.np_rng, self._max_q), eps
 
-    def _iterate(self) -> list[dict]:
+    def step(self) -> list[dict]:
         p, hp = self.p, self.hp
         lr = self.lr_now(self.p.anneal_lr)
         ro, eps = self.collect_rollout()

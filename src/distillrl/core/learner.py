@@ -92,6 +92,11 @@ class Learner:
             g["lr"] = lr
         self.last_lr = lr
 
+    def set_weight_decay(self, weight_decay: float) -> None:
+        """AdamW's decay on the decayed parameter group (the first: tensors of two or more
+        dimensions; biases and norms stay undecayed), from the next step on."""
+        self.opt.param_groups[0]["weight_decay"] = weight_decay
+
     def step(self, terms: dict[str, torch.Tensor], weights: dict[str, float], lr: float,
              max_grad_norm: float = 0.0) -> torch.Tensor:
         """One update on Σ weights·terms at learning rate ``lr``; returns the (detached) total loss."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:  # annotations only: the protocol sits below the models and the trainers
-    from distillrl.algos.base import Trainer
+    from distillrl.algos.base import EnvTrainer
     from distillrl.models.agent import AgentOutput
 
 
@@ -33,7 +33,7 @@ class LossTerm:
     requires: frozenset[str] = frozenset({"logits"})
     changes_rewards: bool = False
 
-    def attach(self, trainer: Trainer) -> None:
+    def attach(self, trainer: EnvTrainer) -> None:
         pass
 
     def on_rollout(self, rollout: Any) -> None:
@@ -45,7 +45,7 @@ class LossTerm:
     def __call__(self, out: AgentOutput, mb: Any) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def weights(self, trainer: Trainer) -> dict[str, float]:
+    def weights(self, trainer: EnvTrainer) -> dict[str, float]:
         return {f"loss_{self.name}": 1.0}
 
     def metrics(self) -> dict[str, float]:

@@ -10,6 +10,7 @@ from typing import Any
 from distillrl.config import from_dict, load_yaml, validate
 from distillrl.errors import ConfigError, DistillRLError
 from distillrl.acting.policies import logits_fn, success, teacher_fn
+from distillrl.algos.online import OnlineDistill
 from distillrl.core.stats import geomean
 
 
@@ -18,7 +19,7 @@ def eval_student(trainer, cfg) -> dict:
 
     if cfg.eval_episodes <= 0:
         return {}
-    if hasattr(trainer, "finish"):  # online distillation: teacher, best checkpoint and student
+    if isinstance(trainer, OnlineDistill):  # teacher, best checkpoint and student
         return trainer.finish()
     if trainer.n_tasks > 1:
         return eval_tasks(trainer, cfg)

@@ -10,13 +10,23 @@ exactly the run the command would make.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 from distillrl.config import from_dict, load_yaml, validate
-from distillrl.errors import ConfigError, DistillRLError
-from distillrl.runs.finish import eval_student, finish_distill, finish_dt, finish_kickstart, finish_offline_distill
+from distillrl.envs.make import gym_id
+from distillrl.errors import ConfigError
+from distillrl.runs.finish import (
+    eval_student,
+    finish_distill,
+    finish_dt,
+    finish_kickstart,
+    finish_offline_distill,
+)
+from distillrl.runs.loop import Hook, drive
+from distillrl.runs.rundir import prepare_run_dir, restore, write_summary
 
 
 @dataclass(frozen=True)
@@ -31,11 +41,14 @@ class Kind:
 
 def kinds() -> dict[str, Kind]:
     from distillrl.algos import TrainConfig, make_trainer
-    from distillrl.algos.distill_config import DistillConfig
     from distillrl.algos.distill import DistillTrainer
+    from distillrl.algos.distill_config import DistillConfig
     from distillrl.algos.dt import DTConfig, DTTrainer
-    from distillrl.algos.offline_distill import OfflineDistillConfig, OfflineDistillTrainer
     from distillrl.algos.kickstart import KickstartConfig, make_kickstart_trainer
+    from distillrl.algos.offline_distill import (
+        OfflineDistillConfig,
+        OfflineDistillTrainer,
+    )
     from distillrl.runs.presets import preset
 
     return {
@@ -105,14 +118,11 @@ def build_config(k: Kind, data: dict | None = None, ns: Any = None, run_dir: Pat
 
 
 def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = True,
-            on_rows: Callable[[Any, list[dict]], None] | None = None) -> dict:
-    """Build (and on ``resume`` restore) the trainer, drive it through ``run_dir``, measure, write
-    ``summary.json``; return the summary. Bad input raises :class:`errors.DistillRLError`;
-    SIGINT raises ``KeyboardInterrupt`` after a checkpoint."""
-    from distillrl.envs.make import gym_id
-    from distillrl.runs.loop import drive
-    from distillrl.runs.rundir import prepare_run_dir, restore, write_summary
-
+            hooks: Sequence[Hook] = ()) -> dict:
+    """Build (and on ``resume`` restore) the trainer, drive it through ``run_dir`` with the run
+    loop (``hooks`` see every chunk's rows after they are written), measure, let the trainer
+    export what it has, write ``summary.json``; return the summary. Bad input raises
+    :class:`errors.DistillRLError`; SIGINT raises ``KeyboardInterrupt`` after a checkpoint."""
     if cfg.env:
         gym_id(cfg.env)
     prepare_run_dir(run_dir, resume)
@@ -121,12 +131,9 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
     try:
         if resume:
             restore(trainer, run_dir)
-        cb = (lambda rows: on_rows(trainer, rows)) if on_rows else None
-        summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, on_rows=cb)
-        summary = {"run_dir": str(run_dir), "env": getattr(trainer, "env", cfg.env), **summary,
-                   **k.finish(trainer, cfg)}
-        if hasattr(trainer, "export"):
-            trainer.export(run_dir)
+        summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, hooks=hooks)
+        summary = {"run_dir": str(run_dir), "env": trainer.env, **summary, **k.finish(trainer, cfg)}
+        trainer.export(run_dir)
         write_summary(run_dir, summary)
     finally:
         trainer.close()

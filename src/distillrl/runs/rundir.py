@@ -1,4 +1,4 @@
-"""Run directories and the loop that drives a trainer through one.
+"""Run directories (the loop that drives a trainer through one: :mod:`distillrl.runs.loop`).
 
 A run directory holds::
 
@@ -21,16 +21,15 @@ from __future__ import annotations
 import csv
 import json
 import math
-import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
-import numpy as np
-from distillrl.core import checkpoint
-from distillrl.config import dump_yaml, to_dict
-from distillrl.errors import RunDirError  # noqa: E402  (re-exported)
+from typing import Any
 
+from distillrl.config import to_dict
+from distillrl.core import checkpoint
+from distillrl.core.protocol import Trainer
+from distillrl.errors import RunDirError
 
 CKPT = "checkpoints/last.safetensors"
 
@@ -125,7 +124,7 @@ def default_run_dir(kind: str, env: str, seed: int) -> Path:
     return Path("runs") / f"{kind}-{env.replace(':', '-').replace('/', '-')}-s{seed}-{stamp}"
 
 
-def save_checkpoint(trainer: Any, path: Path, cfg: Any, kind: str, meta: dict | None = None) -> None:
+def save_checkpoint(trainer: Trainer, path: Path, cfg: Any, kind: str, meta: dict | None = None) -> None:
     meta = {**(meta or {}), "kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
             "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": package_version(),
             "format_version": state_format()}
@@ -138,7 +137,7 @@ def state_format() -> int:
     return STATE_FORMAT
 
 
-def restore(trainer: Any, run_dir: Path) -> bool:
+def restore(trainer: Trainer, run_dir: Path) -> bool:
     """Load ``run_dir``'s last checkpoint into ``trainer`` if there is one (a run killed before its
     first checkpoint has none: it starts from frame 0). Touches no file; raises
     :class:`errors.CheckpointError` (one line, naming the file) for a bad checkpoint."""

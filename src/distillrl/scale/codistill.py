@@ -40,12 +40,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from distillrl.acting.cluster import init_ray, node_id
+from distillrl.acting.evaluate import evaluate, summarize
+from distillrl.acting.policies import success
 from distillrl.algos import TrainConfig, make_trainer
 from distillrl.config import dump_yaml, from_dict, to_dict, validate
 from distillrl.core import checkpoint
-from distillrl.errors import ConfigError, RunDirError
+from distillrl.envs.make import split_specs
+from distillrl.errors import CheckpointError, ConfigError, RunDirError
 from distillrl.models.fastpolicy import agent_weights
+from distillrl.runs.kinds import set_threads
+from distillrl.runs.loop import StopAfterUpdates, WriteMetrics, run, stderr_console
+from distillrl.runs.rundir import (
+    MetricsLog,
+    prepare_run_dir,
+    save_checkpoint,
+    write_summary,
+)
 from distillrl.terms.codistill import CodistillTerm
 
 STATE = "codistill.json"
@@ -76,8 +89,6 @@ class CodistillConfig(TrainConfig):
             raise ConfigError("--address places the peers on a Ray cluster; --in-process runs them here")
         if self.net.lstm > 0:
             raise ConfigError("codistill peers are feed-forward (their stale copies label single frames); drop --net.lstm")
-        from distillrl.envs.make import split_specs
-
         if len(split_specs(self.env)) > 1:
             raise ConfigError("codistill trains peers on one environment, not a task set")
 
@@ -99,9 +110,6 @@ class Peer:
     Plain Python: the driver uses it in-process or wraps it as a Ray actor."""
 
     def __init__(self, cfg_dict: dict, index: int, run_dir: str, resume: bool, committed: int):
-        from distillrl.runs.kinds import set_threads
-        from distillrl.runs.rundir import MetricsLog
-
         self.cfg = from_dict(CodistillConfig, cfg_dict)
         set_threads(self.cfg.threads)
         self.i = index
@@ -124,8 +132,6 @@ class Peer:
         return self.dir / "checkpoints" / f"{name}.safetensors"
 
     def _restore(self, committed: int) -> None:
-        from distillrl.errors import CheckpointError
-
         for p in (self._ckpt(f"round-{committed}"), self._ckpt("last")):
             if p.exists():
                 state, meta = checkpoint.load(p)
@@ -138,8 +144,6 @@ class Peer:
 
     def save(self) -> None:
         """Write this round's checkpoint (atomically; the committed ones are untouched)."""
-        from distillrl.runs.rundir import save_checkpoint
-
         save_checkpoint(self.trainer, self.dir, self.pcfg, "codistill", {"round": self.round, "peer": self.i})
         os.replace(self._ckpt("last"), self._ckpt(f"round-{self.round}"))
 
@@ -163,20 +167,13 @@ class Peer:
         never past the run's frame budget). Returns frames, rows and the recent return."""
         tr = self.trainer
         self.term.set_peers(others, version)
-        target = tr.updates + updates
-        rows: list[dict] = []
-        while tr.updates < target and tr.frames < self.cfg.steps:
-            rows.extend(tr._iterate())
-        self.log.write(rows)
+        run(tr, [WriteMetrics(self.log), StopAfterUpdates(tr.updates + updates)], until=self.cfg.steps)
         self.round += 1
-        rr = tr.stats.recent
+        rr = tr.recent_returns()
         return {"frames": tr.frames, "return": float(np.mean(rr)) if rr else float("nan")}
 
     def finish(self) -> dict:
         """Greedy evaluation, and the states it visited (for churn); the last round is already committed."""
-        from distillrl.acting.evaluate import evaluate, summarize
-        from distillrl.acting.policies import success
-
         self.log.close()
         cfg, tr = self.pcfg, self.trainer
         states: list[np.ndarray] = []
@@ -184,8 +181,6 @@ class Peer:
         def act(obs):
             states.append(np.array(obs))
             return tr.policy(obs)[0]
-
-        from distillrl.acting.cluster import node_id
 
         out: dict[str, Any] = {"peer": self.i, "seed": cfg.seed, "steps": tr.frames, "run_dir": str(self.dir),
                                "node": node_id()}
@@ -213,11 +208,6 @@ def churn(actions: list[np.ndarray]) -> dict:
 
 def run_codistill(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: bool = True) -> dict:
     """Train the peers in rounds, evaluate them, measure churn; write the experiment's summary."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from distillrl.runs.loop import _stderr_console
-    from distillrl.runs.rundir import prepare_run_dir, write_summary
-
     validate(cfg)
     prepare_run_dir(run_dir, resume)
     committed = 0
@@ -238,9 +228,7 @@ def run_codistill(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: b
         def call(method, args_per_peer):
             return [getattr(p, method)(*a) for p, a in zip(peers, args_per_peer)]
     else:
-        import ray
-
-        from distillrl.acting.cluster import init_ray
+        import ray  # a heavy optional dependency: only for peers as Ray actors
 
         found = init_ray(cfg.address)
         cpus = max(0.01, min(1.0, np.floor(100 * found["cpus"] / n) / 100))
@@ -258,7 +246,7 @@ def run_codistill(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: b
     try:
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
                    TextColumn("return {task.fields[ret]}"), TimeRemainingColumn()]
-        with Progress(*columns, disable=not progress, console=_stderr_console()) as bar:
+        with Progress(*columns, disable=not progress, console=stderr_console()) as bar:
             task = bar.add_task(f"codistill ×{n} {cfg.env}", total=total, ret="-")
             while min(frames) < cfg.steps:
                 ws = call("weights", [()] * n)

@@ -9,12 +9,19 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from distillrl.config import dump_yaml, from_dict, validate
-from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
+from distillrl.core import checkpoint as ck
+from distillrl.core.protocol import Trainer
+from distillrl.runs.kinds import kind, set_threads
+from distillrl.runs.loop import Hook, WriteMetrics, run
+from distillrl.runs.rundir import MetricsLog, save_checkpoint, write_summary
+from distillrl.scale import raytune  # sets Ray's environment before Ray is imported
 
 MEMBER_CKPT = "checkpoints/last.safetensors"
 
@@ -27,25 +34,23 @@ def tuned(config: dict) -> dict[str, float]:
     return {k: float(v) for k, v in config["hparams"].items()}
 
 
-def restore_member(trainer, state: dict, meta: dict, config: dict) -> bool:
+def restore_member(trainer: Trainer, state: dict, meta: dict, config: dict) -> bool:
     """Load a checkpoint (the member's own, or a donor's after exploit) and then apply this
     member's hyper-parameters. Returns True when the state came from another member."""
     trainer.load_state_dict(state)
     foreign = int(meta.get("member", -1)) != int(config["member"])
     if foreign:  # a copy: continue with this member's own noise, not the donor's
-        s = [int(config["seed"]), trainer.frames, 104729]
-        trainer.gen.manual_seed(int(np.random.SeedSequence(s).generate_state(1)[0]))
-        trainer.np_rng.bit_generator.state = np.random.default_rng(s).bit_generator.state
+        trainer.reseed([int(config["seed"]), trainer.frames, 104729])
     apply_hparams(trainer, config)
     return foreign
 
 
-def apply_hparams(trainer, config: dict) -> None:
+def apply_hparams(trainer: Trainer, config: dict) -> None:
     """The member's tuned values, in effect from the very next update (after any restore)."""
     trainer.set_hparams(**tuned(config))
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path) -> None:
     """The checkpoint just written, handed to Ray without writing it a second time (the member's
     ``last.safetensors`` is replaced atomically later, so the link keeps this version)."""
     try:
@@ -54,15 +59,59 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def member_trainable(config: dict, exp_dir: str | None = None) -> None:
-    """One member: build the command's trainer, restore Ray's checkpoint if any, train to the
-    end reporting (with a checkpoint) every ``interval`` frames, then evaluate."""
-    import ray.tune as tune
-    from ray.tune import Checkpoint
+class ReadyPoints(Hook):
+    """The member's hook on the run loop, whose every chunk (``interval`` frames) ends at a ready
+    point: the member's checkpoint, handed to Ray Tune with the metrics PBT ranks on (and, for
+    the fault-tolerance tests, a crash injected where ``config["fault"]`` says)."""
 
-    from distillrl.core import checkpoint as ck
-    from distillrl.runs.kinds import kind, set_threads
-    from distillrl.runs.rundir import MetricsLog, save_checkpoint, write_summary
+    def __init__(self, config: dict, cfg: Any, kind: str, mdir: Path, log: MetricsLog, node: str, foreign: bool,
+                 report: Callable[..., None], checkpoint_from: Callable[[str], Any]):
+        self.config, self.cfg, self.kind, self.mdir, self.log = config, cfg, kind, mdir, log
+        self.node, self.foreign, self.report, self.checkpoint_from = node, foreign, report, checkpoint_from
+        self.member = int(config["member"])
+        self.window = int(config["window"])
+        self.fault = config.get("fault") or {}
+        self.last_row: dict = {}
+
+    def metrics(self, trainer: Trainer, final: bool) -> dict:
+        rr = trainer.recent_returns()[-self.window:]
+        out = {"frames": int(trainer.frames), "member": self.member,
+               "return_recent": float(np.mean(rr)) if rr else math.nan, "returns": [float(x) for x in rr],
+               "node": self.node, "final": final, "restored_from_other": self.foreign}
+        out.update({f"hp/{n}": float(v) for n, v in trainer.hp.as_dict().items()})
+        out.update({k: float(v) for k, v in self.last_row.items() if k.startswith("kickstart/lambda")})
+        return out
+
+    def _inject_fault(self, trainer: Trainer) -> None:
+        f = self.fault
+        if not f or int(f.get("member", -1)) != self.member or trainer.frames < int(f.get("frames", 0)) \
+                or (self.mdir / "fault-injected").exists():
+            return
+        (self.mdir / "fault-injected").write_text(f"crash injected at {trainer.frames} frames\n")
+        if f.get("how", "exit") == "exit":
+            self.log.close()
+            os._exit(3)  # a hard crash: the worker process dies
+        raise RuntimeError(f"injected fault in member {self.member} at {trainer.frames} frames")
+
+    def on_rows(self, trainer: Trainer, rows: list[dict]) -> bool:
+        if rows:
+            self.last_row = rows[-1]
+        self._inject_fault(trainer)
+        save_checkpoint(trainer, self.mdir, self.cfg, self.kind, meta={"member": self.member})
+        with tempfile.TemporaryDirectory(prefix=".handover-", dir=self.mdir, ignore_cleanup_errors=True) as tmp:
+            link_or_copy(self.mdir / MEMBER_CKPT, Path(tmp) / "state.safetensors")  # Ray copies it to storage
+            self.report(self.metrics(trainer, trainer.frames >= self.cfg.steps),
+                        checkpoint=self.checkpoint_from(tmp))
+        return False
+
+
+def member_trainable(config: dict, exp_dir: str | None = None) -> None:
+    """One member: build the command's trainer, restore Ray's checkpoint if any, run the loop to
+    the end with a ready point (report + checkpoint) every ``interval`` frames, then evaluate."""
+    from ray import (
+        tune,  # Ray: a heavy optional dependency, imported where a trial runs
+    )
+    from ray.tune import Checkpoint
 
     k = kind(config["command"])
     cfg = validate(from_dict(k.config_cls(), {**config["base"], "seed": int(config["seed"])}))
@@ -84,46 +133,20 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
         apply_hparams(trainer, config)
     dump_yaml(cfg, mdir / "config.yaml")
     log = MetricsLog(mdir, trainer.frames if resumed else None)
-    interval, window, node = int(config["interval"]), int(config["window"]), raytune.node_id()
+    node = raytune.node_id()
     with open(mdir / "placement.jsonl", "a") as f:  # where each (re)start of this member ran
         f.write(json.dumps({"time": time.time(), "node": node, "frames": int(trainer.frames), "pid": os.getpid(),
                             "copied": foreign}) + "\n")
-    fault = config.get("fault") or {}
-    last_row: dict = {}
-
-    def metrics(final: bool) -> dict:
-        rr = list(trainer.stats.recent)[-window:]
-        out = {"frames": int(trainer.frames), "member": int(config["member"]),
-               "return_recent": float(np.mean(rr)) if rr else math.nan, "returns": [float(x) for x in rr],
-               "node": node, "final": final, "restored_from_other": foreign}
-        out.update({f"hp/{n}": float(v) for n, v in trainer.hp.as_dict().items()})
-        out.update({k2: float(v) for k2, v in last_row.items() if k2.startswith("kickstart/lambda")})
-        return out
-
+    ready = ReadyPoints(config, cfg, k.name, mdir, log, node, foreign, tune.report, Checkpoint.from_directory)
     try:
-        while trainer.frames < cfg.steps:
-            rows = trainer.advance(min(interval, cfg.steps - trainer.frames))
-            log.write(rows)
-            if rows:
-                last_row = rows[-1]
-            if fault and int(fault.get("member", -1)) == int(config["member"]) and \
-                    trainer.frames >= int(fault.get("frames", 0)) and not (mdir / "fault-injected").exists():
-                (mdir / "fault-injected").write_text(f"crash injected at {trainer.frames} frames\n")
-                if fault.get("how", "exit") == "exit":
-                    log.close()
-                    os._exit(3)  # a hard crash: the worker process dies
-                raise RuntimeError(f"injected fault in member {config['member']} at {trainer.frames} frames")
-            save_checkpoint(trainer, mdir, cfg, k.name, meta={"member": int(config["member"])})
-            with tempfile.TemporaryDirectory(prefix=".handover-", dir=mdir, ignore_cleanup_errors=True) as tmp:
-                _link_or_copy(mdir / MEMBER_CKPT, Path(tmp) / "state.safetensors")  # Ray copies it to storage
-                tune.report(metrics(trainer.frames >= cfg.steps), checkpoint=Checkpoint.from_directory(tmp))
+        run(trainer, [WriteMetrics(log), ready], until=cfg.steps, chunk=int(config["interval"]))
         log.close()
         summary = {"member": config["member"], "run_dir": str(mdir), "env": cfg.env, "steps": trainer.frames,
                    "node": node, "nodes": sorted({json.loads(x)["node"] for x in
                                                   (mdir / "placement.jsonl").read_text().splitlines() if x}),
                    "hparams": trainer.hp.as_dict(), **k.finish(trainer, cfg)}
         write_summary(mdir, summary)
-        final = metrics(True)
+        final = ready.metrics(trainer, True)
         final["eval_return"] = float(summary.get("mean_return", summary.get("student_return", math.nan)))
         tune.report(final)
     finally:

@@ -17,11 +17,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from distillrl.core.protocol import Trainer
 from distillrl.errors import ConfigError, RunDirError
+from distillrl.runs.loop import Hook
 from distillrl.scale import raytune
 from distillrl.scale.population import expand_sweep, parse_grid, parse_seeds, point_tag
 
@@ -42,9 +45,25 @@ def _parse(command: str, argv: list[str]):
     return k, ns, build_config(k, ns=ns)
 
 
+class TrialProgress(Hook):
+    """A sweep trial's hook on the run loop: frames and the recent return to Ray Tune, at most
+    every 2 seconds."""
+
+    def __init__(self, report: Callable[[dict], None]):
+        self.report, self.last = report, 0.0
+
+    def on_rows(self, trainer: Trainer, rows: list[dict]) -> bool:
+        now = time.perf_counter()
+        if now - self.last > 2.0:
+            self.last = now
+            rr = trainer.recent_returns()
+            self.report({"frames": int(trainer.frames), "return_recent": float(np.mean(rr)) if rr else math.nan})
+        return False
+
+
 def sweep_trial(config: dict) -> None:
     """One (grid point, seed): the command's run in its own directory, resumed after a crash."""
-    import ray.tune as tune
+    from ray import tune
 
     from distillrl.runs.kinds import run_job
 
@@ -59,16 +78,7 @@ def sweep_trial(config: dict) -> None:
             from distillrl.runs.kinds import build_config
 
             cfg = build_config(k, ns=ns, run_dir=run_dir, resume=True)
-        last = [0.0]
-
-        def on_rows(trainer, rows):
-            now = time.perf_counter()
-            if now - last[0] > 2.0:
-                last[0] = now
-                rr = list(trainer.stats.recent)
-                tune.report({"frames": int(trainer.frames), "return_recent": float(np.mean(rr)) if rr else math.nan})
-
-        summary = run_job(k, cfg, run_dir, resume, progress=False, on_rows=on_rows)
+        summary = run_job(k, cfg, run_dir, resume, progress=False, hooks=[TrialProgress(tune.report)])
     tune.report({"frames": int(summary.get("steps", 0)), "final_return": float(summary.get("mean_return", math.nan)),
                  "node": raytune.node_id(), "done_run": True})
 

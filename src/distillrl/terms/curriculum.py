@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, Literal
 
 import numpy as np
+import torch
 
 CurriculumKind = Literal["cycle", "uniform", "max-kl"]
 
@@ -48,3 +49,14 @@ class Curriculum:
             task = self._current
         self.history.append(task)
         return task
+
+    def state_dict(self) -> dict:
+        """Every choice so far, the task max-kl is on, and the KLs it last measured (the generator
+        is the trainer's, saved with the trainer)."""
+        return {"history": torch.as_tensor(self.history, dtype=torch.int64), "current": self._current,
+                "last_kls": list(self.last_kls) if self.last_kls is not None else []}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = [int(x) for x in state["history"].tolist()]
+        self._current = int(state["current"])
+        self.last_kls = list(state["last_kls"]) or None

@@ -13,7 +13,7 @@ from distillrl.core.terms import LossTerm
 from distillrl.teachers.base import Teacher
 
 if TYPE_CHECKING:  # annotations only: terms sit below the trainers
-    from distillrl.algos.base import Trainer
+    from distillrl.algos.base import EnvTrainer
 
 
 class KickstartTerm(LossTerm):
@@ -31,7 +31,7 @@ class KickstartTerm(LossTerm):
         self.hp_name = f"lambda_{index}"
         self._t_state: dict[int, tuple] = {}  # a recurrent teacher's state per actor
 
-    def attach(self, trainer: Trainer) -> None:
+    def attach(self, trainer: EnvTrainer) -> None:
         if "lambda_shared" not in trainer.hp:
             trainer.hp.declare("lambda_shared", 1.0, "≥ 0")
         trainer.hp.declare(self.hp_name, self.weight0, "≥ 0")
@@ -58,10 +58,10 @@ class KickstartTerm(LossTerm):
             ce = ce * (mb.task_id == self.task).to(ce.dtype)
         return {f"loss_{self.name}": ce.sum() / ce.shape[0]}
 
-    def student_score(self, trainer: Trainer) -> float:
+    def student_score(self, trainer: EnvTrainer) -> float:
         return trainer.stats.mean_recent(self.task if trainer.n_tasks > 1 else None, self.score_window)
 
-    def weights(self, trainer: Trainer) -> dict[str, float]:
+    def weights(self, trainer: EnvTrainer) -> dict[str, float]:
         f = self.schedule(trainer.frames, self.student_score(trainer))
         self.last_lambda = trainer.hp["lambda_shared"] * trainer.hp[self.hp_name] * f
         return {f"loss_{self.name}": self.last_lambda}

@@ -172,8 +172,8 @@ class RNDTerm(LossTerm):
         self.ret_rms = RunningMeanStd(shape=())
         self.carry: dict[int, np.ndarray] = {}  # forward-filter state per actor (its envs continue)
         self.vtrace_opts = None
-        p = getattr(trainer, "p", None)
         if trainer.algo == "impala":
+            p = trainer.p
             self.vtrace_opts = (p.rho_bar, p.c_bar, p.vtrace_lambda)
 
     # ---- statistics
