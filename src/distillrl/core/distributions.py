@@ -37,7 +37,10 @@ from distillrl.errors import ConfigError
 
 
 class ActionDistribution(ABC):
-    """A batch of action distributions (torch), plus the NumPy acting counterpart as class methods."""
+    """A batch of action distributions (torch), plus the NumPy acting counterpart as class methods.
+
+    Built as ``cls(params, temperature=1.0)`` from a head's parameters [B, P] (what
+    ``Agent.distribution`` does)."""
 
     name: str = "base"
 
