@@ -173,12 +173,19 @@ def _print_eval(s: dict) -> None:
             if success:
                 sr = r.get(f"{m}_success_rate")
                 cells.append(f"{100 * sr:.0f}%" if sr is not None else "-")
-            cells.append(f"{r['score']:.4g}" if m == r["score_mode"] else "")
+            cells.append(_score_text(r) if m == r["score_mode"] else "")
             t.add_row(*cells)
     Console().print(t)
-    what = "success rate" if any(f"{s['score_mode']}_success_rate" in r for r in rows) else "mean return"
-    print(f"score: {s['score']:.4g} ({s['score_mode']} {what}; the convention for this env is {s['convention']}), "
+    what = "success rate" if s.get("success_rate") is not None and s["score"] == s["success_rate"] else "mean return"
+    print(f"score: {_score_text(s)} ({s['score_mode']} {what}; the convention for this env is {s['convention']}), "
           f"{s['steps']:,} steps at {s['sps']:,.0f}/s")
+
+
+def _score_text(r: dict) -> str:
+    """A score as a percentage when it is a success rate, else the mean return."""
+    if r.get("success_rate") is not None and r["score"] == r["success_rate"]:
+        return f"{100 * r['score']:.0f}%"
+    return f"{r['score']:.4g}"
 
 
 def cmd_zoo(argv: list[str]) -> int:
