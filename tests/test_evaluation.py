@@ -20,6 +20,8 @@ from distillrl.envs.tasks import TaskSet
 from distillrl.models.agent import Agent
 from distillrl.models.nets import NetConfig
 from distillrl.models.transformer import DecisionTransformer
+from distillrl.runs.finish import eval_student
+from distillrl.teachers.dt import DTTeacher
 
 CP = "gym:CartPole-v1"
 MG = "minigrid:MiniGrid-DoorKey-5x5-v0?view=agent"
@@ -117,17 +119,11 @@ def test_multi_task_agents_report_per_task_results():
             raw = evaluate(lambda o, k=k: tr.policy(o, np.full(len(o), k))[0][:, :n], r.env, 3, seed=5)[0]
             np.testing.assert_array_equal(r.returns, raw)
         assert res.mean == pytest.approx(np.mean([r.mean for r in res.per_task.values()]))
-        s = make_kind_summary(tr, cfg)
+        s = eval_student(tr, cfg)
         assert [t["name"] for t in s["per_task"]] == tr.taskset.names
         assert all({"score", "score_mode", "greedy_return", "sampled_return"} <= set(t) for t in s["per_task"])
     finally:
         tr.close()
-
-
-def make_kind_summary(tr, cfg):
-    from distillrl.runs.finish import eval_student
-
-    return eval_student(tr, cfg)
 
 
 def _dt_by_hand(model, spec, target, episodes, seed, cap):
@@ -161,8 +157,6 @@ def _dt_by_hand(model, spec, target, episodes, seed, cap):
 
 
 def test_decision_transformers_play_through_the_same_engine():
-    from distillrl.teachers.dt import DTTeacher
-
     env = "minatar:breakout"
     ts = TaskSet.build(env)
     torch.manual_seed(0)
@@ -185,8 +179,6 @@ def test_decision_transformers_play_through_the_same_engine():
 
 
 def test_run_summaries_report_the_score_and_the_other_mode():
-    from distillrl.runs.finish import eval_student
-
     cfg = TrainConfig(env=MG, steps=10_000, seed=0, eval_episodes=2, max_episode_steps=20, net=NetConfig(hidden=(16,)),
                       ppo=PPOConfig(num_envs=2, num_steps=16, num_minibatches=1))
     tr = make_trainer(cfg)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import numpy as np
+
 from distillrl.acting.evaluation import evaluate_agent, evaluate_modes, result_score, score_fields
 from distillrl.algos.dt import dataset_teacher
 from distillrl.algos.kickstart import task_spec
 from distillrl.algos.online import OnlineDistill
-from distillrl.config import from_dict, load_yaml, validate
 from distillrl.core.stats import geomean
 from distillrl.envs.make import env_info
-from distillrl.errors import ConfigError, DistillRLError
+from distillrl.errors import DistillRLError
 from distillrl.teachers.load import load_teacher
-
 
 SCORE_KEYS = ("score", "score_mode", "greedy_return", "sampled_return", "success_rate", "greedy_success_rate",
               "sampled_success_rate")
@@ -136,8 +131,6 @@ def finish_dt(trainer, cfg) -> dict:
     """The Decision Transformer conditioned on its target return, in both modes (``dt_return`` in
     the mode ``--sample`` names, ``score`` in the family's convention), against the policy
     teacher that recorded the data (in the score's mode), on the same episode seeds."""
-    import numpy as np
-
     d = trainer.data
     out = {"algo": "dt", "datasets": list(cfg.dataset), "data_episodes": d.n_episodes, "data_steps": d.n_steps,
            "data_mean_return": float(d.returns.mean()), "data_max_return": float(d.returns.max()),
@@ -170,8 +163,6 @@ def finish_offline_distill(trainer, cfg) -> dict:
     """Per task: the student (both modes) and its Decision-Transformer teacher (the score's
     mode), both conditioned on the teacher's target return, on the same episode seeds; the
     suite's geometric mean of the student's score as a fraction of its teacher's."""
-    import numpy as np
-
     tl = trainer.held_out_kls()
     out = {"curriculum": cfg.curriculum, "pcgrad": cfg.pcgrad, "student_params": trainer.n_params,
            "teacher_params": [t.n_params for t in trainer.teachers],
