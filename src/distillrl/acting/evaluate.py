@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from distillrl.core.distributions import Categorical
 from distillrl.envs.make import make_env_fn, split_specs
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
@@ -26,12 +27,11 @@ rewards)`` is told after every step what each slot did and got."""
 
 
 def select_actions(logits: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
-    """argmax (``greedy``), or one draw per row from softmax(logits) with ``rng``."""
+    """The mode (``greedy``), or one draw per row with ``rng``, of the action distribution
+    (:class:`core.distributions.Categorical`: argmax, or softmax(logits))."""
     if greedy:
-        return logits.argmax(-1)
-    z = logits - logits.max(-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(-1, keepdims=True)
+        return Categorical.np_mode(logits)
+    p = Categorical.np_probs(logits)
     return np.array([rng.choice(p.shape[-1], p=row) for row in p])
 
 

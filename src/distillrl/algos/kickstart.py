@@ -37,6 +37,7 @@ from distillrl.algos.impala import ActorOptions, ImpalaConfig
 from distillrl.algos.ppo import PPOConfig
 from distillrl.config import validate
 from distillrl.core.schedules import LambdaKind, LambdaSchedule
+from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
 from distillrl.models.nets import NetConfig
 from distillrl.teachers.base import TeacherArch
@@ -52,6 +53,8 @@ class KickstartOptions:
     """teacher(s): zoo names, run directories, checkpoints, SB3 .zip or state dicts (repeat --teacher); on a task set TASK=SOURCE binds a teacher to a task (e.g. minatar:breakout=minatar-breakout), and zoo gives every task its zoo teacher"""
     teacher_arch: TeacherArch | None = None
     """architecture for state-dict teachers (see distill)"""
+    teacher_obs_groups: str = ""
+    """observation groups every teacher reads, comma-separated (e.g. priv,a), for environments whose observations are a Dict of named groups (default: a distillrl teacher reads the groups it was trained on, others the packed observation); see distillrl.envs.groups"""
     teacher_weight: list[float] = field(default_factory=list)
     """λ'_k per teacher (default 1 each); λ_k = λ_shared · λ'_k · f_k(t) {≥ 0}"""
     teacher_task: list[int] = field(default_factory=list)
@@ -96,14 +99,14 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
     intrinsic: IntrinsicConfig = field(default_factory=IntrinsicConfig)
 
     def check(self) -> None:
+        if self.teacher_obs_groups and len(split_specs(self.env)) > 1:
+            raise ConfigError("--teacher-obs-groups: observation groups work with one environment, not a task set")
         check_learner(self)
         # 0 when teachers are given as objects; ``zoo`` expands to one teacher per task (counted after loading)
         k = 0 if "zoo" in self.teacher else len(self.teacher)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):
             if k and vals and len(vals) != k:
                 raise ConfigError(f"{k} teachers but {len(vals)} {name} values")
-        from distillrl.envs.make import split_specs
-
         n_tasks = len(split_specs(self.env))
         for t in self.teacher_task:
             if t >= n_tasks:
@@ -113,8 +116,6 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
 
 def task_spec(env: str, task: int | None) -> str:
     """The env spec of one task of a multi-task spec (the whole spec when unbound)."""
-    from distillrl.envs.make import split_specs
-
     parts = split_specs(env)
     return parts[task] if task is not None and len(parts) > 1 else env
 
@@ -151,7 +152,7 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
     loaded, tasks = [], []
     for i, ((task, src), w) in enumerate(zip(pairs, weights)):
         if ts.n_tasks == 1:
-            t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau)
+            t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau, obs_groups=cfg.teacher_obs_groups)
             view = t
         else:
             t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)
