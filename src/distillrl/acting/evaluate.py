@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from distillrl.core.distributions import Categorical
+from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.make import make_env_fn, split_specs
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
@@ -26,23 +26,29 @@ one slot whenever a new episode starts in it), and, if it has one, ``observe(slo
 rewards)`` is told after every step what each slot did and got."""
 
 
-def select_actions(logits: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
+def select_actions(params: np.ndarray, greedy: bool, rng: np.random.Generator,
+                   dist: type[ActionDistribution] = Categorical) -> np.ndarray:
     """The mode (``greedy``), or one draw per row with ``rng``, of the action distribution
-    (:class:`core.distributions.Categorical`: argmax, or softmax(logits))."""
+    ``dist`` the policy's outputs parameterise (:class:`Categorical`: argmax, or a draw from
+    softmax(logits) per row)."""
     if greedy:
-        return Categorical.np_mode(logits)
-    p = Categorical.np_probs(logits)
-    return np.array([rng.choice(p.shape[-1], p=row) for row in p])
+        return dist.np_mode(params)
+    if dist is Categorical:
+        p = Categorical.np_probs(params)
+        return np.array([rng.choice(p.shape[-1], p=row) for row in p])
+    return dist.np_sample(params, rng)
 
 
 def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, greedy: bool = True,
              num_envs: int = 8, max_episode_steps: int | None = None, rng_seed: int | None = None,
-             on_batch: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+             on_batch: Callable[[np.ndarray], None] | None = None,
+             dist: type[ActionDistribution] = Categorical) -> tuple[np.ndarray, np.ndarray]:
     """Play ``episodes`` episodes; return ``(returns [episodes], lengths [episodes])``.
 
     ``greedy`` takes argmax actions; otherwise actions are sampled from softmax(logits) with a
-    NumPy generator seeded by ``rng_seed`` (default: ``seed``). ``num_envs`` episodes are played
-    side by side. ``on_batch`` sees every batch of observations the policy is asked about.
+    NumPy generator seeded by ``rng_seed`` (default: ``seed``); ``dist`` is the action
+    distribution the outputs parameterise. ``num_envs`` episodes are played side by side.
+    ``on_batch`` sees every batch of observations the policy is asked about.
     """
     if episodes <= 0:
         return np.zeros(0), np.zeros(0)
@@ -73,7 +79,7 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
             if on_batch is not None:
                 on_batch(batch)
             out = np.asarray(policy(batch, np.asarray(active)) if stateful else policy(batch))
-            acts = select_actions(out, greedy, rng)
+            acts = select_actions(out, greedy, rng, dist)
             rewards = np.zeros(len(active))
             done = []
             for j, i in enumerate(active):

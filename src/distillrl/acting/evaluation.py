@@ -38,6 +38,7 @@ from distillrl.acting.evaluate import evaluate, summarize
 from distillrl.acting.policies import logits_fn, teacher_fn
 from distillrl.acting.protocols import MODES, Mode, convention, success_rate
 from distillrl.acting.sequence import SequencePolicy
+from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.make import split_specs
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import ConfigError
@@ -107,20 +108,23 @@ class _Actor:
     n_tasks: int
     task_actions: str = "heads"
     env: str | None = None
+    dist: type[ActionDistribution] = Categorical
+    """the action distribution the outputs parameterise (a Q-network's: softmax(Q/τ))"""
 
 
 def _fast_actor(policy: Any, agent: Any, env: str | None, tau: float | None, kind: str | None) -> _Actor:
     q = kind == "q" if kind else getattr(agent, "pi", True) is None
     cfg = getattr(agent, "cfg", None)
     return _Actor(lambda task: logits_fn(policy, task), "q" if q else "policy", tau or (Q_TAU if q else 1.0),
-                  getattr(policy, "n_tasks", getattr(agent, "n_tasks", 1)), getattr(cfg, "task_actions", "heads"), env)
+                  getattr(policy, "n_tasks", getattr(agent, "n_tasks", 1)), getattr(cfg, "task_actions", "heads"), env,
+                  getattr(agent, "dist", Categorical))
 
 
 def _teacher_actor(t: Any, tau: float | None) -> _Actor:
     agent = getattr(t, "agent", None)
     cfg = getattr(agent, "cfg", None)
     return _Actor(lambda task: teacher_fn(t, task), t.kind, tau or t.tau, getattr(agent, "n_tasks", 1),
-                  getattr(cfg, "task_actions", "heads"), t.env)
+                  getattr(cfg, "task_actions", "heads"), t.env, getattr(t, "dist", Categorical))
 
 
 def _dt_model(source: Any) -> DecisionTransformer | None:
@@ -255,7 +259,8 @@ def evaluate_agent(source: Any, env: str | None = None, episodes: int = 10, seed
         else:
             pol, n, target = _policy(actor, mode, ts, k), num_envs, None
         r, ln = evaluate(pol, spec, episodes, seed=seed, greedy=mode == "greedy", num_envs=n,
-                         max_episode_steps=max_episode_steps, rng_seed=rng_seed, on_batch=on_batch)
+                         max_episode_steps=max_episode_steps, rng_seed=rng_seed, on_batch=on_batch,
+                         dist=actor.dist if actor is not None else Categorical)
         return EvalResult(spec, mode, r, ln, success_rate(spec, r), target_return=target)
 
     with _eval_mode(model) if model is not None else contextlib.nullcontext():
