@@ -72,7 +72,7 @@ class RunConfig:
     checkpoint_every: int = 50_000
     """frames between checkpoints (the first is written after the first update) {≥ 1}"""
     eval_episodes: int = 10
-    """greedy evaluation episodes at the end of training (0: none) {≥ 0}"""
+    """evaluation episodes at the end of training, greedy and sampled; the summary's score follows the env family's convention (0: none) {≥ 0}"""
     acting: Backend = "auto"
     """acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch"""
     obs_groups: str = ""

@@ -116,7 +116,7 @@ class DTConfig(OfflineOptions):
     target_return: float | None = None
     """return the evaluation conditions on (default: the best episode return in the data) {(-inf, inf)}"""
     sample: bool = False
-    """evaluation samples actions from the policy (default: greedy)"""
+    """the summary's dt_return is the sampled evaluation (default: the greedy one; both are run, and the score follows the env family's convention)"""
     compare_teacher: bool = True
     """also evaluate the policy teacher that recorded the (first) dataset, on the same episode seeds"""
 
