@@ -23,3 +23,13 @@ def test_a_table_wider_than_the_page_becomes_one_block_per_row():
     text = format_table(rows, width=80)
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "minigrid:MiniGrid-DoorKey-16x16-v0?view=agent" in text  # never cut
+
+
+def test_piped_zoo_list_keeps_full_names_and_says_what_params_count(cli):
+    p = cli("zoo", "list")  # stdout is a pipe here
+    assert p.returncode == 0 and "…" not in p.stdout
+    for name in ("minatar-space_invaders-pqn", "minigrid:MiniGrid-DoorKey-8x8-v0?view=agent"):
+        assert name in p.stdout
+    assert "acting params" in p.stdout and "all params" in p.stdout
+    row = next(line for line in p.stdout.splitlines() if line.startswith("cartpole "))
+    assert "4,610" in row and "9,155" in row  # acting (policy head) vs all (value head too)

@@ -208,18 +208,20 @@ def cmd_zoo(argv: list[str]) -> int:
     if ns.json:
         emit({"entries": entries}, True)
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from distillrl.runs.rundir import format_table
+    from distillrl.teachers.load import load_teacher
 
-    t = Table(title="distillrl teacher zoo")
-    for col in ("name", "env", "algo", "frames", "score (mean ± std)", "reference", "params"):
-        t.add_column(col)
+    rows = []
     for n, m in entries.items():
         ev = m.get("eval", {})
         score = f"{ev.get('mean_return', float('nan')):.2f} ± {ev.get('std_return', float('nan')):.2f}" if ev else "-"
-        t.add_row(n, m.get("env", "?"), m.get("algo", "?"), f"{m.get('frames', 0):,}", score,
-                  str(m.get("reference", "-")), f"{m.get('n_params', 0):,}")
-    Console().print(t)
+        # acting parameters (what a distillation summary's teacher_params counts) and all of them
+        # (value head included, as in the entry's meta.json)
+        rows.append({"name": n, "env": m.get("env", "?"), "algo": m.get("algo", "?"), "frames": f"{m.get('frames', 0):,}",
+                     "score (mean ± std)": score, "reference": "-" if m.get("reference") is None else str(m["reference"]),
+                     "acting params": f"{load_teacher(n).n_params:,}", "all params": f"{m.get('n_params', 0):,}"})
+    sys.stdout.write("distillrl teacher zoo (greedy evaluation; acting params: policy or Q head only, "
+                     "as summaries count them)\n\n" + format_table(rows))
     return 0
 
 

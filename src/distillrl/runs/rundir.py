@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -194,9 +195,12 @@ def _records(v: Any) -> list[dict] | None:
     return None
 
 
-def format_table(rows: list[dict], width: int = 100) -> str:
-    """Rows as an aligned plain-text table: no names cut, no box drawing (readable when piped);
-    per-episode lists are left to summary.json. Wider than ``width``: one block per row."""
+def format_table(rows: list[dict], width: int | None = None) -> str:
+    """Rows as an aligned plain-text table: no names cut, no box drawing; per-episode lists are
+    left to summary.json. Wider than ``width`` (default: the terminal's; unlimited when piped, so
+    every row stays one greppable line): one block per row."""
+    if width is None:
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10**6
     cols: list[str] = []
     for r in rows:
         cols += [k for k, v in r.items() if k not in cols and not (isinstance(v, list) and len(v) > 4)]
