@@ -42,7 +42,8 @@ from pathlib import Path
 
 from cli_runs import EXE, run, zoo5m
 
-from distillrl.acting.cluster import free_port, stop_nodes
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from loopback import free_port, stop_nodes  # noqa: E402  (test support: loopback Ray nodes)
 
 ROOT = Path("runs/bench/impala")
 OUT = Path("bench/results")

@@ -9,7 +9,8 @@ import torch
 
 from distillrl.core import checkpoint
 from distillrl.algos.offline_distill import student_width
-from distillrl.models.transformer import DecisionTransformer, attention_mask, param_count
+from distillrl.models.agent import param_count
+from distillrl.models.transformer import DecisionTransformer, attention_mask
 from distillrl.datasets.writer import write_dataset
 from distillrl.core.returns import returns_to_go
 from distillrl.datasets.episodes import Episodes, read_episodes

@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from distillrl.core import checkpoint
-from distillrl.acting.cluster import free_port, stop_nodes
+from loopback import free_port, stop_nodes
 from distillrl.runs.kinds import build_config, kind
 from distillrl.scale.pbt_member import restore_member
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from distillrl.core.returns import discounted_returns, gae, td_target, with_truncation
+from distillrl.core.returns import gae, td_target, with_truncation
 
 
 def test_gae_reward_on_last_step_episode_ends():
@@ -47,10 +47,12 @@ def test_td_target():
     assert t.tolist() == pytest.approx([2.8, 1.0])
 
 
-def test_truncation_bootstrap_and_discounted_returns():
+def test_truncation_bootstrap_then_returns():
     r = torch.tensor([[1.0], [1.0]])
     tv = torch.tensor([[0.0], [5.0]])  # truncated after step 1, V(final obs) = 5
     assert with_truncation(r, tv, 0.9)[:, 0].tolist() == pytest.approx([1.0, 5.5])
     d = torch.tensor([[0.0], [1.0]])
-    g = discounted_returns(with_truncation(r, tv, 0.9), d, torch.tensor([100.0]), 0.9)
+    # GAE with λ = 1 and zero values is the discounted return to the end of the rollout
+    rt = with_truncation(r, tv, 0.9)
+    g = gae(rt, torch.zeros_like(rt), d, torch.tensor([100.0]), 0.9, 1.0)
     assert g[:, 0].tolist() == pytest.approx([1 + 0.9 * 5.5, 5.5])  # nothing leaks from last_value across the end

@@ -35,7 +35,7 @@ import numpy as np
 from distillrl.acting.collect import Action, Collector
 from distillrl.core.data import Rollout
 from distillrl.errors import DistillRLError
-from distillrl.models.fastpolicy import gumbel_noise, make_fast_policy
+from distillrl.models.fastpolicy import make_fast_policy
 
 
 class ActorsLost(DistillRLError):
@@ -100,10 +100,11 @@ class RolloutWorker:
         envs = ts.make_vec(spec.num_envs, spec.max_episode_steps)
         agent = Agent.from_spec(spec.agent_spec)
         policy = make_fast_policy(agent, spec.acting)
-        collector = Collector(envs, spec.num_steps, EpisodeLog(), memory=policy if policy.recurrent else None)
+        collector = Collector(envs, spec.num_steps, EpisodeLog(), memory=policy if policy.recurrent else None,
+                              dist=agent.dist)
         collector.reset(spec.seed)
         layout = [(k, tuple(p.shape)) for k, p in agent.named_parameters()]
-        return cls(collector, policy, np.random.default_rng(spec.seed), ts.info.n_actions, spec.index, layout)
+        return cls(collector, policy, np.random.default_rng(spec.seed), agent.head_size, spec.index, layout)
 
     def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """A flat weight vector (what the learner broadcasts: one buffer is the cheapest object to
@@ -119,13 +120,13 @@ class RolloutWorker:
         logits, value = self.policy(obs, task)
         noise = self._noise[self._step]
         self._step += 1
-        return Action((logits + noise).argmax(-1), logits, value)
+        return Action(self.policy.dist.np_sample(logits, noise=noise), logits, value)
 
     def collect(self) -> Rollout:
         """One rollout of the current policy, sampled by Gumbel-max with noise drawn once for the
         whole rollout (one RNG call); what synchronous PPO/A2C collect with too."""
         c = self.collector
-        self._noise = gumbel_noise(self.rng, (c.num_steps, c.envs.num_envs, self.n_actions))
+        self._noise = self.policy.dist.np_noise(self.rng, (c.num_steps, c.envs.num_envs, self.n_actions))
         self._step = 0
         return c.collect(self._act, self.rng, self.policy.value)
 

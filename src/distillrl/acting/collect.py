@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import torch
 
+from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.make import FastVectorEnv
 
 if TYPE_CHECKING:
@@ -25,12 +26,13 @@ if TYPE_CHECKING:
 
 class Action(NamedTuple):
     """What a behaviour policy returns for a batch of N observations. (The behaviour
-    log-probabilities log μ(a|x) = log_softmax(logits)[a] are computed once per rollout.)"""
+    log-probabilities log μ(a|x) are computed once per rollout, by the collector's action
+    distribution: ``dist.np_log_prob(logits, a)``.)"""
 
     actions: np.ndarray
     """[N] int64"""
     logits: np.ndarray
-    """[N, A] float32 behaviour logits (or q-values)"""
+    """[N, P] float32 behaviour distribution parameters (Categorical: logits; or q-values)"""
     value: np.ndarray | None
     """[N] float32 V(x), or None for agents without a value head"""
 
@@ -57,9 +59,7 @@ ValueFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def log_prob(logits: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """log_softmax(logits)[a] over a whole rollout at once ([T, N, A], [T, N] → [T, N] float32)."""
-    m = logits.max(-1, keepdims=True)
-    logz = m[..., 0] + np.log(np.exp(logits - m).sum(-1))
-    return (np.take_along_axis(logits, actions[..., None], -1)[..., 0] - logz).astype(np.float32)
+    return Categorical.np_log_prob(logits, actions)
 
 
 class EpisodeStats:
@@ -117,8 +117,11 @@ class Collector:
     of each rollout (``Rollout.state0``) and uses for truncation bootstraps.
     """
 
-    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats, memory=None):
+    def __init__(self, envs: FastVectorEnv, num_steps: int, stats: EpisodeStats, memory=None,
+                 dist: type[ActionDistribution] = Categorical):
         self.envs, self.num_steps, self.stats, self.memory = envs, num_steps, stats, memory
+        self.dist = dist
+        """the behaviour policy's action distribution (reads ``Action.logits``)"""
         self.task_ids = envs.task_ids
         self.obs: np.ndarray | None = None
         self.first = np.ones(envs.num_envs, np.float32)
@@ -192,7 +195,7 @@ class Collector:
         obs = self.obs
         tasks = self.task_ids
         last_value = value_fn(obs, tasks) if value_fn is not None else np.zeros(n, np.float32)
-        logp = log_prob(logits, actions)
+        logp = self.dist.np_log_prob(logits, actions)
         tt = torch.from_numpy
         return Rollout(obs=tt(obs_buf), actions=tt(actions), logp=tt(logp), logits=tt(logits), values=tt(values),
                        rewards=tt(rewards), done=tt(done), terminated=tt(term_buf), trunc_value=tt(trunc_value),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from distillrl.core.distributions import Categorical
 from distillrl.envs.make import make_env_fn
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
@@ -54,11 +55,9 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
             batch = np.stack([obs[i] for i in active])
             out = np.asarray(policy(batch, np.asarray(active)) if recurrent else policy(batch))
             if greedy:
-                acts = out.argmax(-1)
+                acts = Categorical.np_mode(out)
             else:
-                z = out - out.max(-1, keepdims=True)
-                p = np.exp(z)
-                p /= p.sum(-1, keepdims=True)
+                p = Categorical.np_probs(out)
                 acts = np.array([rng.choice(p.shape[-1], p=row) for row in p])
             for j, i in enumerate(active):
                 o, r, te, tr, _ = envs[i].step(int(acts[j]))

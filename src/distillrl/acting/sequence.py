@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from distillrl.core.distributions import Categorical
 from distillrl.models.transformer import DecisionTransformer
 
 
@@ -46,11 +47,10 @@ def rollout(model: DecisionTransformer, taskset, task: int, target_return: float
                            torch.from_numpy(h_t[idx]), torch.from_numpy(h_valid[idx]), task_t[idx])[:, -1].numpy()
             env_logits = taskset.env_logits(logits, task)
             if sample:
-                z = env_logits - env_logits.max(1, keepdims=True)
-                p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+                p = Categorical.np_probs(env_logits)
                 acts = np.array([rng.choice(len(pp), p=pp) for pp in p])
             else:
-                acts = env_logits.argmax(1)
+                acts = Categorical.np_mode(env_logits)
             # the agent-space action token the model itself would use for this env action
             agent_acts = np.array([int(taskset.lifts[task][a]) for a in acts]) if taskset.n_tasks > 1 else acts
             for j, i in enumerate(idx):

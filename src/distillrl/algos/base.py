@@ -42,6 +42,8 @@ from distillrl.core.learner import Learner
 from distillrl.core.rng import np_state_from_json, np_state_to_json, reseed, resume_seed
 from distillrl.core.schedules import linear_decay
 from distillrl.core.terms import LossTerm, metric_name
+from distillrl.core.distributions import ActionDistribution
+from distillrl.envs.groups import with_view
 from distillrl.envs.make import EnvInfo
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import CheckpointError, ConfigError
@@ -68,6 +70,9 @@ class RunConfig:
     checkpoint_every: int = K.checkpoint_every(50_000)
     eval_episodes: int = K.eval_episodes(10, "greedy evaluation episodes at the end of training (0: none)")
     acting: Backend = knob("auto", help="acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch")
+    obs_groups: str = knob("", help="observation groups the student reads, comma-separated (e.g. a,b), for "
+                                    "environments whose observations are a Dict of named groups (default: every "
+                                    "group); see distillrl.envs.groups")
 
 
 def check_task_envs(env: str, num_envs: int, flag: str) -> None:
@@ -124,14 +129,15 @@ class EnvTrainer:
         self.taskset = TaskSet.build(cfg.env, net.task_actions)
         self.envs = self.taskset.make_vec(num_envs, cfg.max_episode_steps)
         self.n_tasks = self.taskset.n_tasks
-        self.info: EnvInfo = self.taskset.info
+        # the student reads its view of a Dict observation's groups (--obs-groups; plain Box: as is)
+        self.info: EnvInfo = with_view(self.taskset.info, getattr(cfg, "obs_groups", ""))
         self.agent = Agent(self.info, net, generator=self.gen, **heads)
         self.policy = make_fast_policy(self.agent, cfg.acting)
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
         self.hp = HParams(self._live(cfg))
         self.stats = EpisodeStats(self.n_tasks)
         self.collector = Collector(self.envs, num_steps, self.stats,
-                                   memory=self.policy if self.policy.recurrent else None)
+                                   memory=self.policy if self.policy.recurrent else None, dist=self.agent.dist)
         self.collector.reset(cfg.seed)
         self.learner: Learner | None = None
         self.extra_losses: list[LossTerm] = []
@@ -156,6 +162,11 @@ class EnvTrainer:
     def set_hparams(self, **values: float) -> None:
         """Change live hyper-parameters; the next update uses them (``trainer.hp.names()`` lists them)."""
         self.hp.set(**values)
+
+    @property
+    def dist(self) -> type[ActionDistribution]:
+        """The student's action distribution (what its policy head parameterises)."""
+        return self.agent.dist
 
     def outputs(self) -> set[str]:
         a = self.agent

@@ -55,8 +55,8 @@ from distillrl.core.replay import ReplayBuffer
 from distillrl.core.schedules import linear_decay
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import ConfigError
+from distillrl.envs.groups import with_view
 from distillrl.models.agent import acting_param_count
-from distillrl.models.fastpolicy import sample_gumbel
 from distillrl.models.nets import NetConfig
 from distillrl.teachers.base import Teacher
 from distillrl.teachers.load import TeacherSet
@@ -87,7 +87,7 @@ class DistillTrainer(EnvTrainer):
     def __init__(self, cfg: DistillConfig, teacher: Teacher | list | None = None):
         validate(cfg)
         ts = TaskSet.build(cfg.env, cfg.net.task_actions)
-        info = ts.info
+        info = with_view(ts.info, cfg.obs_groups)  # what the student reads (its size is counted on it)
         self.teacher = load_distill_teachers(cfg, ts, teacher)
         self.spec = LOSSES[cfg.loss]
         if self.spec.q_student and self.teacher.kind != "q":
@@ -147,14 +147,14 @@ class DistillTrainer(EnvTrainer):
         if beta > 0:
             t_out = self._teacher_np(obs, task)
             self._t_cache.append(t_out)
-            a_t = t_out.argmax(-1)
+            a_t = self.teacher.dist.np_mode(t_out)
             if self.source == "teacher":
                 explore = rng.random(n) < self.hp["teacher_eps"]
                 a_t = np.where(explore, self.taskset.random_actions(task, rng), a_t)
             if beta >= 1.0:
                 return Action(a_t, t_out, None)
         logits, value = self.policy(obs, task)
-        a, _ = sample_gumbel(logits, rng)
+        a = self.policy.dist.np_sample(logits, rng)
         if beta > 0:
             a = np.where(rng.random(n) < beta, a_t, a)
         return Action(a, logits, value)
@@ -192,7 +192,7 @@ class DistillTrainer(EnvTrainer):
         weights.update(self._extra_weights())
         tau = hp["tau"]
         if self.kd_stats is not None:  # Tang et al.'s controls: statistics over every labelled state
-            self.kd_stats.update(torch.softmax(t_out.reshape(T * n, -1).float() / tau, -1))
+            self.kd_stats.update(self.dist.from_teacher(t_out.reshape(T * n, -1).float(), tau).probs)
         for _ in range(cfg.updates_per_round):
             if self.source == "eer":
                 idx = torch.from_numpy(self.np_rng.integers(0, T * n, min(cfg.batch_size, T * n)))
@@ -204,12 +204,12 @@ class DistillTrainer(EnvTrainer):
                 teacher = s["teacher"]
             out = self.agent(mb.obs, mb.task_id)
             if self.kd_stats is None:
-                terms = {"loss_distill": self.spec.fn(out, teacher, tau).mean()}
-            else:  # the controlled target as log-probabilities at τ = 1
-                p = controlled(torch.softmax(teacher.float() / tau, -1), cfg.kd_control, self.kd_stats)
-                terms = {"loss_distill": self.spec.fn(out, p.clamp(min=1e-12).log(), 1.0).mean()}
+                terms = {"loss_distill": self.spec.fn(out, teacher, tau, self.dist).mean()}
+            else:  # the controlled target as log-probabilities at τ = 1 (Categorical: Tang et al.'s classes)
+                p = controlled(self.dist.from_teacher(teacher.float(), tau).probs, cfg.kd_control, self.kd_stats)
+                terms = {"loss_distill": self.spec.fn(out, p.clamp(min=1e-12).log(), 1.0, self.dist).mean()}
             if self.source == "eer":
-                logp = torch.log_softmax(out.logits, -1).gather(-1, mb.actions[:, None]).squeeze(-1)
+                logp = self.agent.distribution(out.logits).log_prob(mb.actions)
                 terms["loss_pg"] = -(logp * mb.advantages).mean()
                 terms["loss_value"] = 0.5 * ((out.value - mb.returns) ** 2).mean()
             if self.extra_losses:
@@ -221,8 +221,8 @@ class DistillTrainer(EnvTrainer):
         k = min(4 * cfg.batch_size, T * n)  # agreement with the teacher on this round's states
         flat_obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))[:k]
         with torch.no_grad():
-            s_act = self.agent(flat_obs, ro.task_id.reshape(-1)[:k]).logits.argmax(-1)
-        agree = float((s_act == t_out.reshape(T * n, -1)[:k].argmax(-1)).float().mean())
+            s_act = self.agent.distribution(self.agent(flat_obs, ro.task_id.reshape(-1)[:k]).logits).mode()
+        agree = float((s_act == self.teacher.dist(t_out.reshape(T * n, -1)[:k]).mode()).float().mean())
         return [self._row(sums, cfg.updates_per_round, {"distill/agreement": agree, "distill/beta": self._beta,
                                                         "charts/learning_rate": lr})]
 
@@ -244,7 +244,7 @@ class DistillTrainer(EnvTrainer):
         flat_obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
         with torch.no_grad():
             out = self.agent(flat_obs, ro.task_id.reshape(-1))
-            cost = self.spec.cost(out, t_out.reshape(T * n, -1), self.hp["tau"]).reshape(T, n)
+            cost = self.spec.cost(out, t_out.reshape(T * n, -1), self.hp["tau"], self.dist).reshape(T, n)
         ro.rewards = -(1.0 - gamma) * cost
         ro.extras["teacher"] = t_out
         self._on_rollout(ro)

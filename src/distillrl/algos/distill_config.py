@@ -12,7 +12,9 @@ from distillrl.algos.base import RunConfig, check_task_envs
 from distillrl.config import knob, section
 from distillrl.core import knobs as K
 from distillrl.core import losses as L
+from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.tasks import MASK, TaskSet
+from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
 from distillrl.models.agent import Agent, AgentOutput, acting_param_count
 from distillrl.models.nets import NetConfig
@@ -31,22 +33,34 @@ LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_k
 Source = Literal["teacher", "student", "dagger", "eer"]
 
 
+LossFn = Callable[[AgentOutput, torch.Tensor, float, type[ActionDistribution]], torch.Tensor]
+
+
 @dataclass(frozen=True)
 class DistillLoss:
     """A distillation loss: per-sample value from the student's outputs and the teacher's raw
-    outputs at temperature τ; ``cost`` is its divergence form (EER's per-step cost)."""
+    outputs at temperature τ, both read through the student's action distribution class
+    (default Categorical); ``cost`` is its divergence form (EER's per-step cost)."""
 
-    fn: Callable[[AgentOutput, torch.Tensor, float], torch.Tensor]
+    fn: LossFn
     q_student: bool = False
-    cost: Callable[[AgentOutput, torch.Tensor, float], torch.Tensor] | None = None
+    cost: LossFn | None = None
 
 
-def _kl(out, t, tau):
-    return L.kl(out.logits, t, tau, "none")
+def _kl(out, t, tau, dist=Categorical):
+    return L.kl(out.logits, t, tau, "none", dist=dist)
 
 
-def _rkl(out, t, tau):
-    return L.reverse_kl(out.logits, L.teacher_probs(t, tau), "none")
+def _rkl(out, t, tau, dist=Categorical):
+    return L.reverse_kl(out.logits, dist.from_teacher(t, tau).target(), "none", dist=dist)
+
+
+def _ce(out, t, tau, dist=Categorical):
+    return L.cross_entropy(out.logits, dist.from_teacher(t, tau).target(), "none", dist=dist)
+
+
+def _nll(out, t, tau, dist=Categorical):
+    return L.nll(out.logits, t, "none", dist=dist)
 
 
 def _mse(s, t):
@@ -56,12 +70,11 @@ def _mse(s, t):
 
 
 LOSSES: dict[str, DistillLoss] = {
-    "nll": DistillLoss(lambda out, t, tau: L.nll(out.logits, t, "none")),
-    "mse": DistillLoss(lambda out, t, tau: _mse(out.q, t), q_student=True),
-    "mse_logits": DistillLoss(lambda out, t, tau: _mse(out.logits, t)),
+    "nll": DistillLoss(_nll),
+    "mse": DistillLoss(lambda out, t, tau, dist=Categorical: _mse(out.q, t), q_student=True),
+    "mse_logits": DistillLoss(lambda out, t, tau, dist=Categorical: _mse(out.logits, t)),
     "kl": DistillLoss(_kl, cost=_kl),
-    "cross_entropy": DistillLoss(lambda out, t, tau: L.cross_entropy(out.logits, L.teacher_probs(t, tau), "none"),
-                                 cost=_kl),
+    "cross_entropy": DistillLoss(_ce, cost=_kl),
     "reverse_kl": DistillLoss(_rkl, cost=_rkl),
 }
 
@@ -82,6 +95,7 @@ class DistillConfig(RunConfig):
                                                  "TASK=SOURCE (e.g. minatar:breakout=minatar-breakout), or zoo for "
                                                  "each task's zoo teacher")
     teacher_arch: TeacherArch | None = knob(None, help="architecture of a state-dict teacher")
+    teacher_obs_groups: str = K.teacher_obs_groups("the teacher")
     loss: LossName = knob("kl", help="nll, mse (Q-values; needs a Q-teacher), mse_logits, kl, cross_entropy or "
                                      "reverse_kl (SPEC §2)")
     tau: float | None = K.teacher_tau(None, "teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers "
@@ -121,6 +135,8 @@ class DistillConfig(RunConfig):
                      "confidence removed); needs --loss kl or cross_entropy")
 
     def check(self) -> None:
+        if self.teacher_obs_groups and len(split_specs(self.env)) > 1:
+            raise ConfigError("--teacher-obs-groups: observation groups work with one environment, not a task set")
         if self.kd_control != "none":
             if self.loss not in ("kl", "cross_entropy"):
                 raise ConfigError(f"--kd-control replaces soft targets: use --loss kl or cross_entropy, not {self.loss}")
@@ -178,7 +194,7 @@ def load_distill_teachers(cfg: DistillConfig, ts: TaskSet, given: Teacher | list
     if ts.n_tasks == 1:
         if len(pairs) != 1:
             raise ConfigError(f"distilling one environment takes one --teacher, got {len(pairs)}")
-        t = load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau)
+        t = load_teacher(pairs[0][1], ts.info, cfg.teacher_arch, cfg.tau, obs_groups=cfg.teacher_obs_groups)
         if t.recurrent:
             raise ConfigError(f"teacher {t.name} is recurrent; distillation learns from single frames and cannot "
                               "carry its state (kickstart with it instead: distillrl kickstart --teacher ...)")

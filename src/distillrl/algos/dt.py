@@ -44,7 +44,8 @@ from distillrl.core.schedules import linear_interp
 from distillrl.datasets.episodes import Episodes, dataset_info, read_episodes
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import CheckpointError, ConfigError
-from distillrl.models.transformer import DecisionTransformer, batch_tensors, param_count
+from distillrl.models.agent import param_count
+from distillrl.models.transformer import DecisionTransformer, batch_tensors
 
 
 @dataclass

@@ -134,7 +134,7 @@ class ImpalaTrainer(EnvTrainer):
     def _start_pool(self) -> None:
         cfg, p = self.cfg, self.p
         if self.n_actors == 0:
-            worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.info.n_actions)
+            worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.agent.head_size)
             self.pool = LocalPool(worker)
         else:
             from distillrl.acting.cluster import init_ray
@@ -168,7 +168,7 @@ class ImpalaTrainer(EnvTrainer):
         out, last_out = self._forward(ro)
         last = last_out.value
         actions = ro.actions.reshape(-1)
-        target_logp = torch.log_softmax(out.logits.detach(), -1).gather(-1, actions[:, None]).view(T, n)
+        target_logp = self.agent.distribution(out.logits.detach()).log_prob(actions).view(T, n)
         ratio = (target_logp - ro.logp).exp()
         gamma = hp["gamma"]
         vs, pg_adv, rho = vtrace(ro.logp, target_logp, with_truncation(ro.rewards, ro.trunc_value, gamma),
@@ -177,7 +177,7 @@ class ImpalaTrainer(EnvTrainer):
         ro.advantages, ro.returns = pg_adv, vs
         self._on_advantages(ro, out=out, last_int=last_out.value_int, target_logp=target_logp)
         batch = ro.flatten()
-        terms = a2c_loss(out.logits, out.value, batch.actions, batch.advantages, batch.returns)
+        terms = a2c_loss(out.logits, out.value, batch.actions, batch.advantages, batch.returns, dist=self.agent.dist)
         if self.extra_losses:
             terms.update(self._extra_terms(out, batch))
         weights = {"loss_pg": 1.0, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],

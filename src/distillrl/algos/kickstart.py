@@ -38,6 +38,7 @@ from distillrl.algos.ppo import PPOConfig
 from distillrl.config import Live, field_domains, knob, section, validate
 from distillrl.core import knobs as K
 from distillrl.core.schedules import LambdaKind, LambdaSchedule
+from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
 from distillrl.models.nets import NetConfig
 from distillrl.teachers.base import TeacherArch
@@ -54,6 +55,7 @@ class KickstartOptions:
                                                  "teacher to a task (e.g. minatar:breakout=minatar-breakout), and zoo "
                                                  "gives every task its zoo teacher")
     teacher_arch: TeacherArch | None = knob(None, help="architecture for state-dict teachers (see distill)")
+    teacher_obs_groups: str = K.teacher_obs_groups("every teacher")
     teacher_weight: list[float] = knob(factory=list, domain="≥ 0", help="λ'_k per teacher (default 1 each); λ_k = "
                                                                         "λ_shared · λ'_k · f_k(t)")
     teacher_task: list[int] = knob(factory=list, domain="≥ -1", help="task id each teacher is bound to, −1 for all "
@@ -93,14 +95,14 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
     intrinsic: IntrinsicConfig = section(IntrinsicConfig, algos=RND_ALGOS)
 
     def check(self) -> None:
+        if self.teacher_obs_groups and len(split_specs(self.env)) > 1:
+            raise ConfigError("--teacher-obs-groups: observation groups work with one environment, not a task set")
         check_learner(self)
         # 0 when teachers are given as objects; ``zoo`` expands to one teacher per task (counted after loading)
         k = 0 if "zoo" in self.teacher else len(self.teacher)
         for name, vals in (("--teacher-weight", self.teacher_weight), ("--teacher-task", self.teacher_task)):
             if k and vals and len(vals) != k:
                 raise ConfigError(f"{k} teachers but {len(vals)} {name} values")
-        from distillrl.envs.make import split_specs
-
         n_tasks = len(split_specs(self.env))
         for t in self.teacher_task:
             if t >= n_tasks:
@@ -111,8 +113,6 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
 def teacher_count(cfg: KickstartConfig) -> int:
     """How many teachers ``cfg.teacher`` names, as loading them will find them: ``zoo`` on a task
     set (not bound by ``--teacher-task``) is one teacher per task."""
-    from distillrl.envs.make import split_specs
-
     n_tasks = len(split_specs(cfg.env))
     return sum(n_tasks if src == "zoo" and n_tasks > 1 and not cfg.teacher_task else 1 for src in cfg.teacher)
 
@@ -130,8 +130,6 @@ def kickstart_live_hparams(cfg: KickstartConfig, n_teachers: int | None = None) 
 
 def task_spec(env: str, task: int | None) -> str:
     """The env spec of one task of a multi-task spec (the whole spec when unbound)."""
-    from distillrl.envs.make import split_specs
-
     parts = split_specs(env)
     return parts[task] if task is not None and len(parts) > 1 else env
 
@@ -169,7 +167,7 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
     loaded, tasks = [], []
     for i, ((task, src), w) in enumerate(zip(pairs, weights)):
         if ts.n_tasks == 1:
-            t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau)
+            t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau, obs_groups=cfg.teacher_obs_groups)
             view = t
         else:
             t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)

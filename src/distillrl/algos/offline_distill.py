@@ -25,7 +25,8 @@ from distillrl.datasets.episodes import read_episodes
 from distillrl.envs.make import spec_options
 from distillrl.envs.tasks import TaskSet, task_name
 from distillrl.errors import ConfigError
-from distillrl.models.transformer import DecisionTransformer, batch_tensors, param_count
+from distillrl.models.agent import param_count
+from distillrl.models.transformer import DecisionTransformer, batch_tensors
 from distillrl.teachers.dt import load_dt
 from distillrl.terms.curriculum import Curriculum, CurriculumKind
 from distillrl.terms.surgery import PreviousGradientSurgery

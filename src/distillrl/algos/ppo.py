@@ -86,7 +86,7 @@ class PPOTrainer(EnvTrainer):
         self.epochs, self.n_minibatches = (p.update_epochs, p.num_minibatches) if self.loss_kind == "ppo" else (1, 1)
         self.minibatch_size = self.batch_size // self.n_minibatches
         # acting: the same worker IMPALA's actors are, here on the trainer's own envs and generator
-        self.worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.info.n_actions)
+        self.worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.agent.head_size)
 
     def collect_rollout(self):
         """One rollout of the current policy ([T, N], before any estimator)."""
@@ -116,8 +116,8 @@ class PPOTrainer(EnvTrainer):
     def _losses(self, out, mb, hp) -> dict[str, torch.Tensor]:
         if self.loss_kind == "ppo":
             return ppo_loss(out.logits, out.value, mb.actions, mb.logp, mb.values, mb.advantages, mb.returns,
-                            hp["clip_coef"], self.p.clip_vloss, self.p.norm_adv)
-        return a2c_loss(out.logits, out.value, mb.actions, mb.advantages, mb.returns)
+                            hp["clip_coef"], self.p.clip_vloss, self.p.norm_adv, dist=self.agent.dist)
+        return a2c_loss(out.logits, out.value, mb.actions, mb.advantages, mb.returns, dist=self.agent.dist)
 
     def step(self) -> list[dict]:
         p, hp = self.p, self.hp

@@ -85,6 +85,12 @@ def teacher_tau(default: float | None, help: str) -> Any:
     return knob(default, "> 0", help)
 
 
+def teacher_obs_groups(who: str) -> Any:
+    return knob("", help=f"observation groups {who} reads, comma-separated (e.g. priv,a), for environments whose "
+                         "observations are a Dict of named groups (default: a distillrl teacher reads the groups it "
+                         "was trained on, others the packed observation); see distillrl.envs.groups")
+
+
 def student_size(default: float | None, help: str) -> Any:
     return knob(default, "(0, 4]", help)
 

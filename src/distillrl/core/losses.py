@@ -4,6 +4,12 @@ Each RL loss returns a dict of *named terms* (``loss_*``, to be weighted and sum
 learner) and detached diagnostics (other keys). Distillation losses return one tensor with an
 explicit ``reduction`` over the batch: ``"mean"`` (default — the weight does not grow with the
 batch size, unlike a summed KL), ``"sum"`` or ``"none"`` (per-sample, shape [B]).
+
+Losses read the policy through an action distribution (:mod:`distillrl.core.distributions`),
+never through softmax directly: the student's head outputs are that distribution's
+parameters, and ``dist`` (default :class:`Categorical`, where parameters are logits) says
+which distribution they parameterise. A teacher's target is either its raw outputs (read at a
+temperature τ through ``dist.from_teacher``) or an :class:`ActionDistribution` already built.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+
+from distillrl.core.distributions import ActionDistribution, Categorical
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -31,16 +39,18 @@ def _reduce(x: torch.Tensor, reduction: Reduction) -> torch.Tensor:
 
 def ppo_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
              old_values: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
-             clip_coef: float = 0.2, clip_vloss: bool = True, norm_adv: bool = True) -> dict[str, torch.Tensor]:
+             clip_coef: float = 0.2, clip_vloss: bool = True, norm_adv: bool = True,
+             dist: type[ActionDistribution] = Categorical) -> dict[str, torch.Tensor]:
     """PPO clipped surrogate (Schulman et al. 2017, eq. 7), clipped value loss and entropy.
 
-    Shapes: logits [B, A]; values, actions, old_logp, old_values, advantages, returns [B].
+    Shapes: logits [B, A] (the parameters of ``dist``); values, actions, old_logp, old_values,
+    advantages, returns [B].
     Returns terms to *minimise*: ``loss_pg`` = −E[min(ρA, clip(ρ)A)],
     ``loss_value`` = ½E[max((V−R)², (V_clip−R)²)], ``loss_entropy`` = −E[H(π)] (so a positive
     weight is an entropy *bonus*); diagnostics ``approx_kl`` (E[(ρ−1) − log ρ]) and ``clipfrac``.
     """
-    logp_all = torch.log_softmax(logits, -1)
-    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    pi = dist(logits)
+    logp = pi.log_prob(actions)
     log_ratio = logp - old_logp
     ratio = log_ratio.exp()
     adv = advantages
@@ -52,7 +62,7 @@ def ppo_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, 
         v_loss = 0.5 * torch.max((values - returns) ** 2, (v_clipped - returns) ** 2).mean()
     else:
         v_loss = 0.5 * ((values - returns) ** 2).mean()
-    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+    entropy = pi.entropy().mean()
     with torch.no_grad():
         approx_kl = ((ratio - 1) - log_ratio).mean()
         clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
@@ -61,11 +71,11 @@ def ppo_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, 
 
 
 def a2c_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor,
-             returns: torch.Tensor) -> dict[str, torch.Tensor]:
+             returns: torch.Tensor, dist: type[ActionDistribution] = Categorical) -> dict[str, torch.Tensor]:
     """A2C/A3C (Mnih et al. 2016): −log π(a|x)·A, ½(V−R)², −H(π). Shapes as :func:`ppo_loss`."""
-    logp_all = torch.log_softmax(logits, -1)
-    logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
+    pi = dist(logits)
+    logp = pi.log_prob(actions)
+    entropy = pi.entropy().mean()
     return {"loss_pg": -(logp * advantages.detach()).mean(),
             "loss_value": 0.5 * ((values - returns) ** 2).mean(),
             "loss_entropy": -entropy, "entropy": entropy.detach()}
@@ -91,13 +101,26 @@ def teacher_probs(teacher_logits: torch.Tensor, tau: float = 1.0) -> torch.Tenso
     """softmax(z/τ) — a Q-teacher or logit-teacher as a policy; τ → 0 gives the argmax one-hot."""
     if tau <= 0:
         raise ValueError("tau must be > 0")
-    return torch.softmax(teacher_logits / tau, -1)
+    return Categorical.from_teacher(teacher_logits, tau).probs
 
 
-def nll(student_logits: torch.Tensor, teacher_out: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+def _teacher(teacher: torch.Tensor | ActionDistribution, dist: type[ActionDistribution],
+             tau: float = 1.0) -> ActionDistribution:
+    """The teacher's distribution: given, or read from its raw outputs at temperature τ."""
+    return teacher if isinstance(teacher, ActionDistribution) else dist.from_teacher(teacher, tau)
+
+
+def _target(teacher_p: torch.Tensor | ActionDistribution, dist: type[ActionDistribution],
+            eps: float = 1e-8) -> ActionDistribution:
+    """The teacher's distribution: given, or rebuilt from a stored target (Categorical: probabilities)."""
+    return teacher_p if isinstance(teacher_p, ActionDistribution) else dist.from_target(teacher_p, eps)
+
+
+def nll(student_logits: torch.Tensor, teacher_out: torch.Tensor | ActionDistribution, reduction: Reduction = "mean",
+        dist: type[ActionDistribution] = Categorical) -> torch.Tensor:
     """Rusu et al. eq. 1: −log π_S(a*|x), a* = argmax_a of the teacher's output (q or π). [B, A] → [B]."""
-    a_star = teacher_out.argmax(-1, keepdim=True)
-    return _reduce(-torch.log_softmax(student_logits, -1).gather(-1, a_star).squeeze(-1), reduction)
+    a_star = _teacher(teacher_out, dist).mode()
+    return _reduce(-dist(student_logits).log_prob(a_star), reduction)
 
 
 def mse(student_q: torch.Tensor, teacher_q: torch.Tensor, reduction: Reduction = "mean",
@@ -111,47 +134,34 @@ def mse(student_q: torch.Tensor, teacher_q: torch.Tensor, reduction: Reduction =
     return _reduce(sq.sum(-1), reduction)
 
 
-def kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float = 0.01,
-       reduction: Reduction = "mean") -> torch.Tensor:
+def kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor | ActionDistribution, tau: float = 0.01,
+       reduction: Reduction = "mean", dist: type[ActionDistribution] = Categorical) -> torch.Tensor:
     """Rusu et al. eq. 3: KL(softmax(q_T/τ) ‖ softmax(q_S)) = Σ_a p_a (log p_a − log q_a). [B, A] → [B].
 
     τ applies to the teacher only (the paper's τ = 0.01 sharpens the teacher's Q-values).
     Identical distributions give exactly 0; zero-probability teacher actions contribute 0.
     """
-    log_p = torch.log_softmax(teacher_logits / tau, -1)
-    log_q = torch.log_softmax(student_logits, -1)
-    p = log_p.exp()
-    return _reduce(torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p)).sum(-1), reduction)
+    return _reduce(_teacher(teacher_logits, dist, tau).kl(dist(student_logits)), reduction)
 
 
-def kl_probs(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
-    """KL(π_T ‖ π_S) = Σ_a p_a (log p_a − log q_a) from teacher *probabilities* [B, A] → [B].
-
-    The cross-entropy H(π_T‖π_S) minus the teacher's entropy: zero exactly when the student
-    matches the teacher, so — unlike the cross-entropy — it is a per-step cost that does not
-    reward ending episodes early (used by expected-entropy-regularised distillation).
-    """
-    log_q = torch.log_softmax(student_logits, -1)
-    log_p = torch.log(teacher_p.clamp_min(1e-30))
-    return _reduce(torch.where(teacher_p > 0, teacher_p * (log_p - log_q), torch.zeros_like(teacher_p)).sum(-1),
-                   reduction)
-
-
-def cross_entropy(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
+def cross_entropy(student_logits: torch.Tensor, teacher_p: torch.Tensor | ActionDistribution,
+                  reduction: Reduction = "mean", dist: type[ActionDistribution] = Categorical) -> torch.Tensor:
     """Schmitt et al. eq. 1 (the kickstarting term): H(π_T ‖ π_S) = −Σ_a π_T(a) log π_S(a).
 
-    ``teacher_p`` [B, A] are probabilities (use :func:`teacher_probs` for logits/Q-values).
+    ``teacher_p`` [B, A] are probabilities (use :func:`teacher_probs` for logits/Q-values) —
+    a stored target of ``dist`` — or the teacher's distribution itself.
     Same gradient in the student as KL(π_T‖π_S); differs from it by the teacher's entropy.
     """
-    return _reduce(-(teacher_p * torch.log_softmax(student_logits, -1)).sum(-1), reduction)
+    return _reduce(_target(teacher_p, dist).cross_entropy(dist(student_logits)), reduction)
 
 
-def reverse_kl(student_logits: torch.Tensor, teacher_p: torch.Tensor, reduction: Reduction = "mean",
-               eps: float = 1e-8) -> torch.Tensor:
-    """KL(π_S ‖ π_T) = Σ_a π_S(a)(log π_S(a) − log π_T(a)) — mode-seeking (Czarnecki et al. 2019)."""
-    log_q = torch.log_softmax(student_logits, -1)
-    q = log_q.exp()
-    return _reduce((q * (log_q - torch.log(teacher_p.clamp_min(eps)))).sum(-1), reduction)
+def reverse_kl(student_logits: torch.Tensor, teacher_p: torch.Tensor | ActionDistribution,
+               reduction: Reduction = "mean", eps: float = 1e-8,
+               dist: type[ActionDistribution] = Categorical) -> torch.Tensor:
+    """KL(π_S ‖ π_T) = Σ_a π_S(a)(log π_S(a) − log π_T(a)) — mode-seeking (Czarnecki et al. 2019).
+
+    ``teacher_p`` as in :func:`cross_entropy`; zero teacher probabilities count as ``eps``."""
+    return _reduce(dist(student_logits).kl(_target(teacher_p, dist, eps)), reduction)
 
 
 def gaussian_kl(mu_t: torch.Tensor, std_t: torch.Tensor, mu_s: torch.Tensor, std_s: torch.Tensor,

@@ -45,15 +45,6 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_v
     return torch.from_numpy(adv)
 
 
-def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
-                       gamma: float) -> torch.Tensor:
-    """Bootstrapped discounted returns G_t = r_t + γ(1−d_t)G_{t+1}, G_T = ``last_value``. [T, N].
-
-    (GAE with λ = 1 and zero values: the n-step return to the end of the rollout.)
-    """
-    return gae(rewards, torch.zeros_like(rewards), dones, last_value, gamma, 1.0)
-
-
 def td_target(rewards: torch.Tensor, next_q: torch.Tensor, terminated: torch.Tensor, gamma: float) -> torch.Tensor:
     """One-step Q target ``r + γ (1 − terminated) · next_q`` ([B] each)."""
     return rewards + gamma * (1.0 - terminated) * next_q

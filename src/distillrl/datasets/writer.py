@@ -33,18 +33,30 @@ from distillrl.datasets.episodes import minari_module as _minari
 from distillrl.envs.make import make_env_fn
 from distillrl.errors import ConfigError
 
-ID_RE = re.compile(r"^(?:[A-Za-z0-9_\-]+/)?[A-Za-z0-9_\-]+-v\d+$")
-
-
-def _minari_accepts(dataset_id: str) -> bool:
-    """Minari's own id rule (checked before Minari creates any folder)."""
+def check_dataset_id(dataset_id: str) -> None:
+    """Accept exactly what Minari accepts (``[namespace/]name-v<version>``; letters, digits, ``_``
+    and ``-``, a namespace of two characters or more, ``/`` between namespace levels) and name the
+    exact problem when refusing (Minari's own message is a regular expression)."""
     from minari.dataset.minari_dataset import parse_dataset_id
 
+    bad = sorted({c for c in dataset_id if not (c.isalnum() or c in "_-/")})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        fixed = re.sub(r"[^\w\-/]", "_", dataset_id)
+        raise ConfigError(f"dataset id {dataset_id!r} contains {shown}, which Minari ids cannot hold (letters, digits, "
+                          f"_ and - only, / between namespace levels): e.g. {fixed!r}")
+    if not re.search(r"-v\d+$", dataset_id):
+        raise ConfigError(f"dataset id {dataset_id!r} must end in -v<version>, e.g. {dataset_id.rstrip('-')}-v0")
+    namespace, _, name = dataset_id.rpartition("/")
+    if "/" in dataset_id and (len(namespace) < 2 or namespace.startswith("/") or "//" in namespace):
+        raise ConfigError(f"dataset id {dataset_id!r}: the namespace {namespace!r} must have at least two characters "
+                          "and no empty level")
+    if not re.fullmatch(r"[\w\-]+-v\d+", name) or name.startswith("-v"):
+        raise ConfigError(f"dataset id {dataset_id!r}: the name before -v<version> is empty")
     try:
         parse_dataset_id(dataset_id)
-    except ValueError:
-        return False
-    return True
+    except ValueError as e:  # anything Minari refuses that the checks above missed
+        raise ConfigError(f"dataset id {dataset_id!r} is refused by Minari: {str(e).split('(')[0].strip()}") from None
 
 
 def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset_id: str, root: str | Path,
@@ -59,9 +71,7 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
         raise ConfigError(f"--episodes must be ≥ 1, got {episodes}")
     if not 0.0 <= epsilon <= 1.0:
         raise ConfigError(f"--epsilon must be in [0, 1], got {epsilon}")
-    if not ID_RE.match(dataset_id) or not _minari_accepts(dataset_id):
-        raise ConfigError(f"dataset id {dataset_id!r} must look like [namespace/]name-v0 (a namespace has at least "
-                          "two characters)")
+    check_dataset_id(dataset_id)
     teacher = load_teacher(teacher_src, None, teacher_arch)
     env_spec = env_spec or teacher.env
     if not env_spec:

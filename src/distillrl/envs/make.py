@@ -30,7 +30,9 @@ MINATAR_GAMES = {
 }
 
 
-from distillrl.errors import EnvError  # noqa: E402  (re-exported: distillrl.envs.EnvError)
+from distillrl.core.distributions import dist_for_space  # noqa: E402
+from distillrl.envs.groups import PackGroups, image_layout  # noqa: E402
+from distillrl.errors import ConfigError, EnvError  # noqa: E402  (EnvError re-exported: distillrl.envs.EnvError)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,16 @@ class EnvInfo:
     """[K][A]: which of the A agent actions task k may take (None: all, every task)"""
     task_channels: tuple[int, ...] = ()
     """per task: the channels (features, for vectors) it really has; the rest are zero padding"""
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """a ``Dict`` observation's groups (name, shape), packed in this order into the flat
+    observation of shape ``obs_shape`` (:mod:`distillrl.envs.groups`); () for a plain Box"""
+    view: tuple[str, ...] = ()
+    """the groups the student reads (``--obs-groups``); () for every group"""
+
+    @property
+    def action_space(self) -> gym.spaces.Space:
+        """The agent's action space (what :func:`distillrl.core.distributions.dist_for_space` reads)."""
+        return gym.spaces.Discrete(self.n_actions)
 
 
 _registered: set[str] = set()
@@ -225,6 +237,8 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
             env = ImgObsWrapper(env if opts.get("view") == "agent" else FullyObsWrapper(env))
         if "keep" in opts:
             env = keep_observation(env, opts["keep"], spec)
+        if isinstance(env.observation_space, gym.spaces.Dict):  # named groups, packed into one vector
+            env = PackGroups(env, spec)
         return env
 
     return thunk
@@ -241,19 +255,18 @@ def env_info(spec: str, env: gym.Env | None = None) -> EnvInfo:
     try:
         obs_space = env.observation_space
         act_space = env.action_space
-        if not isinstance(act_space, gym.spaces.Discrete):
-            raise EnvError(f"{spec}: only discrete action spaces are supported, got {act_space}")
+        try:  # the action spaces supported are those a registered action distribution describes
+            dist_for_space(act_space)
+        except ConfigError as e:
+            raise EnvError(f"{spec}: {e}") from None
+        groups = env.groups if isinstance(env, PackGroups) else ()
         if not isinstance(obs_space, gym.spaces.Box):
-            raise EnvError(f"{spec}: observation space must be a Box, got {type(obs_space).__name__}")
+            raise EnvError(f"{spec}: observation space must be a Box or a Dict of Box groups, "
+                           f"got {type(obs_space).__name__}")
         shape = tuple(obs_space.shape)
-        if len(shape) == 1:
-            layout = "flat"
-        elif family == "ale" or (len(shape) == 3 and shape[0] <= 4 and shape[-1] > 4):
-            layout = "chw"
-        else:
-            layout = "hwc"
+        layout = "flat" if len(shape) == 1 else image_layout(shape, family)
         scale = 1.0 / 255.0 if family == "ale" else 1.0
-        return EnvInfo(spec, shape, layout, scale, int(act_space.n))
+        return EnvInfo(spec, shape, layout, scale, int(act_space.n), groups=groups)
     finally:
         if close:
             env.close()

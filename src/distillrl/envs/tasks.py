@@ -129,6 +129,10 @@ class TaskSet:
             return cls(tuple(specs), tuple(infos), actions, i, np.ones((1, i.n_actions), bool),
                        np.arange(i.n_actions)[None], (np.arange(i.n_actions),))
         i0 = infos[0]
+        grouped = [s for s, i in zip(specs, infos) if i.groups]
+        if grouped:
+            raise EnvError(f"observation groups (Dict observations) work with one environment, not a task set "
+                           f"({', '.join(grouped)})")
         ax = _channel_axis(i0)
         for s, i in zip(specs[1:], infos[1:]):
             if i.layout != i0.layout or len(i.obs_shape) != len(i0.obs_shape):

@@ -1,5 +1,11 @@
 """The agent: a trunk (:mod:`distillrl.models.nets`) with policy, value, Q and task heads, and its
-outputs as one named tuple."""
+outputs as one named tuple.
+
+The policy head outputs the parameters of the agent's action distribution (``agent.dist``, a
+class from :mod:`distillrl.core.distributions` chosen by the action space; its size is the
+distribution's ``param_size``); ``agent.distribution(out.logits)`` is the policy as an object.
+Observations with named groups (:mod:`distillrl.envs.groups`) are cut to the agent's view
+before the trunk."""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from distillrl.core.distributions import ActionDistribution, dist_for_space
+from distillrl.envs.groups import net_info, obs_view
 from distillrl.envs.make import EnvInfo
 from distillrl.envs.tasks import MASK
 from distillrl.models.nets import (
@@ -23,8 +31,9 @@ from distillrl.models.nets import (
 
 class AgentOutput(NamedTuple):
     logits: torch.Tensor
-    """[B, A] action preferences: the policy's logits (softmax gives π), or — for a pure
-    Q agent, which has no policy head — its q-values (greedy acting takes their argmax)"""
+    """[B, P] the parameters of the agent's action distribution (Categorical: the policy's
+    logits, [B, A]), or — for a pure Q agent, which has no policy head — its q-values (greedy
+    acting takes their argmax)"""
     value: torch.Tensor | None
     """[B] state value"""
     q: torch.Tensor | None
@@ -72,28 +81,36 @@ class Agent(nn.Module):
                int_value_head: bool = False):
         cfg = cfg or NetConfig()
         self.info, self.cfg = info, cfg
-        self.arch = resolve_arch(cfg, info)
-        self.hwc = info.layout == "hwc"
+        # observation groups: the trunk reads the agent's view of them (None: a plain Box)
+        self.obs_view = obs_view(info)
+        self.in_info = ninfo = net_info(info)
+        """what the trunk sees: ``info`` itself, or the shape and layout of the agent's view"""
+        self.arch = resolve_arch(cfg, ninfo)
+        self.hwc = ninfo.layout == "hwc"
         self.scale = info.obs_scale
         self.n_tasks = k = info.n_tasks
         self.adapter = None
         if k > 1 and cfg.task_input == "adapter":
-            c = info.obs_shape[-1] if info.layout in ("hwc", "flat") else info.obs_shape[0]
-            if info.layout == "flat" and len(info.obs_shape) != 1:
-                c = int(np.prod(info.obs_shape))
+            c = ninfo.obs_shape[-1] if ninfo.layout in ("hwc", "flat") else ninfo.obs_shape[0]
+            if ninfo.layout == "flat" and len(ninfo.obs_shape) != 1:
+                c = int(np.prod(ninfo.obs_shape))
             self.adapter = TaskAdapter(k, c)
-        self.trunk = make_trunk(self.arch, cfg, info)
+        self.trunk = make_trunk(self.arch, cfg, ninfo)
         d = self.trunk.out_dim
         # A recurrent agent: trunk → LSTM cell → heads (one trunk for policy and value).
         self.core = nn.LSTMCell(d, cfg.lstm) if cfg.lstm > 0 else None
         if self.core is not None:
             d = cfg.lstm
         # Separate critic trunk for the CleanRL/SB3-style MLP actor-critic (feed-forward only).
-        self.critic_trunk = (make_trunk(self.arch, cfg, info)
+        self.critic_trunk = (make_trunk(self.arch, cfg, ninfo)
                              if (self.arch == "mlp" and not cfg.shared and value_head and policy_head
                                  and self.core is None) else None)
-        a = info.n_actions
-        self.n_actions = a
+        self.dist: type[ActionDistribution] = dist_for_space(info.action_space)
+        """the action distribution the policy head parameterises"""
+        a = self.dist.param_size(info.action_space)
+        self.n_actions = info.n_actions
+        self.head_size = a
+        """policy (and Q) head outputs per task: the distribution's parameter count"""
         # Task sets: one policy (and Q) head per task stored as one [K·A] layer (all heads in one
         # matmul; the task's slice is picked per sample), one value per task always (returns
         # differ in scale between tasks). One task: exactly the single-task layers.
@@ -123,6 +140,9 @@ class Agent(nn.Module):
                 "value_head": self.v is not None, "q_head": self.q is not None, "policy_head": self.pi is not None}
         if self.v_int is not None:
             spec["int_value_head"] = True
+        if self.info.groups:
+            spec.update({"obs_groups": [[n, list(shape)] for n, shape in self.info.groups],
+                         "obs_view": list(self.info.view)})
         if self.n_tasks > 1:
             spec.update({"n_tasks": self.n_tasks, "task_channels": list(self.info.task_channels),
                          "legal": [list(r) for r in self.info.legal] if self.info.legal else None})
@@ -136,13 +156,21 @@ class Agent(nn.Module):
         info = EnvInfo(spec["env"], tuple(spec["obs_shape"]), spec["layout"], float(spec["obs_scale"]),
                        int(spec["n_actions"]), int(spec.get("n_tasks", 1)),
                        tuple(tuple(bool(x) for x in r) for r in legal) if legal else None,
-                       tuple(spec.get("task_channels", ())))
+                       tuple(spec.get("task_channels", ())),
+                       tuple((str(n), tuple(shape)) for n, shape in spec.get("obs_groups", ())),
+                       tuple(spec.get("obs_view", ())))
         # the weights are about to be loaded: initialise from a throwaway generator, not the global one
         return cls(info, from_dict(NetConfig, spec["net"]), value_head=spec["value_head"], q_head=spec["q_head"],
                    policy_head=spec["policy_head"], generator=torch.Generator().manual_seed(0),
                    int_value_head=bool(spec.get("int_value_head", False)))
 
+    def distribution(self, params: torch.Tensor, temperature: float = 1.0) -> ActionDistribution:
+        """The policy as a distribution from the head's parameters (``AgentOutput.logits``)."""
+        return self.dist(params, temperature=temperature)
+
     def prep(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.obs_view is not None:
+            obs = self.obs_view(obs)
         x = obs.float() if obs.dtype != torch.float32 else obs
         if self.scale != 1.0:
             x = x * self.scale
@@ -163,7 +191,7 @@ class Agent(nn.Module):
     def _actions(self, out: torch.Tensor, task_id: torch.Tensor | None) -> torch.Tensor:
         """[B, K·A] or [B, A] head output → the sample's task's [B, A], illegal actions masked."""
         if self.per_task_heads:
-            out = out.view(out.shape[0], self.n_tasks, self.n_actions)[torch.arange(out.shape[0]), task_id]
+            out = out.view(out.shape[0], self.n_tasks, self.head_size)[torch.arange(out.shape[0]), task_id]
         if self.legal_bias is not None:
             out = out + self.legal_bias[task_id]
         return out

@@ -13,6 +13,11 @@ block-diagonal network and the heads into one matrix, so acting costs one matmul
 
 Supported trunks: ``mlp`` and ``minatar`` (without ``downsample`` convs); :func:`make_fast_policy`
 falls back to torch otherwise.
+
+The policy's outputs are the parameters of the agent's action distribution; acting samples
+and picks greedy actions through that distribution's NumPy side (``policy.dist.np_sample``,
+``np_mode``, ``np_log_prob``: :mod:`distillrl.core.distributions`), never by an inline
+softmax. Observations with named groups are cut to the agent's view first.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.models.agent import Agent
 from distillrl.models.nets import MLP, MinAtarNet
 
@@ -134,7 +140,9 @@ class NumpyPolicy(Memory):
 
     def __init__(self, agent: Agent):
         self.trunk_kind = "mlp" if isinstance(agent.trunk, MLP) else "minatar"
-        self.n_actions = agent.info.n_actions
+        self.dist: type[ActionDistribution] = agent.dist
+        self.view = agent.obs_view if agent.obs_view is not None and not agent.obs_view.identity else None
+        self.n_actions = agent.head_size
         self.n_tasks, self.per_task = agent.n_tasks, agent.per_task_heads
         self.head_n = self.n_actions * (self.n_tasks if self.per_task else 1)  # policy (or Q) outputs
         self.legal_bias = agent.legal_bias.numpy().copy() if agent.legal_bias is not None else None
@@ -148,7 +156,7 @@ class NumpyPolicy(Memory):
             self.norm_keys = _norm_keys("trunk", agent.trunk)
             self.critic_keys = _linear_keys("critic_trunk", agent.critic_trunk) if agent.critic_trunk else None
         else:
-            shape = agent.info.obs_shape
+            shape = agent.in_info.obs_shape
             h, w, c = shape if agent.hwc else (shape[1], shape[2], shape[0])
             self.index = _patch_index(h, w, c, 3, agent.hwc)
         self.set_weights(agent_weights(agent))
@@ -225,6 +233,8 @@ class NumpyPolicy(Memory):
         self.head_b = np.concatenate(heads_b)
 
     def _features(self, obs: np.ndarray) -> np.ndarray:
+        if self.view is not None:
+            obs = self.view(obs)
         n = obs.shape[0]
         if self.trunk_kind == "mlp":
             x = obs.reshape(n, -1).astype(np.float32, copy=False)
@@ -296,6 +306,7 @@ class TorchPolicy(Memory):
         import copy
 
         self.agent = copy.deepcopy(agent).eval().requires_grad_(False)
+        self.dist: type[ActionDistribution] = agent.dist
         self.recurrent = agent.core is not None
         self.hidden = agent.core.hidden_size if self.recurrent else 0
 
@@ -340,18 +351,12 @@ def make_fast_policy(agent: Agent, backend: Backend = "auto") -> NumpyPolicy | T
 
 
 def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Gumbel(0, 1) noise: argmax(logits + noise) samples softmax(logits) (drawn a rollout at a time)."""
-    u = rng.random(shape, dtype=np.float32)
-    np.clip(u, 1e-20, 1.0, out=u)
-    return -np.log(-np.log(u))
+    """Gumbel(0, 1) noise: argmax(logits + noise) samples softmax(logits) (drawn a rollout at a time).
+    :meth:`Categorical.np_noise`."""
+    return Categorical.np_noise(rng, shape)
 
 
 def sample_gumbel(logits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Categorical sample via Gumbel-max; returns ``(actions [N] int64, log π(a) [N] float32)``."""
-    u = rng.random(logits.shape, dtype=np.float32)
-    np.clip(u, 1e-20, 1.0, out=u)
-    actions = np.argmax(logits - np.log(-np.log(u)), -1)
-    m = logits.max(-1, keepdims=True)
-    logz = m[:, 0] + np.log(np.exp(logits - m).sum(-1))
-    logp = logits[np.arange(len(actions)), actions] - logz
-    return actions, logp.astype(np.float32)
+    actions = Categorical.np_sample(logits, rng)
+    return actions, Categorical.np_log_prob(logits, actions)

@@ -139,7 +139,3 @@ def batch_tensors(w: dict, task: int | np.ndarray | None = None) -> dict[str, to
     if task is not None:
         out["task"] = torch.from_numpy(np.broadcast_to(np.asarray(task, np.int64), (b,)).copy())
     return out
-
-
-def param_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -44,8 +44,21 @@ PRESETS: dict[tuple[str, str], dict] = {
 }
 
 
+def base_env(env: str) -> str:
+    """The env an option string is a variant of: ``gym:CartPole-v1?keep=0+2`` → ``gym:CartPole-v1``;
+    Gymnasium's ``module:id`` form keeps only the id (``gym:pkg.envs:My-v0`` → ``gym:My-v0``)."""
+    base = env.split("?", 1)[0].strip()
+    family, sep, rest = base.partition(":")
+    if sep and ":" in rest:
+        base = f"{family}:{rest.rsplit(':', 1)[1]}"
+    return base
+
+
 def preset(env: str, algo: str) -> dict:
-    if (env, algo) in PRESETS:
-        return PRESETS[(env, algo)]
-    family = env.split(":", 1)[0]
+    """The preset of ``env``'s base environment (option strings such as ``?keep=`` are variants of
+    it and get its settings), else of its family, else none."""
+    base = base_env(env)
+    if (base, algo) in PRESETS:
+        return PRESETS[(base, algo)]
+    family = base.split(":", 1)[0]
     return PRESETS.get((family, algo), {})

@@ -1,9 +1,15 @@
 """Teachers: frozen policies from any source, behind one interface.
 
 A :class:`Teacher` maps a batch of observations (as the environment gives them) to its raw
-outputs — policy logits or Q-values — and to action probabilities: ``softmax(logits)`` for a
-policy teacher, ``softmax(q / τ)`` for a Q-teacher (SPEC §1). Teachers run in eval mode
-under ``torch.inference_mode``; no gradient ever reaches them.
+outputs — policy logits or Q-values — which are the parameters of its action distribution
+(``teacher.dist``, :mod:`distillrl.core.distributions`): :meth:`Teacher.distribution` reads
+them at a temperature τ — ``softmax(logits)`` for a policy teacher, ``softmax(q / τ)`` for a
+Q-teacher (SPEC §1) — and :meth:`Teacher.probs` gives that distribution's probabilities.
+Teachers run in eval mode under ``torch.inference_mode``; no gradient ever reaches them.
+
+On an environment with named observation groups (:mod:`distillrl.envs.groups`) a teacher can
+be told which groups it reads (:meth:`Teacher.read_groups`, ``--teacher-obs-groups``); a
+distillrl agent trained on such an environment reads the groups it was trained on.
 
 Loaders (:func:`load_teacher`):
 
@@ -28,8 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distillrl.core.distributions import ActionDistribution, Categorical
+from distillrl.envs.groups import ObsView, check_groups, parse_groups, view_names
 from distillrl.envs.make import EnvInfo
-from distillrl.errors import TeacherError
+from distillrl.errors import ConfigError, TeacherError
 
 TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari"]
 
@@ -41,6 +49,10 @@ class Teacher:
     """a recurrent teacher (:class:`AgentTeacher` of an LSTM agent) labels whole sequences (``probs_seq``)"""
     kind: str = "policy"
     """``policy`` (outputs are logits) or ``q`` (outputs are action values)"""
+    dist: type[ActionDistribution] = Categorical
+    """the action distribution its outputs parameterise (a Q-teacher's: softmax(q/τ))"""
+    view: ObsView | None = None
+    """the observation groups it reads (None: observations as the environment packs them)"""
 
     def __init__(self, name: str, obs_shape: tuple[int, ...], n_actions: int, kind: str = "policy",
                  tau: float | None = None, env: str | None = None, n_params: int = 0):
@@ -57,22 +69,45 @@ class Teacher:
         """Raw outputs [B, A] (logits or Q-values), float32, no gradient."""
         if isinstance(obs, np.ndarray):
             obs = torch.from_numpy(obs)
+        if self.view is not None:
+            obs = self.view(obs)
         return self.raw(obs, task_id).float()
+
+    def distribution(self, obs, task_id=None, tau: float | None = None) -> ActionDistribution:
+        """The teacher's action distribution on ``obs``: its outputs read at temperature τ
+        (default: its own, 1 for policy teachers)."""
+        return self.dist.from_teacher(self.outputs(obs, task_id), tau or self.tau)
 
     def probs(self, obs, task_id=None, tau: float | None = None) -> torch.Tensor:
         """Action probabilities [B, A]: softmax(outputs / τ) (τ = 1 for policy teachers by default)."""
-        return torch.softmax(self.outputs(obs, task_id) / (tau or self.tau), -1)
+        return self.distribution(obs, task_id, tau).probs
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions (NumPy)."""
-        return self.outputs(obs).argmax(-1).numpy()
+        return self.dist(self.outputs(obs)).mode().numpy()
+
+    def read_groups(self, info: EnvInfo, names) -> None:
+        """Read only the observation groups ``names`` (``"priv,a"``) of ``info``'s packed Dict
+        observations (``--teacher-obs-groups``); nothing when ``names`` is empty."""
+        names = parse_groups(names)
+        if not names:
+            return
+        if not info.groups:
+            raise ConfigError(f"--teacher-obs-groups: {info.spec} has no observation groups (its observations "
+                              "are one Box)")
+        self.view = ObsView(info.groups, check_groups(info.groups, names, "--teacher-obs-groups"))
 
     def check_env(self, info: EnvInfo) -> None:
         if self.n_actions != info.n_actions:
             raise TeacherError(f"teacher {self.name} has {self.n_actions} actions but {info.spec} has {info.n_actions}")
-        if self.obs_shape != tuple(info.obs_shape):
+        seen = self.view.shape if self.view is not None else tuple(info.obs_shape)
+        if self.obs_shape != seen:
+            what = f"groups {','.join(self.view.names)} of {info.spec} give" if self.view is not None else \
+                f"{info.spec} gives"
+            hint = (f" (its observation groups: {', '.join(n for n, _ in info.groups)}; choose the teacher's "
+                    "with --teacher-obs-groups)") if info.groups and self.view is None else ""
             raise TeacherError(f"teacher {self.name} expects observations of shape {self.obs_shape} "
-                               f"but {info.spec} gives {tuple(info.obs_shape)}")
+                               f"but {what} {seen}{hint}")
 
 
 class AgentTeacher(Teacher):
@@ -84,6 +119,7 @@ class AgentTeacher(Teacher):
 
         super().__init__(name, agent.info.obs_shape, agent.info.n_actions, kind, tau, env, acting_param_count(agent))
         self.agent = agent.eval().requires_grad_(False)
+        self.dist = agent.dist
         from distillrl.models.fastpolicy import make_fast_policy
 
         self.fast = make_fast_policy(self.agent)
@@ -103,20 +139,43 @@ class AgentTeacher(Teacher):
         return self.agent(torch.as_tensor(obs), task_id).features
 
     @torch.no_grad()
-    def probs_seq(self, obs, task_id, starts, state=None, tau: float | None = None):
+    def distribution_seq(self, obs, task_id, starts, state=None, tau: float | None = None):
         """A recurrent teacher over sequences: ``obs`` [T, N, ...], ``starts`` [T, N] (its state is
-        reset where episodes start), from ``state`` (zeros when None). Returns probabilities
-        [T·N, A] and the state after the last step (to carry into the next rollout)."""
+        reset where episodes start), from ``state`` (zeros when None). Returns its distribution
+        over the T·N steps (time-major) and the state after the last step (to carry into the
+        next rollout)."""
         n = obs.shape[1]
+        if self.view is not None:
+            obs = self.view(obs)
         out = self.agent.forward_seq(obs, task_id, state if state is not None else self.agent.initial_state(n), starts)
         y = out.q if self.kind == "q" else out.logits
-        return torch.softmax(y / (tau or self.tau), -1), out.state
+        return self.dist.from_teacher(y, tau or self.tau), out.state
+
+    def read_groups(self, info: EnvInfo, names) -> None:
+        """An agent trained on observation groups reads those it was trained on (``names``, when
+        given, must be them); one trained on a plain Box reads the groups ``names``."""
+        if not self.agent.info.groups:
+            return super().read_groups(info, names)
+        names, own = parse_groups(names), view_names(self.agent.info)
+        if names and names != own:
+            raise ConfigError(f"--teacher-obs-groups {','.join(names)}: teacher {self.name} reads the observation "
+                              f"groups it was trained on ({','.join(own)})")
+
+    def check_env(self, info: EnvInfo) -> None:
+        own = self.agent.info.groups
+        if own and tuple(own) != tuple(info.groups):
+            have = ", ".join(n for n, _ in info.groups) or "none"
+            raise TeacherError(f"teacher {self.name} was trained on observation groups "
+                               f"{', '.join(n for n, _ in own)}; {info.spec} has {have}")
+        super().check_env(info)
 
     def outputs_np(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         """Fast path for acting on a few observations (NumPy mirror); ``task_id`` for a
         multi-task agent."""
         if task_id is None and self.agent.n_tasks > 1:
             raise TeacherError(f"{self.name} plays {self.agent.n_tasks} tasks: its outputs need task ids")
+        if self.view is not None:
+            obs = self.view(obs)
         return self.fast.q_values(obs, task_id) if self.kind == "q" else self.fast(obs, task_id)[0]
 
 

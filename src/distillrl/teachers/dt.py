@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from distillrl.errors import TeacherError
-from distillrl.models.transformer import DecisionTransformer, param_count
+from distillrl.models.agent import param_count
+from distillrl.models.transformer import DecisionTransformer
 from distillrl.teachers.base import Teacher
 
 

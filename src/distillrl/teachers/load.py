@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from distillrl.core.distributions import ActionDistribution
+from distillrl.envs.groups import ObsView, check_groups, parse_groups
 from distillrl.envs.make import EnvInfo
 from distillrl.envs.tasks import MASK
 from distillrl.errors import SourceError, TeacherError
@@ -18,14 +20,18 @@ from distillrl.teachers.sb3 import load_sb3_zip
 
 
 def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = None, tau: float | None = None,
-                 outputs: str = "logits") -> Teacher:
-    """Load a teacher from ``source`` and, when ``info`` is given, check it fits that env."""
+                 outputs: str = "logits", obs_groups: str | None = None) -> Teacher:
+    """Load a teacher from ``source`` and, when ``info`` is given, check it fits that env;
+    ``obs_groups`` (``"priv,a"``): the observation groups of ``info`` it reads."""
     if isinstance(source, Teacher):
         t = source
     elif callable(source):
         if info is None:
             raise TeacherError("a callable teacher needs the environment (for its shapes)")
-        t = CallableTeacher(source, info.obs_shape, info.n_actions, outputs, tau=tau)
+        names = parse_groups(obs_groups)
+        shape = (ObsView(info.groups, check_groups(info.groups, names, "--teacher-obs-groups")).shape
+                 if names and info.groups else info.obs_shape)
+        t = CallableTeacher(source, shape, info.n_actions, outputs, tau=tau)
     else:
         s = str(source)
         p = Path(s)
@@ -48,6 +54,10 @@ def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = No
             except (SourceError, FileNotFoundError) as e:
                 raise TeacherError(str(e)) from None
             t = AgentTeacher(agent, s, env=meta.get("env"), tau=tau)
+    if obs_groups:
+        if info is None:
+            raise TeacherError("a teacher's observation groups need the environment")
+        t.read_groups(info, obs_groups)
     if info is not None:
         t.check_env(info)
     return t
@@ -107,14 +117,14 @@ class TeacherSet(Teacher):
         return self._route(obs, tid, lambda t, o, k: t.outputs(o, torch.full((len(o),), k)),
                            lambda n: torch.full((n, self.n_actions), MASK))
 
-    def probs(self, obs, task_id=None, tau: float | None = None) -> torch.Tensor:
-        """Rows of a task without a teacher are all zeros (no target)."""
-        p = super().probs(obs, task_id, tau)
+    def distribution(self, obs, task_id=None, tau: float | None = None) -> ActionDistribution:
+        """Rows of a task without a teacher have all-zero probabilities (no target)."""
+        d = super().distribution(obs, task_id, tau)
         if task_id is not None and len(self.teachers) < self.taskset.n_tasks:
             has = torch.zeros(self.taskset.n_tasks, dtype=torch.bool)
             has[list(self.teachers)] = True
-            p = p * has[torch.as_tensor(task_id, dtype=torch.int64)][:, None]
-        return p
+            d = self.dist.from_target(d.target() * has[torch.as_tensor(task_id, dtype=torch.int64)][:, None])
+        return d
 
     def outputs_np(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
         def one(t, o, k):
@@ -124,7 +134,7 @@ class TeacherSet(Teacher):
         return self._route(obs, task_id, one, lambda n: np.full((n, self.n_actions), MASK, np.float32))
 
     def act(self, obs: np.ndarray, task_id: np.ndarray | None = None) -> np.ndarray:
-        return self.outputs_np(obs, task_id).argmax(-1)
+        return self.dist.np_mode(self.outputs_np(obs, task_id))
 
 
 def load_task_teacher(source: Any, taskset, task: int | None, arch: str | None = None, tau: float | None = None,

@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 from distillrl.core import losses as L
+from distillrl.core.distributions import Categorical
 from distillrl.core.terms import LossTerm
+from distillrl.errors import ConfigError
 from distillrl.models.agent import Agent
 
 
@@ -24,6 +26,8 @@ class CodistillTerm(LossTerm):
         self.last: dict[str, float] = {}
 
     def attach(self, trainer) -> None:
+        if trainer.dist is not Categorical:  # the mean of the peers' policies is a Categorical mixture
+            raise ConfigError(f"codistillation averages Categorical policies; this student's is {trainer.dist.name}")
         self.trainer = trainer
         trainer.hp.declare("psi", self.psi0, "≥ 0")
 
@@ -41,8 +45,8 @@ class CodistillTerm(LossTerm):
 
     @torch.no_grad()
     def peer_probs(self, obs: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
-        """Mean of the stale peers' policies, [B, A]."""
-        return torch.stack([torch.softmax(a(obs, task_id).logits, -1) for a in self.peers]).mean(0)
+        """Mean of the stale peers' policies, [B, A] (a mixture of Categorical policies is one)."""
+        return torch.stack([a.distribution(a(obs, task_id).logits).probs for a in self.peers]).mean(0)
 
     def active(self) -> bool:
         return bool(self.peers) and self.trainer.frames >= self.burn_in
@@ -54,15 +58,15 @@ class CodistillTerm(LossTerm):
         obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
         p = self.peer_probs(obs, ro.task_id.reshape(-1))
         ro.extras["p_codistill"] = p.view(T, n, -1)
-        own = ro.logits.reshape(T * n, -1).argmax(-1)
-        self.last = {"codistill/agreement": float((own == p.argmax(-1)).float().mean()),
+        own = self.trainer.dist(ro.logits.reshape(T * n, -1)).mode()
+        self.last = {"codistill/agreement": float((own == self.trainer.dist.from_target(p).mode()).float().mean()),
                      "codistill/staleness": float(self.trainer.updates - self.received_at)}
 
     def __call__(self, out, mb) -> dict[str, torch.Tensor]:
         p = mb.extras.get("p_codistill")
         if p is None:
             return {"loss_codistill": out.logits.sum() * 0.0}
-        return {"loss_codistill": L.cross_entropy(out.logits, p)}
+        return {"loss_codistill": L.cross_entropy(out.logits, p, dist=self.trainer.dist)}
 
     def weights(self, trainer) -> dict[str, float]:
         return {"loss_codistill": trainer.hp["psi"] if self.active() else 0.0}

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from distillrl.core import losses as L
+from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.core.schedules import LambdaSchedule
 from distillrl.core.terms import LossTerm
+from distillrl.errors import ConfigError
 from distillrl.teachers.base import Teacher
 
 if TYPE_CHECKING:  # annotations only: terms sit below the trainers
@@ -30,30 +32,37 @@ class KickstartTerm(LossTerm):
         self.last_lambda = math.nan
         self.hp_name = f"lambda_{index}"
         self._t_state: dict[int, tuple] = {}  # a recurrent teacher's state per actor
+        self.dist: type[ActionDistribution] = Categorical
+        """the student's action distribution (set on attach); the teacher's must be the same"""
 
     def attach(self, trainer: EnvTrainer) -> None:
+        self.dist = trainer.dist
+        if self.teacher.dist is not self.dist:
+            raise ConfigError(f"teacher {self.teacher.name} has a {self.teacher.dist.name} policy, the student a "
+                              f"{self.dist.name} one")
         if "lambda_shared" not in trainer.hp:
             trainer.hp.declare("lambda_shared", 1.0, "≥ 0")
         trainer.hp.declare(self.hp_name, self.weight0, "≥ 0")
 
     def on_rollout(self, ro) -> None:
-        """Label the whole rollout once (one batched teacher forward). A recurrent teacher runs
+        """Label the whole rollout once (one batched teacher forward) with the teacher's
+        distribution as a target tensor (Categorical: probabilities). A recurrent teacher runs
         over it as a sequence, its state carried from the same actor's previous rollout (the
         state is reset wherever an episode starts, so a new or restarted actor needs none)."""
         T, n = ro.shape
         if self.teacher.recurrent:
-            p, self._t_state[ro.source] = self.teacher.probs_seq(ro.obs, ro.task_id, ro.starts,
-                                                                 self._t_state.get(ro.source))
-            ro.extras[f"p_{self.name}"] = p.reshape(T, n, -1)
-            return
-        obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
-        ro.extras[f"p_{self.name}"] = self.teacher.probs(obs, ro.task_id.reshape(-1)).reshape(T, n, -1)
+            d, self._t_state[ro.source] = self.teacher.distribution_seq(ro.obs, ro.task_id, ro.starts,
+                                                                        self._t_state.get(ro.source))
+        else:
+            obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
+            d = self.teacher.distribution(obs, ro.task_id.reshape(-1))
+        ro.extras[f"p_{self.name}"] = d.target().reshape(T, n, -1)
 
     def __call__(self, out, mb) -> dict[str, torch.Tensor]:
         p = mb.extras.get(f"p_{self.name}")
-        if p is None:  # replay learners: label the minibatch
-            p = self.teacher.probs(mb.obs, mb.task_id)
-        ce = L.cross_entropy(out.logits, p, reduction="none")
+        # replay learners: label the minibatch
+        teacher = self.dist.from_target(p) if p is not None else self.teacher.distribution(mb.obs, mb.task_id)
+        ce = L.cross_entropy(out.logits, teacher, reduction="none", dist=self.dist)
         if self.task is not None:
             ce = ce * (mb.task_id == self.task).to(ce.dtype)
         return {f"loss_{self.name}": ce.sum() / ce.shape[0]}
