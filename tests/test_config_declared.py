@@ -224,6 +224,8 @@ def test_the_learner_of_a_saved_config_chooses_the_parser(tmp_path):
     assert k.config_cls() is OfflineDistillConfig
     k, _ = parse_command("distill", ["--offline", "false", "--teacher", "t"])
     assert k.config_cls() is DistillConfig
+    with pytest.raises(ConfigError, match="--ppo.lr is an option of --algo ppo or a2c, not of dqn"):
+        parse_command("train", ["--config", str(tmp_path / "c.yaml"), "--ppo.lr", "0.1"], raising=True)
 
 
 # --------------------------------------------------------------------------- live hyper-parameters

@@ -148,7 +148,7 @@ def parse_command(command: str | Kind, argv: Sequence[str], raising: bool = Fals
     ns, extra = p.parse_known_args(list(argv))
     if extra:
         cls = k.config_cls()
-        learner = getattr(ns, "algo", None) or getattr(cls(), "algo", None)
+        learner = _learner(cls, algo)
         foreign = foreign_options(cls, learner) if learner else {}
         for a in extra:
             name = a.split("=", 1)[0]
@@ -169,9 +169,6 @@ def command_parser(k: Kind, raising: bool = False, algo: str | None = None) -> a
             raise ConfigError(f"distillrl {k.name}: {message}")
 
     cls = k.config_cls()
-    choices = typing.get_args(hints(cls).get("algo"))
-    if choices and algo not in choices:
-        algo = cls().algo
     p = (Raising if raising else OneLineParser)(prog=f"distillrl {k.name}", description=cls.__doc__)
     p.add_argument("--config", help="YAML file with config keys (flags override it)")
     p.add_argument("--run-dir", help="run directory (default: runs/<command>-<env>-s<seed>-<time>)")
@@ -183,8 +180,17 @@ def command_parser(k: Kind, raising: bool = False, algo: str | None = None) -> a
         p.add_argument("--offline", nargs="?", const="true", default=argparse.SUPPRESS, metavar="BOOL",
                        help="distil Decision-Transformer teachers from their datasets instead (their options: "
                             "distill --offline --help)")
-    add_dataclass_args(p, cls, algo=algo if choices else None)
+    add_dataclass_args(p, cls, algo=_learner(cls, algo))
     return p
+
+
+def _learner(cls: type, algo: str | None) -> str | None:
+    """The learner a parser of ``cls`` is built for: ``algo`` if it is one of the config's, else its
+    default (None for a config without learners)."""
+    choices = typing.get_args(hints(cls).get("algo"))
+    if not choices:
+        return None
+    return algo if algo in choices else cls().algo
 
 
 def build_config(k: Kind, data: dict | None = None, ns: Any = None, run_dir: Path | None = None,
