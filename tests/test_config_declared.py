@@ -344,3 +344,24 @@ def test_an_old_dqn_pbt_experiment_that_tuned_tau_resolves(no_trainers):
 
     new, _ = explore({"target_tau": 0.5}, cfg.priors, np.random.default_rng(0))
     assert set(new) == {"target_tau"}
+
+
+@pytest.mark.parametrize("run", ["train-ppo", "train-dqn", "kickstart", "distill"])
+def test_every_pre_restructure_run_directory_loads_its_config_and_continues(run, tmp_path):
+    """The configs written before the restructure (docstring era, DQN's ``tau``) load through the
+    declared configuration, and the run's checkpoint restores into the trainer they build."""
+    from distillrl.runs.kinds import build_config, command_kind
+    from distillrl.runs.rundir import restore
+
+    d = tmp_path / run
+    shutil.copytree(FIXTURES / run, d)
+    k, _ = command_kind(run.split("-")[0], ["--resume", "--run-dir", str(d)])
+    cfg = build_config(k, run_dir=d, resume=True)
+    tr = k.factory(cfg)
+    try:
+        assert restore(tr, d) and tr.frames > 0
+        frames = tr.frames
+        tr.advance(tr.log_every)
+        assert tr.frames > frames
+    finally:
+        tr.close()
