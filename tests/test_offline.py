@@ -1,8 +1,10 @@
 """Minari datasets from our teachers: written and read back with Minari's own loader."""
 
 import json
+import re
 
 import numpy as np
+
 import pytest
 
 from distillrl.envs.make import make_env_fn
@@ -54,11 +56,31 @@ def test_minari_loads_it_by_itself(tmp_path, monkeypatch):
     assert ep.observations.shape == (501, 4) and ep.rewards.sum() == 500.0  # the zoo's CartPole teacher
 
 
+@pytest.mark.parametrize("bad, says", [
+    ("distillrl/breakout-eps0.1-v0", "contains '.'"),  # the namespace is fine: the '.' is the problem
+    ("breakout", "must end in -v<version>"),
+    ("a/breakout-v0", "namespace 'a' must have at least two characters"),
+    ("ns/-v0", "name before -v<version> is empty"),
+])
+def test_dataset_ids_are_minaris_with_the_exact_problem_named(bad, says):
+    from minari.dataset.minari_dataset import parse_dataset_id
+
+    from distillrl.datasets.writer import check_dataset_id
+
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        check_dataset_id(bad)
+    with pytest.raises((ValueError, TypeError)):  # Minari refuses it too (with a TypeError when -v is missing)
+        parse_dataset_id(bad)
+    for good in ("distillrl/breakout-eps0_1-v0", "breakout-v3", "ab/cd/e-v0"):
+        check_dataset_id(good)
+        parse_dataset_id(good)
+
+
 def test_dataset_bad_inputs(tmp_path, cli):
     with pytest.raises(ConfigError, match="--epsilon"):
         write_dataset("cartpole", None, 1, "distillrl/x-v0", tmp_path, epsilon=1.5)
-    with pytest.raises(ConfigError, match="look like"):
-        write_dataset("cartpole", None, 1, "bad id", tmp_path)
+    with pytest.raises(ConfigError, match="contains ' '"):
+        write_dataset("cartpole", None, 1, "bad id-v0", tmp_path)
     write_dataset("cartpole", None, 1, "distillrl/x-v0", tmp_path)
     with pytest.raises(ConfigError, match="already exists"):
         write_dataset("cartpole", None, 1, "distillrl/x-v0", tmp_path)

@@ -12,6 +12,7 @@ info dict, so the learner sees close to the raw env speed.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from dataclasses import dataclass
@@ -181,10 +182,27 @@ def gym_id(spec: str) -> str:
         return f"MinAtar/{MINATAR_GAMES[name]}-v1"
     if family == "ale" and "/" not in name:
         name = "ALE/" + "".join(p.capitalize() for p in name.split("_")) + "-v5"
+    if ":" in name:  # Gymnasium's module:id — importing the module registers the id
+        import_env_module(name, spec)
+        if name.split(":", 1)[1] not in gym.registry:
+            raise EnvError(f"unknown environment {spec!r}: importing {name.split(':', 1)[0]!r} did not register "
+                           f"{name.split(':', 1)[1]!r}")
+        return name  # gym.make imports the module itself, in every process (Ray workers included)
     if name not in gym.registry:
         raise EnvError(f"unknown environment {spec!r} (no Gymnasium id {name!r}); "
                        f"run `distillrl envs --family {family}` to list valid ids")
     return name
+
+
+def import_env_module(name: str, spec: str) -> None:
+    """Import the module of a ``module:id`` name (Gymnasium's syntax: the import registers the id)."""
+    module, sep, env_id = name.partition(":")
+    if not module or not env_id or ":" in env_id:
+        raise EnvError(f"environment {spec!r}: expected module:id (e.g. gym:mypkg.envs:MyEnv-v0)")
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise EnvError(f"environment {spec!r}: cannot import module {module!r} ({e}); is it on PYTHONPATH?") from None
 
 
 def list_envs(family: str | None = None) -> list[str]:
