@@ -66,3 +66,13 @@ def test_bad_module_envs_are_one_line_errors(cli, tmp_path, user_env, spec, says
     p = cli("train", "--env", spec, "--steps", "64", "--run-dir", tmp_path / "r")
     assert p.returncode == 2 and says in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_envs_lists_task_sets_options_and_the_module_form(cli):
+    p = cli("envs", "--family", "minatar")
+    assert p.returncode == 0
+    out = p.stdout
+    for s in ("minatar:breakout", "minatar:all", "?keep=", "?view=", "gym:MODULE:ID"):
+        assert s in out, s
+    ids = cli("envs", "--family", "minatar", "--ids-only").stdout.split()
+    assert ids == ["minatar:asterix", "minatar:breakout", "minatar:freeway", "minatar:seaquest", "minatar:space_invaders"]

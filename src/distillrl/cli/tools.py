@@ -215,14 +215,31 @@ def cmd_zoo(argv: list[str]) -> int:
 
 
 def cmd_envs(argv: list[str]) -> int:
-    p = OneLineParser(prog="distillrl envs", description="List valid environment ids.")
+    p = OneLineParser(prog="distillrl envs", description="List valid environment ids, then the task sets, the "
+                      "options an id takes and the form of a user's own environment.")
     p.add_argument("--family", choices=["gym", "minatar", "minigrid", "ale"])
+    p.add_argument("--ids-only", action="store_true", help="only the ids, one per line")
     ns = p.parse_args(argv)
     from distillrl.envs.make import list_envs
 
     for e in list_envs(ns.family):
         print(e)
+    if not ns.ids_only:
+        print("\n".join(ENV_FORMS))
     return 0
+
+
+ENV_FORMS = [
+    "",
+    "# task sets (one student for several tasks; the task id is the position)",
+    "minatar:all              the five MinAtar games",
+    "ENV,ENV,...              any ids joined by commas (e.g. minatar:breakout,minatar:asterix)",
+    "# options, appended to an id",
+    "?keep=I+J                vector observations: keep only these entries (gym:CartPole-v1?keep=0+2)",
+    "?view=full|agent         MiniGrid: the whole grid (default) or the agent's 7x7 view",
+    "# your own environment (Gymnasium's module:id; importing the module registers the id)",
+    "gym:MODULE:ID            e.g. gym:mypkg.envs:MyEnv-v0 (MODULE must be importable: PYTHONPATH)",
+]
 
 
 def cmd_demo(argv: list[str]) -> int:
