@@ -267,6 +267,10 @@ def test_pbt_lists_live_hyperparameters_without_building_a_trainer(no_trainers):
     assert "unknown hyper-parameter 'clip_coef' for a train trainer" in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="hyper-parameter gamma must be"):  # a prior outside the domain
         resolve(exp("train", {}, {"gamma": (0.9, 1.5)}))
+    from distillrl.errors import EnvError
+
+    with pytest.raises(EnvError):  # an unknown environment, before anything runs
+        resolve(exp("train", {"env": "minatar:pong"}, {"lr": (1e-4, 1e-3)}))
 
 
 @pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn", "pqn"])

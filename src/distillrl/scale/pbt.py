@@ -49,6 +49,7 @@ import numpy as np
 
 from distillrl.config import to_dict
 from distillrl.core.hparams import canonical
+from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError, RunDirError
 from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
 from distillrl.scale.pbt_member import member_dir, member_trainable
@@ -88,6 +89,8 @@ def resolve(cfg: PBTConfig) -> tuple[Any, dict[str, float | None]]:
     if cfg.command == "distill" and getattr(base, "source", "") == "teacher":
         raise ConfigError("a population is ranked by the returns of the policy that acts; with source: teacher "
                           "that is the teacher, not the student — use source: student, dagger or eer")
+    if base.env:  # an unknown environment fails here too (cheap: no environment is made)
+        gym_id(base.env)
     assert k.live is not None
     live = k.live(base)
     cfg.priors = {canonical(n, live): p for n, p in cfg.priors.items()}
