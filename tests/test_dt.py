@@ -229,7 +229,8 @@ def test_tiny_offline_run_through_the_cli(two_tasks, tmp_path, cli):
     assert e["kind"] == "dt" and e["episodes"] == 2 and e["target_return"] == s1["target_return"]
     e = cli("eval", tmp_path / "s", "--episodes", "1", "--target-return", "5", "--json", check=True)
     e = json.loads(e.stdout.strip().splitlines()[-1])
-    assert set(e["tasks"]) == {"breakout", "asterix"} and e["tasks"]["asterix"]["target_return"] == 5.0
+    per = {t["name"]: t for t in e["per_task"]}
+    assert set(per) == {"breakout", "asterix"} and per["asterix"]["target_return"] == 5.0
     # bad pairings are one-line errors
     e = cli("eval", tmp_path / "t1", "--env", "minatar:asterix", "--episodes", "1")
     assert e.returncode == 2 and "trained on minatar:breakout" in e.stderr

@@ -1,6 +1,10 @@
-"""Evaluation: returns over a fixed list of episode seeds, so two policies can be compared on
-exactly the same episodes. Episode ``i`` is played from ``reset(seed=seed + i)``; results are
-ordered by episode index (not by completion order, which would favour short episodes).
+"""The evaluation engine: the one loop that plays a policy in environments for evaluation.
+
+Returns come from a fixed list of episode seeds, so two policies can be compared on exactly the
+same episodes. Episode ``i`` is played from ``reset(seed=seed + i)``; results are ordered by
+episode index (not by completion order, which would favour short episodes). Every evaluation
+in distillrl comes through here (:func:`acting.evaluation.evaluate_agent` builds the policy for
+any agent source and kind); this module knows environments and action selection only.
 """
 
 from __future__ import annotations
@@ -9,27 +13,45 @@ from collections.abc import Callable
 
 import numpy as np
 
-from distillrl.core.distributions import Categorical
-from distillrl.envs.make import make_env_fn
+from distillrl.core.distributions import ActionDistribution, Categorical
+from distillrl.envs.make import make_env_fn, split_specs
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
-"""obs [N, *obs_shape] → logits or probabilities [N, A] (NumPy). A recurrent policy has
-``recurrent = True``, is called as ``policy(obs, slots)`` (the env slots the rows come from) and
-has ``reset(mask)`` over all slots; its state is reset at every episode's start."""
+"""obs [N, *obs_shape] → logits [N, A] (NumPy).
+
+A *stateful* policy (an LSTM agent, a Decision Transformer reading its context window) has
+``recurrent = True`` and per-slot state: it is called as ``policy(obs, slots)`` (the env slots the
+rows come from), ``reset(mask)`` clears the slots in ``mask`` (all of them before the first step,
+one slot whenever a new episode starts in it), and, if it has one, ``observe(slots, actions,
+rewards)`` is told after every step what each slot did and got."""
+
+
+def select_actions(params: np.ndarray, greedy: bool, rng: np.random.Generator,
+                   dist: type[ActionDistribution] = Categorical) -> np.ndarray:
+    """The mode (``greedy``), or one draw per row with ``rng``, of the action distribution
+    ``dist`` the policy's outputs parameterise (:class:`Categorical`: argmax, or a draw from
+    softmax(logits) per row)."""
+    if greedy:
+        return dist.np_mode(params)
+    if dist is Categorical:
+        p = Categorical.np_probs(params)
+        return np.array([rng.choice(p.shape[-1], p=row) for row in p])
+    return dist.np_sample(params, rng)
 
 
 def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, greedy: bool = True,
-             num_envs: int = 8, max_episode_steps: int | None = None, rng_seed: int | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+             num_envs: int = 8, max_episode_steps: int | None = None, rng_seed: int | None = None,
+             on_batch: Callable[[np.ndarray], None] | None = None,
+             dist: type[ActionDistribution] = Categorical) -> tuple[np.ndarray, np.ndarray]:
     """Play ``episodes`` episodes; return ``(returns [episodes], lengths [episodes])``.
 
-    ``greedy`` takes argmax actions; otherwise actions are sampled from softmax(logits)
-    (pass logits) with a NumPy generator seeded by ``rng_seed`` (default: ``seed``).
+    ``greedy`` takes argmax actions; otherwise actions are sampled from softmax(logits) with a
+    NumPy generator seeded by ``rng_seed`` (default: ``seed``); ``dist`` is the action
+    distribution the outputs parameterise. ``num_envs`` episodes are played side by side.
+    ``on_batch`` sees every batch of observations the policy is asked about.
     """
     if episodes <= 0:
         return np.zeros(0), np.zeros(0)
-    from distillrl.envs.make import split_specs
-
     k = max(1, min(num_envs, episodes))
     n_tasks = len(split_specs(spec))
     if n_tasks > 1:  # slot i plays task i mod n_tasks
@@ -41,8 +63,9 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
     next_ep = 0
     slot_ep = [-1] * k
     obs = [None] * k
-    recurrent = getattr(policy, "recurrent", False)
-    if recurrent:
+    stateful = getattr(policy, "recurrent", False)
+    observe = getattr(policy, "observe", None) if stateful else None
+    if stateful:
         policy.reset(np.ones(k, bool))
     for i, env in enumerate(envs):
         if next_ep < episodes:
@@ -53,27 +76,34 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
         while any(e >= 0 for e in slot_ep):
             active = [i for i in range(k) if slot_ep[i] >= 0]
             batch = np.stack([obs[i] for i in active])
-            out = np.asarray(policy(batch, np.asarray(active)) if recurrent else policy(batch))
-            if greedy:
-                acts = Categorical.np_mode(out)
-            else:
-                p = Categorical.np_probs(out)
-                acts = np.array([rng.choice(p.shape[-1], p=row) for row in p])
+            if on_batch is not None:
+                on_batch(batch)
+            out = np.asarray(policy(batch, np.asarray(active)) if stateful else policy(batch))
+            acts = select_actions(out, greedy, rng, dist)
+            rewards = np.zeros(len(active))
+            done = []
             for j, i in enumerate(active):
                 o, r, te, tr, _ = envs[i].step(int(acts[j]))
                 ep = slot_ep[i]
                 returns[ep] += r
                 lengths[ep] += 1
-                if te or tr:
-                    if next_ep < episodes:
-                        o, _ = envs[i].reset(seed=seed + next_ep)
-                        slot_ep[i] = next_ep
-                        next_ep += 1
-                        if recurrent:
-                            policy.reset(np.arange(k) == i)
-                    else:
-                        slot_ep[i] = -1
+                rewards[j] = r
                 obs[i] = o
+                if te or tr:
+                    done.append(i)
+            if observe is not None:
+                observe(np.asarray(active), acts, rewards)
+            fresh = np.zeros(k, bool)
+            for i in done:  # in slot order: the same episode ↔ slot assignment whatever the policy
+                if next_ep < episodes:
+                    obs[i], _ = envs[i].reset(seed=seed + next_ep)
+                    slot_ep[i] = next_ep
+                    next_ep += 1
+                    fresh[i] = True
+                else:
+                    slot_ep[i] = -1
+            if stateful and fresh.any():
+                policy.reset(fresh)
     finally:
         for env in envs:
             env.close()

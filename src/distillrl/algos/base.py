@@ -68,7 +68,8 @@ class RunConfig:
     threads: int = K.threads(1, "torch CPU threads (1 is fastest for small nets and keeps runs bit-reproducible)")
     max_episode_steps: int | None = K.max_episode_steps()
     checkpoint_every: int = K.checkpoint_every(50_000)
-    eval_episodes: int = K.eval_episodes(10, "greedy evaluation episodes at the end of training (0: none)")
+    eval_episodes: int = K.eval_episodes(10, "evaluation episodes at the end of training, greedy and sampled; the "
+                                             "summary's score follows the env family's convention (0: none)")
     acting: Backend = knob("auto", help="acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch")
     obs_groups: str = knob("", help="observation groups the student reads, comma-separated (e.g. a,b), for "
                                     "environments whose observations are a Dict of named groups (default: every "

@@ -103,7 +103,8 @@ class DTConfig(OfflineOptions):
                                                  "or a+b), e.g. distillrl/breakout-expert-v0")
     target_return: float | None = knob(None, "(-inf, inf)", "return the evaluation conditions on (default: the best "
                                                             "episode return in the data)")
-    sample: bool = knob(False, help="evaluation samples actions from the policy (default: greedy)")
+    sample: bool = knob(False, help="the summary's dt_return is the sampled evaluation (default: the greedy one; both "
+                                    "are run, and the score follows the env family's convention)")
     compare_teacher: bool = knob(True, help="also evaluate the policy teacher that recorded the (first) dataset, on "
                                             "the same episode seeds")
 

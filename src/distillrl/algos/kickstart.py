@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from distillrl.acting.sampled import sampled_score
+from distillrl.acting.evaluation import evaluate_agent
 from distillrl.algos import ALGORITHMS, check_learner
 from distillrl.algos.base import EnvTrainer, RunConfig
 from distillrl.algos.impala import ActorOptions, ImpalaConfig
@@ -181,10 +181,10 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
                                   "to a task (TASK=SOURCE or --teacher-task)")
             env, seed, n = task_spec(cfg.env, task), 20_000 + cfg.seed, cfg.score_episodes
             n_act = ts.infos[task if task is not None else 0].n_actions
-            g_t = cfg.g_teacher if cfg.g_teacher is not None else sampled_score(
-                lambda o, t=t: t.probs(o).numpy(), env, n, seed, n_act, cfg.max_episode_steps)
-            g_r = cfg.g_random if cfg.g_random is not None else sampled_score(
-                lambda o: np.full((len(o), n_act), 1.0 / n_act), env, n, seed, n_act, cfg.max_episode_steps)
+            g_t = cfg.g_teacher if cfg.g_teacher is not None else evaluate_agent(
+                t, env, n, seed, "sampled", max_episode_steps=cfg.max_episode_steps).mean
+            g_r = cfg.g_random if cfg.g_random is not None else evaluate_agent(  # the uniform policy
+                lambda o: np.zeros((len(o), n_act)), env, n, seed, "sampled", max_episode_steps=cfg.max_episode_steps).mean
         tr.add_loss(KickstartTerm(view, cfg.make_schedule(g_t, g_r), i, task, w, score_window=cfg.score_episodes))
         loaded.append(t)
         tasks.append(task)

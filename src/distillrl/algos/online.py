@@ -4,7 +4,8 @@ keep its best-scoring checkpoint so far and continually distil it into a student
 :class:`OnlineDistill` drives two ordinary trainers in one process — the teacher's own
 trainer (PPO, A2C or DQN from ``distillrl train``) and a :class:`distill.DistillTrainer`
 whose teacher is a frozen copy of the best teacher so far. Every ``online.eval_every`` teacher
-frames the teacher is evaluated greedily on a fixed list of episodes; when it beats the best
+frames the teacher is evaluated on a fixed list of episodes (in its env family's convention
+mode, :mod:`acting.protocols`: greedy on MinAtar, sampled on MiniGrid); when it beats the best
 score so far, its weights are copied into the frozen copy (the student's teacher changes only
 then, never to a worse checkpoint). The student learns continually: ``online.student_ratio``
 of its own frames per teacher frame, from the first evaluation on. The student is evaluated
@@ -28,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from distillrl.acting.evaluate import evaluate, summarize
+from distillrl.acting.evaluation import evaluate_agent, evaluate_modes, score_fields
 from distillrl.algos.base import ALGORITHMS
 from distillrl.algos.distill import DistillTrainer
 from distillrl.algos.distill_config import DistillConfig, LossName
@@ -47,7 +48,8 @@ class OnlineOptions:
 
     eval_every: int = knob(50_000, "≥ 1", "teacher frames between evaluations of teacher and student (the best "
                                           "checkpoint is chosen at these points)")
-    eval_episodes: int = knob(10, "≥ 1", "greedy episodes per evaluation (the same episode seeds every time, for both)")
+    eval_episodes: int = knob(10, "≥ 1", "episodes per evaluation, in the env family's convention mode (the same "
+                                         "episode seeds every time, for both)")
     student_ratio: float = knob(1.0, "> 0", "student environment frames per teacher frame")
     student_size: float | None = K.student_size(None, "student acting parameters as a fraction of the teacher's, at "
                                                       "most (default: the teacher's own network)")
@@ -136,14 +138,14 @@ class OnlineDistill:
         self.student.reseed([*entropy, 1])
 
     # ---- the loop
-    def _returns(self, policy, episodes: int, seed: int) -> np.ndarray:
-        """Greedy returns of a (single-task) acting policy on episodes ``seed``, ``seed + 1``, ..."""
-        rets, _ = evaluate(lambda x: policy(x, np.zeros(len(x), np.int64))[0], self.cfg.env, episodes, seed=seed,
-                           max_episode_steps=self.cfg.max_episode_steps)
-        return rets
+    def _evaluate(self, agent, episodes: int, seed: int):
+        """``agent`` (a trainer or the best-so-far teacher) in the env family's convention mode on
+        episodes ``seed``, ``seed + 1``, ... (:func:`acting.evaluation.evaluate_agent`)."""
+        return evaluate_agent(agent, self.cfg.env, episodes, seed, None, max_episode_steps=self.cfg.max_episode_steps)
 
-    def _evaluate(self, policy) -> float:
-        return float(self._returns(policy, self.o.eval_episodes, 50_000 + self.cfg.seed).mean())
+    def _score(self, agent) -> float:
+        """The mean return on the fixed evaluation episodes (how checkpoints are compared)."""
+        return self._evaluate(agent, self.o.eval_episodes, 50_000 + self.cfg.seed).mean
 
     def advance(self, frames: int) -> list[dict]:
         """Train the teacher ``frames`` more frames (whole iterations), stopping at every
@@ -174,11 +176,11 @@ class OnlineDistill:
                                  "online/distill_loss": last.get("losses/distill_loss", math.nan),
                                  "online/agreement": last.get("distill/agreement", math.nan)})
         if self.teacher.frames >= self.next_eval:
-            score = self._evaluate(self.teacher.policy)
+            score = self._score(self.teacher)
             if score > self.best_score:
                 self.best_score, self.best_frames = score, self.teacher.frames
                 self._set_best(self.teacher.agent.state_dict())
-            student = self._evaluate(self.student.policy) if self.student.frames > 0 else math.nan
+            student = self._score(self.student) if self.student.frames > 0 else math.nan
             rows[-1].update({"online/teacher_eval": score, "online/best_eval": self.best_score,
                              "online/best_frames": self.best_frames, "online/student_eval": student,
                              "online/student_frames": self.student.frames})
@@ -211,16 +213,21 @@ class OnlineDistill:
 
     # ---- the end of a run
     def finish(self) -> dict:
-        """Final evaluation of the last teacher, the best checkpoint and the student (same episodes)."""
+        """Final evaluation of the last teacher (both modes: the run's score), the best checkpoint
+        and the student (the score's mode), on the same episodes."""
         n, seed = self.cfg.eval_episodes, 10_000 + self.cfg.seed
         out: dict = {"online_best_eval": self.best_score, "online_best_frames": self.best_frames,
                      "student_frames": self.student.frames, "student_params": self.student.n_params}
         if n > 0:
-            for name, pol in (("teacher", self.teacher.policy), ("best", self.best_teacher.fast),
-                              ("student", self.student.policy)):
-                s = summarize(self._returns(pol, n, seed))
-                out[f"{name}_return"] = s["mean_return"]
-                out[f"{name}_std"] = s["std_return"]
+            env, cap = self.cfg.env, self.cfg.max_episode_steps
+            res = evaluate_modes(self.teacher, env, n, seed, max_episode_steps=cap)
+            fields = score_fields(res, env)
+            out.update(fields)
+            mode = fields["score_mode"]
+            for name, agent in (("teacher", None), ("best", self.best_teacher), ("student", self.student)):
+                r = res[mode] if agent is None else evaluate_agent(agent, env, n, seed, mode, max_episode_steps=cap)
+                out[f"{name}_return"] = r.mean
+                out[f"{name}_std"] = float(np.std(r.returns))
             out["mean_return"] = out["teacher_return"]
             out["score_ratio"] = out["student_return"] / out["best_return"] if out["best_return"] else math.nan
         return out

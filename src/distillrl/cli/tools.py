@@ -48,35 +48,35 @@ def cmd_report(argv: list[str]) -> int:
 
 def cmd_eval(argv: list[str]) -> int:
     p = OneLineParser(prog="distillrl eval",
-                      description="Evaluate an agent from any source (greedy by default): zoo name, run directory, "
-                                  "checkpoint, SB3 .zip, or a state dict with --teacher-arch.")
+                      description="Evaluate an agent from any source (zoo name, run directory, checkpoint, SB3 .zip, "
+                                  "a state dict with --teacher-arch, a Decision Transformer) greedily and sampled, on "
+                                  "the same episodes. The score follows the env family's convention: MiniGrid the "
+                                  "sampled success rate; MinAtar, Atari and classic control the greedy return.")
     p.add_argument("source", help="zoo name, run directory, checkpoint file, SB3 .zip or state dict")
     p.add_argument("--env", help="environment (default: the one it was trained on, when recorded)")
     p.add_argument("--teacher-arch", "--arch", dest="arch", default=None,
                    help="architecture of a state-dict agent: cleanrl-ppo, cleanrl-dqn, cleanrl-ppo-atari, cleanrl-dqn-atari")
-    p.add_argument("--tau", type=float, default=None, help="temperature for Q-agents when --stochastic (> 0)")
-    p.add_argument("--episodes", type=int, default=30, help="evaluation episodes [≥ 1; default: 30]")
+    p.add_argument("--tau", type=float, default=None,
+                   help="temperature of sampled actions, softmax(outputs/τ) (> 0; default: 1 for policies, the "
+                        "agent's own for Q-agents)")
+    p.add_argument("--episodes", type=int, default=30, help="evaluation episodes per mode (and task) [≥ 1; default: 30]")
     p.add_argument("--seed", type=int, default=0, help="episode i uses reset seed SEED+i [≥ 0; default: 0]")
-    p.add_argument("--stochastic", action="store_true", help="sample actions instead of argmax")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--greedy", action="store_true", help="greedy (argmax) actions only")
+    only.add_argument("--stochastic", "--sampled", dest="stochastic", action="store_true",
+                      help="sampled actions only")
     p.add_argument("--max-episode-steps", type=int, default=None, help="cap episode length [≥ 1]")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads [≥ 1; default: 1]")
     p.add_argument("--target-return", type=float, default=None,
                    help="Decision Transformers: the return to condition on (default: the one it was trained for)")
     common_flags(p)
     ns = p.parse_args(argv)
-    import time
-
-    import numpy as np
-
-    from distillrl.acting.evaluate import evaluate, summarize
-    from distillrl.acting.policies import success, teacher_fn
+    from distillrl.acting.evaluation import evaluate_modes, score_fields
+    from distillrl.acting.protocols import MODES, convention
     from distillrl.config import Domain
-    from distillrl.envs.make import env_info, split_specs
     from distillrl.errors import DistillRLError
     from distillrl.runs.kinds import set_threads
     from distillrl.runs.rundir import emit
-    from distillrl.teachers.dt import is_dt_source
-    from distillrl.teachers.load import load_teacher
 
     try:
         for flag, val, dom in (("--episodes", ns.episodes, "≥ 1"), ("--seed", ns.seed, "≥ 0"),
@@ -85,48 +85,44 @@ def cmd_eval(argv: list[str]) -> int:
             if val is not None:
                 Domain.parse(dom).check(val, flag)
         set_threads(ns.threads)
+        agent, env, ts, kind, targets = _eval_source(ns)
     except DistillRLError as e:
         die("distillrl eval", str(e))
-    if is_dt_source(ns.source):
-        return _eval_dt(ns)
-    try:
-        agent = load_teacher(ns.source, None, ns.arch, ns.tau)
-        env = ns.env or agent.env
-        if not env:
-            raise ConfigError(f"{ns.source} does not record its environment: pass --env")
-        if len(split_specs(env)) > 1:  # a multi-task agent: every task on its own
-            return _eval_tasks(agent, env, ns)
-        agent.check_env(env_info(env))
-    except DistillRLError as e:
-        die("distillrl eval", str(e))
-    fn = teacher_fn(agent)
-    if ns.stochastic and not agent.recurrent:  # sample from the agent's policy (softmax(q/τ) for a Q-agent)
-        fn = lambda o: np.log(np.clip(agent.probs(o).numpy(), 1e-12, None))  # noqa: E731
-    t0 = time.perf_counter()
-    rets, lens = evaluate(fn, env, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
-                          max_episode_steps=ns.max_episode_steps)
-    wall = time.perf_counter() - t0
-    summary = {"source": ns.source, "env": env, "kind": agent.kind, **summarize(rets), **success(env, rets),
-               "steps": int(lens.sum()),
-               "sps": float(lens.sum() / max(wall, 1e-9)), "greedy": not ns.stochastic}
-    emit(summary, ns.json)
+    modes = ("greedy",) if ns.greedy else ("sampled",) if ns.stochastic else MODES
+    res = evaluate_modes(agent, env, ns.episodes, ns.seed, modes, taskset=ts, target_return=targets,
+                         max_episode_steps=ns.max_episode_steps)
+    steps = sum(r.steps for r in res.values())
+    wall = sum(r.wall_s for r in res.values())
+    fields = score_fields(res, env)
+    summary = {"source": ns.source, "env": env, "kind": kind, **fields, "greedy": fields["score_mode"] == "greedy",
+               "modes": {m: r.summary() for m, r in res.items()}, "convention": convention(env).mode,
+               "steps": int(steps), "sps": float(steps / max(wall, 1e-9))}
+    first = next(iter(res.values()))
+    if first.per_task:
+        summary["per_task"] = [
+            {"task": r.env, "name": name, **score_fields({m: x.per_task[name] for m, x in res.items()}, r.env),
+             **({"target_return": r.target_return} if r.target_return is not None else {})}
+            for name, r in first.per_task.items()]
+    elif first.target_return is not None:
+        summary["target_return"] = first.target_return
+    if ns.json:
+        emit(summary, True)
+    else:
+        _print_eval(summary)
     return 0
 
 
-def _eval_dt(ns) -> int:
-    """``distillrl eval`` of a Decision Transformer (a teacher or a multi-task student): each task
-    conditioned on its target return. ``ns`` is :func:`cmd_eval`'s, its numbers already checked."""
+def _eval_source(ns):
+    """``distillrl eval``'s agent, loaded and checked against its env: (agent, env, task set or
+    None, kind, the target returns of a Decision Transformer or None)."""
     import numpy as np
 
-    from distillrl.acting.evaluate import summarize
-    from distillrl.acting.sequence import rollout
-    from distillrl.envs.make import spec_options, split_specs
-    from distillrl.envs.tasks import TaskSet, task_name
-    from distillrl.errors import DistillRLError
-    from distillrl.runs.rundir import emit
-    from distillrl.teachers.dt import load_dt
+    from distillrl.envs.make import env_info, spec_options, split_specs
+    from distillrl.envs.tasks import TaskSet
+    from distillrl.teachers.dt import is_dt_source, load_dt
+    from distillrl.teachers.load import load_teacher
 
-    try:
+    if is_dt_source(ns.source):  # a teacher or a multi-task student: each task on its target return
         t = load_dt(ns.source)
         env = ns.env or t.env
         if not env:
@@ -140,43 +136,56 @@ def _eval_dt(ns) -> int:
         targets = [ns.target_return] * ts.n_tasks if ns.target_return is not None else t.target_returns
         if targets is None or None in targets:
             raise ConfigError(f"{ns.source} does not record its target return: pass --target-return")
-    except DistillRLError as e:
-        die("distillrl eval", str(e))
-    per = {}
-    for k in range(ts.n_tasks):
-        r = np.asarray(rollout(t.model, ts, k, targets[k], ns.episodes, ns.seed, ns.max_episode_steps, ns.stochastic))
-        per[task_name(ts.specs[k])] = {**summarize(r), "target_return": targets[k]}
-    summary = {"source": ns.source, "env": env, "kind": "dt", "greedy": not ns.stochastic}
-    if ts.n_tasks == 1:
-        summary.update(next(iter(per.values())))
-    else:
-        summary["tasks"] = per
-    emit(summary, ns.json)
-    return 0
+        return t, env, ts, "dt", targets
+    agent = load_teacher(ns.source, None, ns.arch, ns.tau)
+    env = ns.env or agent.env
+    if not env:
+        raise ConfigError(f"{ns.source} does not record its environment: pass --env")
+    if len(split_specs(env)) > 1:  # a multi-task agent: every task on its own
+        net = getattr(getattr(agent, "agent", None), "cfg", None)
+        ts = TaskSet.build(env, net.task_actions if net is not None else "heads")
+        agent.check_env(ts.info)
+        return agent, env, ts, agent.kind, None
+    agent.check_env(env_info(env))
+    return agent, env, None, agent.kind, None
 
 
-def _eval_tasks(agent, env: str, ns) -> int:
-    """``distillrl eval`` of a task-set agent: each task greedily (or sampled) on its own episodes."""
-    import numpy as np
-    import torch
+def _print_eval(s: dict) -> None:
+    """``distillrl eval``'s table: one row per mode (and task), the score's row marked."""
+    from rich.console import Console
+    from rich.table import Table
 
-    from distillrl.acting.evaluate import evaluate, summarize
-    from distillrl.envs.tasks import TaskSet
-    from distillrl.runs.rundir import emit
+    rows = s.get("per_task") or [s]
+    success = any(f"{m}_success_rate" in r for r in rows for m in s["modes"])
+    t = Table(title=f"{s['source']} on {s['env']} ({s['kind']}, {s['modes'][next(iter(s['modes']))]['episodes']} "
+                    "episodes per mode)")
+    if "per_task" in s:
+        t.add_column("task")
+    for col in ("mode", "mean return ± std" if "per_task" not in s else "mean return", *(("success rate",) if success else ()),
+                "score"):
+        t.add_column(col)
+    for r in rows:
+        for m in s["modes"]:
+            ret = f"{r[f'{m}_return']:.4g}"
+            if "per_task" not in s:
+                ret += f" ± {s['modes'][m]['std_return']:.3g}"
+            cells = ([r["name"]] if "per_task" in s else []) + [m, ret]
+            if success:
+                sr = r.get(f"{m}_success_rate")
+                cells.append(f"{100 * sr:.0f}%" if sr is not None else "-")
+            cells.append(_score_text(r) if m == r["score_mode"] else "")
+            t.add_row(*cells)
+    Console().print(t)
+    what = "success rate" if s.get("success_rate") is not None and s["score"] == s["success_rate"] else "mean return"
+    print(f"score: {_score_text(s)} ({s['score_mode']} {what}; the convention for this env is {s['convention']}), "
+          f"{s['steps']:,} steps at {s['sps']:,.0f}/s")
 
-    net = getattr(getattr(agent, "agent", None), "cfg", None)
-    ts = TaskSet.build(env, net.task_actions if net is not None else "heads")
-    agent.check_env(ts.info)
-    fn = (lambda x, t: agent.outputs(x, torch.from_numpy(t)).numpy()) if not ns.stochastic else \
-        (lambda x, t: np.log(np.clip(agent.probs(x, torch.from_numpy(t)).numpy(), 1e-12, None)))
-    per = []
-    for k, spec in enumerate(ts.specs):
-        rets, _ = evaluate(ts.policy_for_task(fn, k), spec, ns.episodes, seed=ns.seed, greedy=not ns.stochastic,
-                           max_episode_steps=ns.max_episode_steps)
-        per.append({"task": spec, "name": ts.names[k], **summarize(rets)})
-    emit({"source": ns.source, "env": env, "kind": agent.kind, "per_task": per,
-          "mean_return": float(np.mean([r["mean_return"] for r in per])), "greedy": not ns.stochastic}, ns.json)
-    return 0
+
+def _score_text(r: dict) -> str:
+    """A score as a percentage when it is a success rate, else the mean return."""
+    if r.get("success_rate") is not None and r["score"] == r["success_rate"]:
+        return f"{100 * r['score']:.0f}%"
+    return f"{r['score']:.4g}"
 
 
 def cmd_zoo(argv: list[str]) -> int:

@@ -234,14 +234,6 @@ class TaskSet:
             return rng.integers(0, self.info.n_actions, len(tasks))
         return (rng.random(len(tasks)) * counts[tasks]).astype(np.int64)
 
-    def policy_for_task(self, fn, task: int):
-        """``fn(obs [B, ...common], task_id [B]) -> logits [B, A]`` as a policy of task
-        ``task`` alone: task-shaped observations in, env-action logits out (for evaluation)."""
-        def policy(obs: np.ndarray) -> np.ndarray:
-            x = self.pad(np.asarray(obs), task)
-            return self.env_logits(np.asarray(fn(x, np.full(len(x), task, np.int64))), task)
-        return policy
-
     def make_vec(self, num_envs: int, max_episode_steps: int | None = None) -> FastVectorEnv:
         """One vector env over all tasks (round-robin), padded and translating actions."""
         spec = ",".join(self.specs)

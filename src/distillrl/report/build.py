@@ -16,6 +16,7 @@ from distillrl.report.runs import (
     iqm_interval,
     load_run,
     mean_curve,
+    teacher_score,
 )
 from distillrl.report.tasks import task_section
 
@@ -46,6 +47,11 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
 
     def group_teacher(g: Group) -> float:
         ts = [r.summary["teacher_return"] for r in g.runs if "teacher_return" in r.summary]
+        return float(np.mean(ts)) if ts else math.nan
+
+    def group_teacher_score(g: Group) -> float:
+        """The teacher's score in the students' convention (what % of teacher divides by)."""
+        ts = [teacher_score(r.summary) for r in g.runs if "teacher_return" in r.summary]
         return float(np.mean(ts)) if ts else math.nan
 
     # with several teachers in one report (e.g. a good and a random one), the reference teacher
@@ -106,9 +112,12 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     for g in groups:
         ft = np.array([frames_to(r, target) for r in g.runs]) if np.isfinite(target) else np.array([math.nan])
         fs = final_scores(g)
-        gt = group_teacher(g)
-        gt = gt if np.isfinite(gt) else teacher
+        gt = group_teacher_score(g)
+        if not np.isfinite(gt):  # the best teacher's, for the groups without one of their own
+            best = [group_teacher_score(x) for x in groups if group_teacher(x) == teacher]
+            gt = best[0] if best else math.nan
         row = {"group": g.label, "kind": g.kind, "seeds": len(g.runs),
+               "score_mode": "/".join(sorted({r.summary.get("score_mode", "greedy") for r in g.runs})),
                "frames_to_target_median": float(np.median(ft)) if np.isfinite(ft).all() else None,
                "reached": int(np.isfinite(ft).sum()),
                "final_mean": float(np.nanmean(fs)) if np.isfinite(fs).any() else None,
@@ -132,7 +141,8 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
 
     md = [f"# distillrl report — {', '.join(envs)}", "",
           f"Runs: {len(runs)} in {len(groups)} groups. Target score: "
-          + (f"{target:.3g}" + (" (the best teacher's greedy score)" if teacher_scores and target == teacher else "")
+          + (f"{target:.3g}" + (" (the best teacher's evaluation return)" if teacher_scores and target == teacher
+                                else "")
              if np.isfinite(target) else "none (no teacher score; pass --target)"), "",
           "| group | seeds | frames to target (median) | reached | speed-up vs scratch | final score | % of teacher | IQM [95% CI] |",
           "|---|---|---|---|---|---|---|---|"]
@@ -143,6 +153,8 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
         pct = f"{r['final_pct_teacher']:.0f}%" if r["final_pct_teacher"] is not None else "-"
         iq = f"{r['iqm'][0]:.2f} [{r['iqm'][1]:.2f}, {r['iqm'][2]:.2f}]" if r["iqm"] else "-"
         md.append(f"| {r['group']} | {r['seeds']} | {ft} | {r['reached']}/{r['seeds']} | {sp} | {fin} | {pct} | {iq} |")
+    md += ["", "Final score: each env family's convention (greedy mean return; MiniGrid: sampled success "
+               "rate), the teacher's on the same episodes in the same mode."]
     notes = [r["speedup_basis"] for r in rows if "speedup_basis" in r and "never" in r["speedup_basis"]]
     if notes:
         md += ["", "Note: " + notes[0] + "."]

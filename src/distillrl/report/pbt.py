@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from distillrl.acting.evaluation import summary_score
 from distillrl.report.runs import load_run
 from distillrl.runs.rundir import read_metrics
 
@@ -43,7 +44,7 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
 
     out.mkdir(parents=True, exist_ok=True)
     fixed = [load_run(p) for p in fixed_dirs]
-    fixed_scores = np.array([r.summary.get("mean_return", math.nan) for r in fixed], float)
+    fixed_scores = np.array([summary_score(r.summary) for r in fixed], float)
     exps = []
     for exp in exp_dirs:
         pcfg = yaml.safe_load((exp / "pbt.yaml").read_text()) or {}
@@ -51,7 +52,7 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         rows = {int(m.name.split("-")[-1]): read_metrics(m) for m in members}
         msum = {int(m.name.split("-")[-1]): (json.loads((m / "summary.json").read_text())
                                              if (m / "summary.json").exists() else {}) for m in members}
-        scores = {i: s.get("mean_return", math.nan) for i, s in msum.items()}
+        scores = {i: summary_score(s) if s else math.nan for i, s in msum.items()}
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
         best = max(finite, key=finite.get) if finite else 0
         from distillrl.scale.population import read_lineage

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from distillrl.acting.evaluation import summary_score
 from distillrl.core.checkpoint import load_meta
 from distillrl.runs.rundir import CKPT, read_metrics
 
@@ -143,7 +144,15 @@ def mean_curve(g: Group, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def final_scores(g: Group) -> np.ndarray:
-    return np.array([r.summary.get("student_return", r.summary.get("mean_return", math.nan)) for r in g.runs], float)
+    """Each run's final score, in its env family's convention (:mod:`acting.protocols`)."""
+    return np.array([summary_score(r.summary) for r in g.runs], float)
+
+
+def teacher_score(summary: dict) -> float:
+    """The teacher's score on the student's evaluation episodes, in the same convention as the
+    student's (a summary written before scores existed: its greedy return)."""
+    v = summary.get("teacher_score", summary.get("teacher_return"))
+    return float(v) if v is not None else math.nan
 
 
 def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:

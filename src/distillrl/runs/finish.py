@@ -2,80 +2,86 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from distillrl.config import from_dict, load_yaml, validate
-from distillrl.errors import ConfigError, DistillRLError
-from distillrl.acting.policies import logits_fn, success, teacher_fn
+import numpy as np
+
+from distillrl.acting.evaluation import evaluate_agent, evaluate_modes, result_score, score_fields
+from distillrl.algos.dt import dataset_teacher
+from distillrl.algos.kickstart import task_spec
 from distillrl.algos.online import OnlineDistill
 from distillrl.core.stats import geomean
+from distillrl.envs.make import env_info
+from distillrl.errors import DistillRLError
+from distillrl.teachers.load import load_teacher
+
+SCORE_KEYS = ("score", "score_mode", "greedy_return", "sampled_return", "success_rate", "greedy_success_rate",
+              "sampled_success_rate")
+"""the score fields (:func:`acting.evaluation.score_fields`) a per-task row repeats"""
+
+
+def eval_seed(cfg) -> int:
+    """The episodes every summary evaluates on: reset seeds ``10 000 + seed + i``."""
+    return 10_000 + cfg.seed
 
 
 def eval_student(trainer, cfg) -> dict:
-    from distillrl.acting.evaluate import evaluate, summarize
-
+    """The trained agent in both modes on the same episodes: ``score`` in its family's
+    convention, the other mode beside it."""
     if cfg.eval_episodes <= 0:
         return {}
     if isinstance(trainer, OnlineDistill):  # teacher, best checkpoint and student
         return trainer.finish()
     if trainer.n_tasks > 1:
         return eval_tasks(trainer, cfg)
-    rets, _ = evaluate(logits_fn(trainer.policy), cfg.env, cfg.eval_episodes, seed=10_000 + cfg.seed,
-                       max_episode_steps=cfg.max_episode_steps)
-    return {**summarize(rets), **success(cfg.env, rets)}
+    res = evaluate_modes(trainer, cfg.env, cfg.eval_episodes, eval_seed(cfg), max_episode_steps=cfg.max_episode_steps)
+    return score_fields(res, cfg.env)
 
 
 def eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
-    """Student and teacher, greedy, on the same episode seeds (on task ``task`` when bound)."""
-    from distillrl.acting.evaluate import evaluate, summarize
-    from distillrl.algos.kickstart import task_spec
-
+    """Student (both modes) and teacher (the score's mode) on the same episode seeds (on task
+    ``task`` when bound); ``student_return``, ``teacher_return`` and ``score_ratio`` in the
+    family's convention mode."""
     out: dict = {}
     if cfg.eval_episodes <= 0:
         return out
-    seed = 10_000 + cfg.seed
+    seed, n = eval_seed(cfg), cfg.eval_episodes
     env = task_spec(cfg.env, task)
-    s, _ = evaluate(logits_fn(trainer.policy, task), env, cfg.eval_episodes, seed=seed,
-                    max_episode_steps=cfg.max_episode_steps)
-    t, _ = evaluate(teacher_fn(teacher, task), env, cfg.eval_episodes, seed=seed,
-                    max_episode_steps=cfg.max_episode_steps)
-    ss, ts = summarize(s), summarize(t)
-    out.update({"student_return": ss["mean_return"], "student_std": ss["std_return"],
+    res = evaluate_modes(trainer, env, n, seed, task=task, max_episode_steps=cfg.max_episode_steps)
+    fields = score_fields(res, env)
+    s = res[fields["score_mode"]]
+    t = evaluate_agent(teacher, env, n, seed, s.mode, task=task, max_episode_steps=cfg.max_episode_steps)
+    ss, ts = s.summary(), t.summary()
+    out.update({**fields, "student_return": ss["mean_return"], "student_std": ss["std_return"],
                 "teacher_return": ts["mean_return"], "teacher_std": ts["std_return"],
                 "score_ratio": ss["mean_return"] / ts["mean_return"] if ts["mean_return"] else float("nan"),
-                "episodes": ss["episodes"], "mean_return": ss["mean_return"],
-                "student_returns": s.tolist(), "teacher_returns": t.tolist()})
-    sr, tr = success(env, s), success(env, t)
-    if sr:
-        out.update({"success_rate": sr["success_rate"], "teacher_success_rate": tr["success_rate"]})
+                "student_returns": s.returns.tolist(), "teacher_returns": t.returns.tolist()})
+    out["teacher_score"] = result_score(t)
+    if t.success_rate is not None:
+        out["teacher_success_rate"] = t.success_rate
     return out
 
 
 def eval_tasks(trainer, cfg, teachers: dict | None = None) -> dict:
-    """A task-set student on every task (greedy, ``eval_episodes`` each, same episode seeds as its
-    teacher's), the teacher of each task that has one, and the suite aggregate: the geometric
-    and arithmetic means of the student's score as a fraction of its teacher (Rusu et al.)."""
-    from distillrl.acting.evaluate import evaluate, summarize
-
-    ts, seed = trainer.taskset, 10_000 + cfg.seed
+    """A task-set student on every task (both modes, ``eval_episodes`` each, same episode seeds as
+    its teacher's), the teacher of each task that has one (in the score's mode), and the suite
+    aggregate: the geometric and arithmetic means of the student's score as a fraction of its
+    teacher (Rusu et al.)."""
+    seed, n = eval_seed(cfg), cfg.eval_episodes
+    res = evaluate_modes(trainer, cfg.env, n, seed, max_episode_steps=cfg.max_episode_steps)
     per = []
-    for k, spec in enumerate(ts.specs):
-        pol = ts.policy_for_task(lambda x, t: trainer.policy(x, t)[0], k)
-        s, _ = evaluate(pol, spec, cfg.eval_episodes, seed=seed, max_episode_steps=cfg.max_episode_steps)
-        ss = summarize(s)
-        row = {"task": spec, "name": ts.names[k], "student_return": ss["mean_return"], "student_std": ss["std_return"],
-               "student_ci95": ss.get("ci95_return")}
+    for k, spec in enumerate(trainer.taskset.specs):
+        name = trainer.taskset.names[k]
+        fields = score_fields({m: r.per_task[name] for m, r in res.items()}, spec)
+        s = res[fields["score_mode"]].per_task[name]
+        ss = s.summary()
+        row = {"task": spec, "name": name, "student_return": ss["mean_return"], "student_std": ss["std_return"],
+               "student_ci95": ss.get("ci95_return"), **{k2: fields[k2] for k2 in SCORE_KEYS if k2 in fields}}
         if teachers and k in teachers:
-            t, _ = evaluate(teacher_fn(teachers[k]), spec, cfg.eval_episodes, seed=seed,
-                            max_episode_steps=cfg.max_episode_steps)
-            tm = float(t.mean())
-            row.update({"teacher_return": tm, "teacher_std": float(t.std()),
+            t = evaluate_agent(teachers[k], spec, n, seed, s.mode, max_episode_steps=cfg.max_episode_steps)
+            tm = t.mean
+            row.update({"teacher_return": tm, "teacher_std": float(t.returns.std()), "teacher_score": result_score(t),
                         "score_ratio": ss["mean_return"] / tm if tm else float("nan")})
         per.append(row)
-    out = {"per_task": per, "episodes": cfg.eval_episodes,
+    out = {**score_fields(res, cfg.env), "per_task": per, "episodes": n,
            "mean_return": sum(r["student_return"] for r in per) / len(per)}
     ratios = [r["score_ratio"] for r in per if "score_ratio" in r]
     if ratios and len(ratios) == len(per):
@@ -122,48 +128,41 @@ def finish_kickstart(trainer, cfg) -> dict:
 
 
 def finish_dt(trainer, cfg) -> dict:
-    """The Decision Transformer conditioned on its target return (greedy, or sampled with
-    ``--sample``) against the policy teacher that recorded the data (greedy), on the same
-    episode seeds."""
-    import numpy as np
-
-    from distillrl.algos.dt import dataset_teacher
-    from distillrl.acting.sequence import rollout
-    from distillrl.envs.make import env_info
-    from distillrl.acting.evaluate import evaluate
-    from distillrl.teachers.load import load_teacher
-
+    """The Decision Transformer conditioned on its target return, in both modes (``dt_return`` in
+    the mode ``--sample`` names, ``score`` in the family's convention), against the policy
+    teacher that recorded the data (in the score's mode), on the same episode seeds."""
     d = trainer.data
     out = {"algo": "dt", "datasets": list(cfg.dataset), "data_episodes": d.n_episodes, "data_steps": d.n_steps,
            "data_mean_return": float(d.returns.mean()), "data_max_return": float(d.returns.max()),
            "target_return": trainer.target_return, "updates": trainer.updates, "tokens_per_s": trainer.tokens_per_s}
     if cfg.eval_episodes <= 0:
         return out
-    seed = 10_000 + cfg.seed
-    r = rollout(trainer.agent, trainer.taskset, 0, trainer.target_return, cfg.eval_episodes, seed,
-                cfg.max_episode_steps, cfg.sample)
-    out.update({"dt_return": float(np.mean(r)), "dt_returns": r, "mean_return": float(np.mean(r))})
+    seed, n = eval_seed(cfg), cfg.eval_episodes
+    res = evaluate_modes(trainer, trainer.env, n, seed, target_return=trainer.target_return,
+                         max_episode_steps=cfg.max_episode_steps)
+    fields = score_fields(res, trainer.env)
+    r = res["sampled" if cfg.sample else "greedy"]
+    out.update({**fields, "dt_return": r.mean, "dt_returns": r.returns.tolist()})
     src = dataset_teacher(cfg.dataset, cfg.dataset_root)
     if cfg.compare_teacher and src:
         try:
             t = load_teacher(src, env_info(trainer.env))
         except DistillRLError as e:  # the run is done: keep its summary, say why there is no comparison
             return {**out, "data_teacher": src, "teacher_error": str(e)}
-        tr, _ = evaluate(teacher_fn(t), trainer.env, cfg.eval_episodes, seed=seed,
-                         max_episode_steps=cfg.max_episode_steps)
-        out.update({"data_teacher": src, "teacher_return": float(tr.mean()), "teacher_returns": tr.tolist(),
-                    "score_ratio": float(np.mean(r) / tr.mean()) if tr.mean() else float("nan")})
+        tr = evaluate_agent(t, trainer.env, n, seed, fields["score_mode"], max_episode_steps=cfg.max_episode_steps)
+        m = fields["mean_return"]
+        out.update({"data_teacher": src, "teacher_return": tr.mean, "teacher_returns": tr.returns.tolist(),
+                    "teacher_score": result_score(tr),
+                    "score_ratio": float(m / tr.mean) if tr.mean else float("nan")})
+        if tr.success_rate is not None:
+            out["teacher_success_rate"] = tr.success_rate
     return out
 
 
 def finish_offline_distill(trainer, cfg) -> dict:
-    """Per task: the student and its Decision-Transformer teacher, both conditioned on the
-    teacher's target return, greedy, on the same episode seeds; the suite's geometric mean of
-    the student's score as a fraction of its teacher's."""
-    import numpy as np
-
-    from distillrl.acting.sequence import rollout
-
+    """Per task: the student (both modes) and its Decision-Transformer teacher (the score's
+    mode), both conditioned on the teacher's target return, on the same episode seeds; the
+    suite's geometric mean of the student's score as a fraction of its teacher's."""
     tl = trainer.held_out_kls()
     out = {"curriculum": cfg.curriculum, "pcgrad": cfg.pcgrad, "student_params": trainer.n_params,
            "teacher_params": [t.n_params for t in trainer.teachers],
@@ -175,17 +174,21 @@ def finish_offline_distill(trainer, cfg) -> dict:
         out["pcgrad_projected_share"] = trainer.surgery.projected_share
     if cfg.eval_episodes <= 0:
         return out
-    seed = 10_000 + cfg.seed
+    seed, n = eval_seed(cfg), cfg.eval_episodes
+    targets = [t.target_return for t in trainer.teachers]
+    res = evaluate_modes(trainer, trainer.env, n, seed, target_return=targets, max_episode_steps=cfg.max_episode_steps)
     per = []
     for k, (name, t) in enumerate(zip(trainer.names, trainer.teachers)):
-        target = t.target_return
-        s = rollout(trainer.agent, trainer.taskset, k, target, cfg.eval_episodes, seed, cfg.max_episode_steps)
-        single = type(trainer.taskset).build(trainer.taskset.specs[k])
-        r = rollout(t.model, single, 0, target, cfg.eval_episodes, seed, cfg.max_episode_steps)
-        ratio = float(np.mean(s) / np.mean(r)) if np.mean(r) else float("nan")
-        per.append({"task": name, "student_return": float(np.mean(s)), "teacher_return": float(np.mean(r)),
-                    "score_ratio": ratio, "student_returns": s, "teacher_returns": r})
+        spec, key = trainer.taskset.specs[k], trainer.taskset.names[k]
+        fields = score_fields({m: r.per_task[key] for m, r in res.items()}, spec)
+        s = res[fields["score_mode"]].per_task[key]
+        r = evaluate_agent(t, spec, n, seed, s.mode, target_return=targets[k], max_episode_steps=cfg.max_episode_steps)
+        ratio = float(s.mean / r.mean) if r.mean else float("nan")
+        per.append({"task": name, "student_return": s.mean, "teacher_return": r.mean, "teacher_score": result_score(r),
+                    "score_ratio": ratio,
+                    "student_returns": s.returns.tolist(), "teacher_returns": r.returns.tolist(),
+                    **{k2: fields[k2] for k2 in SCORE_KEYS if k2 in fields}})
     ratios = [p["score_ratio"] for p in per]
-    out.update({"per_task": per, "geomean_ratio": geomean(ratios), "score_ratio": geomean(ratios),
-                "mean_ratio": float(np.mean(ratios))})
+    out.update({**score_fields(res, trainer.env), "episodes": n, "per_task": per, "geomean_ratio": geomean(ratios),
+                "score_ratio": geomean(ratios), "mean_ratio": float(np.mean(ratios))})
     return out

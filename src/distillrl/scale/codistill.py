@@ -43,8 +43,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from distillrl.acting.cluster import init_ray, node_id
-from distillrl.acting.evaluate import evaluate, summarize
-from distillrl.acting.policies import success
+from distillrl.acting.evaluation import evaluate_modes, score_fields
 from distillrl.algos import TrainConfig, make_trainer
 from distillrl.config import dump_yaml, from_dict, knob, to_dict, validate
 from distillrl.core import checkpoint
@@ -172,23 +171,20 @@ class Peer:
         return {"frames": tr.frames, "return": float(np.mean(rr)) if rr else float("nan")}
 
     def finish(self) -> dict:
-        """Greedy evaluation, and the states it visited (for churn); the last round is already committed."""
+        """Evaluation in both modes (the score in the env family's convention), and the states
+        the greedy episodes visited (for churn); the last round is already committed."""
         self.log.close()
         cfg, tr = self.pcfg, self.trainer
-        states: list[np.ndarray] = []
-
-        def act(obs):
-            states.append(np.array(obs))
-            return tr.policy(obs)[0]
-
         out: dict[str, Any] = {"peer": self.i, "seed": cfg.seed, "steps": tr.frames, "run_dir": str(self.dir),
                                "node": node_id()}
+        states = None
         if self.cfg.eval_episodes > 0:
-            rets, _ = evaluate(act, cfg.env, self.cfg.eval_episodes, seed=10_000 + self.cfg.seed,
-                               max_episode_steps=cfg.max_episode_steps)
-            out.update({**summarize(rets), **success(cfg.env, rets)})
+            res = evaluate_modes(tr, cfg.env, self.cfg.eval_episodes, 10_000 + self.cfg.seed, record_obs=True,
+                                 max_episode_steps=cfg.max_episode_steps)
+            out.update(score_fields(res, cfg.env))
+            states = res["greedy"].observations
         checkpoint.atomic_write_text(self.dir / "summary.json", json.dumps(out, indent=2) + "\n")
-        out["states"] = np.concatenate(states) if states else None
+        out["states"] = states
         return out
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
@@ -270,7 +266,9 @@ def run_codistill(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: b
             acts = call("greedy", [(pool,)] * n)
             summary.update({"churn_states": len(pool), **churn(acts)})
             rets = [f["mean_return"] for f in fin]
-            summary.update({"mean_return": float(np.mean(rets)), "peer_returns": rets})
+            summary.update({"mean_return": float(np.mean(rets)), "peer_returns": rets,
+                            "score": float(np.mean([f["score"] for f in fin])), "score_mode": fin[0]["score_mode"],
+                            "peer_scores": [f["score"] for f in fin]})
         write_summary(run_dir, summary)
         return summary
     finally:

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from distillrl.acting.evaluation import summary_score
 from distillrl.config import to_dict
 from distillrl.core.hparams import canonical
 from distillrl.envs.make import gym_id
@@ -204,7 +205,7 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
         else:
             members.append({"member": i, "error": "did not finish"})
     errors = [raytune.error_line(r.error) for r in results if r.error is not None]
-    scores = [m.get("mean_return", math.nan) for m in members]
+    scores = [summary_score(m) for m in members]  # each member's score in its env family's convention
     finite = [s for s in scores if s is not None and not math.isnan(s)]
     best = int(np.nanargmax(scores)) if finite else None
     events = read_lineage(exp_dir)
@@ -214,9 +215,13 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
                "exploits": sum(1 for e in events if e.get("event") == "exploit"),
                "ready_points": sum(1 for e in events if e.get("event") == "ready"),
                "scores": scores, "best_member": best,
-               "best_return": scores[best] if best is not None else math.nan,
+               "best_score": scores[best] if best is not None else math.nan,
+               "score_mode": members[best].get("score_mode", "greedy") if best is not None else None,
+               "best_return": members[best].get("mean_return", math.nan) if best is not None else math.nan,
                "best_hparams": members[best].get("hparams") if best is not None else None,
-               "mean_return": float(np.mean(finite)) if finite else math.nan}
+               "mean_score": float(np.mean(finite)) if finite else math.nan,
+               "mean_return": float(np.nanmean([m.get("mean_return", math.nan) for m in members]))
+               if finite else math.nan}
     if best is not None and "teacher_return" in members[best]:
         summary["best_teacher_return"] = members[best]["teacher_return"]
         summary["best_score_ratio"] = members[best].get("score_ratio")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from distillrl.acting.evaluation import summary_score
 from distillrl.config import dump_yaml, from_dict, validate
 from distillrl.core import checkpoint as ck
 from distillrl.core.protocol import Trainer
@@ -148,6 +149,7 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
         write_summary(mdir, summary)
         final = ready.metrics(trainer, True)
         final["eval_return"] = float(summary.get("mean_return", summary.get("student_return", math.nan)))
+        final["eval_score"] = summary_score(summary)  # in the env family's convention (acting.protocols)
         tune.report(final)
     finally:
         trainer.close()
