@@ -165,13 +165,70 @@ def write_summary(run_dir: Path, summary: dict) -> None:
 
 
 def emit(summary: dict, as_json: bool) -> None:
-    """Print a summary: human-readable, or one JSON object as the last stdout line."""
+    """Print a summary: human-readable (scalars, then each list of records as a table), or one
+    JSON object as the last stdout line."""
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return
+    sys.stdout.write(format_summary(summary))
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return "-" if v is None else str(v).lower()
+    if isinstance(v, float):
+        return "n/a" if v != v else f"{v:.4g}"  # NaN: not measurable (e.g. a ratio to a zero score)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_cell(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_cell(x) for x in v)
+    return str(v)
+
+
+def _records(v: Any) -> list[dict] | None:
+    """A list of records (``per_task``, ``per_peer``, sweep ``results``) or a mapping name → record."""
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        return v
+    if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+        return [{"name": k, **x} for k, x in v.items()]
+    return None
+
+
+def format_table(rows: list[dict], width: int = 100) -> str:
+    """Rows as an aligned plain-text table: no names cut, no box drawing (readable when piped);
+    per-episode lists are left to summary.json. Wider than ``width``: one block per row."""
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k, v in r.items() if k not in cols and not (isinstance(v, list) and len(v) > 4)]
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    if sum(widths) + 2 * (len(cols) - 1) <= width:
+        lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
+        lines += ["  ".join(x.rjust(w) if _numeric(x) else x.ljust(w) for x, w in zip(row, widths)).rstrip()
+                  for row in cells]
+        return "\n".join(lines) + "\n"
+    kw = max(len(c) for c in cols)
+    return "\n".join("\n".join(f"  {c:>{kw}}: {x}" for c, x in zip(cols, row)) + "\n" for row in cells)
+
+
+def _numeric(x: str) -> bool:
+    try:
+        float(x)
+        return True
+    except ValueError:
+        return x == "n/a"
+
+
+def format_summary(summary: dict) -> str:
+    out, tables = [], []
     for k, v in summary.items():
+        rows = _records(v)
+        if rows is not None:
+            tables.append((k, rows))
+            continue
         if isinstance(v, list) and len(v) > 4:  # per-episode lists: in --json and summary.json only
             continue
-        if isinstance(v, float):
-            v = f"{v:.4g}"
-        sys.stdout.write(f"{k:>16}: {v}\n")
+        out.append(f"{k:>16}: {_cell(v)}\n")
+    for k, rows in tables:
+        out.append(f"\n{k}:\n{format_table(rows)}")
+    return "".join(out)

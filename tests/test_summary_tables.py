@@ -1,0 +1,25 @@
+"""Human-readable summaries: scalars, then records as plain tables that keep full names."""
+
+from distillrl.runs.rundir import format_summary, format_table
+
+
+def test_records_print_as_a_table_with_full_names_and_nan_in_words():
+    s = {"env": "minatar:breakout,minatar:space_invaders", "score_ratio": float("nan"), "best_hparams": {"lr": 0.001},
+         "per_task": [{"name": "minatar:space_invaders", "student_return": 10.0, "score_ratio": float("nan"),
+                       "student_returns": [1.0] * 30},
+                      {"name": "minatar:breakout", "student_return": 3.25, "score_ratio": 0.5}]}
+    text = format_summary(s)
+    assert "{" not in text and "nan" not in text  # no raw dicts, no "nan"
+    assert "score_ratio: n/a" in text and "best_hparams: lr=0.001" in text
+    lines = text.splitlines()
+    head = lines.index("per_task:") + 1
+    assert lines[head].split() == ["name", "student_return", "score_ratio"]  # per-episode lists left out
+    assert lines[head + 1].split() == ["minatar:space_invaders", "10", "n/a"]
+    assert lines[head + 2].split() == ["minatar:breakout", "3.25", "0.5"]
+
+
+def test_a_table_wider_than_the_page_becomes_one_block_per_row():
+    rows = [{"name": "minigrid:MiniGrid-DoorKey-16x16-v0?view=agent", **{f"field_{i}": 1.0 for i in range(8)}}]
+    text = format_table(rows, width=80)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "minigrid:MiniGrid-DoorKey-16x16-v0?view=agent" in text  # never cut
