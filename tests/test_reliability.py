@@ -65,7 +65,8 @@ def test_resuming_an_older_format_is_refused_with_its_version(cli, tmp_path):
     ("kickstart", ["--teacher", "cartpole", "--env", "gym:CartPole-v1", "--teacher-task", "1"], "names no task"),
     ("train", ["--ppo.gamma", "1.5"], "--ppo.gamma must be [0, 1]"),
     ("train", ["--steps", "0"], "--steps must be ≥ 1"),
-    ("train", ["--algo", "dqn", "--dqn.tau", "0"], "--dqn.tau must be (0, 1]"),
+    ("train", ["--algo", "dqn", "--dqn.target-tau", "0"], "--dqn.target-tau must be (0, 1]"),
+    ("train", ["--algo", "dqn", "--dqn.tau", "0"], "--dqn.target-tau must be (0, 1]"),  # the old name, renamed
 ])
 def test_values_outside_their_domain_are_refused(cli, tmp_path, cmd, args, needle):
     p = cli(cmd, *args, "--run-dir", tmp_path / "x", "--no-progress")

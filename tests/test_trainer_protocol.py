@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from distillrl.algos import TrainConfig, make_trainer
+from distillrl.algos import TrainConfig, make_trainer, train_live_hparams
 from distillrl.algos.distill import DistillTrainer
 from distillrl.algos.distill_config import DistillConfig
 from distillrl.algos.dt import DTConfig, DTNetConfig, DTTrainer
 from distillrl.algos.impala import ImpalaConfig
-from distillrl.algos.kickstart import KickstartConfig, make_kickstart_trainer
+from distillrl.algos.kickstart import KickstartConfig, kickstart_live_hparams, make_kickstart_trainer
 from distillrl.algos.offline_distill import OfflineDistillConfig, OfflineDistillTrainer
 from distillrl.core.protocol import Trainer
 from distillrl.datasets.writer import write_dataset
@@ -98,6 +98,19 @@ def _strip(rows):
     return [{k: v for k, v in r.items() if k not in TIMINGS} for r in rows]
 
 
+def live_listing(kind: str, cfg) -> dict:
+    """The live hyper-parameters of ``kind`` as listed statically from its config (no trainer)."""
+    if kind == "distill":
+        return DistillTrainer.live_hparams(cfg)
+    if kind == "kickstart":
+        return kickstart_live_hparams(cfg, n_teachers=1)  # the teacher is given as an object
+    if kind == "dt":
+        return DTTrainer.live_hparams(cfg)
+    if kind == "dt-distill":
+        return OfflineDistillTrainer.live_hparams(cfg)
+    return train_live_hparams(cfg)
+
+
 def _needs(kind, request):
     return request.getfixturevalue("offline") if kind.startswith("dt") else None
 
@@ -111,6 +124,9 @@ def test_every_trainer_satisfies_the_protocol_and_runs_saves_and_loads_through_t
         assert isinstance(tr, Trainer)
         assert tr.frames == 0 and tr.total_frames == cfg.steps and tr.log_every >= 1 and tr.n_params > 0
         assert "lr" in tr.hp.names()  # every kind has live hyper-parameters
+        live = live_listing(kind, cfg)  # ... exactly those its class lists without building it
+        assert tr.hp.names() == list(live)
+        assert all(lv.value is None or tr.hp[n] == lv.value for n, lv in live.items())
         summary = drive(tr, cfg, tmp_path, kind, resume=False, progress=False)
         assert tr.frames >= cfg.steps and summary["steps"] == tr.frames
         rows = read_metrics(tmp_path)

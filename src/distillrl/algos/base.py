@@ -35,6 +35,8 @@ import numpy as np
 import torch
 
 from distillrl.acting.collect import Collector, EpisodeStats
+from distillrl.config import Live, knob, live_knobs
+from distillrl.core import knobs as K
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
 from distillrl.core.rng import np_state_from_json, np_state_to_json, reseed, resume_seed
@@ -59,24 +61,19 @@ STATE_FORMAT = 2
 class RunConfig:
     """Settings every training run has."""
 
-    env: str = "gym:CartPole-v1"
-    """environment: gym:<id>, minatar:<game>, minigrid:<id>, ale:<game>; several tasks: a,b (see `distillrl envs`)"""
-    steps: int = 100_000
-    """environment frames to train for {≥ 1}"""
-    seed: int = 1
-    """random seed (weights, sampling, environments) {≥ 0}"""
-    threads: int = 1
-    """torch CPU threads (1 is fastest for small nets and keeps runs bit-reproducible) {≥ 1}"""
-    max_episode_steps: int | None = None
-    """cap on episode length (None: the env's own limit) {≥ 1}"""
-    checkpoint_every: int = 50_000
-    """frames between checkpoints (the first is written after the first update) {≥ 1}"""
-    eval_episodes: int = 10
-    """evaluation episodes at the end of training, greedy and sampled; the summary's score follows the env family's convention (0: none) {≥ 0}"""
-    acting: Backend = "auto"
-    """acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch"""
-    obs_groups: str = ""
-    """observation groups the student reads, comma-separated (e.g. a,b), for environments whose observations are a Dict of named groups (default: every group); see distillrl.envs.groups"""
+    env: str = knob("gym:CartPole-v1", help="environment: gym:<id>, minatar:<game>, minigrid:<id>, ale:<game>; "
+                                            "several tasks: a,b (see `distillrl envs`)")
+    steps: int = K.steps(100_000)
+    seed: int = K.seed()
+    threads: int = K.threads(1, "torch CPU threads (1 is fastest for small nets and keeps runs bit-reproducible)")
+    max_episode_steps: int | None = K.max_episode_steps()
+    checkpoint_every: int = K.checkpoint_every(50_000)
+    eval_episodes: int = K.eval_episodes(10, "evaluation episodes at the end of training, greedy and sampled; the "
+                                             "summary's score follows the env family's convention (0: none)")
+    acting: Backend = knob("auto", help="acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch")
+    obs_groups: str = knob("", help="observation groups the student reads, comma-separated (e.g. a,b), for "
+                                    "environments whose observations are a Dict of named groups (default: every "
+                                    "group); see distillrl.envs.groups")
 
 
 def check_task_envs(env: str, num_envs: int, flag: str) -> None:
@@ -104,10 +101,14 @@ class EnvTrainer:
     """Shared machinery: envs, agent, fast acting policy, learner, hyper-parameters, RNG, state.
 
     Subclasses implement :meth:`step` (one update round) and declare their live
-    hyper-parameters; a learner whose rounds are shorter than a logging interval (DQN: one
-    vector-env step) sets ``log_every`` so the run loop looks at it only that often."""
+    hyper-parameters statically (:meth:`live_hparams`: by default the ``LIVE`` fields of the
+    config section named by ``section``); a learner whose rounds are shorter than a logging
+    interval (DQN: one vector-env step) sets ``log_every`` so the run loop looks at it only that
+    often."""
 
     algo: ClassVar[str] = "base"
+    section: ClassVar[str] = ""
+    """the run config's attribute that holds this learner's options (``ppo``, ``dqn``, ...)"""
     on_policy: ClassVar[bool] = True
     """runs extra terms' ``on_rollout`` before a return estimator"""
     log_every: int = 1
@@ -134,7 +135,7 @@ class EnvTrainer:
         self.agent = Agent(self.info, net, generator=self.gen, **heads)
         self.policy = make_fast_policy(self.agent, cfg.acting)
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
-        self.hp = HParams()
+        self.hp = HParams(self._live(cfg))
         self.stats = EpisodeStats(self.n_tasks)
         self.collector = Collector(self.envs, num_steps, self.stats,
                                    memory=self.policy if self.policy.recurrent else None, dist=self.agent.dist)
@@ -147,6 +148,18 @@ class EnvTrainer:
         self._f_last = 0
 
     # ---- hyper-parameters and extra terms
+    @classmethod
+    def live_hparams(cls, cfg: Any) -> dict[str, Live]:
+        """The live hyper-parameters a trainer of this class declares for ``cfg`` (names, starting
+        values, domains) — known without building one. Extra loss terms add their own
+        (kickstarting's λs: :func:`distillrl.algos.kickstart.kickstart_live_hparams`)."""
+        return live_knobs(getattr(cfg, cls.section))
+
+    def _live(self, cfg: Any) -> dict[str, Live]:
+        """What this trainer declares at construction: :meth:`live_hparams`, with any value that
+        only the built trainer knows filled in."""
+        return self.live_hparams(cfg)
+
     def set_hparams(self, **values: float) -> None:
         """Change live hyper-parameters; the next update uses them (``trainer.hp.names()`` lists them)."""
         self.hp.set(**values)

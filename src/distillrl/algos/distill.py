@@ -47,7 +47,7 @@ from distillrl.algos.distill_config import (
     load_distill_teachers,
     width_for_fraction,
 )
-from distillrl.config import validate
+from distillrl.config import Live, live_knobs, validate
 from distillrl.core.data import Batch
 from distillrl.core.gae import estimate_gae
 from distillrl.core.learner import Learner
@@ -69,6 +69,20 @@ class DistillTrainer(EnvTrainer):
     """A data source + a distillation loss + the shared learner."""
 
     on_policy = False
+
+    @classmethod
+    def live_hparams(cls, cfg: DistillConfig) -> dict[str, Live]:
+        """lr, the teacher temperature ``tau`` (value None when it defaults to the teacher's own),
+        max_grad_norm; ``teacher_eps`` with the teacher source, ``eer_coef`` with eer."""
+        drop = {"teacher_eps"} if cfg.source != "teacher" else set()
+        drop |= {"eer_coef"} if cfg.source != "eer" else set()
+        return live_knobs(cfg, [n for n in cfg.LIVE if n not in drop])
+
+    def _live(self, cfg: DistillConfig) -> dict[str, Live]:
+        live = self.live_hparams(cfg)
+        if live["tau"].value is None:  # the teacher's own temperature
+            live["tau"] = dataclasses.replace(live["tau"], value=self.teacher.tau)
+        return live
 
     def __init__(self, cfg: DistillConfig, teacher: Teacher | list | None = None):
         validate(cfg)
@@ -95,14 +109,6 @@ class DistillTrainer(EnvTrainer):
             w, _ = width_for_fraction(info, net, int(round(cfg.student_size * self.teacher.n_params)), heads)
             net = NetConfig(**{**net.__dict__, "width": w})
         super().__init__(dataclasses.replace(cfg, net=net), cfg.num_envs, cfg.rollout_steps, heads, net=net)
-        hp = self.hp
-        hp.declare("lr", cfg.lr, "> 0")
-        hp.declare("tau", cfg.tau if cfg.tau is not None else self.teacher.tau, "> 0")
-        hp.declare("max_grad_norm", cfg.max_grad_norm, "≥ 0")
-        if cfg.source == "teacher":
-            hp.declare("teacher_eps", cfg.teacher_eps, "[0, 1]")
-        if cfg.source == "eer":
-            hp.declare("eer_coef", cfg.eer_coef, "≥ 0")
         self.learner = Learner(self.agent, cfg.optimizer, cfg.lr)
         self.buffer = None
         if cfg.source != "eer":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Literal
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Literal
 
 import torch
 
 from distillrl.algos.base import RunConfig, check_task_envs
+from distillrl.config import knob, section
+from distillrl.core import knobs as K
 from distillrl.core import losses as L
 from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.tasks import MASK, TaskSet
@@ -81,68 +83,56 @@ LOSSES: dict[str, DistillLoss] = {
 class DistillConfig(RunConfig):
     """Distil a teacher into a student (optionally much smaller)."""
 
-    env: str = ""
-    """environment (default: the teacher's own, when it records one)"""
-    steps: int = 200_000
-    """environment frames to collect {≥ 1}"""
-    checkpoint_every: int = 100_000
-    """frames between checkpoints (the first is written after the first update) {≥ 1}"""
-    eval_episodes: int = 30
-    """evaluation episodes for student and teacher (same episode seeds) {≥ 0}"""
-    teacher: list[str] = field(default_factory=list)
-    """teacher: zoo name, run directory, checkpoint, SB3 .zip, or state dict (with teacher_arch); for a task set one per task as TASK=SOURCE (e.g. minatar:breakout=minatar-breakout), or zoo for each task's zoo teacher"""
-    teacher_arch: TeacherArch | None = None
-    """architecture of a state-dict teacher"""
-    teacher_obs_groups: str = ""
-    """observation groups the teacher reads, comma-separated (e.g. priv,a), for environments whose observations are a Dict of named groups (default: a distillrl teacher reads the groups it was trained on, others the packed observation); see distillrl.envs.groups"""
-    loss: LossName = "kl"
-    """nll, mse (Q-values; needs a Q-teacher), mse_logits, kl, cross_entropy or reverse_kl (SPEC §2)"""
-    tau: float | None = None
-    """teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers (Rusu), 1 for policy teachers {> 0}"""
-    source: Source = "student"
-    """where states come from: teacher, student, dagger, eer"""
-    student_size: float | None = None
-    """student acting parameters as a fraction of the teacher's — of the teachers' sum for a task set — at most (e.g. 0.25, 0.07, 0.04); overrides net.width {(0, 4]}"""
-    num_envs: int = 8
-    """parallel environments {≥ 1}"""
-    rollout_steps: int = 16
-    """steps per environment between update rounds {≥ 1}"""
-    updates_per_round: int = 2
-    """gradient updates after each collection round {≥ 1}"""
-    batch_size: int = 128
-    """minibatch size {≥ 1}"""
-    buffer_size: int = 100_000
-    """replay capacity in states (teacher / student / dagger sources) {≥ 1}"""
-    lr: float = 1e-3
-    """learning rate (live) {> 0}"""
-    anneal_lr: bool = False
-    """decay the learning rate linearly to 0 over the run (a final fine-tuning of the student's argmax)"""
-    optimizer: Literal["adam", "rmsprop"] = "adam"
-    """adam or rmsprop (centred, as Rusu et al.)"""
-    max_grad_norm: float = 1.0
-    """global gradient-norm clip (0 disables) {≥ 0}"""
-    teacher_eps: float = 0.05
-    """ε of the teacher's ε-greedy behaviour (teacher source; live) {[0, 1]}"""
-    beta_decay_frames: int = 100_000
-    """dagger: frames over which β (probability that the teacher acts) decays from 1 to 0 {≥ 1}"""
-    eer_gamma: float = 0.99
-    """eer: discount of the per-step cost {[0, 1)}"""
-    eer_lambda: float = 0.95
-    """eer: GAE λ of the cost-to-go advantages {[0, 1]}"""
-    eer_coef: float = 1.0
-    """eer: weight of the policy-gradient term (live) {≥ 0}"""
-    eer_vf_coef: float = 0.5
-    """eer: weight of the cost-to-go value loss {≥ 0}"""
-    task_minibatch: Literal["one", "mixed"] = "one"
-    """task sets, replay sources: one (each minibatch from one task's buffer, tasks in turn — Rusu et al.) or mixed (uniform over all stored states)"""
-    save_replay: bool = True
-    """include the replay buffer in checkpoints (exact resume)"""
-    net: NetConfig = field(default_factory=NetConfig)
-    ie_kd: bool = False
-    """add inheritance/exploration feature losses (Huang et al.'s IE-KD; see the iekd.* options; needs a distillrl-agent teacher)"""
-    iekd: IEKDConfig = field(default_factory=IEKDConfig)
-    kd_control: Literal["none", "universe", "domain", "instance"] = "none"
-    """replace the teacher's targets by one of Tang et al.'s controls (distillrl.kdcontrols): universe (label smoothing of its argmax), domain (its class-mean distributions), instance (its per-state confidence removed); needs --loss kl or cross_entropy"""
+    LIVE: ClassVar[tuple[str, ...]] = ("lr", "tau", "max_grad_norm", "teacher_eps", "eer_coef")
+    """the live hyper-parameters (teacher_eps with the teacher source only, eer_coef with eer only)"""
+
+    env: str = knob("", help="environment (default: the teacher's own, when it records one)")
+    steps: int = K.steps(200_000, "environment frames to collect")
+    checkpoint_every: int = K.checkpoint_every(100_000)
+    eval_episodes: int = K.eval_episodes(30, "evaluation episodes for student and teacher (same episode seeds)")
+    teacher: list[str] = knob(factory=list, help="teacher: zoo name, run directory, checkpoint, SB3 .zip, or state "
+                                                 "dict (with teacher_arch); for a task set one per task as "
+                                                 "TASK=SOURCE (e.g. minatar:breakout=minatar-breakout), or zoo for "
+                                                 "each task's zoo teacher")
+    teacher_arch: TeacherArch | None = knob(None, help="architecture of a state-dict teacher")
+    teacher_obs_groups: str = K.teacher_obs_groups("the teacher")
+    loss: LossName = knob("kl", help="nll, mse (Q-values; needs a Q-teacher), mse_logits, kl, cross_entropy or "
+                                     "reverse_kl (SPEC §2)")
+    tau: float | None = K.teacher_tau(None, "teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers "
+                                            "(Rusu), 1 for policy teachers")
+    source: Source = knob("student", help="where states come from: teacher, student, dagger, eer")
+    student_size: float | None = K.student_size(None, "student acting parameters as a fraction of the teacher's — of "
+                                                      "the teachers' sum for a task set — at most (e.g. 0.25, 0.07, "
+                                                      "0.04); overrides net.width")
+    num_envs: int = K.num_envs(8)
+    rollout_steps: int = knob(16, "≥ 1", "steps per environment between update rounds")
+    updates_per_round: int = knob(2, "≥ 1", "gradient updates after each collection round")
+    batch_size: int = K.batch_size(128)
+    buffer_size: int = K.buffer_size(100_000, "replay capacity in states (teacher / student / dagger sources)")
+    lr: float = K.lr(1e-3)
+    anneal_lr: bool = knob(False, help="decay the learning rate linearly to 0 over the run (a final fine-tuning of "
+                                       "the student's argmax)")
+    optimizer: Literal["adam", "rmsprop"] = knob("adam", help="adam or rmsprop (centred, as Rusu et al.)")
+    max_grad_norm: float = K.max_grad_norm(1.0)
+    teacher_eps: float = knob(0.05, "[0, 1]", "ε of the teacher's ε-greedy behaviour (teacher source)")
+    beta_decay_frames: int = knob(100_000, "≥ 1", "dagger: frames over which β (probability that the teacher acts) "
+                                                  "decays from 1 to 0")
+    eer_gamma: float = knob(0.99, "[0, 1)", "eer: discount of the per-step cost")
+    eer_lambda: float = knob(0.95, "[0, 1]", "eer: GAE λ of the cost-to-go advantages")
+    eer_coef: float = knob(1.0, "≥ 0", "eer: weight of the policy-gradient term")
+    eer_vf_coef: float = knob(0.5, "≥ 0", "eer: weight of the cost-to-go value loss")
+    task_minibatch: Literal["one", "mixed"] = knob(
+        "one", help="task sets, replay sources: one (each minibatch from one task's buffer, tasks in turn — Rusu et "
+                    "al.) or mixed (uniform over all stored states)")
+    save_replay: bool = knob(True, help="include the replay buffer in checkpoints (exact resume)")
+    net: NetConfig = section(NetConfig)
+    ie_kd: bool = knob(False, help="add inheritance/exploration feature losses (Huang et al.'s IE-KD; see the iekd.* "
+                                   "options; needs a distillrl-agent teacher)")
+    iekd: IEKDConfig = section(IEKDConfig)
+    kd_control: Literal["none", "universe", "domain", "instance"] = knob(
+        "none", help="replace the teacher's targets by one of Tang et al.'s controls (distillrl.kdcontrols): universe "
+                     "(label smoothing of its argmax), domain (its class-mean distributions), instance (its per-state "
+                     "confidence removed); needs --loss kl or cross_entropy")
 
     def check(self) -> None:
         if self.teacher_obs_groups and len(split_specs(self.env)) > 1:
@@ -159,6 +149,14 @@ class DistillConfig(RunConfig):
             check_task_envs(self.env, self.num_envs, "--num-envs")
         if self.source == "eer" and LOSSES[self.loss].cost is None:
             raise ConfigError(f"--source eer needs a divergence loss (kl, cross_entropy or reverse_kl), not {self.loss}")
+
+
+def teacher_temperature(cfg: DistillConfig) -> float:
+    """The teacher temperature a distillation of ``cfg`` starts from: ``tau``, or when unset the
+    teacher's own (0.01 for Q-teachers, 1 for policy teachers; the teachers are loaded)."""
+    if cfg.tau is not None:
+        return cfg.tau
+    return load_distill_teachers(cfg, TaskSet.build(cfg.env, cfg.net.task_actions)).tau
 
 
 def width_for_fraction(info, net: NetConfig, target: int, heads: dict | None = None) -> tuple[float, int]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 
 from distillrl.acting.collect import Action
 from distillrl.algos.base import EnvTrainer, register
+from distillrl.config import knob
+from distillrl.core import knobs as K
 from distillrl.core.data import Transitions
 from distillrl.core.learner import Learner
 from distillrl.core.losses import dqn_loss
@@ -28,44 +30,32 @@ from distillrl.core.schedules import linear_interp
 class DQNConfig:
     """DQN settings. Defaults follow the MinAtar paper (Young & Tian 2019)."""
 
-    num_envs: int = 1
-    """parallel environments {≥ 1}"""
-    buffer_size: int = 100_000
-    """replay capacity in transitions {≥ 1}"""
-    batch_size: int = 32
-    """minibatch size {≥ 1}"""
-    lr: float = 2.5e-4
-    """learning rate (live) {> 0}"""
-    optimizer: Literal["adam", "rmsprop"] = "rmsprop"
-    """adam or rmsprop (centred, α=0.95, ε=0.01 — the MinAtar paper's settings)"""
-    gamma: float = 0.99
-    """discount {[0, 1]}"""
-    learning_starts: int = 5000
-    """frames of random play before learning {≥ 0}"""
-    train_freq: int = 1
-    """vector-env steps between gradient updates {≥ 1}"""
-    gradient_steps: int = 1
-    """gradient updates each time {≥ 1}"""
-    target_update: int = 1000
-    """frames between target-network updates {≥ 1}"""
-    tau: float = 1.0
-    """target update rate (1 = hard copy) {(0, 1]}"""
-    eps_start: float = 1.0
-    """initial ε of ε-greedy {[0, 1]}"""
-    eps_end: float = 0.1
-    """final ε (live) {[0, 1]}"""
-    eps_decay_frames: int = 100_000
-    """frames of linear ε decay (after learning_starts) {≥ 1}"""
-    huber: bool = True
-    """Huber TD loss (else squared)"""
-    double: bool = False
-    """double DQN targets"""
-    max_grad_norm: float = 10.0
-    """global gradient-norm clip (0 disables) {≥ 0}"""
-    log_every: int = 2000
-    """frames between metric rows {≥ 1}"""
-    save_replay: bool = True
-    """include the replay buffer in checkpoints (exact resume; larger files)"""
+    LIVE: ClassVar[tuple[str, ...]] = ("lr", "gamma", "eps_start", "eps_end", "target_tau", "max_grad_norm")
+    """the live hyper-parameters"""
+    RENAMED: ClassVar[dict[str, str]] = {"tau": "target_tau"}
+    """old option names (configs and checkpoints written before the rename still load)"""
+
+    num_envs: int = K.num_envs(1)
+    buffer_size: int = K.buffer_size(100_000)
+    batch_size: int = K.batch_size(32)
+    lr: float = K.lr(2.5e-4)
+    optimizer: Literal["adam", "rmsprop"] = knob(
+        "rmsprop", help="adam or rmsprop (centred, α=0.95, ε=0.01 — the MinAtar paper's settings)")
+    gamma: float = K.gamma()
+    learning_starts: int = knob(5000, "≥ 0", "frames of random play before learning")
+    train_freq: int = knob(1, "≥ 1", "vector-env steps between gradient updates")
+    gradient_steps: int = knob(1, "≥ 1", "gradient updates each time")
+    target_update: int = knob(1000, "≥ 1", "frames between target-network updates")
+    target_tau: float = knob(1.0, "(0, 1]", "target-network update rate: θ⁻ ← τ·θ + (1 − τ)·θ⁻ every target_update "
+                                            "frames (1 = hard copy; was called tau)")
+    eps_start: float = K.eps_start()
+    eps_end: float = K.eps_end(0.1)
+    eps_decay_frames: int = knob(100_000, "≥ 1", "frames of linear ε decay (after learning_starts)")
+    huber: bool = knob(True, help="Huber TD loss (else squared)")
+    double: bool = knob(False, help="double DQN targets")
+    max_grad_norm: float = K.max_grad_norm(10.0)
+    log_every: int = K.log_every(2000)
+    save_replay: bool = knob(True, help="include the replay buffer in checkpoints (exact resume; larger files)")
 
 
 def epsilon_greedy(policy, taskset, eps: float, need_q: bool = False):
@@ -87,19 +77,13 @@ def epsilon_greedy(policy, taskset, eps: float, need_q: bool = False):
 @register("dqn")
 class DQNTrainer(EnvTrainer):
     on_policy = False
+    section = "dqn"
 
     def __init__(self, cfg):
         d = cfg.dqn
         super().__init__(cfg, d.num_envs, 1, {"value_head": False, "q_head": True, "policy_head": False})
         self.d = d
         self.log_every = d.log_every  # one round is one vector-env step: the run loop looks once per row
-        hp = self.hp
-        hp.declare("lr", d.lr, "> 0")
-        hp.declare("gamma", d.gamma, "[0, 1]")
-        hp.declare("eps_start", d.eps_start, "[0, 1]")
-        hp.declare("eps_end", d.eps_end, "[0, 1]")
-        hp.declare("tau", d.tau, "(0, 1]")
-        hp.declare("max_grad_norm", d.max_grad_norm, "≥ 0")
         self.target = type(self.agent)(self.info, cfg.net, value_head=False, q_head=True, policy_head=False,
                                        generator=self.gen)
         self.target.load_state_dict(self.agent.state_dict())
@@ -145,13 +129,13 @@ class DQNTrainer(EnvTrainer):
         self._n += 1
 
     def update_target(self) -> None:
-        tau = self.hp["tau"]
+        rate = self.hp["target_tau"]
         with torch.no_grad():
             for pt, p in zip(self.target.parameters(), self.agent.parameters()):
-                if tau >= 1.0:
+                if rate >= 1.0:
                     pt.copy_(p)
                 else:
-                    pt.lerp_(p, tau)
+                    pt.lerp_(p, rate)
 
     def step(self) -> list[dict]:
         """One vector-env step (plus learning); returns a metric row every ``log_every`` frames."""

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 
 from distillrl.algos.base import STATE_FORMAT
+from distillrl.config import Live, knob, live_knobs, section
+from distillrl.core import knobs as K
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
 from distillrl.core.rng import (
@@ -50,20 +52,16 @@ from distillrl.models.transformer import DecisionTransformer, batch_tensors
 class DTNetConfig:
     """The transformer's shape."""
 
-    d_model: int = 64
-    """embedding width {≥ 1}"""
-    n_layer: int = 2
-    """transformer layers {≥ 1}"""
-    n_head: int = 4
-    """attention heads (d_model must be a multiple) {≥ 1}"""
-    context: int = 10
-    """K: steps per context window (3K tokens) {≥ 1}"""
-    dropout: float = 0.1
-    """dropout on embeddings, attention and feed-forward {[0, 1)}"""
-    max_timestep: int = 0
-    """size of the timestep embedding (later steps share the last); 0: 1.5 × the longest episode in the data {≥ 0}"""
-    encoder: Literal["auto", "linear", "conv"] = "auto"
-    """observation embedding: linear (flattened), conv (a 3×3 convolution first; images), auto (conv for images)"""
+    d_model: int = knob(64, "≥ 1", "embedding width")
+    n_layer: int = knob(2, "≥ 1", "transformer layers")
+    n_head: int = knob(4, "≥ 1", "attention heads (d_model must be a multiple)")
+    context: int = knob(10, "≥ 1", "K: steps per context window (3K tokens)")
+    dropout: float = knob(0.1, "[0, 1)", "dropout on embeddings, attention and feed-forward")
+    max_timestep: int = knob(0, "≥ 0", "size of the timestep embedding (later steps share the last); 0: 1.5 × the "
+                                       "longest episode in the data")
+    encoder: Literal["auto", "linear", "conv"] = knob(
+        "auto", help="observation embedding: linear (flattened), conv (a 3×3 convolution first; images), auto (conv "
+                     "for images)")
 
     def check(self) -> None:
         if self.d_model % self.n_head:
@@ -74,51 +72,41 @@ class DTNetConfig:
 class OfflineOptions:
     """What every offline run has."""
 
-    env: str = ""
-    """environment (default: the one the datasets were recorded in)"""
-    dataset_root: str = "runs/datasets"
-    """folder of Minari datasets (MINARI_DATASETS_PATH layout; see distillrl dataset)"""
-    steps: int = 3000
-    """gradient updates {≥ 1}"""
-    seed: int = 1
-    """random seed (weights, dropout, window sampling, curriculum, evaluation episodes) {≥ 0}"""
-    threads: int = 1
-    """torch CPU threads {≥ 1}"""
-    batch_size: int = 64
-    """context windows per update {≥ 1}"""
-    lr: float = 6e-4
-    """peak learning rate (AdamW) {> 0}"""
-    warmup_steps: int = 200
-    """linear learning-rate warm-up {≥ 0}"""
-    weight_decay: float = 0.1
-    """AdamW weight decay on weight matrices {≥ 0}"""
-    max_grad_norm: float = 1.0
-    """global-norm clip (0 disables) {≥ 0}"""
-    log_every: int = 100
-    """updates per metrics row {≥ 1}"""
-    checkpoint_every: int = 1000
-    """updates between checkpoints {≥ 1}"""
-    eval_episodes: int = 10
-    """evaluation episodes at the end, per task (0: none) {≥ 0}"""
-    max_episode_steps: int | None = None
-    """cap on evaluation episode length (None: the env's own) {≥ 1}"""
-    net: DTNetConfig = field(default_factory=DTNetConfig)
+    LIVE: ClassVar[tuple[str, ...]] = ("lr", "weight_decay")
+    """the live hyper-parameters (lr is the peak; the warm-up multiplies it)"""
+
+    env: str = knob("", help="environment (default: the one the datasets were recorded in)")
+    dataset_root: str = knob("runs/datasets", help="folder of Minari datasets (MINARI_DATASETS_PATH layout; see "
+                                                   "distillrl dataset)")
+    steps: int = K.steps(3000, "gradient updates")
+    seed: int = K.seed(1, "random seed (weights, dropout, window sampling, curriculum, evaluation episodes)")
+    threads: int = K.threads()
+    batch_size: int = K.batch_size(64, "context windows per update")
+    lr: float = K.lr(6e-4, "peak learning rate (AdamW)")
+    warmup_steps: int = knob(200, "≥ 0", "linear learning-rate warm-up")
+    weight_decay: float = knob(0.1, "≥ 0", "AdamW weight decay on weight matrices")
+    max_grad_norm: float = K.max_grad_norm(1.0)
+    log_every: int = K.log_every(100, "updates per metrics row")
+    checkpoint_every: int = K.checkpoint_every(1000, "updates between checkpoints")
+    eval_episodes: int = K.eval_episodes(10, "evaluation episodes at the end, per task (0: none)")
+    max_episode_steps: int | None = K.max_episode_steps("cap on evaluation episode length (None: the env's own)")
+    net: DTNetConfig = section(DTNetConfig)
 
 
 @dataclass
 class DTConfig(OfflineOptions):
     """Train a Decision Transformer (Chen et al.) from an offline dataset (train --algo dt)."""
 
-    algo: Literal["dt"] = "dt"
-    """dt: Decision Transformer from --dataset (other learners: see train without --algo dt)"""
-    dataset: list[str] = field(default_factory=list)
-    """Minari dataset id(s) of the one task, concatenated (several flags or a+b), e.g. distillrl/breakout-expert-v0"""
-    target_return: float | None = None
-    """return the evaluation conditions on (default: the best episode return in the data) {(-inf, inf)}"""
-    sample: bool = False
-    """the summary's dt_return is the sampled evaluation (default: the greedy one; both are run, and the score follows the env family's convention)"""
-    compare_teacher: bool = True
-    """also evaluate the policy teacher that recorded the (first) dataset, on the same episode seeds"""
+    algo: Literal["dt"] = knob("dt", help="dt: Decision Transformer from --dataset (other learners: see train without "
+                                          "--algo dt)")
+    dataset: list[str] = knob(factory=list, help="Minari dataset id(s) of the one task, concatenated (several flags "
+                                                 "or a+b), e.g. distillrl/breakout-expert-v0")
+    target_return: float | None = knob(None, "(-inf, inf)", "return the evaluation conditions on (default: the best "
+                                                            "episode return in the data)")
+    sample: bool = knob(False, help="the summary's dt_return is the sampled evaluation (default: the greedy one; both "
+                                    "are run, and the score follows the env family's convention)")
+    compare_teacher: bool = knob(True, help="also evaluate the policy teacher that recorded the (first) dataset, on "
+                                            "the same episode seeds")
 
     def check(self) -> None:
         self.net.check()
@@ -144,15 +132,18 @@ class OfflineTrainer:
 
     algo = "offline"
 
+    @staticmethod
+    def live_hparams(cfg: OfflineOptions) -> dict[str, Live]:
+        """``lr`` (the peak) and ``weight_decay``: the config's ``LIVE`` fields."""
+        return live_knobs(cfg)
+
     def __init__(self, cfg):
         self.cfg = cfg
         self.total_frames: int = cfg.steps
         self.log_every: int = cfg.log_every
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.np_rng = np.random.default_rng(cfg.seed)
-        self.hp = HParams()
-        self.hp.declare("lr", cfg.lr, "> 0")
-        self.hp.declare("weight_decay", cfg.weight_decay, "≥ 0")
+        self.hp = HParams(self.live_hparams(cfg))
         self.frames = 0
         """gradient updates made (the run loop's "frames")"""
         self.train_time = 0.0

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -39,6 +39,8 @@ from distillrl.acting.actors import (
     worker_seed,
 )
 from distillrl.algos.base import EnvTrainer, check_task_envs, register
+from distillrl.config import knob
+from distillrl.core import knobs as K
 from distillrl.core.data import Rollout
 from distillrl.core.learner import Learner
 from distillrl.core.losses import a2c_loss
@@ -53,58 +55,50 @@ class ImpalaConfig:
     """IMPALA settings (actors: --actors, --address). Defaults: the paper's Atari unroll (20)
     with MinAtar-sized batches and PPO's optimiser."""
 
-    num_envs: int = 32
-    """environments per actor {≥ 1}"""
-    num_steps: int = 20
-    """unroll length: steps per environment per rollout {≥ 1}"""
-    batch_rollouts: int = 1
-    """rollouts per learner update (side by side: a batch of batch_rollouts × num_envs × num_steps frames) {≥ 1}"""
-    queue: int = 2
-    """rollout requests in flight per actor: the bounded queue (back-pressure; policy lag grows with it) {≥ 1}"""
-    order: Literal["fixed", "first"] = "fixed"
-    """fixed: rollouts taken round-robin over the actors (reproducible from the seed); first: whichever is ready first (no waiting on a slow actor; not reproducible)"""
-    lr: float = 5e-4
-    """learning rate (live) {> 0}"""
-    anneal_lr: bool = True
-    """decay the learning rate linearly to 0 over the run"""
-    gamma: float = 0.99
-    """discount {[0, 1]}"""
-    rho_bar: float = 1.0
-    """V-trace truncation ρ̄ of the importance weights in the targets and the policy gradient {> 0}"""
-    c_bar: float = 1.0
-    """V-trace truncation c̄ of the trace coefficients {> 0}"""
-    vtrace_lambda: float = 1.0
-    """λ on the trace coefficients c_t = λ·min(c̄, π/μ) (1: the paper's V-trace) {[0, 1]}"""
-    ent_coef: float = 0.01
-    """entropy bonus weight (live) {≥ 0}"""
-    vf_coef: float = 0.5
-    """value loss weight (live) {≥ 0}"""
-    max_grad_norm: float = 0.5
-    """global gradient-norm clip (0 disables) {≥ 0}"""
-    optimizer: Literal["adam", "rmsprop"] = "adam"
-    """adam, or rmsprop (uncentred, α = rmsprop_alpha; the paper's)"""
-    optim_eps: float = 1e-5
-    """optimizer ε {> 0}"""
-    rmsprop_alpha: float = 0.99
-    """RMSProp smoothing constant α {(0, 1)}"""
-    actor_cpus: float | None = None
-    """CPUs each Ray actor reserves (default: the cluster's CPUs ÷ actors, at most 1) {> 0}"""
-    broadcast_every: int = 1
-    """learner updates between weight broadcasts to Ray actors (putting the weights in Ray's store costs ≈ 1 ms; actors keep acting with the last weights they got in between; the in-process actor always has the latest) {≥ 1}"""
-    max_restarts: int = 10
-    """actors that may die and be replaced before the run fails {≥ 0}"""
-    log_every: int = 10_000
-    """frames per metric row {≥ 1}"""
+    LIVE: ClassVar[tuple[str, ...]] = ("lr", "ent_coef", "vf_coef", "max_grad_norm", "gamma")
+    """the live hyper-parameters"""
+
+    num_envs: int = K.num_envs(32, "environments per actor")
+    num_steps: int = K.num_steps(20, "unroll length: steps per environment per rollout")
+    batch_rollouts: int = knob(1, "≥ 1", "rollouts per learner update (side by side: a batch of batch_rollouts × "
+                                         "num_envs × num_steps frames)")
+    queue: int = knob(2, "≥ 1", "rollout requests in flight per actor: the bounded queue (back-pressure; policy lag "
+                                "grows with it)")
+    order: Literal["fixed", "first"] = knob("fixed", help="fixed: rollouts taken round-robin over the actors "
+                                                          "(reproducible from the seed); first: whichever is ready "
+                                                          "first (no waiting on a slow actor; not reproducible)")
+    lr: float = K.lr(5e-4)
+    anneal_lr: bool = K.anneal_lr()
+    gamma: float = K.gamma()
+    rho_bar: float = knob(1.0, "> 0", "V-trace truncation ρ̄ of the importance weights in the targets and the policy "
+                                      "gradient")
+    c_bar: float = knob(1.0, "> 0", "V-trace truncation c̄ of the trace coefficients")
+    vtrace_lambda: float = knob(1.0, "[0, 1]", "λ on the trace coefficients c_t = λ·min(c̄, π/μ) (1: the paper's "
+                                               "V-trace)")
+    ent_coef: float = K.ent_coef()
+    vf_coef: float = K.vf_coef()
+    max_grad_norm: float = K.max_grad_norm(0.5)
+    optimizer: Literal["adam", "rmsprop"] = knob(
+        "adam", help="adam, or rmsprop (uncentred, α = rmsprop_alpha; the paper's)")
+    optim_eps: float = K.optim_eps()
+    rmsprop_alpha: float = K.rmsprop_alpha()
+    actor_cpus: float | None = knob(None, "> 0", "CPUs each Ray actor reserves (default: the cluster's CPUs ÷ actors, "
+                                                 "at most 1)")
+    broadcast_every: int = knob(1, "≥ 1", "learner updates between weight broadcasts to Ray actors (putting the "
+                                          "weights in Ray's store costs ≈ 1 ms; actors keep acting with the last "
+                                          "weights they got in between; the in-process actor always has the latest)")
+    max_restarts: int = knob(10, "≥ 0", "actors that may die and be replaced before the run fails")
+    log_every: int = K.log_every(10_000)
 
 
 @dataclass
 class ActorOptions:
     """Where IMPALA's actors run."""
 
-    actors: int = 2
-    """IMPALA: rollout actors as Ray processes (0: act in the learner's process, no Ray) {≥ 0}"""
-    address: str | None = None
-    """IMPALA: join the Ray cluster at HOST:PORT (default: start Ray on this machine)"""
+    actors: int = knob(2, "≥ 0", "IMPALA: rollout actors as Ray processes (0: act in the learner's process, no Ray)",
+                       algos=("impala",))
+    address: str | None = knob(None, help="IMPALA: join the Ray cluster at HOST:PORT (default: start Ray on this "
+                                          "machine)", algos=("impala",))
 
 
 def check_impala(cfg) -> None:
@@ -118,16 +112,12 @@ def check_impala(cfg) -> None:
 class ImpalaTrainer(EnvTrainer):
     """The IMPALA learner: V-trace on rollouts from a pool of actors."""
 
+    section = "impala"
+
     def __init__(self, cfg):
         p = cfg.impala
         super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": True})
         self.p = p
-        hp = self.hp
-        hp.declare("lr", p.lr, "> 0")
-        hp.declare("ent_coef", p.ent_coef, "≥ 0")
-        hp.declare("vf_coef", p.vf_coef, "≥ 0")
-        hp.declare("max_grad_norm", p.max_grad_norm, "≥ 0")
-        hp.declare("gamma", p.gamma, "[0, 1]")
         self.learner = Learner(self.agent, p.optimizer, p.lr, p.optim_eps, alpha=p.rmsprop_alpha, centered=False)
         self.n_actors = cfg.actors
         self.pool: LocalPool | RayPool | None = None  # started at the first update (after any restore)

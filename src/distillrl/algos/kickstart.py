@@ -25,7 +25,7 @@ played at the start of the run).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -35,50 +35,45 @@ from distillrl.algos import ALGORITHMS, check_learner
 from distillrl.algos.base import EnvTrainer, RunConfig
 from distillrl.algos.impala import ActorOptions, ImpalaConfig
 from distillrl.algos.ppo import PPOConfig
-from distillrl.config import validate
+from distillrl.config import Live, field_domains, knob, section, validate
+from distillrl.core import knobs as K
 from distillrl.core.schedules import LambdaKind, LambdaSchedule
 from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
 from distillrl.models.nets import NetConfig
 from distillrl.teachers.base import TeacherArch
 from distillrl.terms.kickstart import KickstartTerm
-from distillrl.terms.rnd import IntrinsicConfig, add_rnd
+from distillrl.terms.rnd import RND_ALGOS, IntrinsicConfig, add_rnd
 
 
 @dataclass
 class KickstartOptions:
     """Kickstarting: teachers and the λ schedule."""
 
-    teacher: list[str] = field(default_factory=list)
-    """teacher(s): zoo names, run directories, checkpoints, SB3 .zip or state dicts (repeat --teacher); on a task set TASK=SOURCE binds a teacher to a task (e.g. minatar:breakout=minatar-breakout), and zoo gives every task its zoo teacher"""
-    teacher_arch: TeacherArch | None = None
-    """architecture for state-dict teachers (see distill)"""
-    teacher_obs_groups: str = ""
-    """observation groups every teacher reads, comma-separated (e.g. priv,a), for environments whose observations are a Dict of named groups (default: a distillrl teacher reads the groups it was trained on, others the packed observation); see distillrl.envs.groups"""
-    teacher_weight: list[float] = field(default_factory=list)
-    """λ'_k per teacher (default 1 each); λ_k = λ_shared · λ'_k · f_k(t) {≥ 0}"""
-    teacher_task: list[int] = field(default_factory=list)
-    """task id each teacher is bound to, −1 for all tasks (default: all) {≥ -1}"""
-    tau: float | None = None
-    """temperature for Q-teachers: softmax(q/τ) (default 0.01) {> 0}"""
-    schedule: LambdaKind = "linear"
-    """shape of λ over training: constant, linear, exp, step, performance"""
-    lambda0: float = 1.0
-    """initial λ_shared (live: set_hparams(lambda_shared=...)) {≥ 0}"""
-    decay_frames: int = 1_000_000
-    """linear: frames until λ reaches 0 {≥ 1}"""
-    half_life: float = 250_000
-    """exp: frames per halving of λ {> 0}"""
-    step_every: int = 250_000
-    """step: frames between multiplications by step_factor {≥ 1}"""
-    step_factor: float = 0.5
-    """step: factor applied every step_every frames {[0, 1]}"""
-    g_teacher: float | None = None
-    """performance: every teacher's score G_T (default: measured per teacher on its task at start) {(-inf, inf)}"""
-    g_random: float | None = None
-    """performance: a random policy's score G_rand (default: measured at start) {(-inf, inf)}"""
-    score_episodes: int = 10
-    """performance: episodes in each score (teacher, random, and the student's recent window) {≥ 1}"""
+    teacher: list[str] = knob(factory=list, help="teacher(s): zoo names, run directories, checkpoints, SB3 .zip or "
+                                                 "state dicts (repeat --teacher); on a task set TASK=SOURCE binds a "
+                                                 "teacher to a task (e.g. minatar:breakout=minatar-breakout), and zoo "
+                                                 "gives every task its zoo teacher")
+    teacher_arch: TeacherArch | None = knob(None, help="architecture for state-dict teachers (see distill)")
+    teacher_obs_groups: str = K.teacher_obs_groups("every teacher")
+    teacher_weight: list[float] = knob(factory=list, domain="≥ 0", help="λ'_k per teacher (default 1 each); λ_k = "
+                                                                        "λ_shared · λ'_k · f_k(t)")
+    teacher_task: list[int] = knob(factory=list, domain="≥ -1", help="task id each teacher is bound to, −1 for all "
+                                                                     "tasks (default: all)")
+    tau: float | None = K.teacher_tau(None, "teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers, 1 "
+                                            "for policy teachers")
+    schedule: LambdaKind = knob("linear", help="shape of λ over training: constant, linear, exp, step, performance")
+    lambda0: float = knob(1.0, "≥ 0", "initial λ_shared (live: set_hparams(lambda_shared=...))")
+    decay_frames: int = knob(1_000_000, "≥ 1", "linear: frames until λ reaches 0")
+    half_life: float = knob(250_000, "> 0", "exp: frames per halving of λ")
+    step_every: int = knob(250_000, "≥ 1", "step: frames between multiplications by step_factor")
+    step_factor: float = knob(0.5, "[0, 1]", "step: factor applied every step_every frames")
+    g_teacher: float | None = knob(None, "(-inf, inf)", "performance: every teacher's score G_T (default: measured "
+                                                        "per teacher on its task at start)")
+    g_random: float | None = knob(None, "(-inf, inf)", "performance: a random policy's score G_rand (default: "
+                                                       "measured at start)")
+    score_episodes: int = knob(10, "≥ 1", "performance: episodes in each score (teacher, random, and the student's "
+                                          "recent window)")
 
     def make_schedule(self, g_teacher: float = math.nan, g_random: float = 0.0) -> LambdaSchedule:
         return LambdaSchedule(self.schedule, self.decay_frames, self.half_life, self.step_every, self.step_factor,
@@ -89,14 +84,15 @@ class KickstartOptions:
 class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
     """Kickstart a PPO, A2C or IMPALA student from one or more teachers (RL loss + Σ λ_k·H(π_Tk ‖ π_S))."""
 
-    algo: Literal["ppo", "a2c", "impala"] = "ppo"
-    """the student's RL learner: ppo, a2c (A3C-form loss, one epoch, one minibatch) or impala (V-trace; actors: --actors, --address)"""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    impala: ImpalaConfig = field(default_factory=ImpalaConfig)
-    net: NetConfig = field(default_factory=NetConfig)
-    rnd: bool = False
-    """add the random-network-distillation exploration bonus (Burda et al.; see the intrinsic.* options)"""
-    intrinsic: IntrinsicConfig = field(default_factory=IntrinsicConfig)
+    algo: Literal["ppo", "a2c", "impala"] = knob(
+        "ppo", help="the student's RL learner: ppo, a2c (A3C-form loss, one epoch, one minibatch) or impala (V-trace; "
+                    "actors: --actors, --address)")
+    ppo: PPOConfig = section(PPOConfig, algos=("ppo", "a2c"))
+    impala: ImpalaConfig = section(ImpalaConfig, algos=("impala",))
+    net: NetConfig = section(NetConfig)
+    rnd: bool = knob(False, help="add the random-network-distillation exploration bonus (Burda et al.; see the "
+                                 "intrinsic.* options)", algos=RND_ALGOS)
+    intrinsic: IntrinsicConfig = section(IntrinsicConfig, algos=RND_ALGOS)
 
     def check(self) -> None:
         if self.teacher_obs_groups and len(split_specs(self.env)) > 1:
@@ -112,6 +108,24 @@ class KickstartConfig(RunConfig, KickstartOptions, ActorOptions):
             if t >= n_tasks:
                 raise ConfigError(f"--teacher-task {t} names no task of {self.env} (tasks 0..{n_tasks - 1}, "
                                   "or -1 for all)")
+
+
+def teacher_count(cfg: KickstartConfig) -> int:
+    """How many teachers ``cfg.teacher`` names, as loading them will find them: ``zoo`` on a task
+    set (not bound by ``--teacher-task``) is one teacher per task."""
+    n_tasks = len(split_specs(cfg.env))
+    return sum(n_tasks if src == "zoo" and n_tasks > 1 and not cfg.teacher_task else 1 for src in cfg.teacher)
+
+
+def kickstart_live_hparams(cfg: KickstartConfig, n_teachers: int | None = None) -> dict[str, Live]:
+    """The live hyper-parameters of a kickstarting trainer for ``cfg``, without building it: the
+    learner's, ``lambda_shared`` (from ``lambda0``) and one ``lambda_<k>`` per teacher (λ'_k, from
+    ``teacher_weight``; ``n_teachers`` defaults to :func:`teacher_count`)."""
+    k = teacher_count(cfg) if n_teachers is None else n_teachers
+    doms = field_domains(KickstartOptions)
+    weights = list(cfg.teacher_weight) or [1.0] * k
+    return {**ALGORITHMS[cfg.algo].live_hparams(cfg), "lambda_shared": Live(cfg.lambda0, doms["lambda0"]),
+            **{f"lambda_{i}": Live(float(w), doms["teacher_weight"]) for i, w in enumerate(weights)}}
 
 
 def task_spec(env: str, task: int | None) -> str:
@@ -148,7 +162,8 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
     weights = list(cfg.teacher_weight) or [1.0] * k
     if len(weights) != k:
         raise ConfigError(f"{k} teachers but {len(weights)} --teacher-weight values")
-    tr.hp.declare("lambda_shared", cfg.lambda0, "≥ 0")
+    shared = kickstart_live_hparams(cfg, k)["lambda_shared"]
+    tr.hp.declare("lambda_shared", shared.value, shared.domain)  # each term declares its own λ'_k
     loaded, tasks = [], []
     for i, ((task, src), w) in enumerate(zip(pairs, weights)):
         if ts.n_tasks == 1:

@@ -4,7 +4,7 @@ their datasets (KL on context windows), with a task curriculum and optional PCGr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,6 +17,8 @@ from distillrl.algos.dt import (
     encoder_for,
     windows_loss_mask,
 )
+from distillrl.config import knob, section
+from distillrl.core import knobs as K
 from distillrl.core.losses import kl
 from distillrl.core.rng import global_stream
 from distillrl.datasets.episodes import read_episodes
@@ -34,30 +36,25 @@ from distillrl.terms.surgery import PreviousGradientSurgery
 class OfflineDistillConfig(OfflineOptions):
     """Distil Decision-Transformer teachers into one small transformer from their datasets (distill --offline)."""
 
-    offline: bool = True
-    """offline distillation from datasets (this command); without it, distill runs the online student"""
-    teacher: list[str] = field(default_factory=list)
-    """one Decision-Transformer teacher (a train --algo dt run directory) per task, in task order"""
-    dataset: list[str] = field(default_factory=list)
-    """one dataset per teacher, paired by order (ids of one task joined by +); default: each teacher's own training data"""
-    curriculum: CurriculumKind = "max-kl"
-    """which task each update learns from: cycle (fixed order, Rusu et al.), uniform, or max-kl (the largest held-out KL, seed 004)"""
-    curriculum_every: int = 10
-    """max-kl: updates between re-measurements of the per-task KL {≥ 1}"""
-    pcgrad: bool = False
-    """project an update's gradient onto the normal plane of the previous update's when they conflict (PCGrad)"""
-    tau: float = 1.0
-    """teacher temperature: softmax(logits/τ) {> 0}"""
-    held_out: float = 0.1
-    """share of each task's episodes held out from training (the curriculum's and the log's KL) {[0, 0.9]}"""
-    held_out_windows: int = 64
-    """held-out context windows per task {≥ 1}"""
-    net: DTNetConfig = field(default_factory=DTNetConfig)
-    """the student's shape (net.max_timestep 0: the teachers' largest timestep table)"""
-    student_size: float | None = 0.25
-    """student parameters as a fraction of the smallest teacher's, at most; picks net.d_model (None: net.d_model as given) {(0, 4]}"""
-    lr: float = 1e-3
-    """peak learning rate (AdamW) {> 0}"""
+    offline: bool = knob(True, help="offline distillation from datasets (this command); without it, distill runs the "
+                                    "online student")
+    teacher: list[str] = knob(factory=list, help="one Decision-Transformer teacher (a train --algo dt run directory) "
+                                                 "per task, in task order")
+    dataset: list[str] = knob(factory=list, help="one dataset per teacher, paired by order (ids of one task joined by "
+                                                 "+); default: each teacher's own training data")
+    curriculum: CurriculumKind = knob("max-kl", help="which task each update learns from: cycle (fixed order, Rusu et "
+                                                     "al.), uniform, or max-kl (the largest held-out KL, seed 004)")
+    curriculum_every: int = knob(10, "≥ 1", "max-kl: updates between re-measurements of the per-task KL")
+    pcgrad: bool = knob(False, help="project an update's gradient onto the normal plane of the previous update's when "
+                                    "they conflict (PCGrad)")
+    tau: float = K.teacher_tau(1.0, "teacher temperature: softmax(logits/τ)")
+    held_out: float = knob(0.1, "[0, 0.9]", "share of each task's episodes held out from training (the curriculum's "
+                                            "and the log's KL)")
+    held_out_windows: int = knob(64, "≥ 1", "held-out context windows per task")
+    net: DTNetConfig = section(DTNetConfig)  # the student's (net.max_timestep 0: the teachers' largest table)
+    student_size: float | None = K.student_size(0.25, "student parameters as a fraction of the smallest teacher's, at "
+                                                      "most; picks net.d_model (None: net.d_model as given)")
+    lr: float = K.lr(1e-3, "peak learning rate (AdamW)")
 
     def check(self) -> None:
         self.net.check()

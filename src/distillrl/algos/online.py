@@ -33,8 +33,9 @@ from distillrl.acting.evaluation import evaluate_agent, evaluate_modes, score_fi
 from distillrl.algos.base import ALGORITHMS
 from distillrl.algos.distill import DistillTrainer
 from distillrl.algos.distill_config import DistillConfig, LossName
-from distillrl.config import to_dict
+from distillrl.config import Live, knob, to_dict
 from distillrl.core import checkpoint
+from distillrl.core import knobs as K
 from distillrl.core.hparams import HParams
 from distillrl.models.agent import Agent
 from distillrl.models.fastpolicy import agent_weights
@@ -45,20 +46,18 @@ from distillrl.teachers.base import AgentTeacher
 class OnlineOptions:
     """Online distillation (with --online-distill)."""
 
-    eval_every: int = 50_000
-    """teacher frames between evaluations of teacher and student (the best checkpoint is chosen at these points) {≥ 1}"""
-    eval_episodes: int = 10
-    """episodes per evaluation, in the env family's convention mode (the same episode seeds every time, for both) {≥ 1}"""
-    student_ratio: float = 1.0
-    """student environment frames per teacher frame {> 0}"""
-    student_size: float | None = None
-    """student acting parameters as a fraction of the teacher's, at most (default: the teacher's own network) {(0, 4]}"""
-    source: Literal["student", "teacher"] = "student"
-    """where the student's states come from: student (DAgger-like) or teacher (the best copy acts ε-greedily)"""
-    loss: LossName = "kl"
-    """distillation loss (see distill --loss)"""
-    lr: float = 1e-3
-    """student learning rate {> 0}"""
+    eval_every: int = knob(50_000, "≥ 1", "teacher frames between evaluations of teacher and student (the best "
+                                          "checkpoint is chosen at these points)")
+    eval_episodes: int = knob(10, "≥ 1", "episodes per evaluation, in the env family's convention mode (the same "
+                                         "episode seeds every time, for both)")
+    student_ratio: float = knob(1.0, "> 0", "student environment frames per teacher frame")
+    student_size: float | None = K.student_size(None, "student acting parameters as a fraction of the teacher's, at "
+                                                      "most (default: the teacher's own network)")
+    source: Literal["student", "teacher"] = knob(
+        "student", help="where the student's states come from: student (DAgger-like) or teacher (the best copy acts "
+                        "ε-greedily)")
+    loss: LossName = knob("kl", help="distillation loss (see distill --loss)")
+    lr: float = K.lr(1e-3, "student learning rate")
 
 
 class OnlineDistill:
@@ -71,6 +70,11 @@ class OnlineDistill:
 
     log_every = 1
     """the loop looks after every teacher round (the student follows, evaluation points are checked)"""
+
+    @staticmethod
+    def live_hparams(cfg: Any) -> dict[str, Live]:
+        """The teacher's (the protocol's hyper-parameters are the teacher trainer's)."""
+        return ALGORITHMS[cfg.algo].live_hparams(cfg)
 
     def __init__(self, cfg: Any):
         o = cfg.online

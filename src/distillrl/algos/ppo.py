@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 
 from distillrl.acting.actors import RolloutWorker
 from distillrl.algos.base import EnvTrainer, register
+from distillrl.config import Live, knob, live_knobs
+from distillrl.core import knobs as K
 from distillrl.core.gae import estimate_gae
 from distillrl.core.learner import Learner
 from distillrl.core.losses import a2c_loss, ppo_loss
@@ -26,42 +28,29 @@ from distillrl.errors import ConfigError
 class PPOConfig:
     """PPO / A2C settings. Defaults are CleanRL's ppo.py."""
 
-    num_envs: int = 4
-    """parallel environments {≥ 1}"""
-    num_steps: int = 128
-    """steps per environment per rollout {≥ 1}"""
-    num_minibatches: int = 4
-    """minibatches per epoch (PPO; A2C uses 1) {≥ 1}"""
-    update_epochs: int = 4
-    """passes over each rollout (PPO; A2C uses 1) {≥ 1}"""
-    lr: float = 2.5e-4
-    """learning rate (live: set_hparams(lr=...)) {> 0}"""
-    anneal_lr: bool = True
-    """decay the learning rate linearly to 0 over the run"""
-    gamma: float = 0.99
-    """discount {[0, 1]}"""
-    gae_lambda: float = 0.95
-    """GAE λ {[0, 1]}"""
-    clip_coef: float = 0.2
-    """surrogate (and value) clipping ε (PPO) {> 0}"""
-    clip_vloss: bool = True
-    """clip the value loss as in PPO2"""
-    norm_adv: bool = True
-    """normalise advantages per minibatch (PPO)"""
-    ent_coef: float = 0.01
-    """entropy bonus weight {≥ 0}"""
-    vf_coef: float = 0.5
-    """value loss weight {≥ 0}"""
-    max_grad_norm: float = 0.5
-    """global gradient-norm clip (0 disables) {≥ 0}"""
-    target_kl: float | None = None
-    """stop the epochs of an update early once approx. KL exceeds this (PPO) {> 0}"""
-    optimizer: Literal["adam", "rmsprop"] = "adam"
-    """adam, or rmsprop (uncentred, α = rmsprop_alpha — SB3's A2C default)"""
-    optim_eps: float = 1e-5
-    """optimizer ε (Adam's or RMSProp's) {> 0}"""
-    rmsprop_alpha: float = 0.99
-    """RMSProp smoothing constant α {(0, 1)}"""
+    LIVE: ClassVar[tuple[str, ...]] = ("lr", "ent_coef", "vf_coef", "max_grad_norm", "gamma", "gae_lambda",
+                                       "clip_coef")
+    """the live hyper-parameters (A2C: all but clip_coef)"""
+
+    num_envs: int = K.num_envs(4)
+    num_steps: int = K.num_steps(128)
+    num_minibatches: int = knob(4, "≥ 1", "minibatches per epoch (PPO; A2C uses 1)")
+    update_epochs: int = knob(4, "≥ 1", "passes over each rollout (PPO; A2C uses 1)")
+    lr: float = K.lr(2.5e-4)
+    anneal_lr: bool = K.anneal_lr()
+    gamma: float = K.gamma()
+    gae_lambda: float = knob(0.95, "[0, 1]", "GAE λ")
+    clip_coef: float = knob(0.2, "> 0", "surrogate (and value) clipping ε (PPO)")
+    clip_vloss: bool = knob(True, help="clip the value loss as in PPO2")
+    norm_adv: bool = knob(True, help="normalise advantages per minibatch (PPO)")
+    ent_coef: float = K.ent_coef()
+    vf_coef: float = K.vf_coef()
+    max_grad_norm: float = K.max_grad_norm(0.5)
+    target_kl: float | None = knob(None, "> 0", "stop the epochs of an update early once approx. KL exceeds this (PPO)")
+    optimizer: Literal["adam", "rmsprop"] = knob(
+        "adam", help="adam, or rmsprop (uncentred, α = rmsprop_alpha — SB3's A2C default)")
+    optim_eps: float = K.optim_eps()
+    rmsprop_alpha: float = K.rmsprop_alpha()
 
 
 def check_ppo(p: PPOConfig, algo: str, recurrent: bool = False) -> None:
@@ -79,20 +68,19 @@ class PPOTrainer(EnvTrainer):
     """PPO on a vector env; extra loss terms join every minibatch's loss."""
 
     loss_kind = "ppo"
+    section = "ppo"
+
+    @classmethod
+    def live_hparams(cls, cfg) -> dict[str, Live]:
+        live = live_knobs(cfg.ppo)
+        if cls.loss_kind != "ppo":  # A2C has no clipping
+            del live["clip_coef"]
+        return live
 
     def __init__(self, cfg):
         p = cfg.ppo
         super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": True})
         self.p = p
-        hp = self.hp
-        hp.declare("lr", p.lr, "> 0")
-        hp.declare("ent_coef", p.ent_coef, "≥ 0")
-        hp.declare("vf_coef", p.vf_coef, "≥ 0")
-        hp.declare("max_grad_norm", p.max_grad_norm, "≥ 0")
-        hp.declare("gamma", p.gamma, "[0, 1]")
-        hp.declare("gae_lambda", p.gae_lambda, "[0, 1]")
-        if self.loss_kind == "ppo":
-            hp.declare("clip_coef", p.clip_coef, "> 0")
         self.learner = Learner(self.agent, p.optimizer, p.lr, p.optim_eps, alpha=p.rmsprop_alpha, centered=False)
         self.batch_size = p.num_envs * p.num_steps
         self.epochs, self.n_minibatches = (p.update_epochs, p.num_minibatches) if self.loss_kind == "ppo" else (1, 1)

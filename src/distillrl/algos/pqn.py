@@ -18,13 +18,15 @@ NumPy mirror, the pure :func:`losses.dqn_loss` (½ squared error) and the shared
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 
 from distillrl.algos.base import EnvTrainer, register
 from distillrl.algos.dqn import epsilon_greedy
+from distillrl.config import knob
+from distillrl.core import knobs as K
 from distillrl.core.learner import Learner
 from distillrl.core.losses import dqn_loss
 from distillrl.core.returns import q_lambda, with_truncation
@@ -35,32 +37,22 @@ from distillrl.core.schedules import linear_interp
 class PQNConfig:
     """PQN settings. Defaults are the paper's MinAtar configuration (purejaxql pqn_minatar)."""
 
-    num_envs: int = 128
-    """parallel environments {≥ 1}"""
-    num_steps: int = 32
-    """steps per environment per rollout {≥ 1}"""
-    num_minibatches: int = 32
-    """minibatches per epoch {≥ 1}"""
-    update_epochs: int = 2
-    """passes over each rollout {≥ 1}"""
-    lr: float = 5e-4
-    """learning rate (live) {> 0}"""
-    anneal_lr: bool = True
-    """decay the learning rate linearly to 0 over the run"""
-    optimizer: Literal["radam", "adam", "rmsprop"] = "radam"
-    """radam (the paper's), adam, or rmsprop"""
-    gamma: float = 0.99
-    """discount {[0, 1]}"""
-    q_lambda: float = 0.65
-    """λ of the Q(λ) returns (0: one-step Q-learning targets) {[0, 1]}"""
-    eps_start: float = 1.0
-    """initial ε of ε-greedy acting {[0, 1]}"""
-    eps_end: float = 0.05
-    """final ε (live) {[0, 1]}"""
-    eps_decay: float = 0.1
-    """fraction of the run over which ε decays linearly {(0, 1]}"""
-    max_grad_norm: float = 10.0
-    """global gradient-norm clip (0 disables) {≥ 0}"""
+    LIVE: ClassVar[tuple[str, ...]] = ("lr", "gamma", "q_lambda", "eps_end", "max_grad_norm")
+    """the live hyper-parameters"""
+
+    num_envs: int = K.num_envs(128)
+    num_steps: int = K.num_steps(32)
+    num_minibatches: int = knob(32, "≥ 1", "minibatches per epoch")
+    update_epochs: int = knob(2, "≥ 1", "passes over each rollout")
+    lr: float = K.lr(5e-4)
+    anneal_lr: bool = K.anneal_lr()
+    optimizer: Literal["radam", "adam", "rmsprop"] = knob("radam", help="radam (the paper's), adam, or rmsprop")
+    gamma: float = K.gamma()
+    q_lambda: float = knob(0.65, "[0, 1]", "λ of the Q(λ) returns (0: one-step Q-learning targets)")
+    eps_start: float = K.eps_start()
+    eps_end: float = K.eps_end(0.05)
+    eps_decay: float = knob(0.1, "(0, 1]", "fraction of the run over which ε decays linearly")
+    max_grad_norm: float = K.max_grad_norm(10.0)
 
 
 def check_pqn(p: PQNConfig) -> None:
@@ -76,18 +68,14 @@ def check_pqn(p: PQNConfig) -> None:
 class PQNTrainer(EnvTrainer):
     """PQN on a vector env: ε-greedy rollouts, Q(λ) targets, minibatch epochs, no replay."""
 
+    section = "pqn"
+
     def __init__(self, cfg):
         p = cfg.pqn
         net = replace(cfg.net, norm="layer") if cfg.net.norm == "auto" else cfg.net
         super().__init__(cfg, p.num_envs, p.num_steps, {"value_head": False, "q_head": True, "policy_head": False},
                          net=net)
         self.p = p
-        hp = self.hp
-        hp.declare("lr", p.lr, "> 0")
-        hp.declare("gamma", p.gamma, "[0, 1]")
-        hp.declare("q_lambda", p.q_lambda, "[0, 1]")
-        hp.declare("eps_end", p.eps_end, "[0, 1]")
-        hp.declare("max_grad_norm", p.max_grad_norm, "≥ 0")
         self.learner = Learner(self.agent, p.optimizer, p.lr)
         self.batch_size = p.num_envs * p.num_steps
         self.minibatch_size = self.batch_size // p.num_minibatches

@@ -11,50 +11,26 @@ from distillrl.errors import ConfigError
 
 
 def _run_command(name: str, argv: list[str]) -> int:
-    from distillrl.runs.kinds import command_parser, kind
+    """``--algo`` (and ``distill``'s ``--offline``) first, then the parser of that command and
+    algorithm only (:func:`distillrl.runs.kinds.parse_command`)."""
+    from distillrl.errors import DistillRLError
+    from distillrl.runs.kinds import parse_command
 
-    k = kind(name)
-    return _train_like(command_parser(k).parse_args(argv), k)
-
-
-def _flag_value(argv: list[str], flag: str) -> str | None:
-    for i, a in enumerate(argv):
-        if a == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith(flag + "="):
-            return a.split("=", 1)[1]
-    return None
-
-
-def _saved_config(argv: list[str]) -> dict:
-    """The config a command continues or starts from: the run directory's on ``--resume``, else
-    ``--config``'s ({} when neither is readable: the command's own parser reports it)."""
-    from distillrl.config import load_yaml
-
-    path = None
-    if "--resume" in argv and _flag_value(argv, "--run-dir"):
-        path = Path(_flag_value(argv, "--run-dir")) / "config.yaml"
-    elif _flag_value(argv, "--config"):
-        path = Path(_flag_value(argv, "--config"))
     try:
-        data = load_yaml(path) if path is not None and path.is_file() else {}
-    except Exception:  # unreadable: left to the command's own config loading (one-line error)
-        return {}
-    return data if isinstance(data, dict) else {}
+        k, ns = parse_command(name, argv)
+    except DistillRLError as e:
+        die(f"distillrl {name}", str(e))
+    return _train_like(ns, k)
 
 
 def cmd_train(argv: list[str]) -> int:
-    # --algo dt learns from a dataset: its own options (distillrl.algos.offline.DTConfig); a run
-    # being resumed, or a --config file, says so by its algo
-    algo = _flag_value(argv, "--algo") or _saved_config(argv).get("algo")
-    return _run_command("train-dt" if algo == "dt" else "train", argv)
+    # --algo dt learns from a dataset: its own options (distillrl.algos.dt.DTConfig)
+    return _run_command("train", argv)
 
 
 def cmd_distill(argv: list[str]) -> int:
     # --offline: distil Decision-Transformer teachers from their datasets (OfflineDistillConfig)
-    offline = any(a == "--offline" or (a.startswith("--offline=") and a.split("=", 1)[1].lower() in ("true", "1", "yes"))
-                  for a in argv) or _saved_config(argv).get("offline") is True
-    return _run_command("distill-offline" if offline else "distill", argv)
+    return _run_command("distill", argv)
 
 
 def cmd_kickstart(argv: list[str]) -> int:
@@ -95,13 +71,13 @@ def cmd_codistill(argv: list[str]) -> int:
     import time
 
     from distillrl.errors import DistillRLError
-    from distillrl.runs.kinds import Kind, build_config, command_parser
+    from distillrl.runs.kinds import Kind, build_config, parse_command
     from distillrl.runs.presets import preset
     from distillrl.runs.rundir import emit
     from distillrl.scale.codistill import CodistillConfig, run_codistill
 
     k = Kind("codistill", lambda: CodistillConfig, preset, lambda c: c, None, None)  # type: ignore[arg-type]
-    ns = command_parser(k).parse_args(argv)
+    _, ns = parse_command(k, argv)
     prog = "distillrl codistill"
     if ns.resume and not ns.run_dir:
         die(prog, "--resume needs --run-dir")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from distillrl.config import knob
 from distillrl.envs.make import EnvInfo
 
 
@@ -21,26 +22,31 @@ from distillrl.envs.make import EnvInfo
 class NetConfig:
     """Network architecture."""
 
-    arch: Literal["auto", "mlp", "minatar", "nature", "impala"] = "auto"
-    """trunk: auto (mlp for vectors, minatar for small images, nature for ≥ 36 px), mlp, minatar, nature, impala"""
-    hidden: tuple[int, ...] = (64, 64)
-    """hidden layer sizes of the mlp trunk {≥ 1}"""
-    width: float = 1.0
-    """multiplier on every hidden size and channel count (compressed students use < 1) {(0, 64]}"""
-    shared: bool = False
-    """mlp only: one trunk for policy and value (false: separate actor and critic MLPs, as CleanRL/SB3)"""
-    activation: Literal["tanh", "relu"] = "tanh"
-    """mlp activation: tanh or relu"""
-    task_input: Literal["pad", "adapter"] = "pad"
-    """task sets: pad (tasks' observations zero-padded to a common channel count, straight into the shared trunk) or adapter (a per-task 1×1 conv / linear map in front of it; see distillrl.tasks)"""
-    lstm: int = 0
-    """units of an LSTM between the trunk and the heads (0: feed-forward); its state is carried through rollouts and reset where episodes end {≥ 0}"""
-    downsample: int = 0
-    """minatar trunk: stride-2 3×3 convs (same channel count, padding 1) between its conv and its FC; each quarters the FC's input, so a compressed student can spend its parameters on channels instead of on the FC (0: the MinAtar paper's network) {[0, 3]}"""
-    norm: Literal["auto", "none", "layer"] = "auto"
-    """layer: LayerNorm after every hidden layer of the mlp and minatar trunks, before the activation (PQN's stabiliser, Gallici et al. 2024); none: plain layers; auto: layer for pqn, none otherwise"""
-    task_actions: Literal["heads", "shared"] = "heads"
-    """task sets: heads (one policy head per task over its own actions) or shared (one head, one action set for all tasks; MinAtar: the full 6-action set; see distillrl.tasks)"""
+    arch: Literal["auto", "mlp", "minatar", "nature", "impala"] = knob(
+        "auto", help="trunk: auto (mlp for vectors, minatar for small images, nature for ≥ 36 px), mlp, minatar, "
+                     "nature, impala")
+    hidden: tuple[int, ...] = knob((64, 64), "≥ 1", "hidden layer sizes of the mlp trunk")
+    width: float = knob(1.0, "(0, 64]", "multiplier on every hidden size and channel count (compressed students use < "
+                                        "1)")
+    shared: bool = knob(False, help="mlp only: one trunk for policy and value (false: separate actor and critic MLPs, "
+                                    "as CleanRL/SB3)")
+    activation: Literal["tanh", "relu"] = knob("tanh", help="mlp activation: tanh or relu")
+    task_input: Literal["pad", "adapter"] = knob(
+        "pad", help="task sets: pad (tasks' observations zero-padded to a common channel count, straight into the "
+                    "shared trunk) or adapter (a per-task 1×1 conv / linear map in front of it; see distillrl.tasks)")
+    lstm: int = knob(0, "≥ 0", "units of an LSTM between the trunk and the heads (0: feed-forward); its state is "
+                               "carried through rollouts and reset where episodes end")
+    downsample: int = knob(0, "[0, 3]", "minatar trunk: stride-2 3×3 convs (same channel count, padding 1) between "
+                                        "its conv and its FC; each quarters the FC's input, so a compressed student "
+                                        "can spend its parameters on channels instead of on the FC (0: the MinAtar "
+                                        "paper's network)")
+    norm: Literal["auto", "none", "layer"] = knob(
+        "auto", help="layer: LayerNorm after every hidden layer of the mlp and minatar trunks, before the activation "
+                     "(PQN's stabiliser, Gallici et al. 2024); none: plain layers; auto: layer for pqn, none "
+                     "otherwise")
+    task_actions: Literal["heads", "shared"] = knob(
+        "heads", help="task sets: heads (one policy head per task over its own actions) or shared (one head, one "
+                      "action set for all tasks; MinAtar: the full 6-action set; see distillrl.tasks)")
 
 
 ARCHES = ("auto", "mlp", "minatar", "nature", "impala")

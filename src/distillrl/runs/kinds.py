@@ -1,21 +1,41 @@
 """The run commands as data: what ``train``, ``kickstart`` and ``distill`` are, for every front end.
 
 A :class:`Kind` names a command's config class, its presets, how a config is completed
-(``prepare``), how a trainer is built from it (``factory``) and what is measured at the end
-(``finish``). The CLI, population-based training and seed sweeps all build runs through
-:func:`build_config` and :func:`run_job`, so a member of a population or a trial of a sweep is
-exactly the run the command would make.
+(``prepare``), how a trainer is built from it (``factory``), the live hyper-parameters such a
+trainer declares (``live``: listed from the config alone, no trainer built) and what is measured
+at the end (``finish``). The CLI, population-based training and seed sweeps all build runs
+through :func:`build_config` and :func:`run_job`, so a member of a population or a trial of a
+sweep is exactly the run the command would make.
+
+Command lines are read in two steps (:func:`parse_command`): a small pre-parser reads only what
+chooses the parser — ``--algo`` (``train``, ``kickstart``), ``--offline`` (``distill``), and where
+neither is given the saved config of ``--resume --run-dir`` or ``--config`` — and then the parser
+of that command *and* algorithm is built, offering only that learner's options
+(``distillrl kickstart --algo ppo --help`` lists no ``--impala.*``).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distillrl.config import from_dict, load_yaml, validate
+from distillrl.config import (
+    Live,
+    OneLineParser,
+    add_dataclass_args,
+    apply_args,
+    coerce,
+    foreign_options,
+    from_dict,
+    hints,
+    load_yaml,
+    validate,
+)
 from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError
 from distillrl.runs.finish import (
@@ -37,14 +57,16 @@ class Kind:
     prepare: Callable[[Any], Any]
     factory: Callable[[Any], Any]
     finish: Callable[[Any, Any], dict]
+    live: Callable[[Any], dict[str, Live]] | None = None
+    """the live hyper-parameters of ``factory(cfg)``'s trainer, from ``cfg`` alone"""
 
 
 def kinds() -> dict[str, Kind]:
-    from distillrl.algos import TrainConfig, make_trainer
+    from distillrl.algos import TrainConfig, make_trainer, train_live_hparams
     from distillrl.algos.distill import DistillTrainer
     from distillrl.algos.distill_config import DistillConfig
     from distillrl.algos.dt import DTConfig, DTTrainer
-    from distillrl.algos.kickstart import KickstartConfig, make_kickstart_trainer
+    from distillrl.algos.kickstart import KickstartConfig, kickstart_live_hparams, make_kickstart_trainer
     from distillrl.algos.offline_distill import (
         OfflineDistillConfig,
         OfflineDistillTrainer,
@@ -52,14 +74,16 @@ def kinds() -> dict[str, Kind]:
     from distillrl.runs.presets import preset
 
     return {
-        "train": Kind("train", lambda: TrainConfig, preset, lambda c: c, make_trainer, eval_student),
+        "train": Kind("train", lambda: TrainConfig, preset, lambda c: c, make_trainer, eval_student,
+                      train_live_hparams),
         "kickstart": Kind("kickstart", lambda: KickstartConfig, preset, _prepare_kickstart, make_kickstart_trainer,
-                          finish_kickstart),
-        "distill": Kind("distill", lambda: DistillConfig, None, _prepare_distill, DistillTrainer, finish_distill),
+                          finish_kickstart, kickstart_live_hparams),
+        "distill": Kind("distill", lambda: DistillConfig, None, _prepare_distill, DistillTrainer, finish_distill,
+                        DistillTrainer.live_hparams),
         # the offline track (datasets only): train --algo dt, distill --offline
-        "train-dt": Kind("train", lambda: DTConfig, None, _prepare_dt, DTTrainer, finish_dt),
+        "train-dt": Kind("train", lambda: DTConfig, None, _prepare_dt, DTTrainer, finish_dt, DTTrainer.live_hparams),
         "distill-offline": Kind("distill", lambda: OfflineDistillConfig, None, _prepare_offline_distill,
-                                OfflineDistillTrainer, finish_offline_distill),
+                                OfflineDistillTrainer, finish_offline_distill, OfflineDistillTrainer.live_hparams),
     }
 
 
@@ -70,12 +94,75 @@ def kind(name: str) -> Kind:
     return ks[name]
 
 
-def command_parser(k: Kind, raising: bool = False):
-    """The command's parser: run options + one flag per config field. ``raising``: errors raise
-    :class:`ConfigError` instead of exiting (for commands parsed inside sweeps)."""
-    import argparse
+def _pre_parser() -> argparse.ArgumentParser:
+    """Reads only what chooses a command's parser; every other argument is left for that parser."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--algo")
+    p.add_argument("--offline", nargs="?", const="true")
+    p.add_argument("--config")
+    p.add_argument("--run-dir")
+    p.add_argument("--resume", action="store_true")
+    return p
 
-    from distillrl.config import OneLineParser, add_dataclass_args
+
+def _saved_config(pre: argparse.Namespace) -> dict:
+    """The config a command continues or starts from: the run directory's on ``--resume``, else
+    ``--config``'s ({} when neither is readable: the command's own config loading reports it)."""
+    path = None
+    if pre.resume and pre.run_dir:
+        path = Path(pre.run_dir) / "config.yaml"
+    elif pre.config:
+        path = Path(pre.config)
+    try:
+        return load_yaml(path) if path is not None and path.is_file() else {}
+    except ConfigError:
+        return {}
+
+
+def command_kind(command: str, argv: Sequence[str]) -> tuple[Kind, str | None]:
+    """The :class:`Kind` and the algorithm ``distillrl COMMAND ARGV`` runs, read by the pre-parser:
+    ``--algo`` (``train --algo dt``: the Decision Transformer's own command), ``--offline``
+    (``distill``), else what the saved config (``--resume --run-dir``, ``--config``) says."""
+    pre, _ = _pre_parser().parse_known_args(list(argv))
+    algo, offline = pre.algo, pre.offline
+    if algo is None and offline is None:
+        saved = _saved_config(pre)
+        algo, offline = saved.get("algo"), saved.get("offline")
+    if command == "train" and algo == "dt":
+        return kind("train-dt"), "dt"
+    if command == "distill":
+        if offline is not None and coerce(offline, bool, "--offline", from_text=True):
+            return kind("distill-offline"), None
+        return kind("distill"), None
+    return kind(command), None if algo is None else str(algo)
+
+
+def parse_command(command: str | Kind, argv: Sequence[str], raising: bool = False) -> tuple[Kind, argparse.Namespace]:
+    """``argv`` parsed by the parser of its command and algorithm (:func:`command_kind`; a
+    :class:`Kind` given directly is kept, and only its algorithm is read first)."""
+    if isinstance(command, Kind):
+        k, algo = command, _pre_parser().parse_known_args(list(argv))[0].algo
+    else:
+        k, algo = command_kind(command, argv)
+    p = command_parser(k, raising, algo)
+    ns, extra = p.parse_known_args(list(argv))
+    if extra:
+        cls = k.config_cls()
+        learner = _learner(cls, algo)
+        foreign = foreign_options(cls, learner) if learner else {}
+        for a in extra:
+            name = a.split("=", 1)[0]
+            if name in foreign:
+                p.error(f"{name} is an option of --algo {' or '.join(foreign[name])}, not of {learner}")
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    return k, ns
+
+
+def command_parser(k: Kind, raising: bool = False, algo: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser: run options + one flag per config field offered for ``algo`` (the
+    config's default learner when None or not one of its learners: a bad ``--algo`` is then
+    reported by the config layer). ``raising``: errors raise :class:`ConfigError` instead of
+    exiting (for commands parsed inside sweeps)."""
 
     class Raising(OneLineParser):
         def error(self, message):  # type: ignore[override]
@@ -89,17 +176,27 @@ def command_parser(k: Kind, raising: bool = False):
                    help="continue the run in --run-dir from its last checkpoint (or from frame 0 if it has none)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last stdout line)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_dataclass_args(p, cls)
-    assert isinstance(p, argparse.ArgumentParser)
+    if k.name == "distill" and "offline" not in {f.name for f in dataclasses.fields(cls)}:
+        p.add_argument("--offline", nargs="?", const="true", default=argparse.SUPPRESS, metavar="BOOL",
+                       help="distil Decision-Transformer teachers from their datasets instead (their options: "
+                            "distill --offline --help)")
+    add_dataclass_args(p, cls, algo=_learner(cls, algo))
     return p
+
+
+def _learner(cls: type, algo: str | None) -> str | None:
+    """The learner a parser of ``cls`` is built for: ``algo`` if it is one of the config's, else its
+    default (None for a config without learners)."""
+    choices = typing.get_args(hints(cls).get("algo"))
+    if not choices:
+        return None
+    return algo if algo in choices else cls().algo
 
 
 def build_config(k: Kind, data: dict | None = None, ns: Any = None, run_dir: Path | None = None,
                  resume: bool = False) -> Any:
     """defaults → preset(env, algo) → ``data`` (or the run's saved config on resume) → flags in ``ns``;
     then ``prepare`` and validation."""
-    from distillrl.config import apply_args
-
     cls = k.config_cls()
     data = dict(data or {})
     if resume and run_dir is not None and (run_dir / "config.yaml").exists():

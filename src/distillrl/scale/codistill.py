@@ -45,7 +45,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from distillrl.acting.cluster import init_ray, node_id
 from distillrl.acting.evaluation import evaluate_modes, score_fields
 from distillrl.algos import TrainConfig, make_trainer
-from distillrl.config import dump_yaml, from_dict, to_dict, validate
+from distillrl.config import dump_yaml, from_dict, knob, to_dict, validate
 from distillrl.core import checkpoint
 from distillrl.envs.make import split_specs
 from distillrl.errors import CheckpointError, ConfigError, RunDirError
@@ -67,16 +67,15 @@ STATE = "codistill.json"
 class CodistillConfig(TrainConfig):
     """Codistillation: N peers, each on its own seeds, distil the mean of the others' stale policies."""
 
-    peers: int = 2
-    """number of peers N {≥ 2}"""
-    psi: float = 1.0
-    """ψ, weight of H(mean of the peers' stale policies ‖ own) (live: set_hparams(psi=...)); 0 trains independent runs {≥ 0}"""
-    exchange_every: int = 32
-    """K: learner updates between weight exchanges (how stale the peers' copies get) {≥ 1}"""
-    burn_in: int = 0
-    """frames each peer trains alone before the codistillation term switches on {≥ 0}"""
-    in_process: bool = False
-    """run the peers one after another in this process instead of as Ray actors"""
+    address: str | None = knob(None, help="run the peers as Ray actors on the cluster at HOST:PORT (default: start Ray "
+                                          "on this machine)")
+    peers: int = knob(2, "≥ 2", "number of peers N")
+    psi: float = knob(1.0, "≥ 0", "ψ, weight of H(mean of the peers' stale policies ‖ own) (live: "
+                                  "set_hparams(psi=...)); 0 trains independent runs")
+    exchange_every: int = knob(32, "≥ 1", "K: learner updates between weight exchanges (how stale the peers' copies "
+                                          "get)")
+    burn_in: int = knob(0, "≥ 0", "frames each peer trains alone before the codistillation term switches on")
+    in_process: bool = knob(False, help="run the peers one after another in this process instead of as Ray actors")
 
     def check(self) -> None:
         super().check()

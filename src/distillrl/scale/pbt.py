@@ -49,6 +49,8 @@ import numpy as np
 
 from distillrl.acting.evaluation import summary_score
 from distillrl.config import to_dict
+from distillrl.core.hparams import canonical
+from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError, RunDirError
 from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
 from distillrl.scale.pbt_member import member_dir, member_trainable
@@ -67,9 +69,15 @@ def load_pbt_config(path: str | Path, population: int | None = None) -> PBTConfi
     return pbt_config_from_dict(data)
 
 
-def resolve(cfg: PBTConfig) -> tuple[Any, Any]:
-    """The command's resolved config (presets, validation) and the hyper-parameters a trainer of
-    it declares; an unknown tuned name fails here, before Ray starts."""
+def resolve(cfg: PBTConfig) -> tuple[Any, dict[str, float | None]]:
+    """The command's resolved config (presets, validation) and the live hyper-parameters a
+    trainer of it declares with their starting values — listed from the config alone (the
+    command's :attr:`~distillrl.runs.kinds.Kind.live`; no trainer, no teacher is built). A tuned
+    name the trainer does not have, or a prior outside a hyper-parameter's domain, fails here,
+    before Ray starts. Priors named by an old name (a DQN's ``tau``) are renamed in ``cfg``.
+
+    A starting value is None where only the built trainer knows it (a distillation's teacher
+    temperature left unset: the teacher's own)."""
     from distillrl.runs.kinds import build_config, kind
 
     k = kind(cfg.command)
@@ -82,21 +90,31 @@ def resolve(cfg: PBTConfig) -> tuple[Any, Any]:
     if cfg.command == "distill" and getattr(base, "source", "") == "teacher":
         raise ConfigError("a population is ranked by the returns of the policy that acts; with source: teacher "
                           "that is the teacher, not the student — use source: student, dagger or eer")
-    trainer = k.factory(base)
-    try:
-        names = trainer.hp.names()
-        defaults = trainer.hp.as_dict()
-        unknown = [n for n in cfg.priors if n not in names]
-        if unknown:
-            raise ConfigError(f"unknown hyper-parameter {unknown[0]!r} for a {cfg.command} trainer; it has: "
-                              f"{', '.join(names)}")
-        for n, p in cfg.priors.items():  # a prior outside the trainer's own domain is refused too
-            trainer.hp.set(**{n: p.min})
-            trainer.hp.set(**{n: p.max})
-        trainer.hp.set(**defaults)
-    finally:
-        trainer.close()
-    return base, defaults
+    if base.env:  # an unknown environment fails here too (cheap: no environment is made)
+        gym_id(base.env)
+    assert k.live is not None
+    live = k.live(base)
+    cfg.priors = {canonical(n, live): p for n, p in cfg.priors.items()}
+    unknown = [n for n in cfg.priors if n not in live]
+    if unknown:
+        raise ConfigError(f"unknown hyper-parameter {unknown[0]!r} for a {cfg.command} trainer; it has: "
+                          f"{', '.join(live)}")
+    for n, p in cfg.priors.items():  # a prior outside the hyper-parameter's own domain is refused too
+        live[n].domain.check(p.min, f"hyper-parameter {n}")
+        live[n].domain.check(p.max, f"hyper-parameter {n}")
+    return base, {n: lv.value for n, lv in live.items()}
+
+
+def config_start(cfg: PBTConfig, base: Any, defaults: dict[str, float | None]) -> dict[str, float]:
+    """``init: config``: each tuned hyper-parameter's value in the config, clipped into its prior.
+    A distillation's unset teacher temperature is the teacher's own: its teachers are loaded for
+    it (the one case that needs more than the config)."""
+    values = dict(defaults)
+    if any(values[n] is None for n in cfg.priors):
+        from distillrl.algos.distill_config import teacher_temperature
+
+        values["tau"] = teacher_temperature(base)
+    return {n: cfg.priors[n].clip(values[n]) for n in cfg.priors}
 
 
 def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: bool = False,
@@ -115,7 +133,7 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
                           "use --resume to continue it or choose another --run-dir")
     base, defaults = resolve(cfg)
     if cfg.pbt.init == "config":  # the config's values, clipped into the priors
-        init = [{n: cfg.priors[n].clip(defaults[n]) for n in cfg.priors} for _ in range(cfg.population)]
+        init = [config_start(cfg, base, defaults)] * cfg.population
     else:
         init = initial_values(cfg.priors, cfg.population, cfg.pbt.seed)
     info = raytune.init_ray(address)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from distillrl.core.hparams import canonical
 from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
 from distillrl.scale.population import PBTConfig, explore, truncation, welch_better
 
@@ -106,7 +107,8 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
 
         # -- explore
         def _get_new_config(self, trial, trial_to_clone):
-            donor_vals = {n: float(v) for n, v in trial_to_clone.config["hparams"].items()}
+            # (an experiment started before a rename holds the old name: read as the prior's)
+            donor_vals = {canonical(n, self.priors): float(v) for n, v in trial_to_clone.config["hparams"].items()}
             new_vals, ops = explore(donor_vals, self.priors, self.rng, self.opts.factors,
                                     self.opts.resample_probability)
             new_config = copy.deepcopy(trial.config)  # the recipient keeps its identity and seed

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from distillrl.config import from_dict, validate
+from distillrl.config import from_dict, knob, section, validate
 from distillrl.errors import ConfigError
 
 
@@ -34,12 +34,9 @@ from distillrl.errors import ConfigError
 class Prior:
     """The range a hyper-parameter is sampled from (at start and on resampling) and kept in."""
 
-    min: float = 0.0
-    """lower bound {(-inf, inf)}"""
-    max: float = 1.0
-    """upper bound {(-inf, inf)}"""
-    log: bool = False
-    """sample log-uniformly (needs min > 0)"""
+    min: float = knob(0.0, "(-inf, inf)", "lower bound")
+    max: float = knob(1.0, "(-inf, inf)", "upper bound")
+    log: bool = knob(False, help="sample log-uniformly (needs min > 0)")
 
     def check(self) -> None:
         if self.min > self.max:
@@ -60,30 +57,24 @@ class Prior:
 class PBTOptions:
     """How the population is ready, selected, explored and run."""
 
-    interval: int = 50_000
-    """frames between a member's ready points (exploit/explore, and a checkpoint) {≥ 1}"""
-    selection: Literal["ttest", "truncation"] = "ttest"
-    """exploit rule: ttest (random member, copied if significantly better) or truncation"""
-    window: int = 10
-    """episode returns compared at each ready point (the last N) {≥ 2}"""
-    pvalue: float = 0.05
-    """ttest: significance level of Welch's t-test {(0, 1)}"""
-    quantile: float = 0.2
-    """truncation: fraction of the population at the bottom that copies from the top {(0, 0.5]}"""
-    resample_probability: float = 0.25
-    """explore: probability of resampling a value from its prior instead of perturbing it {[0, 1]}"""
-    factors: list[float] = field(default_factory=lambda: [0.8, 1.2])
-    """explore: perturbation factors, one drawn per hyper-parameter {> 0}"""
-    burn_in: int = 0
-    """frames before the first ready point may exploit {≥ 0}"""
-    init: Literal["prior", "config"] = "prior"
-    """initial hyper-parameters: sampled from the priors, or the config's values for every member"""
-    seed: int = 0
-    """seed of the selection and explore draws and of the initial samples {≥ 0}"""
-    max_failures: int = 3
-    """restarts of a crashed member from its last checkpoint before it is given up {≥ 0}"""
-    cpus_per_member: float | None = None
-    """CPUs reserved per member (default: the cores ÷ population, at most 1: the whole population runs at once) {> 0}"""
+    interval: int = knob(50_000, "≥ 1", "frames between a member's ready points (exploit/explore, and a checkpoint)")
+    selection: Literal["ttest", "truncation"] = knob(
+        "ttest", help="exploit rule: ttest (random member, copied if significantly better) or truncation")
+    window: int = knob(10, "≥ 2", "episode returns compared at each ready point (the last N)")
+    pvalue: float = knob(0.05, "(0, 1)", "ttest: significance level of Welch's t-test")
+    quantile: float = knob(0.2, "(0, 0.5]", "truncation: fraction of the population at the bottom that copies from "
+                                            "the top")
+    resample_probability: float = knob(0.25, "[0, 1]", "explore: probability of resampling a value from its prior "
+                                                       "instead of perturbing it")
+    factors: list[float] = knob(factory=lambda: [0.8, 1.2], domain="> 0", help="explore: perturbation factors, one "
+                                                                               "drawn per hyper-parameter")
+    burn_in: int = knob(0, "≥ 0", "frames before the first ready point may exploit")
+    init: Literal["prior", "config"] = knob("prior", help="initial hyper-parameters: sampled from the priors, or the "
+                                                          "config's values for every member")
+    seed: int = knob(0, "≥ 0", "seed of the selection and explore draws and of the initial samples")
+    max_failures: int = knob(3, "≥ 0", "restarts of a crashed member from its last checkpoint before it is given up")
+    cpus_per_member: float | None = knob(None, "> 0", "CPUs reserved per member (default: the cores ÷ population, at "
+                                                      "most 1: the whole population runs at once)")
 
 
 COMMANDS = ("train", "kickstart", "distill")
@@ -93,17 +84,15 @@ COMMANDS = ("train", "kickstart", "distill")
 class PBTConfig:
     """A population-based training experiment (``distillrl pbt --config FILE.yaml``)."""
 
-    command: Literal["train", "kickstart", "distill"] = "kickstart"
-    """what each member runs: train, kickstart or distill"""
-    population: int = 4
-    """members; PBT copies between members, so at least 2 {≥ 2}"""
-    config: dict = field(default_factory=dict)
-    """the command's config keys (as in its own --config YAML); seed is the first member's"""
-    pbt: PBTOptions = field(default_factory=PBTOptions)
-    priors: dict[str, Prior] = field(default_factory=dict)
-    """tuned hyper-parameters: name → prior (min, max, log)"""
-    inject_fault: dict = field(default_factory=dict)
-    """for testing fault tolerance: crash member M once at F frames ({member: M, frames: F, how: exit|raise})"""
+    command: Literal["train", "kickstart", "distill"] = knob(
+        "kickstart", help="what each member runs: train, kickstart or distill")
+    population: int = knob(4, "≥ 2", "members; PBT copies between members, so at least 2")
+    config: dict = knob(factory=dict, help="the command's config keys (as in its own --config YAML); seed is the "
+                                           "first member's")
+    pbt: PBTOptions = section(PBTOptions)
+    priors: dict[str, Prior] = knob(factory=dict, help="tuned hyper-parameters: name → prior (min, max, log)")
+    inject_fault: dict = knob(factory=dict, help="for testing fault tolerance: crash member M once at F frames "
+                                                 "({member: M, frames: F, how: exit|raise})")
 
     def check(self) -> None:
         if not self.priors:

@@ -38,10 +38,9 @@ def _argv(cmd_argv: list[str], point: dict[str, str]) -> list[str]:
 
 def _parse(command: str, argv: list[str]):
     """The command's config for ``argv``, as the command itself would build it (one-line errors)."""
-    from distillrl.runs.kinds import build_config, command_parser, kind
+    from distillrl.runs.kinds import build_config, parse_command
 
-    k = kind(command)
-    ns = command_parser(k, raising=True).parse_args(argv)
+    k, ns = parse_command(command, argv, raising=True)
     return k, ns, build_config(k, ns=ns)
 
 

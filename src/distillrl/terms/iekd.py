@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from distillrl.config import knob
 from distillrl.core.terms import LossTerm
 from distillrl.errors import ConfigError
 
@@ -31,10 +32,8 @@ from distillrl.errors import ConfigError
 class IEKDConfig:
     """IE-KD (with --ie-kd)."""
 
-    inherit: float = 1.0
-    """weight of the inheritance (similarity) loss {≥ 0}"""
-    explore: float = 0.5
-    """weight of the exploration (dissimilarity) loss {≥ 0}"""
+    inherit: float = knob(1.0, "≥ 0", "weight of the inheritance (similarity) loss")
+    explore: float = knob(0.5, "≥ 0", "weight of the exploration (dissimilarity) loss")
 
 
 def split_features(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,33 +30,33 @@ import torch
 from gymnasium.wrappers.utils import RunningMeanStd
 from torch import nn
 
+from distillrl.config import knob
+from distillrl.core import knobs as K
 from distillrl.core.returns import gae, vtrace
 from distillrl.core.terms import LossTerm
 from distillrl.envs.make import EnvInfo
 from distillrl.models.nets import init_module, layer_init
 from distillrl.models.rollout import rollout_forward
 
+RND_ALGOS = ("ppo", "a2c", "impala")
+"""The learners RND works with: on-policy, with a value head (its second value head joins theirs)."""
+
 
 @dataclass
 class IntrinsicConfig:
     """RND exploration bonus (with --rnd)."""
 
-    ext_coef: float = 2.0
-    """weight of the extrinsic advantage in A = ext_coef·A_ext + int_coef·A_int {≥ 0}"""
-    int_coef: float = 1.0
-    """weight of the intrinsic advantage {≥ 0}"""
-    gamma_ext: float = 0.999
-    """extrinsic discount with --rnd (replaces the learner's gamma, as in Burda et al.) {[0, 1]}"""
-    gamma_int: float = 0.99
-    """intrinsic discount (the intrinsic stream ignores episode ends) {[0, 1]}"""
-    feature_dim: int = 128
-    """output size of the target and predictor networks {≥ 1}"""
-    update_proportion: float = 0.25
-    """share of each minibatch the predictor trains on (slows its learning as envs are added) {(0, 1]}"""
-    warmup_frames: int = 2048
-    """random-action frames that initialise the observation statistics before training {≥ 0}"""
-    obs_clip: float = 5.0
-    """normalised observations are clipped to ±obs_clip {> 0}"""
+    ext_coef: float = knob(2.0, "≥ 0", "weight of the extrinsic advantage in A = ext_coef·A_ext + int_coef·A_int")
+    int_coef: float = knob(1.0, "≥ 0", "weight of the intrinsic advantage")
+    gamma_ext: float = K.gamma(0.999, "extrinsic discount with --rnd (replaces the learner's gamma, as in Burda "
+                                      "et al.)")
+    gamma_int: float = K.gamma(0.99, "intrinsic discount (the intrinsic stream ignores episode ends)")
+    feature_dim: int = knob(128, "≥ 1", "output size of the target and predictor networks")
+    update_proportion: float = knob(0.25, "(0, 1]", "share of each minibatch the predictor trains on (slows its "
+                                                    "learning as envs are added)")
+    warmup_frames: int = knob(2048, "≥ 0", "random-action frames that initialise the observation statistics before "
+                                           "training")
+    obs_clip: float = knob(5.0, "> 0", "normalised observations are clipped to ±obs_clip")
 
 
 def _layout(info: EnvInfo) -> tuple[int, tuple[int, int] | None]:
