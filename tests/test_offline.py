@@ -91,3 +91,25 @@ def test_dataset_bad_inputs(tmp_path, cli):
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["episodes"] == 2 and s["dataset"] == "distillrl/own-cartpole-eps0_5-v0"
     assert load_dataset(s["dataset"], tmp_path / "d").total_episodes == 2
+
+
+def test_minari_datasets_path_is_honoured_and_root_overrides_it(tmp_path, cli, monkeypatch):
+    home = tmp_path / "minari-home"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(home))
+    p = cli("dataset", "--teacher", "cartpole", "--episodes", "2", "--name", "distillrl/cp-v0", "--json",
+            "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (home / "distillrl" / "cp-v0").is_dir() and not (tmp_path / "runs").exists()
+    import minari  # Minari's own loader finds what `distillrl dataset` wrote
+
+    assert minari.load_dataset("distillrl/cp-v0").total_episodes == 2
+    p = cli("dataset", "--teacher", "cartpole", "--episodes", "1", "--name", "distillrl/cp-v0", "--root",
+            tmp_path / "elsewhere", "--json", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "elsewhere" / "distillrl" / "cp-v0").is_dir()
+    # a DT run with no --dataset-root reads from MINARI_DATASETS_PATH and records the folder it used
+    p = cli("train", "--algo", "dt", "--dataset", "distillrl/cp-v0", "--steps", "4", "--eval-episodes", "0",
+            "--run-dir", tmp_path / "dt", "--json", "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert f"dataset_root: {home}" in (tmp_path / "dt" / "config.yaml").read_text()
+    assert not (tmp_path / "runs").exists()

@@ -76,8 +76,8 @@ class OfflineOptions:
     """the live hyper-parameters (lr is the peak; the warm-up multiplies it)"""
 
     env: str = knob("", help="environment (default: the one the datasets were recorded in)")
-    dataset_root: str = knob("runs/datasets", help="folder of Minari datasets (MINARI_DATASETS_PATH layout; see "
-                                                   "distillrl dataset)")
+    dataset_root: str | None = knob(None, help="folder of Minari datasets (default: $MINARI_DATASETS_PATH when set, "
+                                               "else runs/datasets; Minari's layout; see distillrl dataset)")
     steps: int = K.steps(3000, "gradient updates")
     seed: int = K.seed(1, "random seed (weights, dropout, window sampling, curriculum, evaluation episodes)")
     threads: int = K.threads()

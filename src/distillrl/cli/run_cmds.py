@@ -102,7 +102,8 @@ def cmd_dataset(argv: list[str]) -> int:
     p.add_argument("--epsilon", type=float, default=0.0, help="ε-greedy noise on the teacher's actions [0, 1]")
     p.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i [≥ 0]")
     p.add_argument("--name", default=None, help="dataset id, [namespace/]name-v0 (default: distillrl/<env>-<teacher>-eps<ε>-v0)")
-    p.add_argument("--root", default="runs/datasets", help="datasets folder (Minari's MINARI_DATASETS_PATH layout)")
+    p.add_argument("--root", default=None, help="datasets folder (default: $MINARI_DATASETS_PATH when set, else "
+                   "runs/datasets; Minari's layout, so minari.load_dataset finds what is written there)")
     p.add_argument("--teacher-arch", default=None, help="architecture of a state-dict teacher")
     common_flags(p)
     ns = p.parse_args(argv)

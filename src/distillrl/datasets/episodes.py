@@ -37,11 +37,20 @@ def minari_module():
     return minari
 
 
+DEFAULT_ROOT = "runs/datasets"
+
+
+def resolve_root(root: str | Path | None) -> Path:
+    """Where datasets live: ``root`` when given (``--root``/``--dataset-root``), else Minari's own
+    ``MINARI_DATASETS_PATH`` when set, else ``runs/datasets``."""
+    return Path(root) if root else Path(os.environ.get("MINARI_DATASETS_PATH") or DEFAULT_ROOT)
+
+
 @contextmanager
-def datasets_root(root: str | Path):
+def datasets_root(root: str | Path | None):
     """Minari reads and writes under ``MINARI_DATASETS_PATH``; point it at ``root`` for the block."""
     old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(Path(root).resolve())
+    os.environ["MINARI_DATASETS_PATH"] = str(resolve_root(root).resolve())
     try:
         yield
     finally:
@@ -51,8 +60,8 @@ def datasets_root(root: str | Path):
             os.environ["MINARI_DATASETS_PATH"] = old
 
 
-def dataset_dir(dataset_id: str, root: str | Path) -> Path:
-    return Path(root) / dataset_id.replace("/", os.sep)
+def dataset_dir(dataset_id: str, root: str | Path | None) -> Path:
+    return resolve_root(root) / dataset_id.replace("/", os.sep)
 
 
 def load_dataset(dataset_id: str, root: str | Path):
@@ -60,7 +69,7 @@ def load_dataset(dataset_id: str, root: str | Path):
     minari = minari_module()
     with datasets_root(root):
         if dataset_id not in minari.list_local_datasets():
-            raise ConfigError(f"no dataset {dataset_id} under {root}")
+            raise ConfigError(f"no dataset {dataset_id} under {resolve_root(root)}")
         return minari.load_dataset(dataset_id, download=False)
 
 

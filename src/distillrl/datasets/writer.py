@@ -27,6 +27,7 @@ from distillrl.datasets.episodes import (  # noqa: F401  (re-exported)
     SIDECAR,
     dataset_dir,
     datasets_root,
+    resolve_root,
     load_dataset,
 )
 from distillrl.datasets.episodes import minari_module as _minari
@@ -121,7 +122,7 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
     with datasets_root(root), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module="minari")  # eval_env=None is meant
         if dataset_id in minari.list_local_datasets():
-            raise ConfigError(f"dataset {dataset_id} already exists under {root}; choose another --name")
+            raise ConfigError(f"dataset {dataset_id} already exists under {resolve_root(root)}; choose another --name")
         ds = minari.create_dataset_from_buffers(
             dataset_id, buffers, observation_space=env.observation_space, action_space=env.action_space,
             algorithm_name=f"distillrl teacher {teacher.name}, epsilon={epsilon}", data_format="arrow",

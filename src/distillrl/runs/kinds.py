@@ -36,6 +36,7 @@ from distillrl.config import (
     load_yaml,
     validate,
 )
+from distillrl.datasets.episodes import dataset_env, resolve_root
 from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError
 from distillrl.runs.finish import (
@@ -267,9 +268,10 @@ def _prepare_kickstart(cfg):
 def _prepare_dt(cfg):
     """The environment defaults to the one the (first) dataset was recorded in."""
     validate(cfg)  # bad options before any file is read
+    # the datasets' folder is recorded as resolved (--dataset-root, else $MINARI_DATASETS_PATH, else
+    # runs/datasets), so a resume reads the same data whatever the environment says then
+    cfg = dataclasses.replace(cfg, dataset_root=str(resolve_root(cfg.dataset_root)))
     if not cfg.env and cfg.dataset:  # (a dataset made elsewhere: its Minari env_spec, or --env)
-        from distillrl.datasets.episodes import dataset_env
-
         cfg = dataclasses.replace(cfg, env=dataset_env(cfg.dataset[0].split("+")[0], cfg.dataset_root))
     return cfg
 
@@ -277,6 +279,7 @@ def _prepare_dt(cfg):
 def _prepare_offline_distill(cfg):
     """The task set defaults to the teachers' environments, in their order."""
     validate(cfg)  # bad options before any teacher is loaded
+    cfg = dataclasses.replace(cfg, dataset_root=str(resolve_root(cfg.dataset_root)))
     if not cfg.env and cfg.teacher:
         from distillrl.teachers.dt import dt_env
 
