@@ -35,7 +35,8 @@ class TrainConfig(RunConfig, ActorOptions):
     algo: Literal["ppo", "a2c", "dqn", "pqn", "impala"] = knob(
         "ppo", help="learner: ppo, a2c (synchronous A2C: one epoch, one minibatch; uses the ppo.* settings), dqn, pqn "
                     "(parallel Q-learning: vector envs, Q(λ), no replay), or impala (V-trace; actors on Ray: "
-                    "--actors, --address); offline Decision Transformers: train --algo dt --help")
+                    "--actors, --address), or dt (a Decision Transformer from offline datasets; its options: "
+                    "train --algo dt --help)", also=("dt",))
     ppo: PPOConfig = section(PPOConfig, algos=("ppo", "a2c"))
     dqn: DQNConfig = section(DQNConfig, algos=("dqn",))
     pqn: PQNConfig = section(PQNConfig, algos=("pqn",))

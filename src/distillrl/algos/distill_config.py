@@ -96,8 +96,9 @@ class DistillConfig(RunConfig):
                                                  "each task's zoo teacher")
     teacher_arch: TeacherArch | None = knob(None, help="architecture of a state-dict teacher")
     teacher_obs_groups: str = K.teacher_obs_groups("the teacher")
-    loss: LossName = knob("kl", help="nll, mse (Q-values; needs a Q-teacher), mse_logits, kl, cross_entropy or "
-                                     "reverse_kl (SPEC §2)")
+    loss: LossName = knob("kl", help="nll (−log π_S of the teacher's argmax), mse (squared error of Q-values; needs a "
+                                     "Q-teacher), mse_logits (of logits), kl (KL(π_T ‖ π_S)), cross_entropy "
+                                     "(H(π_T, π_S)) or reverse_kl (KL(π_S ‖ π_T)); π_T = softmax(teacher outputs / τ)")
     tau: float | None = K.teacher_tau(None, "teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers "
                                             "(Rusu), 1 for policy teachers")
     source: Source = knob("student", help="where states come from: teacher, student, dagger, eer")

@@ -43,7 +43,7 @@ class OfflineDistillConfig(OfflineOptions):
     dataset: list[str] = knob(factory=list, help="one dataset per teacher, paired by order (ids of one task joined by "
                                                  "+); default: each teacher's own training data")
     curriculum: CurriculumKind = knob("max-kl", help="which task each update learns from: cycle (fixed order, Rusu et "
-                                                     "al.), uniform, or max-kl (the largest held-out KL, seed 004)")
+                                                     "al.), uniform, or max-kl (the task whose held-out KL is largest)")
     curriculum_every: int = knob(10, "≥ 1", "max-kl: updates between re-measurements of the per-task KL")
     pcgrad: bool = knob(False, help="project an update's gradient onto the normal plane of the previous update's when "
                                     "they conflict (PCGrad)")

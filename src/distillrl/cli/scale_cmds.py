@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from distillrl.cli.common import common_flags
 from distillrl.config import OneLineParser, die
 
 
+PBT_EPILOG = """experiment YAML (distillrl pbt --print-config [train|kickstart|distill] writes a commented one):
+  command: kickstart          what each member runs: train, kickstart or distill
+  population: 4               members (≥ 2)
+  config: {...}               the command's own keys, as in its --config YAML (env, steps, teacher, ...)
+  pbt: {...}                  interval (frames between ready points), selection (ttest|truncation),
+                              window, pvalue, quantile, resample_probability, factors, burn_in,
+                              init (prior|config), seed, max_failures, cpus_per_member
+  priors:                     the tuned hyper-parameters, each {min, max, log}
+    lr: {min: 1.0e-4, max: 2.0e-3, log: true}
+
+At a ready point a member that exploits copies its donor's whole state: weights, optimizer,
+hyper-parameters and its frame counter, so that member's curve may jump: the first metric row
+after the copy names the donor and its frames (columns pbt/copied_from, pbt/copied_at)."""
+
+
 def cmd_pbt(argv: list[str]) -> int:
     """Population-based training of train/kickstart/distill runs on Ray Tune (see distillrl.pbt)."""
-    p = OneLineParser(prog="distillrl pbt", description=cmd_pbt.__doc__)
-    p.add_argument("--config", required=True, help="experiment YAML: command, population, config, pbt, priors")
+    import argparse
+
+    p = OneLineParser(prog="distillrl pbt", description=cmd_pbt.__doc__, epilog=PBT_EPILOG,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="experiment YAML: command, population, config, pbt, priors (see below; "
+                   "--print-config writes a commented template)")
+    p.add_argument("--print-config", nargs="?", const="kickstart", metavar="COMMAND",
+                   help="print a commented experiment YAML for COMMAND (train, kickstart or distill; default "
+                   "kickstart) with every key, its default and domain, and exit")
     p.add_argument("--population", type=int, default=None, help="members (overrides the file) [≥ 2]")
     p.add_argument("--address", default=None,
                    help="join the Ray cluster at HOST:PORT (default: start Ray on this machine)")
@@ -24,6 +47,16 @@ def cmd_pbt(argv: list[str]) -> int:
     from distillrl.errors import DistillRLError
     from distillrl.runs.rundir import emit
 
+    if ns.print_config:
+        from distillrl.scale.pbt import live_names
+        from distillrl.scale.population import COMMANDS, yaml_template
+
+        if ns.print_config not in COMMANDS:
+            die("distillrl pbt", f"--print-config: unknown command {ns.print_config!r}; valid: {', '.join(COMMANDS)}")
+        sys.stdout.write(yaml_template(ns.print_config, live_names(ns.print_config)))
+        return 0
+    if not ns.config and not ns.resume:
+        die("distillrl pbt", "--config FILE.yaml is required (distillrl pbt --print-config writes a template)")
     if ns.resume and not ns.run_dir:
         die("distillrl pbt", "--resume needs --run-dir")
     try:

@@ -47,7 +47,10 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             continue
         default = getattr(defaults, f.name)
         dom = field_domain(f)
-        kind = type_name(tp) + (f" {dom.text}" if dom is not None else "")
+        tname = type_name(tp)
+        if f.metadata.get("also") and get_origin(tp) is Literal:
+            tname = "one of " + "|".join(map(str, (*get_args(tp), *f.metadata["also"])))
+        kind = tname + (f" {dom.text}" if dom is not None else "")
         if f.name in getattr(cls, "LIVE", ()):
             kind += "; live"
         helptext = f"{field_help(f)} [{kind}; default: {default}]".replace("%", "%%")
@@ -60,7 +63,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
             group.add_argument(name, dest=dest, nargs="+", action="extend", default=argparse.SUPPRESS,
                                help=helptext + " (repeatable)")
         else:
-            choices = get_args(tp) if get_origin(tp) is Literal else None
+            choices = (*get_args(tp), *f.metadata.get("also", ())) if get_origin(tp) is Literal else None
             group.add_argument(name, dest=dest, default=argparse.SUPPRESS, help=helptext,
                                metavar="{" + ",".join(map(str, choices)) + "}" if choices else f.name.upper())
     offered_names = {f.name for f in dataclasses.fields(cls) if f.name not in skip and offered(f, algo)}

@@ -62,21 +62,26 @@ def as_domain(domain: Domain | str) -> Domain:
     return domain if isinstance(domain, Domain) else Domain.parse(domain)
 
 
-HELP, DOMAIN, ALGOS = "help", "domain", "algos"
+HELP, DOMAIN, ALGOS, ALSO = "help", "domain", "algos", "also"
 """The metadata keys a knob sets."""
 
 
 def knob(default: Any = dataclasses.MISSING, domain: str | None = None, help: str = "", *,
-         factory: Callable[[], Any] | None = None, algos: Sequence[str] | None = None) -> Any:
+         factory: Callable[[], Any] | None = None, algos: Sequence[str] | None = None,
+         also: Sequence[str] = ()) -> Any:
     """A config field with its domain (numeric fields: ``"> 0"``, ``"[0, 1]"``, ...) and help text.
 
     ``factory`` replaces ``default`` for mutable defaults (``factory=list``); ``algos`` names the
-    learners the option belongs to (the command line offers it only with one of them)."""
+    learners the option belongs to (the command line offers it only with one of them); ``also``:
+    choices the command line accepts beyond the field's own, which select another parser (``train
+    --algo dt``), listed in ``--help`` with the others."""
     meta: dict[str, Any] = {HELP: " ".join(help.split())}
     if domain is not None:
         meta[DOMAIN] = Domain.parse(domain)
     if algos is not None:
         meta[ALGOS] = tuple(algos)
+    if also:
+        meta[ALSO] = tuple(also)
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

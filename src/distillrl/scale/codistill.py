@@ -37,7 +37,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -67,6 +67,8 @@ STATE = "codistill.json"
 class CodistillConfig(TrainConfig):
     """Codistillation: N peers, each on its own seeds, distil the mean of the others' stale policies."""
 
+    algo: Literal["ppo", "a2c"] = knob("ppo", help="the peers' learner: ppo, or a2c (synchronous A2C: one epoch, one "
+                                                   "minibatch; uses the ppo.* settings)")
     address: str | None = knob(None, help="run the peers as Ray actors on the cluster at HOST:PORT (default: start Ray "
                                           "on this machine)")
     peers: int = knob(2, "≥ 2", "number of peers N")

@@ -69,6 +69,18 @@ def load_pbt_config(path: str | Path, population: int | None = None) -> PBTConfi
     return pbt_config_from_dict(data)
 
 
+def live_names(command: str) -> list[str]:
+    """The hyper-parameters a population of ``command`` may tune (from the config alone), for the
+    example configuration of :func:`population.yaml_template`."""
+    from distillrl.runs.kinds import build_config, kind
+
+    k = kind(command)
+    data = {"env": "minatar:breakout"} if command == "train" else {"env": "minatar:breakout",
+                                                                    "teacher": ["minatar-breakout"]}
+    assert k.live is not None
+    return list(k.live(build_config(k, data=data)))
+
+
 def resolve(cfg: PBTConfig) -> tuple[Any, dict[str, float | None]]:
     """The command's resolved config (presets, validation) and the live hyper-parameters a
     trainer of it declares with their starting values — listed from the config alone (the

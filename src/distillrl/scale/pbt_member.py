@@ -106,6 +106,21 @@ class ReadyPoints(Hook):
         return False
 
 
+class MarkCopy(Hook):
+    """After an exploit the member continues from its donor's state, frame counter included, so its
+    curve may jump; the first metric row after the copy says so (``pbt/copied_from``: the donor
+    member, ``pbt/copied_at``: the donor's frames at the copy)."""
+
+    def __init__(self, donor: int, frames: int):
+        self.donor, self.frames, self.done = donor, frames, False
+
+    def on_rows(self, trainer: Trainer, rows: list[dict]) -> bool:
+        if rows and not self.done:
+            rows[0].update({"pbt/copied_from": self.donor, "pbt/copied_at": self.frames})
+            self.done = True
+        return False
+
+
 def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     """One member: build the command's trainer, restore Ray's checkpoint if any, run the loop to
     the end with a ready point (report + checkpoint) every ``interval`` frames, then evaluate."""
@@ -139,8 +154,9 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
         f.write(json.dumps({"time": time.time(), "node": node, "frames": int(trainer.frames), "pid": os.getpid(),
                             "copied": foreign}) + "\n")
     ready = ReadyPoints(config, cfg, k.name, mdir, log, node, foreign, tune.report, Checkpoint.from_directory)
+    marks = [MarkCopy(int(meta["member"]), int(trainer.frames))] if foreign else []
     try:
-        run(trainer, [WriteMetrics(log), ready], until=cfg.steps, chunk=int(config["interval"]))
+        run(trainer, [*marks, WriteMetrics(log), ready], until=cfg.steps, chunk=int(config["interval"]))
         log.close()
         summary = {"member": config["member"], "run_dir": str(mdir), "env": cfg.env, "steps": trainer.frames,
                    "node": node, "nodes": sorted({json.loads(x)["node"] for x in

@@ -19,6 +19,7 @@ clipped to the prior's bounds (Ray Tune does not clip: ray-project/ray#11936).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from distillrl.config import from_dict, knob, section, validate
+from distillrl.config.knobs import field_domain, field_help
 from distillrl.errors import ConfigError
 
 
@@ -246,3 +248,49 @@ def point_tag(point: dict[str, str]) -> str:
     """A directory-safe name for one sweep point: ``ppo.lr=1e-3,seed=2`` → ``ppo.lr-1e-3_s2``."""
     parts = [f"{k}-{v}" for k, v in point.items() if k != "seed"] + [f"s{point['seed']}"]
     return re.sub(r"[^A-Za-z0-9._=-]+", "-", "_".join(parts))
+
+
+# --------------------------------------------------------------------------- the YAML schema
+
+_EXAMPLE_CONFIG = {
+    "train": ["  env: gym:CartPole-v1", "  steps: 200000"],
+    "kickstart": ["  env: minatar:breakout", "  steps: 500000", "  teacher: [minatar-breakout]",
+                  "  schedule: constant"],
+    "distill": ["  env: minatar:breakout", "  steps: 500000", "  teacher: [minatar-breakout]", "  source: student"],
+}
+_EXAMPLE_PRIORS = {
+    "train": ["  lr: {min: 1.0e-4, max: 3.0e-3, log: true}", "  ent_coef: {min: 0.0, max: 0.02}"],
+    "kickstart": ["  lr: {min: 1.0e-4, max: 2.0e-3, log: true}", "  ent_coef: {min: 1.0e-3, max: 0.05, log: true}",
+                  "  lambda_shared: {min: 0.1, max: 2.0, log: true}"],
+    "distill": ["  lr: {min: 1.0e-4, max: 3.0e-3, log: true}", "  tau: {min: 0.5, max: 2.0, log: true}"],
+}
+
+
+def yaml_template(command: str = "kickstart", live: Sequence[str] = ()) -> str:
+    """A commented experiment file for ``command`` (``distillrl pbt --print-config``): every key of
+    the schema with its default, domain and meaning; ``live``: the names ``priors`` may tune."""
+    if command not in COMMANDS:
+        raise ConfigError(f"unknown command {command!r} for a population; valid: {', '.join(COMMANDS)}")
+
+    def comment(text: str) -> str:
+        return "  # " + text
+
+    out = ["# a population-based training experiment: distillrl pbt --config FILE.yaml",
+           f"command: {command}" + comment("what each member runs: train, kickstart or distill"),
+           "population: 4" + comment("members {≥ 2}"),
+           "config:" + comment(f"the {command} command's own keys, as in its --config YAML (flag names without --, "
+                               "- as _, dotted flags as nesting); seed is the first member's"),
+           *_EXAMPLE_CONFIG[command],
+           "pbt:" + comment("how members are made ready, selected, explored and run")]
+    defaults = PBTOptions()
+    for f in dataclasses.fields(PBTOptions):
+        v = getattr(defaults, f.name)
+        dom = field_domain(f)
+        shown = "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        out.append(f"  {f.name}: {shown}" + comment(field_help(f) + (f" {{{dom.text}}}" if dom is not None else "")))
+    out.append("priors:" + comment("the tuned hyper-parameters: name → {min, max, log}; sampled at the start "
+                                   "(init: prior) and on resampling, perturbed values kept inside"))
+    if live:
+        out.append(comment(f"a {command} trainer's live hyper-parameters: {', '.join(live)}").lstrip())
+    out += _EXAMPLE_PRIORS[command]
+    return "\n".join(out) + "\n"
