@@ -109,6 +109,9 @@ def test_tiny_population_survives_a_crash_and_exploits_take_effect(tmp_path, cli
         assert after, f"member {m} has no rows after its exploit"
         assert float(after[0]["hparams/lr"]) == pytest.approx(e["new"]["lr"], rel=1e-6)
         assert float(after[0]["hparams/ent_coef"]) == pytest.approx(e["new"]["ent_coef"], rel=1e-6, abs=1e-12)
+        marked = [r for r in _rows(exp / f"members/member-{m:02d}") if r.get("pbt/copied_from")]
+        assert marked, f"member {m}'s metrics do not mark the copy"  # the copied frame counter is explained
+        assert {int(float(r["pbt/copied_from"])) for r in marked} <= {x["donor"] for x in exploits if x["member"] == m}
     # the report draws the winning lineage
     r = cli("report", exp, "--out", tmp_path / "rep", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
