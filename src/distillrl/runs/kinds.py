@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distillrl.acting.cluster import check_address
 from distillrl.config import (
     Live,
     OneLineParser,
@@ -47,7 +48,12 @@ from distillrl.runs.finish import (
     finish_offline_distill,
 )
 from distillrl.runs.loop import Hook, drive
-from distillrl.runs.rundir import prepare_run_dir, restore, write_summary
+from distillrl.runs.rundir import (
+    prepare_run_dir,
+    restore,
+    undo_if_failed_at_start,
+    write_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -223,18 +229,21 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
     :class:`errors.DistillRLError`; SIGINT raises ``KeyboardInterrupt`` after a checkpoint."""
     if cfg.env:
         gym_id(cfg.env)
+    if getattr(cfg, "algo", None) == "impala" and getattr(cfg, "address", None) and getattr(cfg, "actors", 0):
+        check_address(cfg.address)  # in seconds, before anything is written
     prepare_run_dir(run_dir, resume)
     set_threads(cfg.threads)
-    trainer = k.factory(cfg)
-    try:
-        if resume:
-            restore(trainer, run_dir)
-        summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, hooks=hooks)
-        summary = {"run_dir": str(run_dir), "env": trainer.env, **summary, **k.finish(trainer, cfg)}
-        trainer.export(run_dir)
-        write_summary(run_dir, summary)
-    finally:
-        trainer.close()
+    with undo_if_failed_at_start(run_dir, resume):
+        trainer = k.factory(cfg)
+        try:
+            if resume:
+                restore(trainer, run_dir)
+            summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, hooks=hooks)
+            summary = {"run_dir": str(run_dir), "env": trainer.env, **summary, **k.finish(trainer, cfg)}
+            trainer.export(run_dir)
+            write_summary(run_dir, summary)
+        finally:
+            trainer.close()
     return summary
 
 

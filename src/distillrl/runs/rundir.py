@@ -24,13 +24,15 @@ import math
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from distillrl.config import to_dict
 from distillrl.core import checkpoint
 from distillrl.core.protocol import Trainer
-from distillrl.errors import RunDirError
+from distillrl.errors import DistillRLError, RunDirError
 
 CKPT = "checkpoints/last.safetensors"
 
@@ -118,6 +120,21 @@ def prepare_run_dir(path: Path, resume: bool) -> None:
     elif path.exists() and any(path.iterdir()):
         raise RunDirError(f"run directory {path} already exists and is not empty; "
                           "use --resume to continue it or choose another --run-dir")
+
+
+@contextmanager
+def undo_if_failed_at_start(path: Path, resume: bool) -> Iterator[None]:
+    """A new run that fails on bad input before its first checkpoint leaves nothing behind (no
+    ``config.yaml`` or ``tb/`` that would make the corrected command refuse the same
+    ``--run-dir``). A resumed run, a folder that held anything before, and a run with a
+    checkpoint are never touched; a bug (not a :class:`DistillRLError`) keeps its files."""
+    made = not (path.exists() and any(path.iterdir()))
+    try:
+        yield
+    except DistillRLError:
+        if made and not resume and path.is_dir() and not any(path.rglob("*.safetensors")):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 def default_run_dir(kind: str, env: str, seed: int) -> Path:

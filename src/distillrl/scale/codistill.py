@@ -42,12 +42,12 @@ from typing import Any, Literal
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from distillrl.acting.cluster import init_ray, node_id
+from distillrl.acting.cluster import check_address, init_ray, node_id
 from distillrl.acting.evaluation import evaluate_modes, score_fields
 from distillrl.algos import TrainConfig, make_trainer
 from distillrl.config import dump_yaml, from_dict, knob, to_dict, validate
 from distillrl.core import checkpoint
-from distillrl.envs.make import split_specs
+from distillrl.envs.make import gym_id, split_specs
 from distillrl.errors import CheckpointError, ConfigError, RunDirError
 from distillrl.models.fastpolicy import agent_weights
 from distillrl.runs.kinds import set_threads
@@ -56,6 +56,7 @@ from distillrl.runs.rundir import (
     MetricsLog,
     prepare_run_dir,
     save_checkpoint,
+    undo_if_failed_at_start,
     write_summary,
 )
 from distillrl.terms.codistill import CodistillTerm
@@ -204,9 +205,19 @@ def churn(actions: list[np.ndarray]) -> dict:
 
 
 def run_codistill(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: bool = True) -> dict:
-    """Train the peers in rounds, evaluate them, measure churn; write the experiment's summary."""
+    """Train the peers in rounds, evaluate them, measure churn; write the experiment's summary.
+    Bad input (options, environment, an unreachable ``--address``) fails before anything is
+    written; a new run that fails before its first checkpoint leaves nothing behind."""
     validate(cfg)
+    gym_id(cfg.env)
+    if cfg.address and not cfg.in_process:
+        check_address(cfg.address)
     prepare_run_dir(run_dir, resume)
+    with undo_if_failed_at_start(run_dir, resume):
+        return _run_peers(cfg, run_dir, resume, progress)
+
+
+def _run_peers(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: bool) -> dict:
     committed = 0
     if resume:
         if not (run_dir / "config.yaml").exists():

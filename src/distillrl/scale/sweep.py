@@ -25,6 +25,7 @@ import numpy as np
 from distillrl.core.protocol import Trainer
 from distillrl.errors import ConfigError, RunDirError
 from distillrl.runs.loop import Hook
+from distillrl.envs.make import gym_id
 from distillrl.scale import raytune
 from distillrl.scale.population import expand_sweep, parse_grid, parse_seeds, point_tag
 
@@ -107,6 +108,8 @@ def run_sweep(command: str, cmd_argv: list[str], seeds_text: str, grid_items: li
     for p in points:  # every trial's arguments are checked here, before Ray starts
         argv = _argv(cmd_argv, {k: v for k, v in p.items()})
         _, _, cfg = _parse(command, argv)
+        if getattr(cfg, "env", ""):
+            gym_id(cfg.env)  # the environment string too (ids, ?options, module:id)
         steps = max(steps, cfg.steps)
         trials.append({"label": point_tag(p), "point": p, "command": command, "argv": argv,
                        "run_dir": str(out / point_tag(p))})
