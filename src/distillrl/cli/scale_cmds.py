@@ -63,6 +63,8 @@ def cmd_pbt(argv: list[str]) -> int:
         from distillrl.scale.pbt import load_pbt_config, run_pbt
 
         if ns.resume:
+            if not (Path(ns.run_dir) / "pbt.yaml").is_file():
+                die("distillrl pbt", f"cannot resume: {ns.run_dir} holds no PBT experiment (pbt.yaml)")
             cfg = load_pbt_config(Path(ns.run_dir) / "pbt.yaml")
         else:
             cfg = load_pbt_config(ns.config, ns.population)

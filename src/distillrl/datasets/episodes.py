@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +68,25 @@ def dataset_dir(dataset_id: str, root: str | Path | None) -> Path:
 def load_dataset(dataset_id: str, root: str | Path):
     """A Minari dataset by id from ``root`` (Minari's own loader; never downloads)."""
     minari = minari_module()
-    with datasets_root(root):
-        if dataset_id not in minari.list_local_datasets():
-            raise ConfigError(f"no dataset {dataset_id} under {resolve_root(root)}")
-        return minari.load_dataset(dataset_id, download=False)
+    where = resolve_root(root)
+    if not where.is_dir():  # (Minari would create the folder: a read must not)
+        raise ConfigError(f"no dataset {dataset_id} under {where}: the folder does not exist")
+    with datasets_root(root), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = dataset_id in minari.list_local_datasets()
+        if not found and dataset_dir(dataset_id, root).is_dir():  # there, but Minari cannot read it
+            why = next((str(w.message) for w in caught if dataset_id in str(w.message)), "unreadable metadata")
+            raise ConfigError(f"dataset {dataset_id} under {where} is damaged: {why.split(': ', 1)[-1]}")
+        if not found:
+            raise ConfigError(f"no dataset {dataset_id} under {where}")
+        try:
+            return minari.load_dataset(dataset_id, download=False)
+        except Exception as e:  # Minari/pyarrow on damaged files: name the dataset, not the library
+            raise ConfigError(f"dataset {dataset_id} under {where} is damaged: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
 
 
 def dataset_info(dataset_id: str, root: str | Path) -> dict:
@@ -233,10 +249,13 @@ def read_episodes(dataset_ids: list[str] | str, root: str | Path, env: str | Non
     for did in dataset_ids:
         ds = load_dataset(did, root)
         eps = []
-        for e in ds.iterate_episodes():
-            infos = e.infos if isinstance(e.infos, dict) else {}
-            eps.append({"observations": e.observations, "actions": e.actions, "rewards": e.rewards,
-                        "teacher_logits": infos.get("teacher_logits")})
+        try:
+            for e in ds.iterate_episodes():
+                infos = e.infos if isinstance(e.infos, dict) else {}
+                eps.append({"observations": e.observations, "actions": e.actions, "rewards": e.rewards,
+                            "teacher_logits": infos.get("teacher_logits")})
+        except Exception as e:  # a truncated or overwritten .arrow file (pyarrow's errors, not ours)
+            raise ConfigError(f"dataset {did} under {resolve_root(root)} is damaged: {_first_line(e)}") from None
         parts.append(Episodes.from_arrays(eps, did))
         try:
             envs.append(dataset_env(did, root, ds))
