@@ -42,7 +42,7 @@ from pathlib import Path
 
 from cli_runs import EXE, run, zoo5m
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from loopback import free_port, stop_nodes  # noqa: E402  (test support: loopback Ray nodes)
 
 ROOT = Path("runs/bench/impala")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pre_restructure"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pre_restructure"
 
 
 def _frames(member: Path) -> list[float]:

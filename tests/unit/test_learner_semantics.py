@@ -1,4 +1,5 @@
-"""The correctness fixes of the core redesign, each failing on the code before it."""
+"""Semantics of the learners and the error boundary, each pinned by a case that once went wrong:
+the EER cost, A2C's single epoch, MSE on Q-values, one-line errors for bad input."""
 
 import copy
 

@@ -24,7 +24,7 @@ from distillrl.config import ConfigError, from_dict, validate
 from distillrl.scale.codistill import CodistillConfig
 from distillrl.scale.population import PBTConfig, Prior, pbt_config_from_dict
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pre_restructure"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pre_restructure"
 ROOTS = (TrainConfig, KickstartConfig, DistillConfig, DTConfig, OfflineDistillConfig, CodistillConfig, PBTConfig,
          Prior)
 

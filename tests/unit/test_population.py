@@ -132,7 +132,7 @@ def test_the_shipped_example_experiment_is_valid():
 
     from distillrl.config import load_yaml
 
-    cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[1] / "examples/pbt_breakout.yaml"))
+    cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[2] / "examples/pbt_breakout.yaml"))
     assert cfg.command == "kickstart" and set(cfg.priors) >= {"lr", "lambda_shared", "lambda_0"}
 
 
@@ -145,6 +145,6 @@ def test_the_multi_task_example_tunes_one_lambda_per_game():
     from distillrl.config import load_yaml
     from distillrl.scale.pbt import resolve
 
-    cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[1] / "examples/pbt_minatar_all.yaml"))
+    cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[2] / "examples/pbt_minatar_all.yaml"))
     base, defaults = resolve(cfg)
     assert {f"lambda_{k}" for k in range(5)} <= set(defaults) and base.env == "minatar:all"
