@@ -43,12 +43,14 @@ LEARNERS = [
     ("a2c-breakout", ["train", "--algo", "a2c", "--env", B, "--steps", "40960"]),
     ("dqn-breakout", ["train", "--algo", "dqn", "--env", B, "--steps", "15000"]),
     ("pqn-breakout", ["train", "--algo", "pqn", "--env", B, "--steps", "40960"]),
-    ("impala-breakout", ["train", "--algo", "impala", "--actors", "0", "--env", B, "--steps", "40960"]),
+    # IMPALA's recipe spelled out (its defaults became this recipe after the restructure)
+    ("impala-breakout", ["train", "--algo", "impala", "--actors", "0", "--env", B, "--steps", "40960",
+                         "--impala.num-envs", "16", "--impala.lr", "1e-3", "--impala.broadcast-every", "2"]),
     ("distill-breakout", ["distill", "--teacher", "minatar-breakout", "--env", B, "--steps", "40960"]),
     ("kickstart-breakout", ["kickstart", "--teacher", "minatar-breakout", "--env", B, "--steps", "40960"]),
-    ("dt-breakout", ["train", "--algo", "dt", "--dataset", "{dataset}", "--dataset-root", "{root}", "--steps", "1500"]),
+    ("dt-breakout", ["train", "--algo", "dt", "--dataset", "{dataset}", "--dataset-root", "{root}", "--steps", "300"]),
     ("offline-distill-breakout", ["distill", "--offline", "--teacher", "{dt_run}", "--dataset", "{dataset}",
-                                  "--dataset-root", "{root}", "--steps", "1500"]),
+                                  "--dataset-root", "{root}", "--steps", "300"]),
 ]
 
 
