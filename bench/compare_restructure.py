@@ -91,6 +91,8 @@ def shape(src: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--old", default="f15ccf2")
+    ap.add_argument("--new", default="HEAD", help="the commit measured as new (extracted like the old one, so the "
+                    "working tree may change while this runs)")
     ap.add_argument("--parts", nargs="+", default=["shape", "speed", "cartpole"], choices=["shape", "speed", "cartpole"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--learners", nargs="+", default=[n for n, _ in LEARNERS])
@@ -99,8 +101,9 @@ def main() -> None:
     args = ap.parse_args()
     out_path = Path(args.out)
     res = json.loads(out_path.read_text()) if out_path.exists() else {}
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    res.update({"command": " ".join(["python"] + sys.argv), "old": args.old, "new": head + " (+ working tree)"})
+    head = subprocess.run(["git", "rev-parse", "--short", args.new], capture_output=True, text=True,
+                          cwd=ROOT).stdout.strip()
+    res.update({"command": " ".join(["python"] + sys.argv), "old": args.old, "new": head})
 
     def save():
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,11 +111,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "old").mkdir()
-        arch = subprocess.run(["git", "archive", args.old, "src", "pyproject.toml"], capture_output=True, cwd=ROOT,
-                              check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(tmp / "old")], input=arch, check=True)
-        versions = {"old": tmp / "old" / "src", "new": ROOT / "src"}
+        for v, ref in (("old", args.old), ("new", head)):
+            (tmp / v).mkdir()
+            arch = subprocess.run(["git", "archive", ref, "src", "pyproject.toml"], capture_output=True, cwd=ROOT,
+                                  check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(tmp / v)], input=arch, check=True)
+        versions = {"old": tmp / "old" / "src", "new": tmp / "new" / "src"}
         n = 0
 
         def rd() -> Path:
