@@ -1,5 +1,6 @@
 """distillrl — teach reinforcement-learning agents with agents."""
 
+import importlib as _importlib
 import os as _os
 
 # NumPy's BLAS would otherwise start one thread per core for the tiny matmuls of the acting
@@ -28,7 +29,5 @@ _LAZY = {"TrainConfig": "distillrl.algos", "make_trainer": "distillrl.algos",
 def __getattr__(name: str):
     """``from distillrl import TrainConfig, make_trainer`` without importing torch at package import."""
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(_importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'distillrl' has no attribute {name!r}")

@@ -31,10 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
+from distillrl.acting.cluster import RAY_ENV, node_id
 from distillrl.acting.collect import Action, Collector
 from distillrl.core.data import Rollout
+from distillrl.envs.tasks import TaskSet
 from distillrl.errors import DistillRLError
+from distillrl.models.agent import Agent
 from distillrl.models.fastpolicy import make_fast_policy
 
 
@@ -90,11 +94,6 @@ class RolloutWorker:
 
     @classmethod
     def build(cls, spec: WorkerSpec) -> RolloutWorker:
-        import torch
-
-        from distillrl.envs.tasks import TaskSet
-        from distillrl.models.agent import Agent
-
         torch.set_num_threads(1)
         ts = TaskSet.build(spec.env, spec.task_actions)
         envs = ts.make_vec(spec.num_envs, spec.max_episode_steps)
@@ -156,8 +155,6 @@ class RemoteWorker:
         return self.worker.rollout(weights, version)
 
     def node(self) -> str:
-        from distillrl.acting.cluster import node_id
-
         return node_id()
 
 
@@ -192,9 +189,7 @@ class RayPool:
     """K Ray actors with a bounded queue of requests each, weights broadcast through the store."""
 
     def __init__(self, spec_for, k: int, queue: int, order: str, cpus: float, max_restarts: int):
-        import ray
-
-        from distillrl.acting.cluster import RAY_ENV
+        import ray  # Ray is heavy (1-2 s to import): only in a pool of Ray actors
 
         self.spec_for = spec_for  # (index, generation) -> WorkerSpec
         self.k, self.queue, self.order, self.max_restarts = k, queue, order, max_restarts
@@ -219,7 +214,7 @@ class RayPool:
     def broadcast(self, weights: np.ndarray, version: int) -> None:
         """Put the weights (one flat vector) in the object store once; every actor's next request
         carries the reference."""
-        import ray
+        import ray  # heavy (see above)
 
         self.weights_ref = ray.put(weights)
         self.version = version
@@ -237,7 +232,7 @@ class RayPool:
                 self._submit(i)
 
     def _replace(self, i: int, err: BaseException) -> None:
-        import ray
+        import ray  # heavy (see above)
 
         self.restarts += 1
         if self.restarts > self.max_restarts:
@@ -255,7 +250,7 @@ class RayPool:
 
     def next(self) -> dict:
         """The next rollout (blocking); a dead actor is replaced and the next one is taken."""
-        import ray
+        import ray  # heavy (see above)
         from ray.exceptions import RayActorError
 
         while True:
@@ -279,7 +274,7 @@ class RayPool:
             return out
 
     def close(self) -> None:
-        import ray
+        import ray  # heavy (see above)
 
         for a in self.actors:
             try:

@@ -7,6 +7,7 @@ bad address reported, the same way everywhere.
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -34,9 +35,7 @@ def check_address(address: str, timeout: float = 3.0) -> None:
 
 def init_ray(address: str | None) -> dict:
     """Start Ray on this machine, or join the cluster at ``address``. Returns what it found."""
-    import logging
-
-    import ray
+    import ray  # Ray is heavy (1-2 s to import): only where Ray is used
 
     if address:
         check_address(address)
@@ -55,7 +54,7 @@ def init_ray(address: str | None) -> dict:
 
 
 def shutdown_ray() -> None:
-    import ray
+    import ray  # heavy (see above)
 
     if ray.is_initialized():
         ray.shutdown()
@@ -64,7 +63,7 @@ def shutdown_ray() -> None:
 def node_id() -> str:
     """The Ray node this process runs on (to show where trials were placed)."""
     try:
-        import ray
+        import ray  # heavy (see above)
 
         return ray.get_runtime_context().get_node_id()
     except Exception:  # not inside Ray

@@ -12,16 +12,14 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from distillrl.core.data import Rollout
 from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.make import FastVectorEnv
-
-if TYPE_CHECKING:
-    from distillrl.core.data import Rollout
 
 
 class Action(NamedTuple):
@@ -160,10 +158,8 @@ class Collector:
         self.obs = nxt
         return Step(obs, a, rew, term, trunc, real_next, trunc_value)
 
-    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> "Rollout":
+    def collect(self, act: ActFn, rng: np.random.Generator, value_fn: ValueFn | None = None) -> Rollout:
         """Run ``num_steps`` vector steps; fresh arrays each call (a rollout may be queued)."""
-        from distillrl.core.data import Rollout
-
         T, n = self.num_steps, self.envs.num_envs
         shape = self.obs.shape[1:]
         obs_buf = np.empty((T, n) + shape, self.obs.dtype)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import torch
 
 
 def logits_fn(policy, task: int | None = None):
@@ -38,8 +39,6 @@ class RecurrentLogits:
 def teacher_fn(teacher, task: int | None = None):
     """obs → a teacher's raw outputs (logits or Q-values; the NumPy mirror where it has one), for
     task ``task`` of a multi-task teacher."""
-    import torch
-
     if getattr(teacher, "recurrent", False):
         return RecurrentLogits(teacher.fast, task)
     multi = getattr(getattr(teacher, "agent", None), "n_tasks", 1) > 1

@@ -17,7 +17,7 @@ from distillrl.algos.impala import ActorOptions, ImpalaConfig, check_impala
 from distillrl.algos.online import OnlineDistill, OnlineOptions
 from distillrl.algos.ppo import PPOConfig, check_ppo
 from distillrl.algos.pqn import PQNConfig, check_pqn
-from distillrl.config import Live, knob, section
+from distillrl.config import Live, knob, section, validate
 from distillrl.core.protocol import Trainer
 from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
@@ -93,8 +93,6 @@ def train_live_hparams(cfg: TrainConfig) -> dict[str, Live]:
 
 def make_trainer(cfg: TrainConfig) -> Trainer:
     """The trainer for ``cfg.algo`` (validated by the config layer first)."""
-    from distillrl.config import validate
-
     validate(cfg)
     if cfg.online_distill:
         return OnlineDistill(cfg)

@@ -35,26 +35,22 @@ import numpy as np
 import torch
 
 from distillrl.acting.collect import Collector, EpisodeStats
-from distillrl.config import Live, knob, live_knobs
+from distillrl.config import Live, knob, live_knobs, validate
 from distillrl.core import knobs as K
+from distillrl.core.checkpoint import STATE_FORMAT
+from distillrl.core.distributions import ActionDistribution
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
 from distillrl.core.rng import np_state_from_json, np_state_to_json, reseed, resume_seed
 from distillrl.core.schedules import linear_decay
 from distillrl.core.terms import LossTerm, metric_name
-from distillrl.core.distributions import ActionDistribution
 from distillrl.envs.groups import with_view
-from distillrl.envs.make import EnvInfo
+from distillrl.envs.make import EnvInfo, split_specs
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import CheckpointError, ConfigError
 from distillrl.models.agent import Agent, AgentOutput, param_count
 from distillrl.models.fastpolicy import Backend, make_fast_policy
 from distillrl.models.nets import NetConfig
-
-STATE_FORMAT = 2
-
-
-"""Version of the trainer state layout; checkpoints of another version cannot be resumed."""
 
 
 @dataclass
@@ -78,8 +74,6 @@ class RunConfig:
 
 def check_task_envs(env: str, num_envs: int, flag: str) -> None:
     """A task set needs at least one environment per task (cross-field rule for the config layer)."""
-    from distillrl.envs.make import split_specs
-
     k = len(split_specs(env))
     if num_envs < k:
         raise ConfigError(f"{flag} ({num_envs}) must be at least the number of tasks in {env} ({k})")
@@ -115,8 +109,6 @@ class EnvTrainer:
     """frames the run loop advances between two looks (1: after every update round)"""
 
     def __init__(self, cfg: Any, num_envs: int, num_steps: int, heads: dict, net: NetConfig | None = None):
-        from distillrl.config import validate
-
         validate(cfg)
         self.cfg = cfg
         self.env: str = cfg.env

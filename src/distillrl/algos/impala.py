@@ -23,9 +23,11 @@ share of steps where π/μ > ρ̄), ``impala/actor_restarts`` and ``impala/actor
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -38,6 +40,7 @@ from distillrl.acting.actors import (
     WorkerSpec,
     worker_seed,
 )
+from distillrl.acting.cluster import init_ray
 from distillrl.algos.base import EnvTrainer, check_task_envs, register
 from distillrl.config import knob
 from distillrl.core import knobs as K
@@ -140,8 +143,6 @@ class ImpalaTrainer(EnvTrainer):
             worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.agent.head_size)
             self.pool = LocalPool(worker)
         else:
-            from distillrl.acting.cluster import init_ray
-
             found = init_ray(cfg.address)
             cpus = p.actor_cpus or max(0.01, min(1.0, math.floor(100 * found["cpus"] / self.n_actors) / 100))
             spec = self.agent.spec()
@@ -252,9 +253,6 @@ class ImpalaTrainer(EnvTrainer):
 
     def export(self, run_dir) -> None:
         """``actors.json`` beside the summary: the actors, the nodes they were placed on, restarts."""
-        import json
-        from pathlib import Path
-
         (Path(run_dir) / "actors.json").write_text(json.dumps(
             {"actors": self.n_actors, "address": self.cfg.address or "local", "nodes": self.placement(),
              "actor_restarts": self.actor_restarts}, indent=1))

@@ -42,6 +42,7 @@ from distillrl.envs.make import split_specs
 from distillrl.errors import ConfigError
 from distillrl.models.nets import NetConfig
 from distillrl.teachers.base import TeacherArch
+from distillrl.teachers.load import TeacherSet, load_task_teacher, load_teacher, parse_task_teachers
 from distillrl.terms.kickstart import KickstartTerm
 from distillrl.terms.rnd import RND_ALGOS, IntrinsicConfig, add_rnd
 
@@ -141,13 +142,6 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
     ``zoo`` for every task's zoo teacher) and sees only that task's samples, in its own
     observation shape and action set (:class:`teachers.TeacherSet`); an unbound teacher
     teaches every task whose spaces it fits."""
-    from distillrl.teachers.load import (
-        TeacherSet,
-        load_task_teacher,
-        load_teacher,
-        parse_task_teachers,
-    )
-
     validate(cfg)
     srcs = teachers if teachers is not None else cfg.teacher
     if not srcs:

@@ -31,6 +31,7 @@ from distillrl.core.learner import Learner
 from distillrl.core.losses import dqn_loss
 from distillrl.core.returns import q_lambda, with_truncation
 from distillrl.core.schedules import linear_interp
+from distillrl.errors import ConfigError
 
 
 @dataclass
@@ -57,8 +58,6 @@ class PQNConfig:
 
 def check_pqn(p: PQNConfig) -> None:
     """Cross-field rule (called by the config layer through the run config's ``check``)."""
-    from distillrl.errors import ConfigError
-
     if (p.num_envs * p.num_steps) % p.num_minibatches:
         raise ConfigError(f"--pqn.num-envs × --pqn.num-steps ({p.num_envs * p.num_steps}) must be divisible by "
                           f"--pqn.num-minibatches ({p.num_minibatches})")

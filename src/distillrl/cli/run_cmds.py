@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import sys
+import time
 from pathlib import Path
 
 from distillrl.cli.common import common_flags
 from distillrl.config import OneLineParser, die
-from distillrl.errors import ConfigError
+from distillrl.errors import ConfigError, DistillRLError
+
+# Local imports by design: `distillrl --help` imports every cli module and must stay fast and free
+# of torch and Ray, so each command imports what it runs (runs, scale, report, datasets, teachers,
+# numpy, rich) inside its own function. Only the standard library, errors and config sit here.
 
 
 def _run_command(name: str, argv: list[str]) -> int:
     """``--algo`` (and ``distill``'s ``--offline``) first, then the parser of that command and
     algorithm only (:func:`distillrl.runs.kinds.parse_command`)."""
-    from distillrl.errors import DistillRLError
     from distillrl.runs.kinds import parse_command
 
     try:
@@ -43,7 +48,6 @@ def _train_like(ns, k) -> int:
     Only :class:`errors.DistillRLError` (bad input) becomes a one-line message with exit 2;
     any other exception is a bug and keeps its traceback.
     """
-    from distillrl.errors import DistillRLError
     from distillrl.runs.kinds import build_config, run_job
     from distillrl.runs.rundir import default_run_dir, emit, prepare_run_dir
 
@@ -68,9 +72,6 @@ def _train_like(ns, k) -> int:
 
 def cmd_codistill(argv: list[str]) -> int:
     """N peers on their own seeds, each distilling the mean of the others' stale policies (see distillrl.codistill)."""
-    import time
-
-    from distillrl.errors import DistillRLError
     from distillrl.runs.kinds import Kind, build_config, parse_command
     from distillrl.runs.presets import preset
     from distillrl.runs.rundir import emit
@@ -107,10 +108,7 @@ def cmd_dataset(argv: list[str]) -> int:
     p.add_argument("--teacher-arch", default=None, help="architecture of a state-dict teacher")
     common_flags(p)
     ns = p.parse_args(argv)
-    import re
-
     from distillrl.datasets.writer import write_dataset
-    from distillrl.errors import DistillRLError
     from distillrl.runs.rundir import emit
 
     try:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
 from pathlib import Path
 
 from distillrl.cli.common import common_flags
 from distillrl.config import OneLineParser, die
+from distillrl.errors import DistillRLError
 
+# Local imports by design: `distillrl --help` imports every cli module and must stay fast and free
+# of torch and Ray, so each command imports what it runs (runs, scale, report, datasets, teachers,
+# numpy, rich) inside its own function. Only the standard library, errors and config sit here.
 
 PBT_EPILOG = """experiment YAML (distillrl pbt --print-config [train|kickstart|distill] writes a commented one):
   command: kickstart          what each member runs: train, kickstart or distill
@@ -26,8 +32,6 @@ after the copy names the donor and its frames (columns pbt/copied_from, pbt/copi
 
 def cmd_pbt(argv: list[str]) -> int:
     """Population-based training of train/kickstart/distill runs on Ray Tune (see distillrl.pbt)."""
-    import argparse
-
     p = OneLineParser(prog="distillrl pbt", description=cmd_pbt.__doc__, epilog=PBT_EPILOG,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="experiment YAML: command, population, config, pbt, priors (see below; "
@@ -42,9 +46,6 @@ def cmd_pbt(argv: list[str]) -> int:
     p.add_argument("--resume", action="store_true", help="continue the experiment in --run-dir (Ray Tune restore)")
     common_flags(p)
     ns = p.parse_args(argv)
-    import time
-
-    from distillrl.errors import DistillRLError
     from distillrl.runs.rundir import emit
 
     if ns.print_config:
@@ -99,7 +100,6 @@ def cmd_sweep(argv: list[str]) -> int:
     p.add_argument("--resume", action="store_true", help="continue the sweep in --run-dir: finished runs are kept")
     common_flags(p)
     ns = p.parse_args(own)
-    from distillrl.errors import DistillRLError
     from distillrl.runs.rundir import emit
 
     if not rest:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from distillrl.cli.common import common_flags
 from distillrl.cli.run_cmds import cmd_kickstart, cmd_train
-from distillrl.config import OneLineParser, die
-from distillrl.errors import ConfigError
+from distillrl.config import Domain, OneLineParser, die
+from distillrl.errors import ConfigError, DistillRLError
+
+# Local imports by design: `distillrl --help` imports every cli module and must stay fast and free
+# of torch and Ray, so each command imports what it runs (runs, scale, report, datasets, teachers,
+# numpy, rich) inside its own function. Only the standard library, errors and config sit here.
 
 
 def cmd_report(argv: list[str]) -> int:
@@ -21,15 +26,11 @@ def cmd_report(argv: list[str]) -> int:
                    help="run directory whose group is the speed-up baseline [default: the from-scratch train runs]")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(argv)
-    import time
-
     from distillrl.report.build import build_report
+    from distillrl.report.pbt import build_pbt_report, is_pbt_experiment
     from distillrl.runs.rundir import emit
 
     out = ns.out or f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}"
-    from distillrl.errors import DistillRLError
-    from distillrl.report.pbt import build_pbt_report, is_pbt_experiment
-
     pbt = [Path(r) for r in ns.runs if is_pbt_experiment(r)]
     try:
         if pbt:  # populations, with any plain runs beside them as the fixed-schedule comparison
@@ -73,8 +74,6 @@ def cmd_eval(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     from distillrl.acting.evaluation import evaluate_modes, score_fields
     from distillrl.acting.protocols import MODES, convention
-    from distillrl.config import Domain
-    from distillrl.errors import DistillRLError
     from distillrl.runs.kinds import set_threads
     from distillrl.runs.rundir import emit
 
@@ -256,8 +255,6 @@ ENV_FORMS = [
 def cmd_demo(argv: list[str]) -> int:
     """Kickstart a MinAtar Breakout student from the shipped zoo teacher next to a from-scratch
     run with the same settings and seed, then write and show the report (a few minutes on a CPU)."""
-    import time
-
     p = OneLineParser(prog="distillrl demo", description=cmd_demo.__doc__)
     p.add_argument("--out", default=None, help="demo folder (default: runs/demo-<time>)")
     p.add_argument("--teacher", default="minatar-breakout", help="zoo teacher [default: minatar-breakout]")

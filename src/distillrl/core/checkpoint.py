@@ -30,6 +30,8 @@ from distillrl.errors import CheckpointError
 
 FORMAT = "distillrl-checkpoint-2"
 READABLE_FORMATS = ("distillrl-checkpoint-1", FORMAT)
+STATE_FORMAT = 2
+"""Version of the trainer state layout (``format_version``); checkpoints of another version cannot be resumed."""
 _T = "__tensor__"
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 
 from distillrl.errors import ConfigError
 
@@ -173,8 +174,6 @@ class Categorical(ActionDistribution):
     # ---- space and head
     @classmethod
     def supports(cls, space: Any) -> bool:
-        from gymnasium import spaces
-
         return isinstance(space, spaces.Discrete)
 
     @classmethod

@@ -119,10 +119,8 @@ def vtrace(behaviour_logp: torch.Tensor, target_logp: torch.Tensor, rewards: tor
     return torch.from_numpy(vs), torch.from_numpy(pg_adv), torch.from_numpy(rho)
 
 
-def returns_to_go(rewards) -> "np.ndarray":
+def returns_to_go(rewards) -> np.ndarray:
     """Decision Transformer's conditioning signal: the undiscounted return from each step to the
     end of its episode, R̂_t = Σ_{t' ≥ t} r_t' (one episode's rewards [T] → [T], float32)."""
-    import numpy as np
-
     r = np.asarray(rewards, np.float64).reshape(-1)
     return np.cumsum(r[::-1])[::-1].astype(np.float32)

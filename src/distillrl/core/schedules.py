@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from distillrl.errors import ConfigError
+
 LambdaKind = Literal["constant", "linear", "exp", "step", "performance"]
 SCHEDULES: tuple[str, ...] = ("constant", "linear", "exp", "step", "performance")
 
@@ -51,8 +53,6 @@ class LambdaSchedule:
 
     def __post_init__(self):
         if self.kind not in SCHEDULES:
-            from distillrl.errors import ConfigError
-
             raise ConfigError(f"unknown schedule {self.kind!r}; valid: {', '.join(SCHEDULES)}")
 
     def __call__(self, frames: int, student_return: float = math.nan) -> float:

@@ -32,7 +32,7 @@ SIDECAR = "distillrl.json"
 
 def minari_module():
     try:
-        import minari
+        import minari  # optional extra (distillrl[offline]), imported where a dataset is used
     except ImportError:  # pragma: no cover - installed by the dev/offline extras
         raise ConfigError("offline datasets need minari: pip install 'distillrl[offline]'") from None
     return minari

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 
+from distillrl import __version__
+from distillrl.acting.policies import teacher_fn
 from distillrl.datasets.episodes import (  # noqa: F401  (re-exported)
     SIDECAR,
     dataset_dir,
@@ -31,14 +34,15 @@ from distillrl.datasets.episodes import (  # noqa: F401  (re-exported)
     load_dataset,
 )
 from distillrl.datasets.episodes import minari_module as _minari
-from distillrl.envs.make import make_env_fn
+from distillrl.envs.make import env_info, make_env_fn
 from distillrl.errors import ConfigError
+from distillrl.teachers.load import load_teacher
 
 def check_dataset_id(dataset_id: str) -> None:
     """Accept exactly what Minari accepts (``[namespace/]name-v<version>``; letters, digits, ``_``
     and ``-``, a namespace of two characters or more, ``/`` between namespace levels) and name the
     exact problem when refusing (Minari's own message is a regular expression)."""
-    from minari.dataset.minari_dataset import parse_dataset_id
+    from minari.dataset.minari_dataset import parse_dataset_id  # optional extra (distillrl[offline])
 
     bad = sorted({c for c in dataset_id if not (c.isalnum() or c in "_-/")})
     if bad:
@@ -64,10 +68,6 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
                   epsilon: float = 0.0, seed: int = 0, teacher_arch=None, progress: bool = False) -> dict:
     """Record ``episodes`` episodes of the teacher acting ε-greedily; returns a summary (returns,
     steps, the dataset's path). Episode i is reset with seed ``seed + i``."""
-    from distillrl.acting.policies import teacher_fn
-    from distillrl.envs.make import env_info
-    from distillrl.teachers.load import load_teacher
-
     if episodes < 1:
         raise ConfigError(f"--episodes must be ≥ 1, got {episodes}")
     if not 0.0 <= epsilon <= 1.0:
@@ -81,7 +81,7 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
     if teacher.recurrent:
         raise ConfigError(f"teacher {teacher.name} is recurrent; datasets are recorded from single-frame teachers")
     minari = _minari()
-    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.data_collector.episode_buffer import EpisodeBuffer  # optional extra, as above
 
     rng = np.random.default_rng(seed)
     outputs = teacher_fn(teacher)
@@ -115,10 +115,6 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
             rets.append(sum(r_s))
             steps += len(a_s)
             bar.advance(task)
-    import warnings
-
-    from distillrl import __version__
-
     with datasets_root(root), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module="minari")  # eval_env=None is meant
         if dataset_id in minari.list_local_datasets():

@@ -70,6 +70,8 @@ _registered: set[str] = set()
 
 
 def _register(family: str) -> None:
+    # Each family's package is imported when the family is first used, not at the top:
+    # minatar.gym takes ~2 s (it loads seaborn and scipy); minigrid and ale-py are optional extras.
     if family in _registered:
         return
     if family == "minatar":
@@ -250,7 +252,7 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
             return gym.wrappers.FrameStackObservation(env, 4)
         env = gym.make(env_id, disable_env_checker=True, **kwargs)
         if family == "minigrid":
-            from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper
+            from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper  # optional extra (distillrl[minigrid])
 
             env = ImgObsWrapper(env if opts.get("view") == "agent" else FullyObsWrapper(env))
         if "keep" in opts:

@@ -38,11 +38,13 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
+import torch
 
 from distillrl.envs.make import (
     EnvInfo,
     FastVectorEnv,
     env_info,
+    make_env_fn,
     make_vec,
     parse_spec,
     split_specs,
@@ -77,8 +79,6 @@ def _minimal_set(spec: str) -> list[int] | None:
     family, _ = parse_spec(spec)
     if family != "minatar":
         return None
-    from distillrl.envs.make import make_env_fn
-
     env = make_env_fn(spec)()
     try:
         return [int(a) for a in env.unwrapped.action_set]
@@ -201,8 +201,6 @@ class TaskSet:
             full = np.full((out.shape[0], self.info.n_actions), MASK, np.float32)
             full[:, idx] = out
             return full
-        import torch
-
         full = torch.full((out.shape[0], self.info.n_actions), MASK, dtype=torch.float32)
         full[:, torch.from_numpy(idx)] = out.float()
         return full

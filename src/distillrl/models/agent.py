@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from distillrl.config import from_dict, to_dict
 from distillrl.core.distributions import ActionDistribution, dist_for_space
 from distillrl.envs.groups import net_info, obs_view
 from distillrl.envs.make import EnvInfo
@@ -133,8 +134,6 @@ class Agent(nn.Module):
 
     def spec(self) -> dict:
         """Everything needed to rebuild this agent (stored in checkpoint metadata)."""
-        from distillrl.config import to_dict
-
         spec = {"env": self.info.spec, "obs_shape": list(self.info.obs_shape), "layout": self.info.layout,
                 "obs_scale": self.info.obs_scale, "n_actions": self.info.n_actions, "net": to_dict(self.cfg),
                 "value_head": self.v is not None, "q_head": self.q is not None, "policy_head": self.pi is not None}
@@ -150,8 +149,6 @@ class Agent(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: dict) -> Agent:
-        from distillrl.config import from_dict
-
         legal = spec.get("legal")
         info = EnvInfo(spec["env"], tuple(spec["obs_shape"]), spec["layout"], float(spec["obs_scale"]),
                        int(spec["n_actions"]), int(spec.get("n_tasks", 1)),

@@ -22,12 +22,14 @@ softmax. Observations with named groups are cut to the agent's view first.
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import numpy as np
 import torch
 
 from distillrl.core.distributions import ActionDistribution, Categorical
+from distillrl.errors import ConfigError
 from distillrl.models.agent import Agent
 from distillrl.models.nets import MLP, MinAtarNet
 
@@ -303,8 +305,6 @@ class TorchPolicy(Memory):
     """Same interface as :class:`NumpyPolicy`, running a torch copy of the agent (any architecture)."""
 
     def __init__(self, agent: Agent):
-        import copy
-
         self.agent = copy.deepcopy(agent).eval().requires_grad_(False)
         self.dist: type[ActionDistribution] = agent.dist
         self.recurrent = agent.core is not None
@@ -344,8 +344,6 @@ def make_fast_policy(agent: Agent, backend: Backend = "auto") -> NumpyPolicy | T
     if backend == "torch" or (backend == "auto" and not NumpyPolicy.supports(agent)):
         return TorchPolicy(agent)
     if not NumpyPolicy.supports(agent):
-        from distillrl.errors import ConfigError
-
         raise ConfigError(f"the numpy acting backend does not support the {agent.arch} trunk; use torch")
     return NumpyPolicy(agent)
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from distillrl.config import knob
 from distillrl.envs.make import EnvInfo
+from distillrl.errors import ConfigError
 
 
 @dataclass
@@ -227,8 +228,6 @@ def resolve_arch(cfg: NetConfig, info: EnvInfo) -> str:
 
 
 def make_trunk(arch: str, cfg: NetConfig, info: EnvInfo) -> nn.Module:
-    from distillrl.errors import ConfigError
-
     norm = cfg.norm == "layer"
     if cfg.downsample and arch != "minatar":
         raise ConfigError(f"--net.downsample is built for the minatar trunk, not {arch}")

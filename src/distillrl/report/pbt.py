@@ -12,6 +12,7 @@ import yaml
 from distillrl.acting.evaluation import summary_score
 from distillrl.report.runs import load_run
 from distillrl.runs.rundir import read_metrics
+from distillrl.scale.population import read_lineage
 
 
 def is_pbt_experiment(path: str | Path) -> bool:
@@ -37,10 +38,11 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
     """For each experiment: the winning lineage's hyper-parameters and λ_k over frames
     (lineage.png), every member's curve (population.png), and the population's best against
     the fixed-schedule runs given beside it (report.md, report.json)."""
-    import matplotlib
+    import matplotlib  # matplotlib is heavy (~0.7 s to import): only when a report is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     out.mkdir(parents=True, exist_ok=True)
     fixed = [load_run(p) for p in fixed_dirs]
@@ -55,8 +57,6 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         scores = {i: summary_score(s) if s else math.nan for i, s in msum.items()}
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
         best = max(finite, key=finite.get) if finite else 0
-        from distillrl.scale.population import read_lineage
-
         events = read_lineage(exp)
         end = max((r["frames"] for r in rows.get(best, [])), default=0.0)
         segs = winning_lineage(best, events, end)
@@ -76,8 +76,6 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                 ax.axvline(lo, ls=":", c="grey", lw=0.8)
             prior = (pcfg.get("priors") or {}).get(title, {})
             if prior.get("log") or title.startswith("effective") or title.startswith("lambda"):
-                from matplotlib.ticker import NullFormatter
-
                 ax.set_yscale("log")
                 ax.yaxis.set_minor_formatter(NullFormatter())  # narrow ranges: no wall of minor labels
             ax.set_ylabel(title, fontsize=8)

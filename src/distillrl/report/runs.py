@@ -26,6 +26,7 @@ import yaml
 
 from distillrl.acting.evaluation import summary_score
 from distillrl.core.checkpoint import load_meta
+from distillrl.errors import RunDirError
 from distillrl.runs.rundir import CKPT, read_metrics
 
 IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes", "acting", "actor"}
@@ -70,8 +71,6 @@ def _col(rows: list[dict], new: str, old: str) -> np.ndarray:
 
 
 def load_run(path: str | Path) -> Run:
-    from distillrl.errors import RunDirError
-
     p = Path(path)
     if not (p / "config.yaml").exists() or not (p / "metrics.csv").exists():
         raise RunDirError(f"{p} is not a run directory (needs config.yaml and metrics.csv)")
@@ -158,7 +157,7 @@ def teacher_score(summary: dict) -> float:
 def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:
     """rliable IQM with stratified-bootstrap 95% CIs. ``scores[group]`` is [runs] (non-finite
     runs dropped) or [runs, tasks] (all finite); groups with fewer than 2 scores are left out."""
-    try:
+    try:  # optional dependency (the `report` extra): without it, no intervals
         from rliable import library as rly
         from rliable import metrics
     except ImportError:

@@ -82,7 +82,7 @@ def task_section(groups: list[Group], out: Path) -> tuple[list[str], dict]:
 
 
 def _plot_tasks(groups: list[Group], names: list[str], teacher: dict[str, float], path: Path) -> None:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib is heavy (~0.7 s to import): only when a report is drawn
 
     n = len(names) + (1 if teacher else 0)
     cols = min(3, n)

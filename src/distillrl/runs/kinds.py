@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from distillrl.acting.cluster import check_address
+from distillrl.algos import TrainConfig, make_trainer, train_live_hparams
+from distillrl.algos.distill import DistillTrainer
+from distillrl.algos.distill_config import DistillConfig
+from distillrl.algos.dt import DTConfig, DTTrainer
+from distillrl.algos.kickstart import KickstartConfig, kickstart_live_hparams, make_kickstart_trainer
+from distillrl.algos.offline_distill import OfflineDistillConfig, OfflineDistillTrainer
 from distillrl.config import (
     Live,
     OneLineParser,
@@ -48,12 +56,15 @@ from distillrl.runs.finish import (
     finish_offline_distill,
 )
 from distillrl.runs.loop import Hook, drive
+from distillrl.runs.presets import preset
 from distillrl.runs.rundir import (
     prepare_run_dir,
     restore,
     undo_if_failed_at_start,
     write_summary,
 )
+from distillrl.teachers.dt import dt_env
+from distillrl.teachers.load import load_teacher
 
 
 @dataclass(frozen=True)
@@ -69,17 +80,6 @@ class Kind:
 
 
 def kinds() -> dict[str, Kind]:
-    from distillrl.algos import TrainConfig, make_trainer, train_live_hparams
-    from distillrl.algos.distill import DistillTrainer
-    from distillrl.algos.distill_config import DistillConfig
-    from distillrl.algos.dt import DTConfig, DTTrainer
-    from distillrl.algos.kickstart import KickstartConfig, kickstart_live_hparams, make_kickstart_trainer
-    from distillrl.algos.offline_distill import (
-        OfflineDistillConfig,
-        OfflineDistillTrainer,
-    )
-    from distillrl.runs.presets import preset
-
     return {
         "train": Kind("train", lambda: TrainConfig, preset, lambda c: c, make_trainer, eval_student,
                       train_live_hparams),
@@ -248,8 +248,6 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
 
 
 def set_threads(n: int) -> None:
-    import torch
-
     torch.set_num_threads(n)
 
 
@@ -257,8 +255,6 @@ def _prepare_distill(cfg):
     if not cfg.teacher:
         raise ConfigError("--teacher is required (zoo name, run directory, checkpoint, SB3 .zip or state dict)")
     if not cfg.env:
-        from distillrl.teachers.load import load_teacher
-
         if len(cfg.teacher) != 1:
             raise ConfigError("several teachers: pass --env (the task set they teach)")
         t = load_teacher(cfg.teacher[0], None, cfg.teacher_arch, cfg.tau)
@@ -290,8 +286,6 @@ def _prepare_offline_distill(cfg):
     validate(cfg)  # bad options before any teacher is loaded
     cfg = dataclasses.replace(cfg, dataset_root=str(resolve_root(cfg.dataset_root)))
     if not cfg.env and cfg.teacher:
-        from distillrl.teachers.dt import dt_env
-
         envs = [dt_env(t) for t in cfg.teacher]
         if all(envs):
             cfg = dataclasses.replace(cfg, env=",".join(envs))

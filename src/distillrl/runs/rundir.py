@@ -29,10 +29,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from distillrl import __version__
 from distillrl.config import to_dict
 from distillrl.core import checkpoint
 from distillrl.core.protocol import Trainer
-from distillrl.errors import DistillRLError, RunDirError
+from distillrl.errors import CheckpointError, DistillRLError, RunDirError
 
 CKPT = "checkpoints/last.safetensors"
 
@@ -59,7 +60,7 @@ class MetricsLog:
         self.tb = None
         if tensorboard:
             try:
-                from torch.utils.tensorboard import SummaryWriter
+                from torch.utils.tensorboard import SummaryWriter  # heavy (~1 s): only when asked for
 
                 self.tb = SummaryWriter(str(path / "tb"),
                                         purge_step=None if resume_frames is None else resume_frames + 1)
@@ -144,23 +145,15 @@ def default_run_dir(kind: str, env: str, seed: int) -> Path:
 
 def save_checkpoint(trainer: Trainer, path: Path, cfg: Any, kind: str, meta: dict | None = None) -> None:
     meta = {**(meta or {}), "kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
-            "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": package_version(),
-            "format_version": state_format()}
+            "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": __version__,
+            "format_version": checkpoint.STATE_FORMAT}
     checkpoint.save(path / CKPT, trainer.state_dict(), meta)
-
-
-def state_format() -> int:
-    from distillrl.algos.base import STATE_FORMAT
-
-    return STATE_FORMAT
 
 
 def restore(trainer: Trainer, run_dir: Path) -> bool:
     """Load ``run_dir``'s last checkpoint into ``trainer`` if there is one (a run killed before its
     first checkpoint has none: it starts from frame 0). Touches no file; raises
     :class:`errors.CheckpointError` (one line, naming the file) for a bad checkpoint."""
-    from distillrl.errors import CheckpointError
-
     path = run_dir / CKPT
     if not path.exists():
         return False
@@ -170,12 +163,6 @@ def restore(trainer: Trainer, run_dir: Path) -> bool:
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
     return True
-
-
-def package_version() -> str:
-    from distillrl import __version__
-
-    return __version__
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:

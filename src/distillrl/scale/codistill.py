@@ -236,7 +236,7 @@ def _run_peers(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: bool
         def call(method, args_per_peer):
             return [getattr(p, method)(*a) for p, a in zip(peers, args_per_peer)]
     else:
-        import ray  # a heavy optional dependency: only for peers as Ray actors
+        import ray  # Ray is heavy (1-2 s to import): only for peers as Ray actors
 
         found = init_ray(cfg.address)
         cpus = max(0.01, min(1.0, np.floor(100 * found["cpus"] / n) / 100))
@@ -286,7 +286,7 @@ def _run_peers(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: bool
         return summary
     finally:
         if not cfg.in_process:
-            import ray
+            import ray  # heavy (see above)
 
             for p in peers:
                 ray.kill(p)

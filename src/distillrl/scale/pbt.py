@@ -41,28 +41,31 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from distillrl.acting.evaluation import summary_score
-from distillrl.config import to_dict
+from distillrl.algos.distill_config import teacher_temperature
+from distillrl.config import load_yaml, to_dict
+from distillrl.core.checkpoint import atomic_write_text
 from distillrl.core.hparams import canonical
 from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError, RunDirError
+from distillrl.runs.kinds import build_config, kind
+from distillrl.runs.rundir import write_summary
 from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
+from distillrl.scale.legacy import legacy_module_names
 from distillrl.scale.pbt_member import member_dir, member_trainable
 from distillrl.scale.pbt_scheduler import make_scheduler
-from distillrl.scale.legacy import legacy_module_names
-from distillrl.scale.population import PBTConfig, initial_values, read_lineage
+from distillrl.scale.population import PBTConfig, initial_values, pbt_config_from_dict, read_lineage
 
 
 def load_pbt_config(path: str | Path, population: int | None = None) -> PBTConfig:
-    from distillrl.config import load_yaml
-    from distillrl.scale.population import pbt_config_from_dict
-
     data = load_yaml(path)
     if population is not None:
         data["population"] = population
@@ -72,8 +75,6 @@ def load_pbt_config(path: str | Path, population: int | None = None) -> PBTConfi
 def live_names(command: str) -> list[str]:
     """The hyper-parameters a population of ``command`` may tune (from the config alone), for the
     example configuration of :func:`population.yaml_template`."""
-    from distillrl.runs.kinds import build_config, kind
-
     k = kind(command)
     data = {"env": "minatar:breakout"} if command == "train" else {"env": "minatar:breakout",
                                                                     "teacher": ["minatar-breakout"]}
@@ -90,8 +91,6 @@ def resolve(cfg: PBTConfig) -> tuple[Any, dict[str, float | None]]:
 
     A starting value is None where only the built trainer knows it (a distillation's teacher
     temperature left unset: the teacher's own)."""
-    from distillrl.runs.kinds import build_config, kind
-
     k = kind(cfg.command)
     data = dict(cfg.config)
     t = data.get("teacher")  # relative teacher paths mean the caller's directory, on every node
@@ -123,8 +122,6 @@ def config_start(cfg: PBTConfig, base: Any, defaults: dict[str, float | None]) -
     it (the one case that needs more than the config)."""
     values = dict(defaults)
     if any(values[n] is None for n in cfg.priors):
-        from distillrl.algos.distill_config import teacher_temperature
-
         values["tau"] = teacher_temperature(base)
     return {n: cfg.priors[n].clip(values[n]) for n in cfg.priors}
 
@@ -132,9 +129,7 @@ def config_start(cfg: PBTConfig, base: Any, defaults: dict[str, float | None]) -
 def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: bool = False,
             progress: bool = True) -> dict:
     """Run (or with ``resume`` continue) the population in ``exp_dir``; return the summary."""
-    from ray import tune
-
-    from distillrl.core.checkpoint import atomic_write_text
+    from ray import tune  # Ray is heavy (1-2 s to import): only when a population runs
 
     exp_dir = exp_dir.resolve()
     if resume:
@@ -153,16 +148,12 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
     n_at_once = raytune.at_once(info["cpus"], per, cfg.population)
     exp_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
-        import yaml
-
         atomic_write_text(exp_dir / "pbt.yaml", yaml.safe_dump({**to_dict(cfg), "config": cfg.config,
                                                                "inject_fault": cfg.inject_fault,
                                                                "priors": {n: to_dict(p) for n, p in cfg.priors.items()}},
                                                               sort_keys=False))
     lineage = exp_dir / "lineage.jsonl"
     scheduler = make_scheduler(cfg, lineage, base.steps)
-    import sys
-
     sys.stderr.write(f"distillrl pbt: {cfg.population} members of `{cfg.command}` on {base.env}, "
                      f"{base.steps:,} frames each; Ray {info['address']} ({info['nodes']} node(s), "
                      f"{info['cpus']} CPUs): {per:g} CPU per member, {n_at_once} at once\n")
@@ -237,7 +228,5 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
     if best is not None and "teacher_return" in members[best]:
         summary["best_teacher_return"] = members[best]["teacher_return"]
         summary["best_score_ratio"] = members[best].get("score_ratio")
-    from distillrl.runs.rundir import write_summary
-
     write_summary(exp_dir, summary)
     return summary

@@ -124,9 +124,8 @@ class MarkCopy(Hook):
 def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     """One member: build the command's trainer, restore Ray's checkpoint if any, run the loop to
     the end with a ready point (report + checkpoint) every ``interval`` frames, then evaluate."""
-    from ray import (
-        tune,  # Ray: a heavy optional dependency, imported where a trial runs
-    )
+    # Ray is heavy (1-2 s to import): imported where a trial runs
+    from ray import tune
     from ray.tune import Checkpoint
 
     k = kind(config["command"])

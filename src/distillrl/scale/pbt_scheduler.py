@@ -27,6 +27,8 @@ def number_or_none(x: Any) -> float | None:
 
 
 def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
+    # Ray is heavy (1-2 s to import): only when a population runs; the class is defined here
+    # because its base class is Ray's
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
 

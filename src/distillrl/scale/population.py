@@ -20,9 +20,13 @@ clipped to the prior's bounds (Ray Tune does not clip: ray-project/ray#11936).
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import json
 import math
 import re
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -140,9 +144,7 @@ def welch_better(candidate: Sequence[float], own: Sequence[float], pvalue: float
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     if va + vb == 0:  # identical constant samples on each side, different means: certainly better
         return True, 0.0
-    import warnings
-
-    from scipy import stats
+    from scipy import stats  # heavy (scipy.stats takes ~1 s to import): only for this test
 
     with warnings.catch_warnings():  # near-identical samples: scipy warns about precision, p is still right
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -189,9 +191,6 @@ def initial_values(priors: dict[str, Prior], population: int, seed: int) -> list
 def read_lineage(exp_dir) -> list[dict]:
     """The events of ``exp_dir/lineage.jsonl`` (written by :mod:`distillrl.pbt`); a last line cut
     by a kill is skipped, the rest is intact."""
-    import json
-    from pathlib import Path
-
     p = Path(exp_dir) / "lineage.jsonl"
     out = []
     for line in (p.read_text().splitlines() if p.exists() else []):
@@ -237,8 +236,6 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
 
 def expand_sweep(seeds: Sequence[int], grid: dict[str, list[str]]) -> list[dict[str, str]]:
     """Every combination of grid values (in key order, last key fastest) × every seed (fastest)."""
-    import itertools
-
     keys = list(grid)
     points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
     return [{**p, "seed": str(s)} for p in points for s in seeds]

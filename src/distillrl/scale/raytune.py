@@ -18,6 +18,10 @@ import os
 import time
 from pathlib import Path
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
 from distillrl.acting.cluster import check_address, init_ray, node_id, shutdown_ray  # noqa: F401  (re-exported)
 
 # Trials run from the caller's working directory so that relative paths (teachers, run
@@ -41,7 +45,9 @@ def at_once(cpus: int, per_trial: float, trials: int) -> int:
 def make_table_callback(title: str, columns: list[tuple[str, str]], total_frames: int, progress: bool):
     """A Ray Tune callback drawing one live table of the trials (and a progress bar of all
     frames) instead of interleaved per-trial bars. ``columns``: (header, result key)."""
-    from ray.tune import Callback
+    from ray.tune import Callback  # Ray is heavy (1-2 s to import): only when a table is drawn
+
+    # the class is defined here because its base class is Ray's
 
     class LiveTable(Callback):
         def __init__(self):
@@ -61,9 +67,6 @@ def make_table_callback(title: str, columns: list[tuple[str, str]], total_frames
             return str(c.get("label", trial.trial_id))
 
         def _render(self):
-            from rich.console import Group
-            from rich.table import Table
-
             t = Table(title=title, title_justify="left")
             for h in ["member", "status"] + [h for h, _ in columns] + ["restarts"]:
                 t.add_column(h, justify="right" if h not in ("member", "status") else "left")
@@ -87,9 +90,6 @@ def make_table_callback(title: str, columns: list[tuple[str, str]], total_frames
             if not progress:
                 return
             if self._live is None:
-                from rich.console import Console
-                from rich.live import Live
-
                 self._live = Live(self._render(), console=Console(stderr=True), refresh_per_second=2,
                                   transient=False)
                 self._live.start()

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from distillrl.config import Domain
+from distillrl.core.checkpoint import atomic_write_text
 from distillrl.core.protocol import Trainer
-from distillrl.errors import ConfigError, RunDirError
-from distillrl.runs.loop import Hook
 from distillrl.envs.make import gym_id
+from distillrl.errors import ConfigError, RunDirError
+from distillrl.runs.kinds import build_config, parse_command, run_job
+from distillrl.runs.loop import Hook
 from distillrl.scale import raytune
 from distillrl.scale.population import expand_sweep, parse_grid, parse_seeds, point_tag
 
@@ -39,8 +43,6 @@ def _argv(cmd_argv: list[str], point: dict[str, str]) -> list[str]:
 
 def _parse(command: str, argv: list[str]):
     """The command's config for ``argv``, as the command itself would build it (one-line errors)."""
-    from distillrl.runs.kinds import build_config, parse_command
-
     k, ns = parse_command(command, argv, raising=True)
     return k, ns, build_config(k, ns=ns)
 
@@ -63,9 +65,7 @@ class TrialProgress(Hook):
 
 def sweep_trial(config: dict) -> None:
     """One (grid point, seed): the command's run in its own directory, resumed after a crash."""
-    from ray import tune
-
-    from distillrl.runs.kinds import run_job
+    from ray import tune  # Ray is heavy (1-2 s to import): imported where a trial runs
 
     config = config["trial"]
     k, ns, cfg = _parse(config["command"], config["argv"])
@@ -75,8 +75,6 @@ def sweep_trial(config: dict) -> None:
     else:
         resume = (run_dir / "config.yaml").exists()
         if resume:  # restarted after a crash: continue from the last checkpoint
-            from distillrl.runs.kinds import build_config
-
             cfg = build_config(k, ns=ns, run_dir=run_dir, resume=True)
         summary = run_job(k, cfg, run_dir, resume, progress=False, hooks=[TrialProgress(tune.report)])
     tune.report({"frames": int(summary.get("steps", 0)), "final_return": float(summary.get("mean_return", math.nan)),
@@ -86,9 +84,7 @@ def sweep_trial(config: dict) -> None:
 def run_sweep(command: str, cmd_argv: list[str], seeds_text: str, grid_items: list[str], out: Path | None,
               address: str | None, cpus_per_run: float, max_failures: int, resume: bool,
               progress: bool = True) -> dict:
-    from ray import tune
-
-    from distillrl.config import Domain
+    from ray import tune  # Ray is heavy (1-2 s to import): only when a sweep runs
 
     Domain.parse("> 0").check(cpus_per_run, "--cpus-per-run")
     Domain.parse("≥ 0").check(max_failures, "--max-failures")
@@ -118,12 +114,8 @@ def run_sweep(command: str, cmd_argv: list[str], seeds_text: str, grid_items: li
     if n_at_once < 1:
         raise ConfigError(f"--cpus-per-run {cpus_per_run:g} is more than the {info['cpus']} CPUs Ray has")
     out.mkdir(parents=True, exist_ok=True)
-    from distillrl.core.checkpoint import atomic_write_text
-
     atomic_write_text(out / "sweep-plan.json", json.dumps({"command": command, "argv": cmd_argv, "seeds": seeds,
                                                           "grid": grid, "trials": trials}, indent=2) + "\n")
-    import sys
-
     sys.stderr.write(f"distillrl sweep: {len(trials)} runs of `{command}` ({len(seeds)} seeds × "
                      f"{len(trials) // len(seeds)} grid points); Ray {info['address']} ({info['nodes']} node(s), "
                      f"{info['cpus']} CPUs): {cpus_per_run:g} CPU per run, {n_at_once} at once\n")

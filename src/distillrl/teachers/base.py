@@ -38,6 +38,8 @@ from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.groups import ObsView, check_groups, parse_groups, view_names
 from distillrl.envs.make import EnvInfo
 from distillrl.errors import ConfigError, TeacherError
+from distillrl.models.agent import acting_param_count
+from distillrl.models.fastpolicy import make_fast_policy
 
 TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari"]
 
@@ -115,13 +117,9 @@ class AgentTeacher(Teacher):
 
     def __init__(self, agent, name: str, env: str | None = None, tau: float | None = None):
         kind = "q" if agent.pi is None else "policy"
-        from distillrl.models.agent import acting_param_count
-
         super().__init__(name, agent.info.obs_shape, agent.info.n_actions, kind, tau, env, acting_param_count(agent))
         self.agent = agent.eval().requires_grad_(False)
         self.dist = agent.dist
-        from distillrl.models.fastpolicy import make_fast_policy
-
         self.fast = make_fast_policy(self.agent)
         """the agent's acting mirror (NumPy where supported): fast outputs on a few observations"""
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from distillrl.errors import TeacherError
+from distillrl.core import checkpoint
+from distillrl.errors import CheckpointError, TeacherError
 from distillrl.models.agent import param_count
 from distillrl.models.transformer import DecisionTransformer
 from distillrl.teachers.base import Teacher
@@ -50,9 +51,6 @@ def _checkpoint_path(source) -> Path:
 def dt_env(source) -> str | None:
     """The environment a Decision-Transformer checkpoint records (its header only; the weights
     are not read)."""
-    from distillrl.core import checkpoint
-    from distillrl.errors import CheckpointError
-
     ck = _checkpoint_path(source)
     if not ck.is_file():
         raise TeacherError(f"no Decision-Transformer checkpoint at {ck} (offline distillation takes the run "
@@ -65,9 +63,6 @@ def dt_env(source) -> str | None:
 
 def load_dt(source: str | Path, tau: float | None = None) -> DTTeacher:
     """A Decision Transformer from a ``train --algo dt`` run directory or its checkpoint."""
-    from distillrl.core import checkpoint
-    from distillrl.errors import CheckpointError
-
     ck = _checkpoint_path(source)
     if not ck.is_file():
         raise TeacherError(f"no Decision-Transformer checkpoint at {ck} (offline distillation takes the run "
@@ -88,8 +83,6 @@ def load_dt(source: str | Path, tau: float | None = None) -> DTTeacher:
 
 def is_dt_source(source) -> bool:
     """Whether ``source`` is a Decision-Transformer run directory or checkpoint."""
-    from distillrl.core import checkpoint
-
     ck = _checkpoint_path(source)
     if not (ck.is_file() and ck.suffix == ".safetensors"):
         return False

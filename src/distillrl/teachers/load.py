@@ -12,11 +12,12 @@ import torch
 from distillrl.core.distributions import ActionDistribution
 from distillrl.envs.groups import ObsView, check_groups, parse_groups
 from distillrl.envs.make import EnvInfo
-from distillrl.envs.tasks import MASK
+from distillrl.envs.tasks import MASK, task_name
 from distillrl.errors import SourceError, TeacherError
 from distillrl.teachers.base import AgentTeacher, CallableTeacher, Teacher
 from distillrl.teachers.cleanrl import CLEANRL_ARCHES, load_state_dict_teacher
 from distillrl.teachers.sb3 import load_sb3_zip
+from distillrl.teachers.zoo import load_agent, zoo_names
 
 
 def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = None, tau: float | None = None,
@@ -47,8 +48,6 @@ def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = No
                 raise TeacherError(f"teacher file not found: {s}")
             t = load_state_dict_teacher(p, arch, tau)
         else:
-            from distillrl.teachers.zoo import load_agent
-
             try:
                 agent, meta = load_agent(s)
             except (SourceError, FileNotFoundError) as e:
@@ -151,8 +150,6 @@ def parse_task_teachers(sources: list, taskset, tasks: list[int] | None = None) 
     (``minatar:breakout``), its short name (``breakout``) or its index; a source without
     ``TASK=`` is bound by ``tasks`` (when given) or to every task (None). ``zoo`` on a task set
     stands for each task's zoo teacher (``minatar-<game>``)."""
-    from distillrl.envs.tasks import task_name
-
     specs = list(taskset.specs)
     names = [task_name(s) for s in specs]
 
@@ -177,8 +174,6 @@ def parse_task_teachers(sources: list, taskset, tasks: list[int] | None = None) 
             if k is not None:
                 src, bound = rest, k
         if src == "zoo" and taskset.n_tasks > 1 and bound is None:
-            from distillrl.teachers.zoo import zoo_names
-
             zoo = zoo_names()
             for k, s in enumerate(specs):
                 name = s.replace(":", "-")

@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
+from distillrl.config import from_dict
 from distillrl.core import checkpoint
+from distillrl.envs.make import env_info
 from distillrl.errors import CheckpointError, SourceError
 from distillrl.models.agent import Agent
+from distillrl.models.nets import NetConfig
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "zoo"  # the shipped entries: distillrl/zoo/<name>/
 
@@ -69,14 +74,8 @@ def load_agent(source: str) -> tuple[Agent, dict]:
 
 def _spec_from_train_config(config: dict, algo: str) -> dict:
     """The agent spec of an early checkpoint that recorded only its run config (format 1)."""
-    from distillrl.config import from_dict
-    from distillrl.envs.make import env_info
-    from distillrl.models.nets import NetConfig
-
     net = from_dict(NetConfig, config.get("net", {}))
     kw = {"value_head": False, "q_head": True, "policy_head": False} if algo == "dqn" else {"value_head": True}
-    import torch
-
     with torch.device("meta"):
         return Agent(env_info(config.get("env", "gym:CartPole-v1")), net, **kw).spec()
 
