@@ -7,7 +7,9 @@ bad address reported, the same way everywhere.
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from distillrl.errors import EnvError
@@ -32,14 +34,21 @@ def check_address(address: str, timeout: float = 3.0) -> None:
         raise EnvError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}") from None
 
 
-def init_ray(address: str | None) -> dict:
-    """Start Ray on this machine, or join the cluster at ``address``. Returns what it found."""
+def init_ray(address: str | None, log_dir: Path | None = None) -> dict:
+    """Start Ray on this machine, or join the cluster at ``address``. Returns what it found.
+
+    A Ray started here listens on loopback only, so it runs without token authentication and
+    without Ray's warning about it (an explicit ``RAY_AUTH_MODE`` wins; a cluster joined with
+    ``--address`` keeps the user's setting). ``log_dir``: where to link Ray's own logs (the
+    session's ``logs/`` folder), so a run directory holds them."""
     import logging
 
-    import ray
+    import ray  # a heavy optional dependency: only where Ray is used
 
     if address:
         check_address(address)
+    else:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if not ray.is_initialized():
         kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False, runtime_env={"env_vars": dict(RAY_ENV)})
         if address:
@@ -49,9 +58,29 @@ def init_ray(address: str | None) -> dict:
                 raise EnvError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0][:200]}") from None
         else:
             ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **kw)  # a local Ray listens on loopback only
+    if log_dir is not None:
+        link_ray_logs(Path(log_dir))
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return {"address": address or "local", "nodes": len(nodes),
             "cpus": int(sum(n.get("Resources", {}).get("CPU", 0) for n in nodes))}
+
+
+def link_ray_logs(log_dir: Path) -> None:
+    """``log_dir/ray-logs`` → this Ray session's log folder (workers' stdout/stderr, raylet, GCS)."""
+    try:
+        from ray._private import worker
+
+        session = Path(worker._global_node.get_session_dir_path())  # type: ignore[union-attr]
+    except Exception:  # joined a cluster whose session lives elsewhere, or a Ray without this API
+        return
+    link = log_dir / "ray-logs"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(session / "logs", target_is_directory=True)
+    except OSError:
+        pass
 
 
 def shutdown_ray() -> None:

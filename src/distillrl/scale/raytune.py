@@ -13,6 +13,7 @@ sweep), so it is paid once per experiment.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -25,6 +26,17 @@ from distillrl.acting.cluster import check_address, init_ray, node_id, shutdown_
 os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1e9")
+
+
+class _QuietRestore(logging.Filter):
+    """Ray Tune warns "Remote file not found: …/result.json" whenever it restores a trial whose
+    files are in the experiment folder already (our storage is local): not a fault, so not shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Remote file not found" not in record.getMessage()
+
+
+logging.getLogger("ray.tune.logger.logger").addFilter(_QuietRestore())
 
 
 def cpus_per_trial(requested: float | None, trials: int, cpus: int) -> float:
