@@ -7,8 +7,11 @@ bad address reported, the same way everywhere.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +101,85 @@ def node_id() -> str:
         return ray.get_runtime_context().get_node_id()
     except Exception:  # not inside Ray
         return "local"
+
+
+# ---- a run's own Ray processes (``distillrl pbt --stop RUN``; orphans of a killed driver)
+
+SESSION_FILE = "ray-session.json"
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, command line) of every process this user can see (Linux /proc)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        out[int(d.name)] = (ppid, cmd)
+    return out
+
+
+def stop_processes(marks: tuple[str, ...], roots: tuple[int, ...] = (), grace: float = 3.0) -> int:
+    """Stop the processes whose command line contains one of ``marks``, the ``roots`` pids, and
+    all their descendants (found before anything is signalled: orphans lose their parent):
+    SIGTERM, then SIGKILL after ``grace`` seconds. Never this process. Returns how many were
+    found. (``ray stop`` would stop every Ray on the machine, other people's included.)"""
+    found = 0
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        procs = _processes()
+        pids = {p for p, (_, cmd) in procs.items() if any(m in cmd for m in marks)} | (set(roots) & set(procs))
+        grown = True
+        while grown:
+            more = {p for p, (pp, _) in procs.items() if pp in pids} - pids
+            grown = bool(more)
+            pids |= more
+        pids.discard(os.getpid())
+        found = max(found, len(pids))
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        if not pids:
+            break
+        time.sleep(grace)
+    return found
+
+
+def record_session(run_dir: Path) -> None:
+    """Write which Ray session and driver process this run uses (``run_dir/ray-session.json``)."""
+    try:
+        from ray._private import worker
+
+        session = str(worker._global_node.get_session_dir_path())  # type: ignore[union-attr]
+    except Exception:
+        return
+    (run_dir / SESSION_FILE).write_text(json.dumps({"session": session, "driver": os.getpid(),
+                                                   "started": time.time()}) + "\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "distillrl" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def stop_session(run_dir: Path, driver_too: bool) -> dict:
+    """Stop the Ray processes of the run in ``run_dir`` (the session it recorded, its agents and
+    workers); with ``driver_too`` its ``distillrl`` driver as well. A driver still alive is left
+    alone otherwise, and reported."""
+    f = run_dir / SESSION_FILE
+    if not f.is_file():
+        return {"session": None, "stopped": 0, "driver_alive": False}
+    rec = json.loads(f.read_text())
+    driver = int(rec.get("driver", -1))
+    alive = driver != os.getpid() and _alive(driver)
+    if alive and not driver_too:
+        return {"session": rec["session"], "stopped": 0, "driver_alive": True, "driver": driver}
+    n = stop_processes((rec["session"],), roots=(driver,) if alive else ())
+    return {"session": rec["session"], "stopped": n, "driver_alive": False}

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,16 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
         init = [config_start(cfg, base, defaults)] * cfg.population
     else:
         init = initial_values(cfg.priors, cfg.population, cfg.pbt.seed)
+    if resume:  # a killed driver's Ray processes (its session) go first; a live driver is refused
+        st = raytune.stop_session(exp_dir, driver_too=False)
+        if st["driver_alive"]:
+            raise RunDirError(f"{exp_dir} is still being run (distillrl pid {st['driver']}); stop it first: "
+                              f"distillrl pbt --stop {exp_dir}")
+        if st["stopped"]:
+            sys.stderr.write(f"distillrl pbt: stopped {st['stopped']} Ray processes left by the killed driver\n")
     info = raytune.init_ray(address, log_dir=exp_dir)
+    if not address:
+        raytune.record_session(exp_dir)
     per = raytune.cpus_per_trial(cfg.pbt.cpus_per_member, cfg.population, info["cpus"])
     n_at_once = raytune.at_once(info["cpus"], per, cfg.population)
     exp_dir.mkdir(parents=True, exist_ok=True)
@@ -178,8 +188,6 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
                                                               sort_keys=False))
     lineage = exp_dir / "lineage.jsonl"
     scheduler = make_scheduler(cfg, lineage, base.steps)
-    import sys
-
     sys.stderr.write(f"distillrl pbt: {cfg.population} members of `{cfg.command}` on {base.env}, "
                      f"{base.steps:,} frames each; Ray {info['address']} ({info['nodes']} node(s), "
                      f"{info['cpus']} CPUs): {per:g} CPU per member, {n_at_once} at once\n")

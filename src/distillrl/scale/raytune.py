@@ -19,7 +19,14 @@ import os
 import time
 from pathlib import Path
 
-from distillrl.acting.cluster import check_address, init_ray, node_id, shutdown_ray  # noqa: F401  (re-exported)
+from distillrl.acting.cluster import (  # noqa: F401  (re-exported)
+    check_address,
+    init_ray,
+    node_id,
+    record_session,
+    shutdown_ray,
+    stop_session,
+)
 
 # Trials run from the caller's working directory so that relative paths (teachers, run
 # directories) mean the same in a trial as on the command line. Set before Ray is imported.
