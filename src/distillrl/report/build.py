@@ -135,8 +135,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
                 fg = [frames_to(r, ref_best) for r in g.runs]
                 if np.isfinite(fr) and np.isfinite(fg).all():
                     row["speedup"] = float(fr / np.median(fg))
-                    row["speedup_basis"] = (f"from scratch never reached {target:.3g}; ratio at its best "
-                                            f"score {ref_best:.3g}")
+                    why = (f"from scratch never reached {target:.3g}" if np.isfinite(target)
+                           else "no target score (no teacher score to aim at)")
+                    row["speedup_basis"] = f"{why}; ratio at its best score {ref_best:.3g}"
         rows.append(row)
 
     md = [f"# distillrl report — {', '.join(envs)}", "",
