@@ -19,6 +19,7 @@ from distillrl.report.runs import (
     teacher_score,
 )
 from distillrl.report.tasks import task_section
+from distillrl.report.style import SAVE, legend_outside
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, target: float | None = None,
@@ -75,9 +76,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     ax.set_xlabel("frames")
     ax.set_ylabel("training return (mean of last 100 episodes)")
     ax.set_title(", ".join(envs))
-    ax.legend(fontsize=7)
+    legend_outside(ax, 7)
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=120)
+    fig.savefig(out / "curves.png", dpi=120, **SAVE)
     plt.close(fig)
 
     # ---- λ traces
@@ -90,9 +91,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
                 ax.plot(r.frames, v, label=f"{g.label}: {k}")
         ax.set_xlabel("frames")
         ax.set_ylabel("λ")
-        ax.legend(fontsize=7)
+        legend_outside(ax, 7)
         fig.tight_layout()
-        fig.savefig(out / "lambda.png", dpi=120)
+        fig.savefig(out / "lambda.png", dpi=120, **SAVE)
         plt.close(fig)
 
     # ---- table

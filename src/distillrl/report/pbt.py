@@ -12,6 +12,7 @@ import yaml
 from distillrl.acting.evaluation import summary_score
 from distillrl.report.runs import load_run
 from distillrl.runs.rundir import read_metrics
+from distillrl.report.style import SAVE, legend_outside, log_y
 
 
 def is_pbt_experiment(path: str | Path) -> bool:
@@ -76,16 +77,14 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                 ax.axvline(lo, ls=":", c="grey", lw=0.8)
             prior = (pcfg.get("priors") or {}).get(title, {})
             if prior.get("log") or title.startswith("effective") or title.startswith("lambda"):
-                from matplotlib.ticker import NullFormatter
-
-                ax.set_yscale("log")
-                ax.yaxis.set_minor_formatter(NullFormatter())  # narrow ranges: no wall of minor labels
+                log_y(ax)
             ax.set_ylabel(title, fontsize=8)
-        axes[0].legend(fontsize=7, ncol=4)
+        legend_outside(axes[0], 7)
         axes[0].set_title(f"{exp.name}: the winning lineage (member {best}); dotted: copies")
         axes[-1].set_xlabel("frames")
         fig.tight_layout()
-        fig.savefig(out / ("lineage.png" if len(exp_dirs) == 1 else f"lineage-{exp.name}.png"), dpi=110)
+        name = "lineage.png" if len(exp_dirs) == 1 else f"lineage-{exp.name}.png"
+        fig.savefig(out / name, dpi=110, **SAVE)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(7.5, 4))
         for i, rr in rows.items():
@@ -97,9 +96,10 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
             ax.plot(r.frames, r.returns, ls="--", lw=1, label=f"fixed: {r.path.name}")
         ax.set_xlabel("frames")
         ax.set_ylabel("training return (last 100 episodes)")
-        ax.legend(fontsize=7)
+        legend_outside(ax, 7)
         fig.tight_layout()
-        fig.savefig(out / ("population.png" if len(exp_dirs) == 1 else f"population-{exp.name}.png"), dpi=110)
+        name = "population.png" if len(exp_dirs) == 1 else f"population-{exp.name}.png"
+        fig.savefig(out / name, dpi=110, **SAVE)
         plt.close(fig)
         exps.append({"experiment": str(exp), "best_member": best, "best_return": finite.get(best, math.nan),
                      "population_mean": float(np.mean(list(finite.values()))) if finite else math.nan,

@@ -94,6 +94,25 @@ def load_run(path: str | Path) -> Run:
     return Run(p, kind, config, summary, frames, returns, lambdas, tasks)
 
 
+ONLY_WITH = {"decay_frames": ("schedule", {"linear"}), "half_life": ("schedule", {"exp"}),
+             "step_every": ("schedule", {"step"}), "step_factor": ("schedule", {"step"})}
+"""a key that shapes a run only under one setting of another (a half-life is no part of a linear schedule)"""
+
+
+def matters(key: str, config: dict) -> bool:
+    """Whether ``key`` shaped a run with ``config`` (group labels name only those)."""
+    if key in ONLY_WITH:
+        other, values = ONLY_WITH[key]
+        return config.get(other) in values
+    if key.startswith("iekd."):
+        return bool(config.get("ie_kd"))
+    if key.startswith("intrinsic."):
+        return bool(config.get("rnd"))
+    if key.startswith("online."):
+        return bool(config.get("online_distill"))
+    return True
+
+
 def group_runs(runs: list[Run]) -> list[Group]:
     groups: dict[str, Group] = {}
     for r in runs:
@@ -108,7 +127,7 @@ def group_runs(runs: list[Run]) -> list[Group]:
     for g in gs:
         parts = []
         for k in varying:
-            if k in g.config and k not in ("teacher",):
+            if k in g.config and k not in ("teacher",) and matters(k, g.config):
                 v = g.config[k]
                 parts.append(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}")
         if g.kind == "kickstart" and "teacher" in g.config:
