@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from distillrl.report.runs import (
     Group,
+    budget_warning,
+    check_comparable,
+    expand_run_dirs,
     final_scores,
     frames_to,
     group_runs,
@@ -18,25 +22,40 @@ from distillrl.report.runs import (
     mean_curve,
     teacher_score,
 )
-from distillrl.report.tasks import task_section
 from distillrl.report.style import SAVE, legend_outside
+from distillrl.report.tasks import task_section
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, target: float | None = None,
-                 reference: str | Path | None = None) -> dict:
+                 reference: str | Path | None = None, separate: bool = False) -> dict:
     """Write curves.png, lambda.png, report.md and report.json to ``out``.
 
     ``reference``: a run directory whose group is the speed-up baseline (default: the first
     group of plain ``train`` runs), e.g. a longer from-scratch run that reaches the target.
+    A sweep's folder stands for its trials. Runs of several environments are refused, or with
+    ``separate`` reported one environment per sub-folder of ``out``.
     """
+    run_dirs = expand_run_dirs(run_dirs)
+    if reference is not None and Path(reference).resolve() not in {Path(p).resolve() for p in run_dirs}:
+        run_dirs = [*run_dirs, Path(reference)]
+    by_env = check_comparable([load_run(p) for p in run_dirs], separate)
+    if len(by_env) > 1:
+        reports = {}
+        for rs in by_env:
+            env = str(rs[0].config.get("env"))
+            slug = env.replace(":", "-").replace("/", "-").replace("?", "-").replace(",", "+")
+            reports[env] = build_report([r.path for r in rs], Path(out) / slug, target,
+                                        reference if reference in [r.path for r in rs] else None)
+        return {"separate": True, "reports": reports}
+    return _build_one([r for rs in by_env for r in rs], out, target, reference)
+
+
+def _build_one(runs: list, out: str | Path, target: float | None, reference: str | Path | None) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if reference is not None and Path(reference).resolve() not in {Path(p).resolve() for p in run_dirs}:
-        run_dirs = [*run_dirs, reference]
-    runs = [load_run(p) for p in run_dirs]
     if not runs:
         from distillrl.errors import RunDirError
 
@@ -160,11 +179,16 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     notes = [r["speedup_basis"] for r in rows if "speedup_basis" in r and "never" in r["speedup_basis"]]
     if notes:
         md += ["", "Note: " + notes[0] + "."]
+    budget = budget_warning(groups)
+    if budget:
+        sys.stderr.write(f"distillrl report: warning: {budget}\n")
+        md += ["", f"Warning: {budget}."]
     md += ["", "![learning curves](curves.png)"] + (["", "![lambda](lambda.png)"] if have_l else [])
     task_md, task_json = task_section(groups, out)
     md += task_md
     (out / "report.md").write_text("\n".join(md) + "\n")
-    result = {"target": target, "teacher_score": teacher, "groups": rows, "out": str(out)}
+    result = {"target": target, "teacher_score": teacher, "groups": rows, "out": str(out),
+              **({"warning": budget} if budget else {})}
     if task_json:
         result["tasks"] = task_json
     (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,8 @@ import yaml
 
 from distillrl.acting.evaluation import summary_score
 from distillrl.report.runs import load_run
-from distillrl.runs.rundir import read_metrics
 from distillrl.report.style import SAVE, legend_outside, log_y
+from distillrl.runs.rundir import read_metrics
 
 
 def is_pbt_experiment(path: str | Path) -> bool:
@@ -46,7 +47,7 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
     out.mkdir(parents=True, exist_ok=True)
     fixed = [load_run(p) for p in fixed_dirs]
     fixed_scores = np.array([summary_score(r.summary) for r in fixed], float)
-    exps = []
+    exps, warnings = [], []
     for exp in exp_dirs:
         pcfg = yaml.safe_load((exp / "pbt.yaml").read_text()) or {}
         members = sorted((exp / "members").iterdir())
@@ -54,6 +55,12 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         msum = {int(m.name.split("-")[-1]): (json.loads((m / "summary.json").read_text())
                                              if (m / "summary.json").exists() else {}) for m in members}
         scores = {i: summary_score(s) if s else math.nan for i, s in msum.items()}
+        member_frames = max((float(r[-1]["frames"]) for r in rows.values() if r), default=0.0)
+        other = [(f.path.name, float(f.frames[-1])) for f in fixed if len(f.frames)]
+        if member_frames and any(abs(fr - member_frames) > 0.1 * max(fr, member_frames) for _, fr in other):
+            warnings.append(f"{exp.name}'s members ran {member_frames:,.0f} frames, the fixed runs "
+                            + ", ".join(f"{n} {fr:,.0f}" for n, fr in other) + ": compare at equal frames")
+            sys.stderr.write(f"distillrl report: warning: {warnings[-1]}\n")
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
         best = max(finite, key=finite.get) if finite else 0
         from distillrl.scale.population import read_lineage
@@ -121,6 +128,9 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         lines += ["", f"Fixed-schedule runs ({len(fixed)}): mean final score {np.nanmean(fixed_scores):.2f} "
                       f"({', '.join(f'{x:.2f}' for x in fixed_scores)}); population best ÷ fixed mean: "
                       + ", ".join(f"{e['best_return'] / np.nanmean(fixed_scores):.2f}" for e in exps)]
+    if warnings:
+        lines += [""] + [f"Warning: {w}." for w in warnings]
+        res["warnings"] = warnings
     (out / "report.md").write_text("\n".join(lines) + "\n")
     (out / "report.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     return res

@@ -26,6 +26,7 @@ import yaml
 
 from distillrl.acting.evaluation import summary_score
 from distillrl.core.checkpoint import load_meta
+from distillrl.errors import ConfigError
 from distillrl.runs.rundir import CKPT, read_metrics
 
 IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes", "acting", "actor"}
@@ -67,6 +68,40 @@ def _col(rows: list[dict], new: str, old: str) -> np.ndarray:
     """A metric column by its grouped name, or by its pre-0.2 flat name (older run directories)."""
     key = new if rows and new in rows[0] else old
     return np.array([r.get(key, math.nan) for r in rows], float)
+
+
+def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
+    """Run directories, a sweep's folder read as its trials (every sub-folder with a config)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "sweep-plan.json").is_file():
+            out += sorted(d for d in p.iterdir() if d.is_dir() and (d / "config.yaml").is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def check_comparable(runs: list[Run], separate: bool) -> list[list[Run]]:
+    """The runs of one environment (or task set) per report: runs of several are refused in one
+    line, or, with ``separate``, split by environment."""
+    by_env: dict[str, list[Run]] = {}
+    for r in runs:
+        by_env.setdefault(str(r.config.get("env")), []).append(r)
+    if len(by_env) > 1 and not separate:
+        raise ConfigError(f"these runs are on {len(by_env)} different environments or task sets "
+                          f"({', '.join(sorted(by_env))}): a report compares runs of one; pass --separate for one "
+                          "report per environment")
+    return list(by_env.values())
+
+
+def budget_warning(groups: list[Group]) -> str | None:
+    """A sentence when the groups compared ran for different frame budgets (> 10% apart)."""
+    budgets = {g.label: max((float(r.frames[-1]) for r in g.runs if len(r.frames)), default=0.0) for g in groups}
+    known = {k: v for k, v in budgets.items() if v > 0}
+    if len(known) > 1 and max(known.values()) > 1.1 * min(known.values()):
+        shown = ", ".join(f"{k}: {v:,.0f}" for k, v in known.items())
+        return f"the groups ran for different frame budgets ({shown}); compare scores at equal frames in the curves"
+    return None
 
 
 def load_run(path: str | Path) -> Run:
