@@ -33,3 +33,20 @@ def test_piped_zoo_list_keeps_full_names_and_says_what_params_count(cli):
     assert "acting params" in p.stdout and "all params" in p.stdout
     row = next(line for line in p.stdout.splitlines() if line.startswith("cartpole "))
     assert "4,610" in row and "9,155" in row  # acting (policy head) vs all (value head too)
+
+
+def test_a_ratio_to_a_zero_score_is_said_in_words():
+    from distillrl.core.stats import ratio_fields
+
+    assert ratio_fields(3.0, 4.0) == {"score_ratio": 0.75}
+    got = ratio_fields(3.0, 0.0)
+    assert got["score_ratio"] is None and got["score_ratio_note"] == "no ratio: the teacher's score is 0"
+    assert ratio_fields(1.0, float("nan"))["score_ratio"] is None
+
+
+def test_group_labels_name_only_the_keys_that_shaped_the_group():
+    from distillrl.report.runs import matters
+
+    assert not matters("half_life", {"schedule": "linear", "half_life": 1e5})
+    assert matters("half_life", {"schedule": "exp"}) and matters("decay_frames", {"schedule": "linear"})
+    assert not matters("iekd.beta", {"ie_kd": False}) and matters("lr", {})

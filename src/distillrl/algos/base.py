@@ -101,6 +101,7 @@ class EnvTrainer:
     often."""
 
     algo: ClassVar[str] = "base"
+    unit: ClassVar[str] = "frames"
     section: ClassVar[str] = ""
     """the run config's attribute that holds this learner's options (``ppo``, ``dqn``, ...)"""
     on_policy: ClassVar[bool] = True

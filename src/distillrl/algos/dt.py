@@ -131,6 +131,7 @@ class OfflineTrainer:
     Live hyper-parameters: ``lr`` (the peak; the warm-up multiplies it) and ``weight_decay``."""
 
     algo = "offline"
+    unit = "updates"  # frames counts gradient updates here
 
     @staticmethod
     def live_hparams(cfg: OfflineOptions) -> dict[str, Live]:

@@ -37,6 +37,7 @@ from distillrl.config import Live, knob, to_dict
 from distillrl.core import checkpoint
 from distillrl.core import knobs as K
 from distillrl.core.hparams import HParams
+from distillrl.core.stats import ratio_fields
 from distillrl.models.agent import Agent
 from distillrl.models.fastpolicy import agent_weights
 from distillrl.teachers.base import AgentTeacher
@@ -67,6 +68,8 @@ class OnlineDistill:
     :class:`~distillrl.core.protocol.Trainer` protocol, and it drives its two trainers through
     the same protocol. What the protocol reads (frames, budget, hyper-parameters, network,
     recent returns) is the teacher's: the run directory is the teacher's run."""
+
+    unit = "frames"
 
     log_every = 1
     """the loop looks after every teacher round (the student follows, evaluation points are checked)"""
@@ -229,7 +232,7 @@ class OnlineDistill:
                 out[f"{name}_return"] = r.mean
                 out[f"{name}_std"] = float(np.std(r.returns))
             out["mean_return"] = out["teacher_return"]
-            out["score_ratio"] = out["student_return"] / out["best_return"] if out["best_return"] else math.nan
+            out.update(ratio_fields(out["student_return"], out["best_return"]))
         return out
 
     def export(self, run_dir: Path) -> None:

@@ -36,6 +36,9 @@ def cmd_pbt(argv: list[str]) -> int:
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="experiment YAML: command, population, config, pbt, priors (see below; "
                    "--print-config writes a commented template)")
+    p.add_argument("--stop", metavar="RUN", help="stop the population in experiment directory RUN: its distillrl "
+                   "driver and the Ray processes it started (nothing else on the machine), and exit; "
+                   "--resume continues it later")
     p.add_argument("--print-config", nargs="?", const="kickstart", metavar="COMMAND",
                    help="print a commented experiment YAML for COMMAND (train, kickstart or distill; default "
                    "kickstart) with every key, its default and domain, and exit")
@@ -48,6 +51,15 @@ def cmd_pbt(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     from distillrl.runs.rundir import emit
 
+    if ns.stop:
+        from distillrl.scale.raytune import stop_session
+
+        if not (Path(ns.stop) / "pbt.yaml").is_file():
+            die("distillrl pbt", f"--stop: {ns.stop} holds no PBT experiment (pbt.yaml)")
+        st = stop_session(Path(ns.stop), driver_too=True)
+        sys.stdout.write(f"stopped {st['stopped']} processes of {ns.stop}" + ("" if st["session"] else
+                         " (it recorded no Ray session)") + "; continue it with --resume\n")
+        return 0
     if ns.print_config:
         from distillrl.scale.pbt import live_names
         from distillrl.scale.population import COMMANDS, yaml_template

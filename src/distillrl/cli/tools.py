@@ -24,6 +24,9 @@ def cmd_report(argv: list[str]) -> int:
     p.add_argument("--target", type=float, default=None, help="score to reach [default: the teacher's score]")
     p.add_argument("--reference", default=None,
                    help="run directory whose group is the speed-up baseline [default: the from-scratch train runs]")
+    p.add_argument("--separate", action="store_true",
+                   help="runs of several environments or task sets: one report per environment (sub-folders of "
+                        "--out) instead of refusing them")
     p.add_argument("--json", action="store_true")
     ns = p.parse_args(argv)
     from distillrl.report.build import build_report
@@ -36,14 +39,15 @@ def cmd_report(argv: list[str]) -> int:
         if pbt:  # populations, with any plain runs beside them as the fixed-schedule comparison
             res = build_pbt_report(pbt, [r for r in ns.runs if not is_pbt_experiment(r)], Path(out))
         else:
-            res = build_report(ns.runs, out, ns.target, ns.reference)
+            res = build_report(ns.runs, out, ns.target, ns.reference, separate=ns.separate)
     except DistillRLError as e:
         die("distillrl report", str(e))
     if ns.json:
         emit(res, True)
     else:
-        print((Path(out) / "report.md").read_text())
-        print(f"plots: {Path(out)}/*.png")
+        for r in (res["reports"].values() if res.get("separate") else [res]):
+            print((Path(r["out"]) / "report.md").read_text())
+            print(f"plots: {r['out']}/*.png")
     return 0
 
 

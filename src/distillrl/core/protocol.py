@@ -35,6 +35,8 @@ class Trainer(Protocol):
     """the environment spec it trains on (a task set: specs joined by commas)"""
     frames: int
     """frames done so far (environment frames; gradient updates for the offline trainers)"""
+    unit: str
+    """what ``frames`` counts, for people: ``frames``, or ``updates`` for the offline trainers"""
     total_frames: int
     """the run's budget of frames"""
     log_every: int

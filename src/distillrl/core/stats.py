@@ -10,3 +10,11 @@ def geomean(xs) -> float:
     an undefined ratio — a teacher scoring 0 — is left out)."""
     xs = [max(float(x), 1e-3) for x in xs if math.isfinite(float(x))]
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def ratio_fields(student: float, teacher: float, key: str = "score_ratio") -> dict:
+    """``student / teacher``, or, when the teacher scored 0 (or nothing finite), no ratio and a
+    sentence saying why — never a bare NaN."""
+    if teacher and math.isfinite(teacher) and math.isfinite(student):
+        return {key: float(student / teacher)}
+    return {key: None, f"{key}_note": f"no ratio: the teacher's score is {teacher:g}"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ import numpy as np
 from distillrl.errors import RunDirError
 from distillrl.report.runs import (
     Group,
+    budget_warning,
+    check_comparable,
+    expand_run_dirs,
     final_scores,
     frames_to,
     group_runs,
@@ -19,24 +23,40 @@ from distillrl.report.runs import (
     mean_curve,
     teacher_score,
 )
+from distillrl.report.style import SAVE, legend_outside
 from distillrl.report.tasks import task_section
 
 
 def build_report(run_dirs: list[str | Path], out: str | Path, target: float | None = None,
-                 reference: str | Path | None = None) -> dict:
+                 reference: str | Path | None = None, separate: bool = False) -> dict:
     """Write curves.png, lambda.png, report.md and report.json to ``out``.
 
     ``reference``: a run directory whose group is the speed-up baseline (default: the first
     group of plain ``train`` runs), e.g. a longer from-scratch run that reaches the target.
+    A sweep's folder stands for its trials. Runs of several environments are refused, or with
+    ``separate`` reported one environment per sub-folder of ``out``.
     """
-    import matplotlib  # matplotlib is heavy (~0.7 s to import): only when a report is drawn
+    run_dirs = expand_run_dirs(run_dirs)
+    if reference is not None and Path(reference).resolve() not in {Path(p).resolve() for p in run_dirs}:
+        run_dirs = [*run_dirs, Path(reference)]
+    by_env = check_comparable([load_run(p) for p in run_dirs], separate)
+    if len(by_env) > 1:
+        reports = {}
+        for rs in by_env:
+            env = str(rs[0].config.get("env"))
+            slug = env.replace(":", "-").replace("/", "-").replace("?", "-").replace(",", "+")
+            reports[env] = build_report([r.path for r in rs], Path(out) / slug, target,
+                                        reference if reference in [r.path for r in rs] else None)
+        return {"separate": True, "reports": reports}
+    return _build_one([r for rs in by_env for r in rs], out, target, reference)
+
+
+def _build_one(runs: list, out: str | Path, target: float | None, reference: str | Path | None) -> dict:
+    import matplotlib  # pyplot is heavy (~0.4 s) and the Agg backend is chosen only when a report is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if reference is not None and Path(reference).resolve() not in {Path(p).resolve() for p in run_dirs}:
-        run_dirs = [*run_dirs, reference]
-    runs = [load_run(p) for p in run_dirs]
     if not runs:
         raise RunDirError("no runs given")
     out = Path(out)
@@ -74,9 +94,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     ax.set_xlabel("frames")
     ax.set_ylabel("training return (mean of last 100 episodes)")
     ax.set_title(", ".join(envs))
-    ax.legend(fontsize=7)
+    legend_outside(ax, 7)
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=120)
+    fig.savefig(out / "curves.png", dpi=120, **SAVE)
     plt.close(fig)
 
     # ---- λ traces
@@ -89,9 +109,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
                 ax.plot(r.frames, v, label=f"{g.label}: {k}")
         ax.set_xlabel("frames")
         ax.set_ylabel("λ")
-        ax.legend(fontsize=7)
+        legend_outside(ax, 7)
         fig.tight_layout()
-        fig.savefig(out / "lambda.png", dpi=120)
+        fig.savefig(out / "lambda.png", dpi=120, **SAVE)
         plt.close(fig)
 
     # ---- table
@@ -134,8 +154,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
                 fg = [frames_to(r, ref_best) for r in g.runs]
                 if np.isfinite(fr) and np.isfinite(fg).all():
                     row["speedup"] = float(fr / np.median(fg))
-                    row["speedup_basis"] = (f"from scratch never reached {target:.3g}; ratio at its best "
-                                            f"score {ref_best:.3g}")
+                    why = (f"from scratch never reached {target:.3g}" if np.isfinite(target)
+                           else "no target score (no teacher score to aim at)")
+                    row["speedup_basis"] = f"{why}; ratio at its best score {ref_best:.3g}"
         rows.append(row)
 
     md = [f"# distillrl report — {', '.join(envs)}", "",
@@ -157,11 +178,16 @@ def build_report(run_dirs: list[str | Path], out: str | Path, target: float | No
     notes = [r["speedup_basis"] for r in rows if "speedup_basis" in r and "never" in r["speedup_basis"]]
     if notes:
         md += ["", "Note: " + notes[0] + "."]
+    budget = budget_warning(groups)
+    if budget:
+        sys.stderr.write(f"distillrl report: warning: {budget}\n")
+        md += ["", f"Warning: {budget}."]
     md += ["", "![learning curves](curves.png)"] + (["", "![lambda](lambda.png)"] if have_l else [])
     task_md, task_json = task_section(groups, out)
     md += task_md
     (out / "report.md").write_text("\n".join(md) + "\n")
-    result = {"target": target, "teacher_score": teacher, "groups": rows, "out": str(out)}
+    result = {"target": target, "teacher_score": teacher, "groups": rows, "out": str(out),
+              **({"warning": budget} if budget else {})}
     if task_json:
         result["tasks"] = task_json
     (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import yaml
 
 from distillrl.acting.evaluation import summary_score
 from distillrl.report.runs import load_run
+from distillrl.report.style import SAVE, legend_outside, log_y
 from distillrl.runs.rundir import read_metrics
 from distillrl.scale.population import read_lineage
 
@@ -38,16 +40,15 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
     """For each experiment: the winning lineage's hyper-parameters and λ_k over frames
     (lineage.png), every member's curve (population.png), and the population's best against
     the fixed-schedule runs given beside it (report.md, report.json)."""
-    import matplotlib  # matplotlib is heavy (~0.7 s to import): only when a report is drawn
+    import matplotlib  # pyplot is heavy (~0.4 s) and the Agg backend is chosen only when a report is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
 
     out.mkdir(parents=True, exist_ok=True)
     fixed = [load_run(p) for p in fixed_dirs]
     fixed_scores = np.array([summary_score(r.summary) for r in fixed], float)
-    exps = []
+    exps, warnings = [], []
     for exp in exp_dirs:
         pcfg = yaml.safe_load((exp / "pbt.yaml").read_text()) or {}
         members = sorted((exp / "members").iterdir())
@@ -55,6 +56,12 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         msum = {int(m.name.split("-")[-1]): (json.loads((m / "summary.json").read_text())
                                              if (m / "summary.json").exists() else {}) for m in members}
         scores = {i: summary_score(s) if s else math.nan for i, s in msum.items()}
+        member_frames = max((float(r[-1]["frames"]) for r in rows.values() if r), default=0.0)
+        other = [(f.path.name, float(f.frames[-1])) for f in fixed if len(f.frames)]
+        if member_frames and any(abs(fr - member_frames) > 0.1 * max(fr, member_frames) for _, fr in other):
+            warnings.append(f"{exp.name}'s members ran {member_frames:,.0f} frames, the fixed runs "
+                            + ", ".join(f"{n} {fr:,.0f}" for n, fr in other) + ": compare at equal frames")
+            sys.stderr.write(f"distillrl report: warning: {warnings[-1]}\n")
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
         best = max(finite, key=finite.get) if finite else 0
         events = read_lineage(exp)
@@ -76,14 +83,14 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                 ax.axvline(lo, ls=":", c="grey", lw=0.8)
             prior = (pcfg.get("priors") or {}).get(title, {})
             if prior.get("log") or title.startswith("effective") or title.startswith("lambda"):
-                ax.set_yscale("log")
-                ax.yaxis.set_minor_formatter(NullFormatter())  # narrow ranges: no wall of minor labels
+                log_y(ax)
             ax.set_ylabel(title, fontsize=8)
-        axes[0].legend(fontsize=7, ncol=4)
+        legend_outside(axes[0], 7)
         axes[0].set_title(f"{exp.name}: the winning lineage (member {best}); dotted: copies")
         axes[-1].set_xlabel("frames")
         fig.tight_layout()
-        fig.savefig(out / ("lineage.png" if len(exp_dirs) == 1 else f"lineage-{exp.name}.png"), dpi=110)
+        name = "lineage.png" if len(exp_dirs) == 1 else f"lineage-{exp.name}.png"
+        fig.savefig(out / name, dpi=110, **SAVE)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(7.5, 4))
         for i, rr in rows.items():
@@ -95,9 +102,10 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
             ax.plot(r.frames, r.returns, ls="--", lw=1, label=f"fixed: {r.path.name}")
         ax.set_xlabel("frames")
         ax.set_ylabel("training return (last 100 episodes)")
-        ax.legend(fontsize=7)
+        legend_outside(ax, 7)
         fig.tight_layout()
-        fig.savefig(out / ("population.png" if len(exp_dirs) == 1 else f"population-{exp.name}.png"), dpi=110)
+        name = "population.png" if len(exp_dirs) == 1 else f"population-{exp.name}.png"
+        fig.savefig(out / name, dpi=110, **SAVE)
         plt.close(fig)
         exps.append({"experiment": str(exp), "best_member": best, "best_return": finite.get(best, math.nan),
                      "population_mean": float(np.mean(list(finite.values()))) if finite else math.nan,
@@ -119,6 +127,9 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
         lines += ["", f"Fixed-schedule runs ({len(fixed)}): mean final score {np.nanmean(fixed_scores):.2f} "
                       f"({', '.join(f'{x:.2f}' for x in fixed_scores)}); population best ÷ fixed mean: "
                       + ", ".join(f"{e['best_return'] / np.nanmean(fixed_scores):.2f}" for e in exps)]
+    if warnings:
+        lines += [""] + [f"Warning: {w}." for w in warnings]
+        res["warnings"] = warnings
     (out / "report.md").write_text("\n".join(lines) + "\n")
     (out / "report.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     return res

@@ -26,7 +26,7 @@ import yaml
 
 from distillrl.acting.evaluation import summary_score
 from distillrl.core.checkpoint import load_meta
-from distillrl.errors import RunDirError
+from distillrl.errors import ConfigError, RunDirError
 from distillrl.runs.rundir import CKPT, read_metrics
 
 IGNORED_KEYS = {"seed", "run_dir", "threads", "checkpoint_every", "eval_episodes", "acting", "actor"}
@@ -70,6 +70,40 @@ def _col(rows: list[dict], new: str, old: str) -> np.ndarray:
     return np.array([r.get(key, math.nan) for r in rows], float)
 
 
+def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
+    """Run directories, a sweep's folder read as its trials (every sub-folder with a config)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "sweep-plan.json").is_file():
+            out += sorted(d for d in p.iterdir() if d.is_dir() and (d / "config.yaml").is_file())
+        else:
+            out.append(p)
+    return out
+
+
+def check_comparable(runs: list[Run], separate: bool) -> list[list[Run]]:
+    """The runs of one environment (or task set) per report: runs of several are refused in one
+    line, or, with ``separate``, split by environment."""
+    by_env: dict[str, list[Run]] = {}
+    for r in runs:
+        by_env.setdefault(str(r.config.get("env")), []).append(r)
+    if len(by_env) > 1 and not separate:
+        raise ConfigError(f"these runs are on {len(by_env)} different environments or task sets "
+                          f"({', '.join(sorted(by_env))}): a report compares runs of one; pass --separate for one "
+                          "report per environment")
+    return list(by_env.values())
+
+
+def budget_warning(groups: list[Group]) -> str | None:
+    """A sentence when the groups compared ran for different frame budgets (> 10% apart)."""
+    budgets = {g.label: max((float(r.frames[-1]) for r in g.runs if len(r.frames)), default=0.0) for g in groups}
+    known = {k: v for k, v in budgets.items() if v > 0}
+    if len(known) > 1 and max(known.values()) > 1.1 * min(known.values()):
+        shown = ", ".join(f"{k}: {v:,.0f}" for k, v in known.items())
+        return f"the groups ran for different frame budgets ({shown}); compare scores at equal frames in the curves"
+    return None
+
+
 def load_run(path: str | Path) -> Run:
     p = Path(path)
     if not (p / "config.yaml").exists() or not (p / "metrics.csv").exists():
@@ -93,6 +127,25 @@ def load_run(path: str | Path) -> Run:
     return Run(p, kind, config, summary, frames, returns, lambdas, tasks)
 
 
+ONLY_WITH = {"decay_frames": ("schedule", {"linear"}), "half_life": ("schedule", {"exp"}),
+             "step_every": ("schedule", {"step"}), "step_factor": ("schedule", {"step"})}
+"""a key that shapes a run only under one setting of another (a half-life is no part of a linear schedule)"""
+
+
+def matters(key: str, config: dict) -> bool:
+    """Whether ``key`` shaped a run with ``config`` (group labels name only those)."""
+    if key in ONLY_WITH:
+        other, values = ONLY_WITH[key]
+        return config.get(other) in values
+    if key.startswith("iekd."):
+        return bool(config.get("ie_kd"))
+    if key.startswith("intrinsic."):
+        return bool(config.get("rnd"))
+    if key.startswith("online."):
+        return bool(config.get("online_distill"))
+    return True
+
+
 def group_runs(runs: list[Run]) -> list[Group]:
     groups: dict[str, Group] = {}
     for r in runs:
@@ -107,7 +160,7 @@ def group_runs(runs: list[Run]) -> list[Group]:
     for g in gs:
         parts = []
         for k in varying:
-            if k in g.config and k not in ("teacher",):
+            if k in g.config and k not in ("teacher",) and matters(k, g.config):
                 v = g.config[k]
                 parts.append(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}")
         if g.kind == "kickstart" and "teacher" in g.config:
@@ -157,7 +210,7 @@ def teacher_score(summary: dict) -> float:
 def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:
     """rliable IQM with stratified-bootstrap 95% CIs. ``scores[group]`` is [runs] (non-finite
     runs dropped) or [runs, tasks] (all finite); groups with fewer than 2 scores are left out."""
-    try:  # optional dependency (the `report` extra): without it, no intervals
+    try:  # optional dependency (the `report` extra), ~2 s to import: without it, no intervals
         from rliable import library as rly
         from rliable import metrics
     except ImportError:

@@ -8,7 +8,8 @@ from distillrl.acting.evaluation import evaluate_agent, evaluate_modes, result_s
 from distillrl.algos.dt import dataset_teacher
 from distillrl.algos.kickstart import task_spec
 from distillrl.algos.online import OnlineDistill
-from distillrl.core.stats import geomean
+from distillrl.config import to_dict
+from distillrl.core.stats import geomean, ratio_fields
 from distillrl.envs.make import env_info
 from distillrl.errors import DistillRLError
 from distillrl.teachers.load import load_teacher
@@ -16,6 +17,20 @@ from distillrl.teachers.load import load_teacher
 SCORE_KEYS = ("score", "score_mode", "greedy_return", "sampled_return", "success_rate", "greedy_success_rate",
               "sampled_success_rate")
 """the score fields (:func:`acting.evaluation.score_fields`) a per-task row repeats"""
+
+
+def _ratios(rows: list[dict]) -> list[float]:
+    return [r["score_ratio"] for r in rows if r.get("score_ratio") is not None]
+
+
+def suite_ratio_fields(rows: list[dict]) -> dict:
+    """The suite's geometric-mean and mean ratio over the tasks that have one."""
+    rs = _ratios(rows)
+    if not rs:
+        return {"score_ratio": None, "geomean_ratio": None, "mean_ratio": None,
+                "score_ratio_note": "no ratio: no teacher scored above 0"}
+    g = geomean(rs)
+    return {"score_ratio": g, "geomean_ratio": g, "mean_ratio": float(np.mean(rs))}
 
 
 def eval_seed(cfg) -> int:
@@ -52,7 +67,7 @@ def eval_vs_teacher(trainer, cfg, teacher, task: int | None = None) -> dict:
     ss, ts = s.summary(), t.summary()
     out.update({**fields, "student_return": ss["mean_return"], "student_std": ss["std_return"],
                 "teacher_return": ts["mean_return"], "teacher_std": ts["std_return"],
-                "score_ratio": ss["mean_return"] / ts["mean_return"] if ts["mean_return"] else float("nan"),
+                **ratio_fields(ss["mean_return"], ts["mean_return"]),
                 "student_returns": s.returns.tolist(), "teacher_returns": t.returns.tolist()})
     out["teacher_score"] = result_score(t)
     if t.success_rate is not None:
@@ -79,15 +94,12 @@ def eval_tasks(trainer, cfg, teachers: dict | None = None) -> dict:
             t = evaluate_agent(teachers[k], spec, n, seed, s.mode, max_episode_steps=cfg.max_episode_steps)
             tm = t.mean
             row.update({"teacher_return": tm, "teacher_std": float(t.returns.std()), "teacher_score": result_score(t),
-                        "score_ratio": ss["mean_return"] / tm if tm else float("nan")})
+                        **ratio_fields(ss["mean_return"], tm)})
         per.append(row)
     out = {**score_fields(res, cfg.env), "per_task": per, "episodes": n,
            "mean_return": sum(r["student_return"] for r in per) / len(per)}
-    ratios = [r["score_ratio"] for r in per if "score_ratio" in r]
-    if ratios and len(ratios) == len(per):
-        g = geomean(ratios)
-        out.update({"score_ratio": g, "geomean_ratio": g,
-                    "mean_ratio": sum(ratios) / len(ratios)})
+    if all("score_ratio" in r for r in per):  # every task has its teacher
+        out.update(suite_ratio_fields(per))
     return out
 
 
@@ -97,7 +109,11 @@ def finish_distill(trainer, cfg) -> dict:
     out = {"loss": cfg.loss, "tau": getattr(trainer.teacher, "tau", cfg.tau),
            "teacher_kind": getattr(trainer.teacher, "kind", None), "source": cfg.source, "student_params": trainer.n_params,
            "teacher_params": trainer.teacher.n_params,
-           "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates}
+           "param_fraction": trainer.n_params / max(1, trainer.teacher.n_params), "updates": trainer.updates,
+           # the variant that ran (IE-KD's feature losses; Tang et al.'s control of the teacher's targets)
+           "ie_kd": bool(cfg.ie_kd), "kd_control": cfg.kd_control}
+    if cfg.ie_kd:
+        out["iekd"] = to_dict(cfg.iekd)
     if trainer.n_tasks > 1:
         if cfg.eval_episodes <= 0:
             return out
@@ -153,7 +169,7 @@ def finish_dt(trainer, cfg) -> dict:
         m = fields["mean_return"]
         out.update({"data_teacher": src, "teacher_return": tr.mean, "teacher_returns": tr.returns.tolist(),
                     "teacher_score": result_score(tr),
-                    "score_ratio": float(m / tr.mean) if tr.mean else float("nan")})
+                    **ratio_fields(m, tr.mean)})
         if tr.success_rate is not None:
             out["teacher_success_rate"] = tr.success_rate
     return out
@@ -183,12 +199,9 @@ def finish_offline_distill(trainer, cfg) -> dict:
         fields = score_fields({m: r.per_task[key] for m, r in res.items()}, spec)
         s = res[fields["score_mode"]].per_task[key]
         r = evaluate_agent(t, spec, n, seed, s.mode, target_return=targets[k], max_episode_steps=cfg.max_episode_steps)
-        ratio = float(s.mean / r.mean) if r.mean else float("nan")
         per.append({"task": name, "student_return": s.mean, "teacher_return": r.mean, "teacher_score": result_score(r),
-                    "score_ratio": ratio,
+                    **ratio_fields(s.mean, r.mean),
                     "student_returns": s.returns.tolist(), "teacher_returns": r.returns.tolist(),
                     **{k2: fields[k2] for k2 in SCORE_KEYS if k2 in fields}})
-    ratios = [p["score_ratio"] for p in per]
-    out.update({**score_fields(res, trainer.env), "episodes": n, "per_task": per, "geomean_ratio": geomean(ratios),
-                "score_ratio": geomean(ratios), "mean_ratio": float(np.mean(ratios))})
+    out.update({**score_fields(res, trainer.env), "episodes": n, "per_task": per, **suite_ratio_fields(per)})
     return out

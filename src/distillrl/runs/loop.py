@@ -153,7 +153,8 @@ class ProgressBar(Hook):
 
     def on_start(self, trainer: Trainer) -> None:
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[sps]:>6.0f} sps  return {task.fields[ret]}"), TimeRemainingColumn()]
+                   TextColumn("{task.fields[sps]:>6.0f} " + ("updates/s" if trainer.unit == "updates" else "sps")
+                              + "  return {task.fields[ret]}"), TimeRemainingColumn()]
         self.bar = Progress(*columns, disable=not self.enabled, transient=False, console=stderr_console())
         self.bar.__enter__()
         self.task = self.bar.add_task(self.description, total=trainer.total_frames, completed=trainer.frames,

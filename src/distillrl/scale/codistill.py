@@ -238,7 +238,7 @@ def _run_peers(cfg: CodistillConfig, run_dir: Path, resume: bool, progress: bool
     else:
         import ray  # Ray is heavy (1-2 s to import): only for peers as Ray actors
 
-        found = init_ray(cfg.address)
+        found = init_ray(cfg.address, log_dir=run_dir)
         cpus = max(0.01, min(1.0, np.floor(100 * found["cpus"] / n) / 100))
         Remote = ray.remote(num_cpus=float(cpus), max_restarts=0)(Peer)
         peers = [Remote.remote(d, i, dirs[i], resume, committed) for i in range(n)]

@@ -52,15 +52,15 @@ import yaml
 from distillrl.acting.evaluation import summary_score
 from distillrl.algos.distill_config import teacher_temperature
 from distillrl.config import load_yaml, to_dict
-from distillrl.core.checkpoint import atomic_write_text
+from distillrl.core.checkpoint import atomic_write_text, load_meta
 from distillrl.core.hparams import canonical
 from distillrl.envs.make import gym_id
-from distillrl.errors import ConfigError, RunDirError
+from distillrl.errors import CheckpointError, ConfigError, RunDirError
 from distillrl.runs.kinds import build_config, kind
 from distillrl.runs.rundir import write_summary
 from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment before Ray is imported)
 from distillrl.scale.legacy import legacy_module_names
-from distillrl.scale.pbt_member import member_dir, member_trainable
+from distillrl.scale.pbt_member import MEMBER_CKPT, member_dir, member_trainable
 from distillrl.scale.pbt_scheduler import make_scheduler
 from distillrl.scale.population import PBTConfig, initial_values, pbt_config_from_dict, read_lineage
 
@@ -126,6 +126,22 @@ def config_start(cfg: PBTConfig, base: Any, defaults: dict[str, float | None]) -
     return {n: cfg.priors[n].clip(values[n]) for n in cfg.priors}
 
 
+def resume_points(exp_dir: Path, cfg: PBTConfig) -> str:
+    """Where each member continues from: its last checkpoint's frames and ready point."""
+    parts = []
+    for m in range(cfg.population):
+        ck = member_dir(exp_dir, m) / MEMBER_CKPT
+        try:
+            frames = int(load_meta(ck)["frames"]) if ck.is_file() else 0
+        except (CheckpointError, KeyError, ValueError):
+            frames = 0
+        done = (member_dir(exp_dir, m) / "summary.json").exists()
+        parts.append(f"member-{m:02d} " + ("finished" if done else
+                                           f"from {frames:,} frames (ready point {frames // cfg.pbt.interval})"
+                                           if frames else "from the start"))
+    return ", ".join(parts)
+
+
 def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: bool = False,
             progress: bool = True) -> dict:
     """Run (or with ``resume`` continue) the population in ``exp_dir``; return the summary."""
@@ -143,7 +159,16 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
         init = [config_start(cfg, base, defaults)] * cfg.population
     else:
         init = initial_values(cfg.priors, cfg.population, cfg.pbt.seed)
-    info = raytune.init_ray(address)
+    if resume:  # a killed driver's Ray processes (its session) go first; a live driver is refused
+        st = raytune.stop_session(exp_dir, driver_too=False)
+        if st["driver_alive"]:
+            raise RunDirError(f"{exp_dir} is still being run (distillrl pid {st['driver']}); stop it first: "
+                              f"distillrl pbt --stop {exp_dir}")
+        if st["stopped"]:
+            sys.stderr.write(f"distillrl pbt: stopped {st['stopped']} Ray processes left by the killed driver\n")
+    info = raytune.init_ray(address, log_dir=exp_dir)
+    if not address:
+        raytune.record_session(exp_dir)
     per = raytune.cpus_per_trial(cfg.pbt.cpus_per_member, cfg.population, info["cpus"])
     n_at_once = raytune.at_once(info["cpus"], per, cfg.population)
     exp_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +182,9 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
     sys.stderr.write(f"distillrl pbt: {cfg.population} members of `{cfg.command}` on {base.env}, "
                      f"{base.steps:,} frames each; Ray {info['address']} ({info['nodes']} node(s), "
                      f"{info['cpus']} CPUs): {per:g} CPU per member, {n_at_once} at once\n")
+    if resume:
+        sys.stderr.write(f"distillrl pbt: resuming {exp_dir}: {resume_points(exp_dir, cfg)}\n")
+
     def short(n: str) -> str:
         return "λ_shared" if n == "lambda_shared" else f"λ'_{n[7:]}" if n.startswith("lambda_") else n
 

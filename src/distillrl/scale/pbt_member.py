@@ -19,6 +19,7 @@ from distillrl.acting.evaluation import summary_score
 from distillrl.config import dump_yaml, from_dict, validate
 from distillrl.core import checkpoint as ck
 from distillrl.core.protocol import Trainer
+from distillrl.errors import CheckpointError
 from distillrl.runs.kinds import kind, set_threads
 from distillrl.runs.loop import Hook, WriteMetrics, run
 from distillrl.runs.rundir import MetricsLog, save_checkpoint, write_summary
@@ -106,6 +107,25 @@ class ReadyPoints(Hook):
         return False
 
 
+def newer_own_checkpoint(mdir: Path, member: int, ray_meta: dict | None) -> tuple[dict, dict] | None:
+    """The member's own last checkpoint when it is newer than what Ray hands back. Ray Tune saves
+    its experiment state now and then, so after the driver is killed Ray may restore a member one
+    or more ready points back, or from nothing; the member's own ``last.safetensors`` (written just
+    before each report) is then ahead. A donor's checkpoint (an exploit) always wins: the copy is
+    the point."""
+    if ray_meta is not None and int(ray_meta.get("member", -1)) != member:
+        return None
+    path = mdir / MEMBER_CKPT
+    if not path.is_file():
+        return None
+    try:
+        if int(ck.load_meta(path).get("frames", -1)) <= int((ray_meta or {}).get("frames", -1)):
+            return None
+        return ck.load(path)
+    except CheckpointError:  # a damaged file: Ray's copy is the one to trust
+        return None
+
+
 class MarkCopy(Hook):
     """After an exploit the member continues from its donor's state, frame counter included, so its
     curve may jump; the first metric row after the copy says so (``pbt/copied_from``: the donor
@@ -138,11 +158,16 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     ck.remove_stale_temporaries(mdir / MEMBER_CKPT)
     trainer = k.factory(cfg)
     got = tune.get_checkpoint()
-    resumed = got is not None
-    foreign = False
-    if resumed:
+    state = meta = None
+    if got is not None:
         with got.as_directory() as d:
             state, meta = ck.load(Path(d) / "state.safetensors")
+    own = newer_own_checkpoint(mdir, int(config["member"]), meta)
+    if own is not None:  # Ray's record lags the member's own (a driver killed between the two): take the newer
+        state, meta = own
+    resumed = state is not None
+    foreign = False
+    if resumed:
         foreign = restore_member(trainer, state, meta, config)
     else:
         apply_hparams(trainer, config)

@@ -13,6 +13,7 @@ sweep), so it is paid once per experiment.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -22,13 +23,31 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from distillrl.acting.cluster import check_address, init_ray, node_id, shutdown_ray  # noqa: F401  (re-exported)
+from distillrl.acting.cluster import (  # noqa: F401  (re-exported)
+    check_address,
+    init_ray,
+    node_id,
+    record_session,
+    shutdown_ray,
+    stop_session,
+)
 
 # Trials run from the caller's working directory so that relative paths (teachers, run
 # directories) mean the same in a trial as on the command line. Set before Ray is imported.
 os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1e9")
+
+
+class _QuietRestore(logging.Filter):
+    """Ray Tune warns "Remote file not found: …/result.json" whenever it restores a trial whose
+    files are in the experiment folder already (our storage is local): not a fault, so not shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Remote file not found" not in record.getMessage()
+
+
+logging.getLogger("ray.tune.logger.logger").addFilter(_QuietRestore())
 
 
 def cpus_per_trial(requested: float | None, trials: int, cpus: int) -> float:

@@ -109,7 +109,7 @@ def run_sweep(command: str, cmd_argv: list[str], seeds_text: str, grid_items: li
         steps = max(steps, cfg.steps)
         trials.append({"label": point_tag(p), "point": p, "command": command, "argv": argv,
                        "run_dir": str(out / point_tag(p))})
-    info = raytune.init_ray(address)
+    info = raytune.init_ray(address, log_dir=out)
     n_at_once = raytune.at_once(info["cpus"], cpus_per_run, len(trials))
     if n_at_once < 1:
         raise ConfigError(f"--cpus-per-run {cpus_per_run:g} is more than the {info['cpus']} CPUs Ray has")

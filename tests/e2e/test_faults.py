@@ -1,0 +1,118 @@
+"""Faults on this machine, with real processes: a PBT member's trainer process killed mid-run,
+the PBT driver killed and resumed, an IMPALA actor process killed."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distillrl.acting.cluster import _processes
+from distillrl.core.checkpoint import load_meta
+
+EXE = str(Path(sys.executable).with_name("distillrl"))
+ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+pytestmark = pytest.mark.slow
+
+
+def _frames(member: Path) -> list[float]:
+    with open(member / "metrics.csv") as f:
+        return [float(r["frames"]) for r in csv.DictReader(f)]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    procs = _processes()
+    out, grown = {root}, True
+    while grown:
+        more = {p for p, (pp, _) in procs.items() if pp in out} - out
+        grown = bool(more)
+        out |= more
+    return {p: procs[p][1] for p in out if p in procs}
+
+
+def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _pbt_file(tmp_path: Path, steps: int) -> Path:
+    f = tmp_path / "exp.yaml"
+    f.write_text(yaml.safe_dump({"command": "train", "population": 2,
+                                 "config": {"env": "gym:CartPole-v1", "steps": steps, "eval_episodes": 1},
+                                 "pbt": {"interval": 2000, "selection": "ttest", "pvalue": 0.5},
+                                 "priors": {"lr": {"min": 1e-4, "max": 3e-3, "log": True}}}))
+    return f
+
+
+def test_a_killed_member_restarts_from_its_checkpoint_and_the_population_finishes(tmp_path):
+    exp = tmp_path / "exp"
+    proc = subprocess.Popen([EXE, "pbt", "--config", _pbt_file(tmp_path, 16_000), "--run-dir", exp, "--json",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    m1 = exp / "members" / "member-01"
+    _wait(lambda: (m1 / "metrics.csv").exists() and len(_frames(m1)) >= 3, 240, "member-01's first ready points")
+    pid = json.loads((m1 / "placement.jsonl").read_text().splitlines()[-1])["pid"]
+    os.kill(pid, signal.SIGKILL)  # the member's trainer process, mid-run
+    out, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err[-3000:]
+    s = json.loads(out.strip().splitlines()[-1])
+    assert s["members_finished"] == 2 and s["errors"] == []
+    starts = [json.loads(x) for x in (m1 / "placement.jsonl").read_text().splitlines()]
+    assert len(starts) >= 2 and any(x["frames"] > 0 for x in starts[1:])  # restarted from a checkpoint, not 0
+    frames = _frames(m1)
+    assert frames == sorted(frames) and len(set(frames)) == len(frames) and frames[-1] >= 16_000  # no duplicated rows
+
+
+def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(tmp_path):
+    exp = tmp_path / "exp"
+    cfg = _pbt_file(tmp_path, 20_000)
+    proc = subprocess.Popen([EXE, "pbt", "--config", cfg, "--run-dir", exp, "--json", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    ck = [exp / "members" / f"member-{i:02d}" / "checkpoints" / "last.safetensors" for i in range(2)]
+    _wait(lambda: all(c.exists() and load_meta(c)["frames"] >= 6000 for c in ck), 300, "three ready points each")
+    session = json.loads((exp / "ray-session.json").read_text())["session"]
+    proc.kill()  # SIGKILL: the driver cannot clean up; its Ray processes are orphans now
+    proc.communicate(timeout=60)
+    time.sleep(2)
+    before = {i: int(load_meta(c)["frames"]) for i, c in enumerate(ck)}
+    p = subprocess.run([EXE, "pbt", "--config", cfg, "--run-dir", exp, "--resume", "--json", "--no-progress"],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "resuming" in p.stderr and "member-00" in p.stderr
+    s = json.loads(p.stdout.strip().splitlines()[-1])
+    assert s["members_finished"] == 2
+    for i in range(2):
+        m = exp / "members" / f"member-{i:02d}"
+        starts = [json.loads(x) for x in (m / "placement.jsonl").read_text().splitlines()]
+        resumed = [x for x in starts if x["time"] > starts[0]["time"]]
+        # the first start after the resume is not behind the member's last checkpoint (nor a donor's copy)
+        assert resumed and (resumed[0]["frames"] >= before[i] or resumed[0]["copied"]), (i, before, starts)
+        frames = _frames(m)
+        assert frames == sorted(frames) and frames[-1] >= 20_000
+    left = [pid for pid, (_, cmd) in _processes().items() if session in cmd]
+    assert not left, f"the killed driver's Ray processes outlived the resumed run: {left}"
+
+
+def test_a_killed_impala_actor_is_replaced_and_the_run_records_it(tmp_path):
+    run = tmp_path / "r"
+    proc = subprocess.Popen([EXE, "train", "--algo", "impala", "--actors", "2", "--env", "minatar:breakout",
+                             "--steps", "120000", "--eval-episodes", "1", "--run-dir", run, "--json", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    _wait(lambda: (run / "metrics.csv").exists(), 240, "the first metric rows")
+    actors = [p for p, cmd in _descendants(proc.pid).items() if "RolloutWorker" in cmd]
+    assert actors, "no actor process found"
+    os.kill(actors[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    s = json.loads(out.strip().splitlines()[-1])
+    assert s["steps"] >= 120_000
+    assert json.loads((run / "actors.json").read_text())["actor_restarts"] >= 1
