@@ -45,9 +45,9 @@ def cmd_report(argv: list[str]) -> int:
     if ns.json:
         emit(res, True)
     else:
-        for r in (res["reports"].values() if res.get("separate") else [res]):
-            print((Path(r["out"]) / "report.md").read_text())
-            print(f"plots: {r['out']}/*.png")
+        for where in ([r["out"] for r in res["reports"].values()] if res.get("separate") else [out]):
+            print((Path(where) / "report.md").read_text())
+            print(f"plots: {where}/*.png")
     return 0
 
 

@@ -126,7 +126,8 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
     if len(fixed):
         lines += ["", f"Fixed-schedule runs ({len(fixed)}): mean final score {np.nanmean(fixed_scores):.2f} "
                       f"({', '.join(f'{x:.2f}' for x in fixed_scores)}); population best ÷ fixed mean: "
-                      + ", ".join(f"{e['best_return'] / np.nanmean(fixed_scores):.2f}" for e in exps)]
+                      + (", ".join(f"{e['best_return'] / np.nanmean(fixed_scores):.2f}" for e in exps)
+                         if np.nanmean(fixed_scores) else "no ratio (the fixed runs' mean score is 0)")]
     if warnings:
         lines += [""] + [f"Warning: {w}." for w in warnings]
         res["warnings"] = warnings
