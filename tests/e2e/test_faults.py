@@ -80,6 +80,7 @@ def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(
     ck = [exp / "members" / f"member-{i:02d}" / "checkpoints" / "last.safetensors" for i in range(2)]
     _wait(lambda: all(c.exists() and load_meta(c)["frames"] >= 6000 for c in ck), 300, "three ready points each")
     session = json.loads((exp / "ray-session.json").read_text())["session"]
+    killed_at = time.time()
     proc.kill()  # SIGKILL: the driver cannot clean up; its Ray processes are orphans now
     proc.communicate(timeout=60)
     time.sleep(2)
@@ -93,7 +94,7 @@ def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(
     for i in range(2):
         m = exp / "members" / f"member-{i:02d}"
         starts = [json.loads(x) for x in (m / "placement.jsonl").read_text().splitlines()]
-        resumed = [x for x in starts if x["time"] > starts[0]["time"]]
+        resumed = [x for x in starts if x["time"] > killed_at]
         # the first start after the resume is not behind the member's last checkpoint (nor a donor's copy)
         assert resumed and (resumed[0]["frames"] >= before[i] or resumed[0]["copied"]), (i, before, starts)
         frames = _frames(m)
@@ -107,10 +108,11 @@ def test_a_killed_impala_actor_is_replaced_and_the_run_records_it(tmp_path):
     proc = subprocess.Popen([EXE, "train", "--algo", "impala", "--actors", "2", "--env", "minatar:breakout",
                              "--steps", "120000", "--eval-episodes", "1", "--run-dir", run, "--json", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    _wait(lambda: (run / "metrics.csv").exists(), 240, "the first metric rows")
-    actors = [p for p, cmd in _descendants(proc.pid).items() if "RolloutWorker" in cmd]
-    assert actors, "no actor process found"
-    os.kill(actors[0], signal.SIGKILL)
+    def actors() -> list[int]:
+        return [p for p, cmd in _descendants(proc.pid).items() if "ray::RemoteWorker" in cmd]
+
+    _wait(lambda: (run / "metrics.csv").exists() and len(actors()) == 2, 240, "two acting actor processes")
+    os.kill(actors()[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     s = json.loads(out.strip().splitlines()[-1])
