@@ -1,20 +1,21 @@
 """Markdown tables of issue 23's before/after (bench/results/compare_restructure.json), as pasted
 into BENCHMARKS.md §13.
 
-    python bench/summarize_restructure.py
+    python bench/summarize_restructure.py [bench/results/compare_restructure_rerun.json]
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results" / "compare_restructure.json"
 
 
 def main() -> None:
-    r = json.loads(RES.read_text())
+    r = json.loads((Path(sys.argv[1]) if len(sys.argv) > 1 else RES).read_text())
     print(f"old `{r['old']}`, new `{r['new']}`; `{r['command']}`\n")
     if "speed" in r:
         print("| learner | command (+ `--eval-episodes 0 --seed 1`) | before (median) | after (median) | after ÷ before | ≥ 0.98 |")
