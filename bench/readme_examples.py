@@ -2,6 +2,7 @@
 table in BENCHMARKS.md). Same machinery as tests/e2e/test_readme_commands.py.
 
     python bench/readme_examples.py [--out bench/results/readme_examples.json]
+    python bench/readme_examples.py --table      # the markdown table of the last run
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ def headline(work: Path, before: set[Path], r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="bench/results/readme_examples.json")
+    ap.add_argument("--table", action="store_true", help="print the markdown table of --out and exit")
     args = ap.parse_args()
+    if args.table:
+        print("| README command (as written) | test budget added | exit | seconds | result |\n|---|---|---|---|---|")
+        for r in json.loads(Path(args.out).read_text())["rows"]:
+            wall = "-" if r["wall_s"] is None else f"{r['wall_s']:.0f}"
+            rc = "skipped" if r["rc"] is None else r["rc"]
+            print(f"| `{r['command']}` | `{r['budget']}` | {rc} | {wall} | {r['result'].replace('|', '/')} |")
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "readme"
