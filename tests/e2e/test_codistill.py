@@ -162,7 +162,7 @@ def test_churn_counts_disagreeing_states():
 
 def test_bad_codistill_inputs(cli, tmp_path):
     for args, msg in ((["--peers", "0"], "--peers must be ≥ 2"), (["--peers", "1"], "--peers must be ≥ 2"),
-                      (["--psi", "-1"], "--psi must be ≥ 0"), (["--algo", "dqn"], "codistill trains ppo or a2c"),
+                      (["--psi", "-1"], "--psi must be ≥ 0"), (["--algo", "dqn"], "--algo: expected one of ppo, a2c"),
                       (["--exchange-every", "0"], "--exchange-every must be ≥ 1"),
                       (["--net.lstm", "8"], "drop --net.lstm")):
         p = cli("codistill", "--env", "gym:CartPole-v1", "--in-process", *args, "--run-dir", tmp_path / "x")
