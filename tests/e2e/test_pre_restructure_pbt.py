@@ -26,6 +26,7 @@ def test_a_pre_restructure_pbt_experiment_resumes_and_finishes(tmp_path):
     shutil.copytree(FIXTURE / "pbt", exp)
     (exp / "summary.json").unlink(missing_ok=True)
     before = {m.name: _frames(m) for m in sorted((exp / "members").iterdir())}
+    lineage_before = (exp / "lineage.jsonl").read_text().count("\n")
     assert all(0 < f[-1] < 12_000 for f in before.values())
     exe = str(Path(sys.executable).with_name("distillrl"))
     p = subprocess.run([exe, "pbt", "--config", str(FIXTURE / "pbt.yaml"), "--run-dir", str(exp), "--resume",
@@ -34,6 +35,10 @@ def test_a_pre_restructure_pbt_experiment_resumes_and_finishes(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["members_finished"] == 2 and not s["errors"], s
+    # the scheduler is this version's (not the one pickled by value in tuner.pkl), writing its
+    # lineage where the experiment is now; donor checkpoints were found in the moved directory
+    assert (exp / "lineage.jsonl").read_text().count("\n") > lineage_before
+    assert not Path("/tmp/fxp").exists()
     for name, old in before.items():
         frames = _frames(exp / "members" / name)
         kept = next((i for i, (a, b) in enumerate(zip(frames, old)) if a != b), min(len(frames), len(old)))

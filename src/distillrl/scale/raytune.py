@@ -13,10 +13,12 @@ sweep), so it is paid once per experiment.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -167,3 +169,56 @@ def absolute_paths(values: list[str]) -> list[str]:
                 return f"{key}={Path(src).resolve()}"
         return v
     return [one(v) for v in values]
+
+
+def replace_scheduler(tuner, scheduler) -> None:
+    """Give a restored Tune experiment this run's ``scheduler``.
+
+    Ray's ``Tuner.restore`` takes the scheduler pickled in ``tuner.pkl`` when the experiment
+    started. distillrl's scheduler class is built per run (its base is Ray's), so cloudpickle
+    stored it by value: the code of the version that started the run and the absolute path of
+    its lineage file. A moved experiment directory, or one written by an older distillrl, would
+    run that old code and write its lineage where the experiment no longer is. That pickle holds
+    no decisions (it is written before the first trial starts; lineage.jsonl holds the history),
+    so the fresh scheduler loses nothing. ``Tuner.restore`` has no ``tune_config`` argument, hence
+    the private attribute; a Ray without it is reported rather than silently ignored."""
+    local = getattr(tuner, "_local_tuner", None)
+    cfg = getattr(local, "_tune_config", None)
+    if cfg is None or not hasattr(cfg, "scheduler"):
+        raise RuntimeError("this Ray version's Tuner keeps no restorable scheduler (Tuner._local_tuner._tune_config); "
+                           "distillrl cannot resume a population with it")
+    cfg.scheduler = scheduler
+
+
+@contextlib.contextmanager
+def moved_experiment_checkpoints() -> Iterator[None]:
+    """While active, a restored Tune experiment that was moved finds every checkpoint it tracks.
+
+    Ray's ``Trial.set_storage`` (called when an experiment is restored) rewrites the paths of a
+    trial's checkpoints that lie in the trial's *own* directory. After a PBT exploit the
+    checkpoint a trial restarts from is its donor's, in another trial's directory, and keeps the
+    old absolute path: a moved experiment then fails with "does not exist on storage anymore".
+    This wraps ``set_storage`` to rewrite any path under the old experiment directory as well."""
+    from ray.train import Checkpoint
+    from ray.tune.experiment.trial import Trial
+
+    original = Trial.set_storage
+
+    def set_storage(self, new_storage):
+        old_exp = self.storage.experiment_fs_path.rstrip("/") + "/"
+        new_exp = new_storage.experiment_fs_path.rstrip("/") + "/"
+        original(self, new_storage)
+        if old_exp == new_exp:
+            return
+        mgr = self.run_metadata.checkpoint_manager
+        results = list(mgr.best_checkpoint_results) + [mgr.latest_checkpoint_result]
+        for r in results:
+            if r is not None and r.checkpoint is not None and r.checkpoint.path.startswith(old_exp):
+                r.checkpoint = Checkpoint(path=new_exp + r.checkpoint.path[len(old_exp):],
+                                          filesystem=new_storage.storage_filesystem)
+
+    Trial.set_storage = set_storage
+    try:
+        yield
+    finally:
+        Trial.set_storage = original
