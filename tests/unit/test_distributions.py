@@ -13,6 +13,7 @@ from distillrl.core.distributions import (
     DISTRIBUTIONS,
     ActionDistribution,
     Categorical,
+    DiagGaussian,
     dist_for_space,
     param_size,
     register,
@@ -125,11 +126,12 @@ def test_losses_go_through_the_distribution():
 def test_factory_and_head_size():
     assert dist_for_space(gym.spaces.Discrete(3)) is Categorical
     assert param_size(gym.spaces.Discrete(5)) == 5
-    for space in (gym.spaces.Box(-1, 1, (2,)), gym.spaces.MultiDiscrete([2, 3])):
+    assert dist_for_space(gym.spaces.Box(-1, 1, (2,))) is DiagGaussian and param_size(gym.spaces.Box(-1, 1, (2,))) == 4
+    for space in (gym.spaces.Box(-1, 1, (2, 2)), gym.spaces.MultiDiscrete([2, 3])):
         with pytest.raises(ConfigError) as e:
             dist_for_space(space)
         msg = str(e.value)
-        assert "\n" not in msg and "no action distribution" in msg and "categorical" in msg
+        assert "\n" not in msg and "no action distribution" in msg and "categorical" in msg and "gaussian" in msg
     info = env_info("gym:CartPole-v1")
     agent = Agent(info, generator=torch.Generator().manual_seed(0))
     assert agent.dist is Categorical and agent.pi.out_features == param_size(info.action_space) == 2
@@ -144,11 +146,11 @@ def test_a_registered_distribution_is_found_by_the_factory():
 
         @classmethod
         def supports(cls, space):
-            return isinstance(space, gym.spaces.Box)
+            return isinstance(space, gym.spaces.MultiDiscrete)
 
         @classmethod
         def param_size(cls, space):
-            return 2 * int(np.prod(space.shape))
+            return int(np.sum(space.nvec))
 
     for m in ("from_teacher", "target", "from_target", "sample", "mode", "log_prob", "entropy", "kl",
               "cross_entropy", "np_mode", "np_noise", "np_sample", "np_log_prob"):
@@ -156,7 +158,7 @@ def test_a_registered_distribution_is_found_by_the_factory():
     Fake.__abstractmethods__ = frozenset()
     register(Fake)
     try:
-        box = gym.spaces.Box(-1, 1, (3,))
+        box = gym.spaces.MultiDiscrete([2, 4])
         assert dist_for_space(box) is Fake and param_size(box) == 6
         assert dist_for_space(gym.spaces.Discrete(2)) is Categorical
     finally:

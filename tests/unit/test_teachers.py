@@ -146,7 +146,7 @@ def test_shape_and_action_mismatch_fail_clearly(tmp_path):
     model.save(tmp_path / "cp.zip")
     with pytest.raises(TeacherError, match="expects observations of shape"):
         load_teacher(str(tmp_path / "cp.zip"), EnvInfo("gym:Acrobot-v1", (6,), "flat", 1.0, 2))
-    with pytest.raises(TeacherError, match="has 2 actions but"):
+    with pytest.raises(TeacherError, match="has 2 discrete actions but"):
         load_teacher(str(tmp_path / "cp.zip"), EnvInfo("gym:Other", (4,), "flat", 1.0, 3))
 
 

@@ -38,7 +38,7 @@ from distillrl.acting.collect import Action, Collector
 from distillrl.core.data import Rollout
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import DistillRLError
-from distillrl.models.agent import Agent
+from distillrl.models.agent import Agent, acting_tensors
 from distillrl.models.fastpolicy import make_fast_policy
 
 
@@ -102,7 +102,7 @@ class RolloutWorker:
         collector = Collector(envs, spec.num_steps, EpisodeLog(), memory=policy if policy.recurrent else None,
                               dist=agent.dist)
         collector.reset(spec.seed)
-        layout = [(k, tuple(p.shape)) for k, p in agent.named_parameters()]
+        layout = [(k, tuple(p.shape)) for k, p in acting_tensors(agent)]
         return cls(collector, policy, np.random.default_rng(spec.seed), agent.head_size, spec.index, layout)
 
     def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:

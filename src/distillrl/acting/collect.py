@@ -28,7 +28,7 @@ class Action(NamedTuple):
     distribution: ``dist.np_log_prob(logits, a)``.)"""
 
     actions: np.ndarray
-    """[N] int64"""
+    """[N] int64, or [N, D] float32 continuous actions"""
     logits: np.ndarray
     """[N, P] float32 behaviour distribution parameters (Categorical: logits; or q-values)"""
     value: np.ndarray | None
@@ -163,7 +163,7 @@ class Collector:
         T, n = self.num_steps, self.envs.num_envs
         shape = self.obs.shape[1:]
         obs_buf = np.empty((T, n) + shape, self.obs.dtype)
-        actions = np.empty((T, n), np.int64)
+        actions = None  # [T, N] int64, or [T, N, D] float32 continuous actions (shaped by the first step)
         logits = None
         values = np.zeros((T, n), np.float32)
         rewards = np.empty((T, n), np.float32)
@@ -179,6 +179,8 @@ class Collector:
             obs_buf[t] = st.obs
             if logits is None:
                 logits = np.empty((T, n, a.logits.shape[-1]), np.float32)
+                acts = np.asarray(a.actions)
+                actions = np.empty((T,) + acts.shape, np.float32 if acts.dtype.kind == "f" else np.int64)
             logits[t] = a.logits
             actions[t] = a.actions
             if a.value is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import gymnasium as gym
 import numpy as np
 
 from distillrl.core.distributions import ActionDistribution, Categorical
@@ -63,6 +64,7 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
     next_ep = 0
     slot_ep = [-1] * k
     obs = [None] * k
+    box = envs[0].action_space if isinstance(envs[0].action_space, gym.spaces.Box) else None
     stateful = getattr(policy, "recurrent", False)
     observe = getattr(policy, "observe", None) if stateful else None
     if stateful:
@@ -83,7 +85,9 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
             rewards = np.zeros(len(active))
             done = []
             for j, i in enumerate(active):
-                o, r, te, tr, _ = envs[i].step(int(acts[j]))
+                # continuous actions are clipped to the env's bounds, as in training
+                a = np.clip(np.asarray(acts[j], np.float32), box.low, box.high) if box is not None else int(acts[j])
+                o, r, te, tr, _ = envs[i].step(a)
                 ep = slot_ep[i]
                 returns[ep] += r
                 lengths[ep] += 1

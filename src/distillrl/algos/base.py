@@ -48,7 +48,7 @@ from distillrl.envs.groups import with_view
 from distillrl.envs.make import EnvInfo, split_specs
 from distillrl.envs.tasks import TaskSet
 from distillrl.errors import CheckpointError, ConfigError
-from distillrl.models.agent import Agent, AgentOutput, param_count
+from distillrl.models.agent import Agent, AgentOutput, acting_tensors, param_count
 from distillrl.models.fastpolicy import Backend, make_fast_policy
 from distillrl.models.nets import NetConfig
 
@@ -125,6 +125,9 @@ class EnvTrainer:
         self.n_tasks = self.taskset.n_tasks
         # the student reads its view of a Dict observation's groups (--obs-groups; plain Box: as is)
         self.info: EnvInfo = with_view(self.taskset.info, getattr(cfg, "obs_groups", ""))
+        if heads.get("q_head") and self.info.continuous:
+            raise ConfigError(f"{self.algo} learns Q-values over discrete actions; {cfg.env} has "
+                              f"{self.info.describe_actions()}: use --algo ppo or a2c")
         self.agent = Agent(self.info, net, generator=self.gen, **heads)
         self.policy = make_fast_policy(self.agent, cfg.acting)
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
@@ -204,7 +207,8 @@ class EnvTrainer:
     # ---- acting
     def sync_policy(self) -> None:
         """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
-        self.policy.set_weights({k: p.detach().numpy() for k, p in self._named_params})
+        named = acting_tensors(self.agent) if self.agent.obs_norm is not None else self._named_params
+        self.policy.set_weights({k: p.detach().numpy() for k, p in named})
 
     def lr_now(self, anneal: bool) -> float:
         """The live lr, decayed linearly to 0 over the run when ``anneal`` (each learner's ``anneal_lr``)."""

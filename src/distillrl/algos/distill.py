@@ -64,6 +64,11 @@ from distillrl.terms.iekd import IEKDTerm
 from distillrl.terms.kdcontrols import ClassStats, controlled
 
 
+def _rows(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A per-row mask [N] shaped to broadcast over actions ``like`` ([N] or [N, D])."""
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
+
+
 @register("distill")
 class DistillTrainer(EnvTrainer):
     """A data source + a distillation loss + the shared learner."""
@@ -93,6 +98,15 @@ class DistillTrainer(EnvTrainer):
         if self.spec.q_student and self.teacher.kind != "q":
             raise ConfigError(f"--loss mse regresses Q-values (Rusu eq. 2) and needs a Q-teacher; {self.teacher.name} "
                               "is a policy teacher — use --loss mse_logits to regress its logits")
+        if cfg.loss == "mse_mean" and not info.continuous:
+            raise ConfigError(f"--loss mse_mean compares continuous actions; {cfg.env} has {info.describe_actions()} "
+                              "(use kl, cross_entropy or nll)")
+        if info.continuous and cfg.loss in ("mse", "mse_logits"):
+            raise ConfigError(f"--loss {cfg.loss} regresses discrete Q-values or logits; for {cfg.env}'s continuous "
+                              "actions use mse_mean, kl, cross_entropy, reverse_kl or nll")
+        if self.teacher.kind == "deterministic" and cfg.loss not in ("mse_mean", "nll"):
+            raise ConfigError(f"teacher {self.teacher.name} is deterministic (it gives an action, not a distribution): "
+                              f"use --loss mse_mean or nll, not {cfg.loss}")
         self.source = cfg.source
         self.on_policy = cfg.source == "eer"
         if self.spec.q_student:
@@ -113,10 +127,14 @@ class DistillTrainer(EnvTrainer):
         self.buffer = None
         if cfg.source != "eer":
             dtype = self.envs.single_observation_space.dtype
-            self.buffer = ReplayBuffer(cfg.buffer_size, {"obs": (self.info.obs_shape, dtype), "action": ((), np.int64),
-                                                         "teacher": ((self.info.n_actions,), np.float32)},
+            action = ((self.info.n_actions,), np.float32) if self.info.continuous else ((), np.int64)
+            self.buffer = ReplayBuffer(cfg.buffer_size, {"obs": (self.info.obs_shape, dtype), "action": action,
+                                                         "teacher": ((self.agent.head_size,), np.float32)},
                                        n_tasks=self.n_tasks)
         self._t_cache: list[np.ndarray] = []
+        if cfg.kd_control != "none" and self.info.continuous:
+            raise ConfigError(f"--kd-control {cfg.kd_control} works on discrete actions (classes); {self.env} has "
+                              f"{self.info.describe_actions()}")
         self.kd_stats = ClassStats(self.info.n_actions) if cfg.kd_control != "none" else None
         if cfg.ie_kd:
             self.add_loss(IEKDTerm(cfg.iekd))
@@ -150,13 +168,13 @@ class DistillTrainer(EnvTrainer):
             a_t = self.teacher.dist.np_mode(t_out)
             if self.source == "teacher":
                 explore = rng.random(n) < self.hp["teacher_eps"]
-                a_t = np.where(explore, self.taskset.random_actions(task, rng), a_t)
+                a_t = np.where(_rows(explore, a_t), self.taskset.random_actions(task, rng), a_t)
             if beta >= 1.0:
                 return Action(a_t, t_out, None)
         logits, value = self.policy(obs, task)
         a = self.policy.dist.np_sample(logits, rng)
         if beta > 0:
-            a = np.where(rng.random(n) < beta, a_t, a)
+            a = np.where(_rows(rng.random(n) < beta, a), a_t, a)
         return Action(a, logits, value)
 
     def _labels(self, ro) -> torch.Tensor:
@@ -177,7 +195,7 @@ class DistillTrainer(EnvTrainer):
         lr = self.lr_now(cfg.anneal_lr)
         value_fn = self.policy.value if self.source == "eer" else None
         ro = self.collector.collect(self._act, self.np_rng, value_fn)
-        self.frames += ro.actions.numel()
+        self.frames += ro.rewards.numel()
         t_out = self._labels(ro)
         T, n = ro.shape
         sums: dict[str, float] = {}
@@ -187,7 +205,8 @@ class DistillTrainer(EnvTrainer):
             weights.update({"loss_pg": hp["eer_coef"], "loss_value": cfg.eer_vf_coef})
         else:
             self.buffer.add(obs=ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:])).numpy(),
-                            action=ro.actions.reshape(-1).numpy(), teacher=t_out.reshape(T * n, -1).numpy(),
+                            action=ro.actions.reshape((T * n,) + tuple(ro.actions.shape[2:])).numpy(),
+                            teacher=t_out.reshape(T * n, -1).numpy(),
                             task_id=ro.task_id.reshape(-1).numpy())
         weights.update(self._extra_weights())
         tau = hp["tau"]
@@ -217,13 +236,18 @@ class DistillTrainer(EnvTrainer):
             self.learner.step(terms, weights, lr, hp["max_grad_norm"])
             self.updates += 1
             self._accumulate(sums, terms)
+        self.agent.update_obs_norm(ro.obs)  # a student with its own observation statistics
         self.sync_policy()
         k = min(4 * cfg.batch_size, T * n)  # agreement with the teacher on this round's states
         flat_obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))[:k]
         with torch.no_grad():
             s_act = self.agent.distribution(self.agent(flat_obs, ro.task_id.reshape(-1)[:k]).logits).mode()
-        agree = float((s_act == self.teacher.dist(t_out.reshape(T * n, -1)[:k]).mode()).float().mean())
-        return [self._row(sums, cfg.updates_per_round, {"distill/agreement": agree, "distill/beta": self._beta,
+        t_act = self.teacher.dist(t_out.reshape(T * n, -1)[:k].float()).mode()
+        if self.info.continuous:  # mean squared distance of the student's mean action to the teacher's
+            extra = {"distill/action_mse": float(((s_act - t_act) ** 2).sum(-1).mean())}
+        else:
+            extra = {"distill/agreement": float((s_act == t_act).float().mean())}
+        return [self._row(sums, cfg.updates_per_round, {**extra, "distill/beta": self._beta,
                                                         "charts/learning_rate": lr})]
 
     def _minibatch_task(self) -> int | None:

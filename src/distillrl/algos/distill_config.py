@@ -27,7 +27,7 @@ from distillrl.teachers.load import (
 )
 from distillrl.terms.iekd import IEKDConfig
 
-LossName = Literal["nll", "mse", "mse_logits", "kl", "cross_entropy", "reverse_kl"]
+LossName = Literal["nll", "mse", "mse_logits", "mse_mean", "kl", "cross_entropy", "reverse_kl"]
 
 
 Source = Literal["teacher", "student", "dagger", "eer"]
@@ -69,7 +69,12 @@ def _mse(s, t):
     return L.mse(s, t, "none", None if bool(mask.all()) else mask)
 
 
+def _mse_mean(out, t, tau, dist=Categorical):
+    return L.action_mse(out.logits, t, "none", dist=dist)
+
+
 LOSSES: dict[str, DistillLoss] = {
+    "mse_mean": DistillLoss(_mse_mean),
     "nll": DistillLoss(_nll),
     "mse": DistillLoss(lambda out, t, tau, dist=Categorical: _mse(out.q, t), q_student=True),
     "mse_logits": DistillLoss(lambda out, t, tau, dist=Categorical: _mse(out.logits, t)),
@@ -97,7 +102,8 @@ class DistillConfig(RunConfig):
     teacher_arch: TeacherArch | None = knob(None, help="architecture of a state-dict teacher")
     teacher_obs_groups: str = K.teacher_obs_groups("the teacher")
     loss: LossName = knob("kl", help="nll (−log π_S of the teacher's argmax), mse (squared error of Q-values; needs a "
-                                     "Q-teacher), mse_logits (of logits), kl (KL(π_T ‖ π_S)), cross_entropy "
+                                     "Q-teacher), mse_logits (of logits), mse_mean (squared error of mean actions; continuous actions, "
+                                     "rsl_rl's behaviour cloning), kl (KL(π_T ‖ π_S)), cross_entropy "
                                      "(H(π_T, π_S)) or reverse_kl (KL(π_S ‖ π_T)); π_T = softmax(teacher outputs / τ)")
     tau: float | None = K.teacher_tau(None, "teacher temperature: softmax(outputs/τ); default 0.01 for Q-teachers "
                                             "(Rusu), 1 for policy teachers")

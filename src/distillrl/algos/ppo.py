@@ -21,6 +21,7 @@ from distillrl.core import knobs as K
 from distillrl.core.gae import estimate_gae
 from distillrl.core.learner import Learner
 from distillrl.core.losses import a2c_loss, ppo_loss
+from distillrl.core.reward_scale import RewardScaler
 from distillrl.errors import ConfigError
 
 
@@ -51,6 +52,9 @@ class PPOConfig:
         "adam", help="adam, or rmsprop (uncentred, α = rmsprop_alpha — SB3's A2C default)")
     optim_eps: float = K.optim_eps()
     rmsprop_alpha: float = K.rmsprop_alpha()
+    norm_reward: bool = knob(False, help="scale rewards by the running std of the discounted return, clipped to "
+                                         "±reward_clip (CleanRL's NormalizeReward; its MuJoCo setting)")
+    reward_clip: float = knob(10.0, "> 0", "with norm_reward: scaled rewards are clipped to ±this")
 
 
 def check_ppo(p: PPOConfig, algo: str, recurrent: bool = False) -> None:
@@ -87,6 +91,7 @@ class PPOTrainer(EnvTrainer):
         self.minibatch_size = self.batch_size // self.n_minibatches
         # acting: the same worker IMPALA's actors are, here on the trainer's own envs and generator
         self.worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.agent.head_size)
+        self.reward_scaler = RewardScaler(p.num_envs, p.gamma, p.reward_clip) if p.norm_reward else None
 
     def collect_rollout(self):
         """One rollout of the current policy ([T, N], before any estimator)."""
@@ -124,6 +129,9 @@ class PPOTrainer(EnvTrainer):
         lr = self.lr_now(self.p.anneal_lr)
         ro = self.collect_rollout()
         self.frames += self.batch_size
+        if self.reward_scaler is not None:
+            self.reward_scaler.gamma = hp["gamma"]
+            ro.rewards = torch.from_numpy(self.reward_scaler.scale(ro.rewards.numpy(), ro.done.numpy()))
         self._on_rollout(ro)  # extra terms: before the estimator (intrinsic rewards, teacher labels)
         estimate_gae(ro, hp["gamma"], hp["gae_lambda"])
         self._on_advantages(ro)  # extra terms: after it (RND's intrinsic advantages)
@@ -148,11 +156,21 @@ class PPOTrainer(EnvTrainer):
                     break
             if stop:
                 break
+        # the observation statistics take in this rollout only now: it was acted and learned with the same ones
+        self.agent.update_obs_norm(ro.obs)
         self.sync_policy()
         y, v = batch.returns, batch.values
         var_y = float(y.var())
         ev = math.nan if var_y == 0 else 1.0 - float((y - v).var()) / var_y
         return [self._row(sums, n, {"charts/learning_rate": lr, "losses/explained_variance": ev})]
+
+
+    def _algo_state(self) -> dict:
+        return {"reward_scaler": self.reward_scaler.state_dict()} if self.reward_scaler is not None else {}
+
+    def _load_algo_state(self, s: dict) -> None:
+        if self.reward_scaler is not None and "reward_scaler" in s:
+            self.reward_scaler.load_state_dict(s["reward_scaler"])
 
 
 @register("a2c")

@@ -27,7 +27,7 @@ class Rollout:
     obs: torch.Tensor
     """[T, N, *obs_shape] observations as the env gave them"""
     actions: torch.Tensor
-    """[T, N] int64 actions taken"""
+    """[T, N] int64 actions taken ([T, N, D] float32 for continuous actions)"""
     logp: torch.Tensor
     """[T, N] log μ(a|x) under the behaviour policy"""
     logits: torch.Tensor
@@ -65,7 +65,7 @@ class Rollout:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.actions.shape)  # type: ignore[return-value]
+        return tuple(self.rewards.shape)  # type: ignore[return-value]
 
     _TN = ("obs", "actions", "logp", "logits", "values", "rewards", "done", "terminated", "trunc_value", "task_id",
            "starts")
@@ -127,7 +127,7 @@ class Batch:
     obs: torch.Tensor
     """[B, *obs_shape] raw observations"""
     actions: torch.Tensor
-    """[B] int64 actions taken"""
+    """[B] int64 actions taken ([B, D] float32 for continuous actions)"""
     task_id: torch.Tensor
     """[B] int64 task ids"""
     logp: torch.Tensor | None = None

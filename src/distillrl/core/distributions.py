@@ -279,10 +279,173 @@ class Categorical(ActionDistribution):
         return p
 
 
+LOG_2PI = float(np.log(2.0 * np.pi))
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+"""the range log σ is clamped to when a distribution is built (SAC's, and SB3's, bounds): a head
+whose log σ runs away cannot give NaN log-probabilities"""
+
+
+def box_dim(space: Any) -> int:
+    return int(np.prod(space.shape))
+
+
+@register
+class DiagGaussian(ActionDistribution):
+    """Continuous actions: π = N(μ, diag σ²) over a 1-D ``Box``.
+
+    Parameters [B, 2D] = ``[μ | log σ]`` (the agent's head gives μ from the state and log σ as a
+    state-independent parameter, as CleanRL's ``ppo_continuous_action.py``; a teacher may give
+    both from the state). A temperature T scales σ (T·σ). Actions are the *unclipped* samples:
+    the environment clips them to its bounds (:class:`distillrl.envs.make.FastVectorEnv`), and
+    log-probabilities are of what was sampled, as in CleanRL and SB3. KL and cross-entropy are
+    analytic (``../shared/SPEC.md`` §10)."""
+
+    name = "gaussian"
+
+    def __init__(self, params: torch.Tensor, temperature: float = 1.0, eps: float = 1e-8):
+        if not temperature > 0:
+            raise ValueError("tau must be > 0")
+        d = params.shape[-1] // 2
+        if params.shape[-1] != 2 * d:
+            raise ValueError(f"a diagonal Gaussian takes [mean | log std] parameters, got {params.shape[-1]} columns")
+        self.params = params
+        self.mean = params[..., :d]
+        log_std = params[..., d:].clamp(LOG_STD_MIN, LOG_STD_MAX)
+        self.log_std = log_std + float(np.log(temperature)) if temperature != 1.0 else log_std
+        self.eps = eps
+
+    # ---- space and head
+    @classmethod
+    def supports(cls, space: Any) -> bool:
+        return isinstance(space, spaces.Box) and len(space.shape) == 1 and np.issubdtype(space.dtype, np.floating)
+
+    @classmethod
+    def param_size(cls, space: Any) -> int:
+        return 2 * box_dim(space)
+
+    # ---- construction
+    @classmethod
+    def from_teacher(cls, outputs: torch.Tensor, tau: float = 1.0) -> DiagGaussian:
+        """A teacher's ``[μ | log σ]`` with σ scaled by τ."""
+        return cls(outputs, temperature=tau)
+
+    def target(self) -> torch.Tensor:
+        return torch.cat([self.mean, self.log_std], -1)
+
+    @classmethod
+    def from_target(cls, target: torch.Tensor, eps: float = 1e-8) -> DiagGaussian:
+        return cls(target)
+
+    @cached_property
+    def std(self) -> torch.Tensor:
+        return self.log_std.exp()
+
+    # ---- torch side
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        noise = torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype)
+        return self.mean + self.std * noise
+
+    def mode(self) -> torch.Tensor:
+        return self.mean
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """Σ_i log N(a_i; μ_i, σ_i²)."""
+        z = (actions - self.mean) / self.std
+        return (-0.5 * z * z - self.log_std - 0.5 * LOG_2PI).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return (0.5 + 0.5 * LOG_2PI + self.log_std).sum(-1)
+
+    def kl(self, other: ActionDistribution) -> torch.Tensor:
+        """Σ_i [log(σ_o,i/σ_i) + (σ_i² + (μ_i − μ_o,i)²)/(2σ_o,i²) − ½]."""
+        other = _same_kind(self, other)
+        var, var_o = self.std ** 2, other.std ** 2
+        return (other.log_std - self.log_std + (var + (self.mean - other.mean) ** 2) / (2 * var_o) - 0.5).sum(-1)
+
+    def cross_entropy(self, other: ActionDistribution) -> torch.Tensor:
+        """H(self, other) = H(self) + KL(self ‖ other) = Σ_i [log σ_o,i + ½log 2π + (σ_i² + (μ_i − μ_o,i)²)/(2σ_o,i²)]."""
+        other = _same_kind(self, other)
+        var, var_o = self.std ** 2, other.std ** 2
+        return (other.log_std + 0.5 * LOG_2PI + (var + (self.mean - other.mean) ** 2) / (2 * var_o)).sum(-1)
+
+    # ---- NumPy side
+    @staticmethod
+    def _np_split(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = params.shape[-1] // 2
+        return params[..., :d], np.clip(params[..., d:], LOG_STD_MIN, LOG_STD_MAX)
+
+    @classmethod
+    def np_mode(cls, params: np.ndarray) -> np.ndarray:
+        return cls._np_split(np.asarray(params))[0]
+
+    @classmethod
+    def np_noise(cls, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Standard normal noise for parameters of ``shape`` (its last axis is 2D: D draws)."""
+        return rng.standard_normal(tuple(shape[:-1]) + (shape[-1] // 2,), dtype=np.float32)
+
+    @classmethod
+    def np_sample(cls, params: np.ndarray, rng: np.random.Generator | None = None,
+                  noise: np.ndarray | None = None) -> np.ndarray:
+        mean, log_std = cls._np_split(params)
+        if noise is None:
+            noise = rng.standard_normal(mean.shape, dtype=np.float32)
+        return (mean + np.exp(log_std) * noise).astype(np.float32)
+
+    @classmethod
+    def np_log_prob(cls, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        mean, log_std = cls._np_split(params)
+        z = (actions - mean) * np.exp(-log_std)
+        return (-0.5 * z * z - log_std - 0.5 * LOG_2PI).sum(-1).astype(np.float32)
+
+
+class SquashedGaussian:
+    """A tanh-squashed diagonal Gaussian (SAC): u ~ N(μ, diag σ²), a = c + h·tanh(u) with
+    ``c = (high + low)/2``, ``h = (high − low)/2`` the action bounds' centre and half-width.
+
+    ``log π(a) = log N(u) − Σ_i log(h_i (1 − tanh²(u_i)))`` (the change of variables; SPEC §10
+    with the rescaling to the bounds). Teachers only — the student's policy is a
+    :class:`DiagGaussian` — so it has no head and no NumPy side. :meth:`as_gaussian` is the
+    Gaussian a student is distilled towards: mean the squashed mean action c + h·tanh(μ), σ
+    by linearising the squashing at μ (σ_a = h·(1 − tanh²μ)·σ_u)."""
+
+    name = "squashed_gaussian"
+
+    def __init__(self, params: torch.Tensor, low, high, temperature: float = 1.0):
+        self.base = DiagGaussian(params, temperature)
+        low = torch.as_tensor(np.asarray(low, np.float32))
+        high = torch.as_tensor(np.asarray(high, np.float32))
+        self.centre, self.half = (high + low) / 2, (high - low) / 2
+
+    def squash(self, u: torch.Tensor) -> torch.Tensor:
+        return self.centre + self.half * torch.tanh(u)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.squash(self.base.sample(generator))
+
+    def mode(self) -> torch.Tensor:
+        return self.squash(self.base.mean)
+
+    def log_prob(self, actions: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+        y = ((actions - self.centre) / self.half).clamp(-1 + eps, 1 - eps)
+        u = torch.atanh(y)
+        return self.base.log_prob(u) - torch.log(self.half * (1 - y * y) + eps).sum(-1)
+
+    def log_prob_pre_squash(self, u: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+        """log π(a) for a = squash(u), computed from u (exact where tanh saturates)."""
+        t = torch.tanh(u)
+        return self.base.log_prob(u) - torch.log(self.half * (1 - t * t) + eps).sum(-1)
+
+    def as_gaussian(self) -> DiagGaussian:
+        t = torch.tanh(self.base.mean)
+        std = self.half * (1 - t * t) * self.base.std
+        return DiagGaussian(torch.cat([self.squash(self.base.mean), torch.log(std.clamp_min(1e-6))], -1))
+
+
 def _same_kind(d: ActionDistribution, other: ActionDistribution):
     if type(other) is not type(d):
         raise TypeError(f"{type(d).__name__} compared with {type(other).__name__}")
     return other
 
 
-__all__ = ["ActionDistribution", "Categorical", "DISTRIBUTIONS", "dist_for_space", "param_size", "register"]
+__all__ = ["ActionDistribution", "Categorical", "DISTRIBUTIONS", "DiagGaussian", "SquashedGaussian", "dist_for_space",
+           "param_size", "register"]

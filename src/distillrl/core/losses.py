@@ -175,3 +175,13 @@ def gaussian_kl(mu_t: torch.Tensor, std_t: torch.Tensor, mu_s: torch.Tensor, std
 def mean_mse(mu_s: torch.Tensor, mu_t: torch.Tensor, reduction: Reduction = "mean") -> torch.Tensor:
     """‖μ_T − μ_S‖² summed over action dims (continuous actions). [B, D] → [B]."""
     return _reduce(((mu_t - mu_s) ** 2).sum(-1), reduction)
+
+
+def action_mse(student_params: torch.Tensor, teacher_out: torch.Tensor | ActionDistribution,
+               reduction: Reduction = "mean", dist: type[ActionDistribution] = Categorical) -> torch.Tensor:
+    """‖μ_T − μ_S‖²: squared distance between the teacher's and the student's mean (most
+    probable) actions, summed over action dims — behaviour cloning as in rsl_rl's student–teacher
+    distillation; a deterministic teacher (TD3) gives its action as μ_T. Continuous actions only."""
+    if dist is Categorical:
+        raise ValueError("action_mse compares continuous actions; use kl, cross_entropy or nll for discrete ones")
+    return mean_mse(dist(student_params).mode(), _teacher(teacher_out, dist).mode(), reduction)

@@ -15,6 +15,9 @@ def geomean(xs) -> float:
 def ratio_fields(student: float, teacher: float, key: str = "score_ratio") -> dict:
     """``student / teacher``, or, when the teacher scored 0 (or nothing finite), no ratio and a
     sentence saying why — never a bare NaN."""
-    if teacher and math.isfinite(teacher) and math.isfinite(student):
+    if teacher and teacher > 0 and math.isfinite(teacher) and math.isfinite(student):
         return {key: float(student / teacher)}
+    if math.isfinite(teacher) and teacher < 0:  # (Pendulum's returns): a ratio would read backwards
+        return {key: None, f"{key}_note": f"no ratio: the teacher's score {teacher:g} is negative "
+                                          "(compare the returns themselves)"}
     return {key: None, f"{key}_note": f"no ratio: the teacher's score is {teacher:g}"}

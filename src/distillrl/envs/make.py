@@ -59,11 +59,32 @@ class EnvInfo:
     observation of shape ``obs_shape`` (:mod:`distillrl.envs.groups`); () for a plain Box"""
     view: tuple[str, ...] = ()
     """the groups the student reads (``--obs-groups``); () for every group"""
+    action_low: tuple[float, ...] = ()
+    """continuous actions (a 1-D ``Box`` of ``n_actions`` dimensions): the lower bounds; () for ``Discrete``"""
+    action_high: tuple[float, ...] = ()
+    """continuous actions: the upper bounds"""
+
+    @property
+    def continuous(self) -> bool:
+        """Whether actions are continuous (a ``Box``; ``n_actions`` is then its dimension)."""
+        return len(self.action_low) > 0
 
     @property
     def action_space(self) -> gym.spaces.Space:
         """The agent's action space (what :func:`distillrl.core.distributions.dist_for_space` reads)."""
+        if self.continuous:
+            return gym.spaces.Box(np.asarray(self.action_low, np.float32), np.asarray(self.action_high, np.float32),
+                                  dtype=np.float32)
         return gym.spaces.Discrete(self.n_actions)
+
+    def describe_actions(self) -> str:
+        """The action space in words (for error messages)."""
+        if self.continuous:
+            lo, hi = np.asarray(self.action_low), np.asarray(self.action_high)
+            bounds = (f"[{lo[0]:g}, {hi[0]:g}]" if (lo == lo[0]).all() and (hi == hi[0]).all()
+                      else f"[{list(lo)}, {list(hi)}]")
+            return f"{self.n_actions}-dimensional continuous actions in {bounds}"
+        return f"{self.n_actions} discrete actions"
 
 
 _registered: set[str] = set()
@@ -286,6 +307,10 @@ def env_info(spec: str, env: gym.Env | None = None) -> EnvInfo:
         shape = tuple(obs_space.shape)
         layout = "flat" if len(shape) == 1 else image_layout(shape, family)
         scale = 1.0 / 255.0 if family == "ale" else 1.0
+        if isinstance(act_space, gym.spaces.Box):
+            return EnvInfo(spec, shape, layout, scale, int(np.prod(act_space.shape)), groups=groups,
+                           action_low=tuple(float(x) for x in act_space.low.ravel()),
+                           action_high=tuple(float(x) for x in act_space.high.ravel()))
         return EnvInfo(spec, shape, layout, scale, int(act_space.n), groups=groups)
     finally:
         if close:
@@ -333,6 +358,10 @@ class FastVectorEnv(gym.vector.VectorEnv):
                 sl[ax] = slice(0, own[ax])
                 self._slot.append((i, *sl))
         self._table = None if action_table is None else np.asarray(action_table, np.int64)
+        # continuous actions go to the envs clipped to their bounds (the agent's sample is
+        # unclipped, as its log-probability is of what was sampled: CleanRL's ClipAction)
+        box = e0.action_space if isinstance(e0.action_space, gym.spaces.Box) else None
+        self._clip = (box.low.astype(np.float32), box.high.astype(np.float32)) if box is not None else None
         self._final = np.zeros_like(self._obs)
         self._rew = np.zeros(self.num_envs, np.float64)
         self._ret = np.zeros(self.num_envs, np.float64)
@@ -356,8 +385,10 @@ class FastVectorEnv(gym.vector.VectorEnv):
         obs, rew, slot = self._obs, self._rew, self._slot
         if self._table is not None:
             actions = self._table[self.task_ids, np.asarray(actions)]
-        # Python ints: envs' action-space checks are several times cheaper on them than on np.int64
-        acts = actions.tolist() if isinstance(actions, np.ndarray) else list(actions)
+        if self._clip is not None:  # rows of float32 arrays, inside the bounds
+            acts = list(np.clip(np.asarray(actions, np.float32).reshape((n,) + self._clip[0].shape), *self._clip))
+        else:  # Python ints: envs' action-space checks are several times cheaper on them than on np.int64
+            acts = actions.tolist() if isinstance(actions, np.ndarray) else list(actions)
         for i, env in enumerate(self.envs):
             o, r, te, tr, _ = env.step(acts[i])
             rew[i] = r

@@ -129,6 +129,9 @@ class TaskSet:
             return cls(tuple(specs), tuple(infos), actions, i, np.ones((1, i.n_actions), bool),
                        np.arange(i.n_actions)[None], (np.arange(i.n_actions),))
         i0 = infos[0]
+        cont = [s for s, i in zip(specs, infos) if i.continuous]
+        if cont:
+            raise EnvError(f"continuous-action environments work alone, not in a task set ({', '.join(cont)})")
         grouped = [s for s, i in zip(specs, infos) if i.groups]
         if grouped:
             raise EnvError(f"observation groups (Dict observations) work with one environment, not a task set "
@@ -227,6 +230,11 @@ class TaskSet:
     def random_actions(self, tasks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Uniformly random legal agent actions, one per row of ``tasks``. A task's legal
         actions are always a prefix 0..n−1 of the agent's (see :meth:`build`)."""
+        if self.info.continuous:  # uniform in the bounds (finite ones; unbounded dimensions: N(0, 1))
+            lo, hi = np.asarray(self.info.action_low), np.asarray(self.info.action_high)
+            finite = np.isfinite(lo) & np.isfinite(hi)
+            u = rng.uniform(np.where(finite, lo, 0.0), np.where(finite, hi, 1.0), (len(tasks), len(lo)))
+            return np.where(finite, u, rng.standard_normal((len(tasks), len(lo)))).astype(np.float32)
         counts = self._legal_counts
         if (counts == self.legal.shape[1]).all():
             return rng.integers(0, self.info.n_actions, len(tasks))

@@ -20,6 +20,8 @@ from distillrl.core.distributions import ActionDistribution, dist_for_space
 from distillrl.envs.groups import net_info, obs_view
 from distillrl.envs.make import EnvInfo
 from distillrl.envs.tasks import MASK
+from distillrl.errors import ConfigError
+from distillrl.models.normalize import RunningNorm
 from distillrl.models.nets import (
     NetConfig,
     TaskAdapter,
@@ -89,6 +91,10 @@ class Agent(nn.Module):
         self.arch = resolve_arch(cfg, ninfo)
         self.hwc = ninfo.layout == "hwc"
         self.scale = info.obs_scale
+        if cfg.obs_norm and ninfo.layout != "flat":
+            raise ConfigError(f"net.obs_norm normalises vector observations; {info.spec} gives {ninfo.layout} images")
+        self.obs_norm = RunningNorm(ninfo.obs_shape, cfg.obs_clip) if cfg.obs_norm else None
+        """running observation statistics (None: raw observations)"""
         self.n_tasks = k = info.n_tasks
         self.adapter = None
         if k > 1 and cfg.task_input == "adapter":
@@ -117,7 +123,15 @@ class Agent(nn.Module):
         # differ in scale between tasks). One task: exactly the single-task layers.
         self.per_task_heads = k > 1 and cfg.task_actions == "heads"
         ah = a * k if self.per_task_heads else a
-        self.pi = layer_init(nn.Linear(d, ah), std=0.01) if policy_head else None
+        self.continuous = info.continuous
+        if self.continuous and q_head:
+            raise ConfigError(f"a Q head needs discrete actions; {info.spec} has {info.describe_actions()}")
+        # continuous actions: the head gives the mean, log σ is one state-independent parameter
+        # (CleanRL's ppo_continuous_action.py); AgentOutput.logits is [mean | log σ]
+        pi_out = info.n_actions if self.continuous else ah
+        self.pi = layer_init(nn.Linear(d, pi_out), std=0.01) if policy_head else None
+        self.log_std = (nn.Parameter(torch.full((info.n_actions,), float(cfg.log_std_init)))
+                        if self.continuous and policy_head else None)
         self.v = layer_init(nn.Linear(self.critic_trunk.out_dim if self.critic_trunk else d, k), std=1.0) \
             if value_head else None
         self.q = layer_init(nn.Linear(d, ah), std=1.0) if q_head else None
@@ -137,6 +151,8 @@ class Agent(nn.Module):
         spec = {"env": self.info.spec, "obs_shape": list(self.info.obs_shape), "layout": self.info.layout,
                 "obs_scale": self.info.obs_scale, "n_actions": self.info.n_actions, "net": to_dict(self.cfg),
                 "value_head": self.v is not None, "q_head": self.q is not None, "policy_head": self.pi is not None}
+        if self.info.continuous:
+            spec.update({"action_low": list(self.info.action_low), "action_high": list(self.info.action_high)})
         if self.v_int is not None:
             spec["int_value_head"] = True
         if self.info.groups:
@@ -155,7 +171,9 @@ class Agent(nn.Module):
                        tuple(tuple(bool(x) for x in r) for r in legal) if legal else None,
                        tuple(spec.get("task_channels", ())),
                        tuple((str(n), tuple(shape)) for n, shape in spec.get("obs_groups", ())),
-                       tuple(spec.get("obs_view", ())))
+                       tuple(spec.get("obs_view", ())),
+                       tuple(float(x) for x in spec.get("action_low", ())),
+                       tuple(float(x) for x in spec.get("action_high", ())))
         # the weights are about to be loaded: initialise from a throwaway generator, not the global one
         return cls(info, from_dict(NetConfig, spec["net"]), value_head=spec["value_head"], q_head=spec["q_head"],
                    policy_head=spec["policy_head"], generator=torch.Generator().manual_seed(0),
@@ -171,6 +189,8 @@ class Agent(nn.Module):
         x = obs.float() if obs.dtype != torch.float32 else obs
         if self.scale != 1.0:
             x = x * self.scale
+        if self.obs_norm is not None:
+            x = self.obs_norm(x)
         if self.hwc:
             x = x.permute(0, 3, 1, 2)
         return x
@@ -197,6 +217,15 @@ class Agent(nn.Module):
         if self.n_tasks == 1:
             return v.squeeze(-1)
         return v.gather(1, task_id[:, None]).squeeze(1)
+
+    @torch.no_grad()
+    def update_obs_norm(self, obs: torch.Tensor) -> None:
+        """Merge raw observations [B, ...] (as the env gives them) into the running statistics."""
+        if self.obs_norm is None:
+            return
+        x = self.obs_view(obs) if self.obs_view is not None else obs
+        x = x.float() * self.scale if self.scale != 1.0 else x.float()
+        self.obs_norm.update(x.reshape((-1,) + tuple(self.obs_norm.mean.shape)))
 
     @property
     def recurrent(self) -> bool:
@@ -245,6 +274,8 @@ class Agent(nn.Module):
 
     def _heads(self, x, h, task_id, state) -> AgentOutput:
         logits = self._actions(self.pi(h), task_id) if self.pi is not None else None
+        if self.log_std is not None:
+            logits = torch.cat([logits, self.log_std.expand_as(logits)], -1)
         q = self._actions(self.q(h), task_id) if self.q is not None else None
         value = value_int = None
         if self.v is not None:
@@ -267,6 +298,15 @@ class Agent(nn.Module):
         x, task_id = self._task_input(obs, task_id)
         h = self.critic_trunk(x) if self.critic_trunk is not None else self.trunk(x)
         return self._value(self.v(h), task_id)
+
+
+def acting_tensors(agent: Agent) -> list[tuple[str, torch.Tensor]]:
+    """What an acting copy of ``agent`` needs: its parameters and its observation statistics
+    (float32), named as in its ``state_dict``."""
+    out = [(k, p) for k, p in agent.named_parameters()]
+    if agent.obs_norm is not None:
+        out += [("obs_norm.mean", agent.obs_norm.mean.float()), ("obs_norm.var", agent.obs_norm.var.float())]
+    return out
 
 
 def param_count(module: nn.Module) -> int:

@@ -30,7 +30,8 @@ import torch
 
 from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.errors import ConfigError
-from distillrl.models.agent import Agent
+from distillrl.models.agent import Agent, acting_tensors
+from distillrl.models.normalize import inv_std_np, normalize_np
 from distillrl.models.nets import MLP, MinAtarNet
 
 Backend = Literal["auto", "numpy", "torch"]
@@ -38,7 +39,7 @@ Backend = Literal["auto", "numpy", "torch"]
 
 def agent_weights(agent: Agent) -> dict[str, np.ndarray]:
     """The agent's weights as NumPy arrays (zero-copy views of the torch parameters)."""
-    return {k: v.detach().numpy() for k, v in agent.named_parameters()}
+    return {k: v.detach().numpy() for k, v in acting_tensors(agent)}
 
 
 def _linear_keys(prefix: str, trunk: MLP) -> list[str]:
@@ -146,7 +147,10 @@ class NumpyPolicy(Memory):
         self.view = agent.obs_view if agent.obs_view is not None and not agent.obs_view.identity else None
         self.n_actions = agent.head_size
         self.n_tasks, self.per_task = agent.n_tasks, agent.per_task_heads
-        self.head_n = self.n_actions * (self.n_tasks if self.per_task else 1)  # policy (or Q) outputs
+        # policy (or Q) head outputs; a Gaussian's head gives the means, log σ is appended
+        self.head_n = (agent.pi.out_features if agent.continuous and agent.pi is not None
+                       else self.n_actions * (self.n_tasks if self.per_task else 1))
+        self.obs_clip = agent.obs_norm.clip if agent.obs_norm is not None else None
         self.legal_bias = agent.legal_bias.numpy().copy() if agent.legal_bias is not None else None
         self.has_pi, self.has_v, self.has_q = agent.pi is not None, agent.v is not None, agent.q is not None
         self.scale = np.float32(agent.scale)
@@ -180,6 +184,9 @@ class NumpyPolicy(Memory):
         def lin(k):
             return np.asarray(w[k + ".weight"], np.float32).T, np.asarray(w[k + ".bias"], np.float32)
 
+        self.norm_stats = ((np.asarray(w["obs_norm.mean"], np.float32), inv_std_np(w["obs_norm.var"]))
+                           if "obs_norm.mean" in w else None)
+        self.log_std = np.asarray(w["log_std"], np.float32).copy() if "log_std" in w else None
         if self.trunk_kind == "mlp":
             layers = [lin(k) for k in self.actor_keys]
             self.split = None
@@ -242,6 +249,8 @@ class NumpyPolicy(Memory):
             x = obs.reshape(n, -1).astype(np.float32, copy=False)
             if self.scale != 1:
                 x = x * self.scale
+            if self.norm_stats is not None:
+                x = normalize_np(x, *self.norm_stats, self.obs_clip)
             for (wt, b), ln in zip(self.layers, self.norms):
                 x = x @ wt + b
                 x = self.act(x if ln is None else layer_norm(x, *ln))
@@ -283,6 +292,10 @@ class NumpyPolicy(Memory):
             h = self._lstm(h, rows, advance and rows is None)
         out = h @ self.head_w + self.head_b
         a = self.head_n
+        if self.log_std is not None:  # a Gaussian policy: [mean | log σ]
+            mean = out[:, :a]
+            logits = np.concatenate([mean, np.broadcast_to(self.log_std, mean.shape)], 1)
+            return logits, (out[:, a] if self.has_v else None)
         if self.n_tasks == 1:
             return out[:, :a], (out[:, a] if self.has_v else None)
         value = out[np.arange(len(out)), a + task_id] if self.has_v else None
@@ -311,7 +324,15 @@ class TorchPolicy(Memory):
         self.hidden = agent.core.hidden_size if self.recurrent else 0
 
     def set_weights(self, w: dict[str, np.ndarray]) -> None:
-        self.agent.load_state_dict({k: torch.as_tensor(v) for k, v in w.items()})
+        w = dict(w)
+        if "obs_norm.mean" in w:  # the statistics arrive as float32 (see acting_tensors); the buffers are float64
+            with torch.no_grad():
+                self.agent.obs_norm.mean.copy_(torch.as_tensor(np.asarray(w.pop("obs_norm.mean"))))
+                self.agent.obs_norm.var.copy_(torch.as_tensor(np.asarray(w.pop("obs_norm.var"))))
+        missing, unexpected = self.agent.load_state_dict({k: torch.as_tensor(v) for k, v in w.items()}, strict=False)
+        missing = [k for k in missing if not k.startswith("obs_norm.")]
+        if missing or unexpected:
+            raise KeyError(f"acting weights do not fit the agent: missing {missing}, unexpected {unexpected}")
 
     @staticmethod
     def _task(task_id):

@@ -45,6 +45,12 @@ class NetConfig:
         "auto", help="layer: LayerNorm after every hidden layer of the mlp and minatar trunks, before the activation "
                      "(PQN's stabiliser, Gallici et al. 2024); none: plain layers; auto: layer for pqn, none "
                      "otherwise")
+    obs_norm: bool = knob(False, help="normalise observations by running mean and variance (vectors only; the "
+                                      "statistics are part of the agent: saved in checkpoints, applied at "
+                                      "evaluation; CleanRL's/SB3's MuJoCo setting)")
+    obs_clip: float = knob(10.0, "> 0", "with obs_norm: normalised observations are clipped to ±this")
+    log_std_init: float = knob(0.0, "[-5, 2]", "continuous actions: initial log σ of the policy's state-independent "
+                                               "standard deviation")
     task_actions: Literal["heads", "shared"] = knob(
         "heads", help="task sets: heads (one policy head per task over its own actions) or shared (one head, one "
                       "action set for all tasks; MinAtar: the full 6-action set; see distillrl.tasks)")

@@ -41,7 +41,27 @@ PRESETS: dict[tuple[str, str], dict] = {
     ("gym:CartPole-v1", "dqn"): {"dqn": {"buffer_size": 10_000, "learning_starts": 1000, "train_freq": 1,
                                           "target_update": 500, "eps_end": 0.05, "eps_decay_frames": 10_000,
                                           "optimizer": "adam", "lr": 1e-3, "gamma": 0.99}},
+    # Pendulum: RL Baselines3 Zoo's PPO (4 envs, γ 0.9, 10 epochs, lr 1e-3, no entropy bonus; its
+    # gSDE left out), with CleanRL's observation and reward normalisation: ≈ −170 in 1e5 steps.
+    ("gym:Pendulum-v1", "ppo"): {"net": {"obs_norm": True},
+                                 "ppo": {"num_envs": 4, "num_steps": 512, "num_minibatches": 32, "update_epochs": 10,
+                                         "lr": 1e-3, "gamma": 0.9, "gae_lambda": 0.95, "ent_coef": 0.0,
+                                         "norm_reward": True}},
 }
+
+# MuJoCo PPO: CleanRL's ppo_continuous_action.py (1M steps, 1 env × 2048 steps, 32 minibatches,
+# 10 epochs, lr 3e-4 annealed, no entropy bonus, separate 64-64 tanh actor and critic, state-
+# independent log σ, observation and reward normalisation clipped at 10) — the settings of its
+# published MuJoCo results.
+MUJOCO_PPO = {"steps": 1_000_000, "checkpoint_every": 200_000, "eval_episodes": 30, "net": {"obs_norm": True},
+              "ppo": {"num_envs": 1, "num_steps": 2048, "num_minibatches": 32, "update_epochs": 10, "lr": 3e-4,
+                      "gamma": 0.99, "gae_lambda": 0.95, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 0.5,
+                      "clip_coef": 0.2, "norm_reward": True}}
+MUJOCO = ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer", "InvertedPendulum",
+          "InvertedDoublePendulum", "Reacher", "Pusher", "HumanoidStandup")
+for _name in MUJOCO:
+    for _v in ("v4", "v5"):
+        PRESETS[(f"gym:{_name}-{_v}", "ppo")] = MUJOCO_PPO
 
 
 def base_env(env: str) -> str:

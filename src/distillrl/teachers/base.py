@@ -55,6 +55,9 @@ class Teacher:
     """the action distribution its outputs parameterise (a Q-teacher's: softmax(q/τ))"""
     view: ObsView | None = None
     """the observation groups it reads (None: observations as the environment packs them)"""
+    action_low: tuple[float, ...] | None = None
+    """continuous-action teachers: the bounds of the actions they were trained on (None: discrete)"""
+    action_high: tuple[float, ...] | None = None
 
     def __init__(self, name: str, obs_shape: tuple[int, ...], n_actions: int, kind: str = "policy",
                  tau: float | None = None, env: str | None = None, n_params: int = 0):
@@ -99,9 +102,23 @@ class Teacher:
                               "are one Box)")
         self.view = ObsView(info.groups, check_groups(info.groups, names, "--teacher-obs-groups"))
 
+    def describe_actions(self) -> str:
+        if self.action_low is None:
+            return f"{self.n_actions} discrete actions"
+        return EnvInfo("", (), "flat", 1.0, self.n_actions, action_low=tuple(self.action_low),
+                       action_high=tuple(self.action_high)).describe_actions()
+
+    def check_actions(self, info: EnvInfo) -> None:
+        """The teacher's action space is the environment's: same kind, dimension and bounds."""
+        mine, theirs = self.describe_actions(), info.describe_actions()
+        same = (self.action_low is not None) == info.continuous and self.n_actions == info.n_actions
+        if same and info.continuous:
+            same = (np.allclose(self.action_low, info.action_low) and np.allclose(self.action_high, info.action_high))
+        if not same:
+            raise TeacherError(f"teacher {self.name} has {mine} but {info.spec} has {theirs}")
+
     def check_env(self, info: EnvInfo) -> None:
-        if self.n_actions != info.n_actions:
-            raise TeacherError(f"teacher {self.name} has {self.n_actions} actions but {info.spec} has {info.n_actions}")
+        self.check_actions(info)
         seen = self.view.shape if self.view is not None else tuple(info.obs_shape)
         if self.obs_shape != seen:
             what = f"groups {','.join(self.view.names)} of {info.spec} give" if self.view is not None else \
@@ -120,6 +137,8 @@ class AgentTeacher(Teacher):
         super().__init__(name, agent.info.obs_shape, agent.info.n_actions, kind, tau, env, acting_param_count(agent))
         self.agent = agent.eval().requires_grad_(False)
         self.dist = agent.dist
+        if agent.info.continuous:
+            self.action_low, self.action_high = agent.info.action_low, agent.info.action_high
         self.fast = make_fast_policy(self.agent)
         """the agent's acting mirror (NumPy where supported): fast outputs on a few observations"""
 

@@ -1,0 +1,129 @@
+"""Continuous control end to end: PPO with a Gaussian policy and normalisation on Pendulum,
+SB3 PPO / SAC / TD3 teachers with their VecNormalize statistics (made by SB3 here, read without
+unpickling), distillation into a student, and the refusals (Q-learners, mismatched teachers,
+a VecNormalize pickle that would run code)."""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from distillrl.envs.make import env_info
+from distillrl.errors import TeacherError
+from distillrl.teachers.load import load_teacher
+from distillrl.teachers.vecnorm import load_vecnormalize
+
+EXE = str(Path(sys.executable).with_name("distillrl"))
+PEND = "gym:Pendulum-v1"
+
+
+def cli(*args, check=True):
+    p = subprocess.run([EXE, *args, "--no-progress"], capture_output=True, text=True, timeout=600)
+    if check:
+        assert p.returncode == 0, p.stderr[-2000:]
+    return p
+
+
+@pytest.fixture(scope="module")
+def sb3_teachers(tmp_path_factory):
+    """SB3 PPO, SAC and TD3 on Pendulum inside VecNormalize, briefly trained, saved as SB3 saves them."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    root = tmp_path_factory.mktemp("sb3")
+    out = {}
+    for name, cls, kw in (("ppo", sb3.PPO, {"n_steps": 64, "batch_size": 64}),
+                          ("sac", sb3.SAC, {"learning_starts": 50}),
+                          ("td3", sb3.TD3, {"learning_starts": 50})):
+        venv = VecNormalize(DummyVecEnv([lambda: gym.make("Pendulum-v1")]))
+        model = cls("MlpPolicy", venv, seed=0, **kw)
+        model.learn(200)
+        d = root / name
+        d.mkdir()
+        model.save(d / "model.zip")
+        venv.save(d / "vec_normalize.pkl")
+        out[name] = (d / "model.zip", model, venv)
+    return out
+
+
+@pytest.mark.slow
+def test_sb3_continuous_teachers_act_as_sb3_does_with_their_vecnormalize(sb3_teachers):
+    obs = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32) * 3
+    for name, (zpath, model, venv) in sb3_teachers.items():
+        t = load_teacher(str(zpath))
+        t.check_env(env_info(PEND))
+        assert t.normalizer is not None
+        want, _ = model.predict(venv.normalize_obs(obs), deterministic=True)
+        got = t.dist(t.outputs(obs)).mode().numpy()
+        np.testing.assert_allclose(np.clip(got, -2, 2), want, rtol=1e-4, atol=1e-4), name
+        assert t.kind == ("deterministic" if name == "td3" else "policy")
+
+
+@pytest.mark.slow
+def test_a_vecnormalize_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, sb3_teachers):
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    bad = tmp_path / "vec_normalize.pkl"
+    bad.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(TeacherError, match="refused .*system.*nothing from it was run"):
+        load_vecnormalize(bad)
+    assert not marker.exists()
+    # beside a zip, the teacher is refused too (and the CLI says so in one line)
+    shutil.copy(sb3_teachers["sac"][0], tmp_path / "model.zip")
+    with pytest.raises(TeacherError, match="refused"):
+        load_teacher(str(tmp_path / "model.zip"))
+    p = cli("distill", "--teacher", str(tmp_path / "model.zip"), "--env", PEND, "--steps", "256",
+            "--run-dir", str(tmp_path / "run"), check=False)
+    assert p.returncode != 0 and "refused" in p.stderr and "Traceback" not in p.stderr
+    assert not marker.exists() and not (tmp_path / "run").exists()
+    # an .npz of statistics works, and checks what it holds
+    np.savez(tmp_path / "ok.npz", mean=np.zeros(3), var=np.ones(3), clip_obs=5.0)
+    n = load_vecnormalize(tmp_path / "ok.npz")
+    assert n.clip == 5.0 and np.allclose(n(torch.full((1, 3), 100.0)).numpy(), 5.0)
+    np.savez(tmp_path / "neg.npz", mean=np.zeros(3), var=-np.ones(3))
+    with pytest.raises(TeacherError, match="negative"):
+        load_vecnormalize(tmp_path / "neg.npz")
+
+
+@pytest.mark.slow
+def test_ppo_on_pendulum_then_distill_and_the_refusals(tmp_path, sb3_teachers):
+    run = tmp_path / "ppo"
+    cli("train", "--env", PEND, "--steps", "4096", "--run-dir", str(run), "--eval-episodes", "2")
+    s = json.loads((run / "summary.json").read_text())
+    assert np.isfinite(s["mean_return"])
+    cfg = (run / "config.yaml").read_text()
+    assert "obs_norm: true" in cfg and "norm_reward: true" in cfg  # the Pendulum preset
+    # the checkpoint carries the observation statistics, and a resumed run continues from them
+    from safetensors.torch import load_file
+    w = load_file(run / "checkpoints" / "last.safetensors")
+    assert any(k.endswith("obs_norm.mean") for k in w) and float(w[[k for k in w if k.endswith("obs_norm.count")][0]]) > 4000
+    # distil our PPO teacher (KL) and the SB3 TD3 teacher (mse_mean) into small students
+    cli("distill", "--teacher", str(run), "--env", PEND, "--steps", "1024", "--run-dir", str(tmp_path / "d1"),
+        "--eval-episodes", "2", "--loss", "kl")
+    cli("distill", "--teacher", str(sb3_teachers["td3"][0]), "--env", PEND, "--steps", "1024",
+        "--run-dir", str(tmp_path / "d2"), "--eval-episodes", "2", "--loss", "mse_mean")
+    rows = (tmp_path / "d2" / "metrics.csv").read_text().splitlines()
+    assert "distill/action_mse" in rows[0]
+    # refusals: one line, non-zero exit, no run directory
+    for args, words in ((["train", "--algo", "dqn", "--env", PEND], "discrete actions"),
+                        (["train", "--algo", "pqn", "--env", PEND], "discrete actions"),
+                        (["distill", "--teacher", str(sb3_teachers["td3"][0]), "--env", PEND, "--loss", "kl"],
+                         "deterministic"),
+                        (["distill", "--teacher", str(run), "--env", "gym:CartPole-v1"], "continuous actions"),
+                        (["distill", "--teacher", str(run), "--env", PEND, "--loss", "mse_logits"], "mse_mean")):
+        p = cli(*args, "--steps", "512", "--run-dir", str(tmp_path / "bad"), check=False)
+        assert p.returncode != 0 and words in p.stderr, (args, p.stderr[-500:])
+        assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "bad").exists()

@@ -1,0 +1,160 @@
+"""Continuous actions: the diagonal Gaussian (and the squashed one) against hand values, the
+losses through it, observation / reward normalisation, and the agent's Gaussian head."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from distillrl.core import losses as L
+from distillrl.core.distributions import DiagGaussian, SquashedGaussian, dist_for_space
+from distillrl.core.reward_scale import RewardScaler
+from distillrl.envs.make import EnvInfo
+from distillrl.errors import ConfigError
+from distillrl.models.agent import Agent
+from distillrl.models.fastpolicy import NumpyPolicy, TorchPolicy, agent_weights
+from distillrl.models.nets import NetConfig
+from distillrl.models.normalize import RunningNorm
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)  # 0.918939
+
+
+def params(mu, std):
+    mu, std = torch.tensor([mu], dtype=torch.float64), torch.tensor([std], dtype=torch.float64)
+    return torch.cat([mu, std.log()], -1)
+
+
+def test_gaussian_against_hand_values():
+    t = params([0.0], [1.0])  # teacher N(0, 1)
+    s = params([1.0], [2.0])  # student N(1, 4)
+    # KL(N(0,1) ‖ N(1,4)) = log 2 + (1 + 1)/8 − 1/2
+    assert L.kl(s, t, 1.0, dist=DiagGaussian).item() == pytest.approx(math.log(2) + 0.25 - 0.5, abs=1e-9)
+    # reverse: KL(N(1,4) ‖ N(0,1)) = log(1/2) + (4 + 1)/2 − 1/2
+    assert L.reverse_kl(s, t, dist=DiagGaussian).item() == pytest.approx(-math.log(2) + 2.5 - 0.5, abs=1e-9)
+    # cross-entropy H(T, S) = H(T) + KL(T ‖ S) = (1/2 + ½ log 2π) + KL
+    ce = 0.5 + HALF_LOG_2PI + math.log(2) + 0.25 - 0.5
+    assert L.cross_entropy(s, t, dist=DiagGaussian).item() == pytest.approx(ce, abs=1e-9)
+    # NLL of the teacher's action (its mean 0) under N(1, 4): ½·(1/2)² + log 2 + ½ log 2π
+    assert L.nll(s, t, dist=DiagGaussian).item() == pytest.approx(0.125 + math.log(2) + HALF_LOG_2PI, abs=1e-9)
+    # MSE on means, summed over dims
+    two_s, two_t = params([1.0, 1.0], [1.0, 1.0]), params([0.0, 3.0], [5.0, 5.0])
+    assert L.action_mse(two_s, two_t, dist=DiagGaussian).item() == pytest.approx(5.0)
+    # identical distributions: zero KL both ways
+    assert L.kl(t, t, 1.0, dist=DiagGaussian).item() == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="continuous"):
+        L.action_mse(torch.zeros(1, 3), torch.zeros(1, 3))
+
+
+def test_gaussian_log_prob_entropy_and_temperature():
+    d = DiagGaussian(params([0.5, -1.0], [2.0, 0.5]))
+    a = torch.tensor([[1.5, -1.0]], dtype=torch.float64)
+    # dim 1: z = 0.5 → −0.125 − log 2 − ½log2π; dim 2: z = 0 → −log 0.5 − ½log2π
+    want = (-0.125 - math.log(2) - HALF_LOG_2PI) + (math.log(2) - HALF_LOG_2PI)
+    assert d.log_prob(a).item() == pytest.approx(want, abs=1e-9)
+    assert d.entropy().item() == pytest.approx(2 * (0.5 + HALF_LOG_2PI) + math.log(2) + math.log(0.5), abs=1e-9)
+    hot = DiagGaussian.from_teacher(params([0.5], [1.0]), tau=3.0)  # τ scales σ
+    assert hot.std.item() == pytest.approx(3.0)
+    assert torch.equal(d.mode(), d.mean)
+
+
+def test_gaussian_numpy_side_matches_torch():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.normal(size=(5, 3)), rng.normal(size=(5, 3)) * 0.3], 1).astype(np.float32)
+    a = rng.normal(size=(5, 3)).astype(np.float32)
+    got = DiagGaussian.np_log_prob(p, a)
+    want = DiagGaussian(torch.from_numpy(p)).log_prob(torch.from_numpy(a)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    noise = DiagGaussian.np_noise(rng, (5, 6))
+    assert noise.shape == (5, 3)
+    np.testing.assert_allclose(DiagGaussian.np_sample(p, noise=noise), p[:, :3] + np.exp(p[:, 3:]) * noise, rtol=1e-6)
+    np.testing.assert_array_equal(DiagGaussian.np_mode(p), p[:, :3])
+
+
+def test_squashed_gaussian_log_prob_correction():
+    # u ~ N(0, 1), a = tanh(u) on [−1, 1]: log π(a) = log N(u) − log(1 − tanh² u); u = 0.5
+    d = SquashedGaussian(params([0.0], [1.0]).float(), [-1.0], [1.0])
+    a = torch.tanh(torch.tensor([[0.5]]))
+    want = (-0.125 - HALF_LOG_2PI) - math.log(1 - math.tanh(0.5) ** 2)
+    assert d.log_prob(a).item() == pytest.approx(want, abs=1e-4)
+    assert d.log_prob_pre_squash(torch.tensor([[0.5]])).item() == pytest.approx(want, abs=1e-5)
+    # rescaled to [−2, 2]: a = 2·tanh(u), the Jacobian gains log 2
+    d2 = SquashedGaussian(params([0.0], [1.0]).float(), [-2.0], [2.0])
+    assert d2.log_prob(2 * a).item() == pytest.approx(want - math.log(2), abs=1e-4)
+    # the density integrates to 1 over the bounds
+    xs = torch.linspace(-2 + 1e-4, 2 - 1e-4, 40_001, dtype=torch.float64)[:, None]
+    assert float(d2.log_prob(xs).exp().sum() * (xs[1] - xs[0])) == pytest.approx(1.0, abs=3e-3)
+    g = d2.as_gaussian()  # the Gaussian a student is distilled towards: mean 2·tanh(0), σ = 2·1·1
+    assert g.mean.item() == pytest.approx(0.0, abs=1e-6) and g.std.item() == pytest.approx(2.0, rel=1e-5)
+
+
+def test_dist_for_space_picks_the_gaussian_for_boxes():
+    from gymnasium import spaces
+    assert dist_for_space(spaces.Box(-1, 1, (3,))) is DiagGaussian
+    assert DiagGaussian.param_size(spaces.Box(-1, 1, (3,))) == 6
+    with pytest.raises(ConfigError, match="no action distribution"):
+        dist_for_space(spaces.Box(-1, 1, (2, 2)))
+
+
+def test_running_norm_merges_batches_exactly():
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (7, 50, 1)]
+    rn = RunningNorm((4,))
+    for x in xs:
+        rn.update(x)
+    allx = np.concatenate(xs)
+    # SB3's RunningMeanStd starts from count ε = 1e-4 with mean 0, var 1: the same merge by hand
+    c0, n = 1e-4, len(allx)
+    mean = allx.mean(0) * n / (c0 + n)
+    m2 = 1.0 * c0 + allx.var(0) * n + allx.mean(0) ** 2 * c0 * n / (c0 + n)
+    np.testing.assert_allclose(rn.mean.numpy(), mean, rtol=1e-9)
+    np.testing.assert_allclose(rn.var.numpy(), m2 / (c0 + n), rtol=1e-9)
+    y = rn(torch.from_numpy(allx).float())
+    assert float(y.abs().max()) <= rn.clip
+
+
+def test_reward_scaler_by_hand():
+    rs = RewardScaler(1, gamma=0.5, clip=10.0)
+    out = rs.scale(np.array([[1.0], [1.0], [2.0]]), np.array([[0.0], [1.0], [0.0]]))
+    # returns G: 1, 1.5 (episode ends after it), then 2; variance merged from count ε = 1e-4
+    c, m, v = 1e-4, 0.0, 1.0
+    want = []
+    for g, r in ((1.0, 1.0), (1.5, 1.0), (2.0, 2.0)):
+        tot = c + 1
+        d = g - m
+        v = (v * c + d * d * c / tot) / tot
+        m += d / tot
+        c = tot
+        want.append(r / math.sqrt(v + 1e-8))
+    np.testing.assert_allclose(out[:, 0], np.clip(want, -10, 10), rtol=1e-6)
+
+
+def _info():
+    return EnvInfo("gym:Pendulum-v1", (3,), "flat", 1.0, 2, action_low=(-2.0, -1.0), action_high=(2.0, 1.0))
+
+
+def test_agent_gaussian_head_and_numpy_mirror_with_obs_norm():
+    agent = Agent(_info(), NetConfig(obs_norm=True, log_std_init=-0.5), generator=torch.Generator().manual_seed(0))
+    assert agent.dist is DiagGaussian and agent.head_size == 4
+    agent.update_obs_norm(torch.randn(64, 3) * 5 + 2)
+    obs = (np.random.default_rng(0).normal(size=(6, 3)) * 5).astype(np.float32)
+    with torch.no_grad():
+        out = agent(torch.from_numpy(obs))
+    assert out.logits.shape == (6, 4)
+    np.testing.assert_allclose(out.logits[:, 2:].numpy(), -0.5)
+    for pol in (NumpyPolicy(agent), TorchPolicy(agent)):
+        logits, value = pol(obs)
+        np.testing.assert_allclose(logits, out.logits.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(value, out.value.numpy(), rtol=1e-4, atol=1e-5)
+    # the statistics travel with the weights and the checkpoint
+    assert "obs_norm.mean" in agent_weights(agent) and "obs_norm.mean" in agent.state_dict()
+    clone = Agent.from_spec(agent.spec())
+    clone.load_state_dict(agent.state_dict())
+    assert clone.info.action_low == (-2.0, -1.0) and clone.info.action_high == (2.0, 1.0)
+    with torch.no_grad():
+        assert torch.equal(clone(torch.from_numpy(obs)).logits, out.logits)
+
+
+def test_q_heads_need_discrete_actions():
+    with pytest.raises(ConfigError, match="discrete actions"):
+        Agent(_info(), NetConfig(), q_head=True)
