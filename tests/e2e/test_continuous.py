@@ -127,3 +127,39 @@ def test_ppo_on_pendulum_then_distill_and_the_refusals(tmp_path, sb3_teachers):
         assert p.returncode != 0 and words in p.stderr, (args, p.stderr[-500:])
         assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_privileged_teacher_dagger_then_kickstart_with_a_recurrent_student(tmp_path):
+    """The teacher reads the whole state, the student only the angle (no velocity) with an LSTM:
+    DAgger (kickstarting with no policy-gradient loss, the critic still trained), then RL
+    fine-tuning from the DAgger student (--init-from) while λ decays."""
+    teacher = tmp_path / "teacher"
+    cli("train", "--env", PEND, "--steps", "2048", "--run-dir", str(teacher), "--eval-episodes", "0")
+    env = f"{PEND}?group.angle=0-1&group.vel=2"
+    common = ["--teacher", str(teacher), "--env", env, "--teacher-obs-groups", "angle,vel", "--obs-groups", "angle",
+              "--net.lstm", "16", "--ppo.num-envs", "4", "--ppo.num-steps", "64", "--ppo.num-minibatches", "2",
+              "--eval-episodes", "2"]
+    cli("kickstart", *common, "--ppo.pg-coef", "0", "--schedule", "constant", "--steps", "1024",
+        "--run-dir", str(tmp_path / "dagger"))
+    from distillrl.teachers.zoo import load_agent
+    student, _ = load_agent(str(tmp_path / "dagger"))
+    assert student.info.view == ("angle",) and student.recurrent and student.in_info.obs_shape == (2,)
+    cli("kickstart", *common, "--init-from", str(tmp_path / "dagger"), "--schedule", "linear", "--decay-frames",
+        "512", "--steps", "1024", "--run-dir", str(tmp_path / "rl"))
+    tuned, _ = load_agent(str(tmp_path / "rl"))
+    assert not torch.equal(tuned.state_dict()["pi.weight"], student.state_dict()["pi.weight"])  # it learned on
+    # the fine-tuning run started from the DAgger weights: its first rows already carry the DAgger student's
+    # low distillation loss, unlike a fresh student
+    import csv
+    def first_kl(run):
+        with open(run / "metrics.csv") as f:
+            return float(next(csv.DictReader(f))["losses/ks0_loss"])
+    cli("kickstart", *common, "--schedule", "linear", "--decay-frames", "512", "--steps", "256",
+        "--run-dir", str(tmp_path / "fresh"))
+    assert first_kl(tmp_path / "rl") < first_kl(tmp_path / "fresh")
+    # --init-from a network that does not fit: one line, no run directory
+    p = cli("kickstart", *common[:-2], "--net.lstm", "8", "--eval-episodes", "0", "--init-from", str(tmp_path / "dagger"),
+            "--steps", "256", "--run-dir", str(tmp_path / "bad"), check=False)
+    assert p.returncode != 0 and "--init-from" in p.stderr and "networks differ" in p.stderr, p.stderr[-400:]
+    assert not (tmp_path / "bad").exists()

@@ -158,3 +158,31 @@ def test_agent_gaussian_head_and_numpy_mirror_with_obs_norm():
 def test_q_heads_need_discrete_actions():
     with pytest.raises(ConfigError, match="discrete actions"):
         Agent(_info(), NetConfig(), q_head=True)
+
+
+def test_observation_group_options():
+    from distillrl.envs.make import env_info, make_env_fn, parse_indices
+    from distillrl.errors import EnvError
+
+    assert parse_indices("0-2+5").tolist() == [0, 1, 2, 5]
+    info = env_info("gym:Pendulum-v1?group.angle=0-1&group.vel=2")
+    assert dict(info.groups) == {"angle": (2,), "vel": (1,)} and info.continuous
+    info = env_info("gym:CartPole-v1?group.pos=0+2")  # unlisted indices form a group `rest`
+    assert dict(info.groups) == {"pos": (2,), "rest": (2,)}
+    env = make_env_fn("gym:CartPole-v1?group.pos=0+2")()
+    raw = make_env_fn("gym:CartPole-v1")()
+    o, _ = env.reset(seed=3)
+    r, _ = raw.reset(seed=3)
+    np.testing.assert_array_equal(o, np.concatenate([r[[0, 2]], r[[1, 3]]]))
+    for bad, words in (("gym:CartPole-v1?group.pos=0+9", "out of range"), ("gym:CartPole-v1?group.a=0&group.b=0", "two groups"),
+                       ("gym:CartPole-v1?group.a=x", "indices"), ("gym:CartPole-v1?group.1a=0", "identifier")):
+        with pytest.raises(EnvError, match=words):
+            env_info(bad)
+
+
+def test_minigrid_both_views_are_two_groups():
+    pytest.importorskip("minigrid")
+    from distillrl.envs.make import env_info
+
+    info = env_info("minigrid:MiniGrid-DoorKey-5x5-v0?view=both")
+    assert dict(info.groups) == {"agent": (7, 7, 3), "full": (5, 5, 3)}

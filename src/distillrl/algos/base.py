@@ -47,10 +47,11 @@ from distillrl.core.terms import LossTerm, metric_name
 from distillrl.envs.groups import with_view
 from distillrl.envs.make import EnvInfo, split_specs
 from distillrl.envs.tasks import TaskSet
-from distillrl.errors import CheckpointError, ConfigError
+from distillrl.errors import CheckpointError, ConfigError, SourceError
 from distillrl.models.agent import Agent, AgentOutput, acting_tensors, param_count
 from distillrl.models.fastpolicy import Backend, make_fast_policy
 from distillrl.models.nets import NetConfig
+from distillrl.teachers.zoo import load_agent
 
 
 @dataclass
@@ -67,9 +68,40 @@ class RunConfig:
     eval_episodes: int = K.eval_episodes(10, "evaluation episodes at the end of training, greedy and sampled; the "
                                              "summary's score follows the env family's convention (0: none)")
     acting: Backend = knob("auto", help="acting backend in rollouts: auto (NumPy mirror where supported), numpy, torch")
+    init_from: str = knob("", help="start the network from this run directory, checkpoint or zoo name (weights and "
+                                   "observation statistics; optimizer and counters start fresh): fine-tune a "
+                                   "distilled student with RL, or continue from a pretrained agent")
     obs_groups: str = knob("", help="observation groups the student reads, comma-separated (e.g. a,b), for "
                                     "environments whose observations are a Dict of named groups (default: every "
                                     "group); see distillrl.envs.groups")
+
+
+def init_weights(agent: Agent, source: str) -> list[str]:
+    """Load ``source``'s network into ``agent`` (``--init-from``): every tensor the two share must
+    match in shape; heads only ``agent`` has (a distilled student has no critic) keep their fresh
+    initialisation, and are returned. One-line :class:`ConfigError` when the networks do not fit."""
+    try:
+        src, _ = load_agent(source)
+    except (SourceError, FileNotFoundError, CheckpointError) as e:
+        raise ConfigError(f"--init-from {source}: {e}") from None
+    if src.info.obs_shape != agent.info.obs_shape or src.info.n_actions != agent.info.n_actions \
+            or src.info.continuous != agent.info.continuous:
+        raise ConfigError(f"--init-from {source}: its network was built for {src.info.spec} "
+                          f"({src.info.obs_shape}, {src.info.describe_actions()}), this run's env gives "
+                          f"{agent.info.obs_shape}, {agent.info.describe_actions()}")
+    if tuple(src.info.view) != tuple(agent.info.view):
+        raise ConfigError(f"--init-from {source}: it reads observation groups {','.join(src.info.view) or 'all'}, "
+                          f"this run {','.join(agent.info.view) or 'all'}")
+    theirs, mine = src.state_dict(), agent.state_dict()
+    bad = [k for k in theirs if k in mine and theirs[k].shape != mine[k].shape]
+    unknown = [k for k in theirs if k not in mine]
+    if bad or unknown:
+        what = (f"{bad[0]} is {tuple(theirs[bad[0]].shape)} there, {tuple(mine[bad[0]].shape)} here" if bad
+                else f"it has {unknown[0]}, this network has not")
+        raise ConfigError(f"--init-from {source}: the networks differ ({what}); use the same --net options")
+    missing = [k for k in mine if k not in theirs]
+    agent.load_state_dict({**mine, **theirs})
+    return missing
 
 
 def check_task_envs(env: str, num_envs: int, flag: str) -> None:
@@ -129,6 +161,8 @@ class EnvTrainer:
             raise ConfigError(f"{self.algo} learns Q-values over discrete actions; {cfg.env} has "
                               f"{self.info.describe_actions()}: use --algo ppo or a2c")
         self.agent = Agent(self.info, net, generator=self.gen, **heads)
+        if getattr(cfg, "init_from", ""):
+            init_weights(self.agent, cfg.init_from)
         self.policy = make_fast_policy(self.agent, cfg.acting)
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
         self.hp = HParams(self._live(cfg))

@@ -55,6 +55,9 @@ class PPOConfig:
     norm_reward: bool = knob(False, help="scale rewards by the running std of the discounted return, clipped to "
                                          "±reward_clip (CleanRL's NormalizeReward; its MuJoCo setting)")
     reward_clip: float = knob(10.0, "> 0", "with norm_reward: scaled rewards are clipped to ±this")
+    pg_coef: float = knob(1.0, "≥ 0", "weight of the policy-gradient loss; 0 with kickstarting is DAgger "
+                                      "(student-driven distillation) that still trains the critic — the critic "
+                                      "warm-up before an RL hand-off")
 
 
 def check_ppo(p: PPOConfig, algo: str, recurrent: bool = False) -> None:
@@ -136,7 +139,7 @@ class PPOTrainer(EnvTrainer):
         estimate_gae(ro, hp["gamma"], hp["gae_lambda"])
         self._on_advantages(ro)  # extra terms: after it (RND's intrinsic advantages)
         batch = ro.flatten()
-        weights = {"loss_pg": 1.0, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
+        weights = {"loss_pg": p.pg_coef, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
                    **self._extra_weights()}
         max_norm = hp["max_grad_norm"]
         sums: dict[str, float] = {}

@@ -143,7 +143,9 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return family, name
 
 
-MINIGRID_VIEWS = ("full", "agent")
+MINIGRID_VIEWS = ("full", "agent", "both")
+INDICES = r"\d+(-\d+)?(\+\d+(-\d+)?)*"
+"""observation indices: ``0+2``, ranges ``0-4`` (inclusive), or both ``0-4+7``"""
 
 
 def spec_options(spec: str) -> tuple[str, dict[str, str]]:
@@ -153,7 +155,12 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
     or ``agent`` (the agent's own 7×7 egocentric view — the same shape for every grid size, so a
     teacher trained on a small grid can teach on a larger one). ``keep`` (vector observations):
     the indices of the observation kept, the rest hidden — ``gym:CartPole-v1?keep=0+2`` shows
-    position and angle but not the velocities, a task that needs memory."""
+    position and angle but not the velocities, a task that needs memory. ``group.NAME``
+    (vector observations): named observation groups, ``gym:Hopper-v5?group.pos=0-4&group.vel=5-10``
+    — the observation becomes a ``Dict`` of them (indices in no group form a group ``rest``), so a
+    privileged teacher reads every group and the student only some (``--obs-groups pos``).
+    MiniGrid's ``view=both`` gives two groups, ``full`` (the whole grid) and ``agent`` (the 7×7
+    view): a teacher that sees the map for a student that sees what the agent sees."""
     if "?" not in spec:
         return spec, {}
     base, q = spec.split("?", 1)
@@ -165,22 +172,75 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
         opts[k] = v
     family = base.split(":", 1)[0]
     for k, v in opts.items():
-        if k == "keep":
-            if not re.fullmatch(r"\d+(\+\d+)*", v):
-                raise EnvError(f"keep takes observation indices joined by + (like 0+2) in {spec!r}, not {v!r}")
+        if k == "keep" or k.startswith("group."):
+            if not re.fullmatch(INDICES, v):
+                raise EnvError(f"{k} takes observation indices joined by + (like 0+2, or a range 0-4) in {spec!r}, "
+                               f"not {v!r}")
+            if k.startswith("group.") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k[6:]):
+                raise EnvError(f"observation group name {k[6:]!r} in {spec!r} must be a plain identifier")
             continue
         if k != "view" or family != "minigrid":
-            raise EnvError(f"unknown environment option {k!r} in {spec!r} (MiniGrid specs take ?view=full|agent; "
-                           "vector observations take ?keep=I+J+...)")
+            raise EnvError(f"unknown environment option {k!r} in {spec!r} (MiniGrid specs take ?view=full|agent|both; "
+                           "vector observations take ?keep=I+J+... and ?group.NAME=I+J+...)")
         if v not in MINIGRID_VIEWS:
             raise EnvError(f"view must be one of {', '.join(MINIGRID_VIEWS)} in {spec!r}, not {v!r}")
     return base, opts
 
 
-def keep_observation(env: gym.Env, keep: str, spec: str) -> gym.Env:
-    """Only the observation entries at indices ``keep`` (``"0+2"``) of a vector observation."""
+def parse_indices(text: str) -> np.ndarray:
+    """``"0-2+5"`` → ``[0, 1, 2, 5]``."""
+    out: list[int] = []
+    for part in text.split("+"):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
+    return np.array(out, np.int64)
+
+
+def group_observation(env: gym.Env, groups: dict[str, str], spec: str) -> gym.Env:
+    """A vector observation as a ``Dict`` of named index groups (``group.NAME=I+J`` options)."""
     space = env.observation_space
-    idx = np.array([int(i) for i in keep.split("+")])
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise EnvError(f"{spec}: group.NAME= needs a vector observation, got {space}")
+    n = space.shape[0]
+    parts: dict[str, np.ndarray] = {}
+    seen: set[int] = set()
+    for name, text in groups.items():
+        idx = parse_indices(text)
+        if len(idx) == 0 or idx.max() >= n:
+            raise EnvError(f"{spec}: group {name} index {idx.max() if len(idx) else ''} is out of range (the "
+                           f"observation has {n} entries)")
+        if seen & set(idx.tolist()):
+            raise EnvError(f"{spec}: index {sorted(seen & set(idx.tolist()))[0]} is in two groups")
+        seen |= set(idx.tolist())
+        parts[name] = idx
+    rest = np.array([i for i in range(n) if i not in seen], np.int64)
+    if len(rest):
+        if "rest" in parts:
+            raise EnvError(f"{spec}: a group is named 'rest' and indices {rest.tolist()} are in no group")
+        parts["rest"] = rest
+    new = gym.spaces.Dict({k: gym.spaces.Box(space.low[i], space.high[i], dtype=space.dtype) for k, i in parts.items()})
+    return gym.wrappers.TransformObservation(env, lambda o: {k: o[i] for k, i in parts.items()}, new)
+
+
+class BothViews(gym.ObservationWrapper):
+    """MiniGrid's whole grid and the agent's 7×7 view as two observation groups, ``full`` and ``agent``."""
+
+    def __init__(self, env: gym.Env):
+        from minigrid.wrappers import FullyObsWrapper  # optional extra (distillrl[minigrid])
+
+        super().__init__(env)
+        self.full = FullyObsWrapper(env)
+        self.observation_space = gym.spaces.Dict({"full": self.full.observation_space["image"],
+                                                  "agent": env.observation_space["image"]})
+
+    def observation(self, obs):
+        return {"full": self.full.observation(obs)["image"], "agent": obs["image"]}
+
+
+def keep_observation(env: gym.Env, keep: str, spec: str) -> gym.Env:
+    """Only the observation entries at indices ``keep`` (``"0+2"``, ``"0-3"``) of a vector observation."""
+    space = env.observation_space
+    idx = parse_indices(keep)
     if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
         raise EnvError(f"{spec}: keep= needs a vector observation, got {space}")
     if idx.max() >= space.shape[0]:
@@ -275,9 +335,15 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
         if family == "minigrid":
             from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper  # optional extra (distillrl[minigrid])
 
-            env = ImgObsWrapper(env if opts.get("view") == "agent" else FullyObsWrapper(env))
+            if opts.get("view") == "both":
+                env = BothViews(env)
+            else:
+                env = ImgObsWrapper(env if opts.get("view") == "agent" else FullyObsWrapper(env))
         if "keep" in opts:
             env = keep_observation(env, opts["keep"], spec)
+        groups = {k[6:]: v for k, v in opts.items() if k.startswith("group.")}
+        if groups:
+            env = group_observation(env, groups, spec)
         if isinstance(env.observation_space, gym.spaces.Dict):  # named groups, packed into one vector
             env = PackGroups(env, spec)
         return env
