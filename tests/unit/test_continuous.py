@@ -186,3 +186,41 @@ def test_minigrid_both_views_are_two_groups():
 
     info = env_info("minigrid:MiniGrid-DoorKey-5x5-v0?view=both")
     assert dict(info.groups) == {"agent": (7, 7, 3), "full": (5, 5, 3)}
+
+
+def test_cleanrl_ppo_continuous_state_dict_teacher_with_its_obs_statistics(tmp_path):
+    """CleanRL's ppo_continuous_action Agent (actor_mean 0/2/4, actor_logstd), saved as CleanRL
+    saves it, with its NormalizeObservation statistics in obs_rms.npz beside it."""
+    from torch import nn
+
+    from distillrl.envs.make import env_info
+    from distillrl.errors import TeacherError
+    from distillrl.teachers.load import load_teacher
+
+    torch.manual_seed(0)
+    actor = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    sd = {f"actor_mean.{k}": v for k, v in actor.state_dict().items()}
+    sd["actor_logstd"] = torch.full((1, 1), -0.7)
+    sd["critic.0.weight"] = torch.zeros(8, 3)
+    torch.save(sd, tmp_path / "agent.cleanrl_model")
+    mean, var = np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0])
+    np.savez(tmp_path / "obs_rms.npz", mean=mean, var=var, clip_obs=10.0)
+    t = load_teacher(str(tmp_path / "agent.cleanrl_model"), env_info("gym:Pendulum-v1"), arch="cleanrl-ppo-continuous")
+    obs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    x = torch.from_numpy(((obs - mean) / np.sqrt(var + 1e-8)).astype(np.float32))
+    out = t.outputs(obs)
+    with torch.no_grad():
+        np.testing.assert_allclose(out[:, :1].numpy(), actor(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[:, 1:].numpy(), -0.7)
+    assert t.describe_actions() == "1-dimensional continuous actions in [-2, 2]"
+    with pytest.raises(TeacherError, match="continuous actions but gym:CartPole-v1 has 2 discrete"):
+        load_teacher(str(tmp_path / "agent.cleanrl_model"), env_info("gym:CartPole-v1"), arch="cleanrl-ppo-continuous")
+
+
+def test_random_baseline_is_uniform_in_the_bounds_and_seeded():
+    from distillrl.acting.evaluate import evaluate_random
+
+    r1, l1 = evaluate_random("gym:Pendulum-v1", 2, seed=5)
+    r2, _ = evaluate_random("gym:Pendulum-v1", 2, seed=5)
+    np.testing.assert_array_equal(r1, r2)
+    assert (l1 == 200).all() and (r1 < -500).all()  # a random pendulum hangs and spins

@@ -114,6 +114,27 @@ def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, gre
     return returns, lengths
 
 
+def evaluate_random(spec: str, episodes: int = 10, seed: int = 0,
+                    max_episode_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A uniformly random policy (``action_space.sample()``, seeded per episode) on the same
+    episodes as :func:`evaluate`: the random baseline for continuous and discrete actions alike."""
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, np.int64)
+    for i in range(episodes):
+        env = make_env_fn(spec, max_episode_steps)()
+        try:
+            env.reset(seed=seed + i)
+            env.action_space.seed(seed + i)
+            done = False
+            while not done:
+                _, r, te, tr, _ = env.step(env.action_space.sample())
+                returns[i] += r
+                lengths[i] += 1
+                done = te or tr
+        finally:
+            env.close()
+    return returns, lengths
+
+
 def summarize(returns: np.ndarray) -> dict:
     n = len(returns)
     if n == 0:

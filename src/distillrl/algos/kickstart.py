@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from distillrl.acting.evaluate import evaluate_random
 from distillrl.acting.evaluation import evaluate_agent
 from distillrl.algos import ALGORITHMS, check_learner
 from distillrl.algos.base import EnvTrainer, RunConfig
@@ -163,6 +164,9 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
         if ts.n_tasks == 1:
             t = load_teacher(src, tr.info, cfg.teacher_arch, cfg.tau, obs_groups=cfg.teacher_obs_groups)
             view = t
+            if t.kind == "deterministic":
+                raise ConfigError(f"teacher {t.name} is deterministic (an action, not a distribution): kickstarting's "
+                                  "cross-entropy needs a policy; distil it first (distillrl distill --loss mse_mean)")
         else:
             t = load_task_teacher(src, ts, task, cfg.teacher_arch, cfg.tau)
             if t.recurrent:
@@ -174,11 +178,16 @@ def make_kickstart_trainer(cfg: KickstartConfig, teachers: list | None = None) -
                 raise ConfigError("the performance schedule scores each teacher on its task: bind every teacher "
                                   "to a task (TASK=SOURCE or --teacher-task)")
             env, seed, n = task_spec(cfg.env, task), 20_000 + cfg.seed, cfg.score_episodes
-            n_act = ts.infos[task if task is not None else 0].n_actions
+            info = ts.infos[task if task is not None else 0]
             g_t = cfg.g_teacher if cfg.g_teacher is not None else evaluate_agent(
                 t, env, n, seed, "sampled", max_episode_steps=cfg.max_episode_steps).mean
-            g_r = cfg.g_random if cfg.g_random is not None else evaluate_agent(  # the uniform policy
-                lambda o: np.zeros((len(o), n_act)), env, n, seed, "sampled", max_episode_steps=cfg.max_episode_steps).mean
+            if cfg.g_random is not None:
+                g_r = cfg.g_random
+            elif info.continuous:  # uniform in the action bounds
+                g_r = float(evaluate_random(env, n, seed, cfg.max_episode_steps)[0].mean())
+            else:  # the uniform policy over the task's actions
+                g_r = evaluate_agent(lambda o: np.zeros((len(o), info.n_actions)), env, n, seed, "sampled",
+                                     max_episode_steps=cfg.max_episode_steps).mean
         tr.add_loss(KickstartTerm(view, cfg.make_schedule(g_t, g_r), i, task, w, score_window=cfg.score_episodes))
         loaded.append(t)
         tasks.append(task)

@@ -41,7 +41,7 @@ from distillrl.errors import ConfigError, TeacherError
 from distillrl.models.agent import acting_param_count
 from distillrl.models.fastpolicy import make_fast_policy
 
-TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari"]
+TeacherArch = Literal["cleanrl-ppo", "cleanrl-dqn", "cleanrl-ppo-atari", "cleanrl-dqn-atari", "cleanrl-ppo-continuous"]
 
 
 class Teacher:
@@ -105,11 +105,16 @@ class Teacher:
     def describe_actions(self) -> str:
         if self.action_low is None:
             return f"{self.n_actions} discrete actions"
+        if self.action_low == "env":
+            return f"{self.n_actions}-dimensional continuous actions"
         return EnvInfo("", (), "flat", 1.0, self.n_actions, action_low=tuple(self.action_low),
                        action_high=tuple(self.action_high)).describe_actions()
 
     def check_actions(self, info: EnvInfo) -> None:
         """The teacher's action space is the environment's: same kind, dimension and bounds."""
+        if self.action_low == "env" and info.continuous and self.n_actions == info.n_actions:
+            # a state dict that does not record its bounds (CleanRL clips to the env's): the env's
+            self.action_low, self.action_high = info.action_low, info.action_high
         mine, theirs = self.describe_actions(), info.describe_actions()
         same = (self.action_low is not None) == info.continuous and self.n_actions == info.n_actions
         if same and info.continuous:
@@ -269,10 +274,16 @@ class FunctionalNet(nn.Module):
 
 
 class ModuleTeacher(Teacher):
+    normalizer = None
+    """observation statistics the policy was trained with (SB3 VecNormalize, CleanRL's
+    NormalizeObservation), applied to its input: :class:`distillrl.teachers.vecnorm.ObsNormalizer`"""
+
     def __init__(self, net: nn.Module, name, obs_shape, n_actions, kind, tau=None, env=None):
         n = sum(p.numel() for p in net.parameters())
         super().__init__(name, obs_shape, n_actions, kind, tau, env, n)
         self.net = net.eval().requires_grad_(False)
 
     def raw(self, obs, task_id=None):
+        if self.normalizer is not None:
+            obs = self.normalizer(obs)
         return self.net(obs)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from distillrl.core.distributions import DiagGaussian
 from distillrl.errors import TeacherError
+from distillrl.teachers import vecnorm
 from distillrl.teachers.base import (
     FunctionalNet,
     ModuleTeacher,
@@ -21,7 +24,21 @@ CLEANRL_ARCHES = {
     "cleanrl-dqn": "dqn.py QNetwork: network = Linear-ReLU-Linear-ReLU-Linear (keys network.0/2/4)",
     "cleanrl-ppo-atari": "ppo_atari.py Agent: network = NatureCNN (keys network.0/2/4/7), actor",
     "cleanrl-dqn-atari": "dqn_atari.py QNetwork: network = NatureCNN + Linear-ReLU-Linear (keys network.0/2/4/7/9)",
+    "cleanrl-ppo-continuous": "ppo_continuous_action.py Agent: actor_mean = Linear-Tanh-Linear-Tanh-Linear (keys "
+                              "actor_mean.0/2/4), actor_logstd; its NormalizeObservation statistics from an .npz "
+                              "beside it (obs_rms.npz: mean, var; clip_obs 10)",
 }
+
+
+class _GaussianHead(nn.Module):
+    def __init__(self, body: nn.Module, log_std: torch.Tensor):
+        super().__init__()
+        self.body = body
+        self.log_std = nn.Parameter(log_std.reshape(-1).float(), False)
+
+    def forward(self, x):
+        mean = self.body(x)
+        return torch.cat([mean, self.log_std.expand_as(mean)], -1)
 
 
 def load_state_dict_teacher(path: str | Path, arch: str, tau: float | None = None) -> Teacher:
@@ -37,6 +54,16 @@ def load_state_dict_teacher(path: str | Path, arch: str, tau: float | None = Non
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise TeacherError(f"{path} does not hold a flat dict of tensors")
     try:
+        if arch == "cleanrl-ppo-continuous":
+            lin = seq_linears(sd, "actor_mean")
+            net = _GaussianHead(FunctionalNet([], lin, torch.tanh, False, 1.0, False), sd["actor_logstd"])
+            kind, obs_shape = "policy", (lin[0][0].shape[1],)
+            n = int(lin[-1][0].shape[0])
+            t = ModuleTeacher(net, f"{arch}:{path.name}", obs_shape, n, kind, tau)
+            t.dist, t.action_low, t.action_high = DiagGaussian, "env", "env"  # bounds: the env's (clipped there)
+            norm = vecnorm.beside(path)
+            t.normalizer = vecnorm.load_vecnormalize(norm) if norm is not None else None
+            return t
         if arch == "cleanrl-ppo":
             lin = seq_linears(sd, "actor")
             net = FunctionalNet([], lin, torch.tanh, False, 1.0, False)

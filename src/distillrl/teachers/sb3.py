@@ -234,8 +234,6 @@ class SB3Teacher(ModuleTeacher):
     observation of the transposed shape is accepted and transposed here."""
 
     transpose = False
-    normalizer = None
-    """SB3 VecNormalize statistics the policy's inputs were normalised with (read beside the zip)"""
 
     def check_env(self, info: EnvInfo) -> None:
         shp = tuple(info.obs_shape)

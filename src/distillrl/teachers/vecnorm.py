@@ -25,8 +25,9 @@ import torch
 
 from distillrl.errors import TeacherError
 
-NAMES_BESIDE = ("vec_normalize.pkl", "vecnormalize.pkl", "vec_normalize.npz", "vecnormalize.npz")
-"""the file names looked for beside an SB3 ``.zip`` (SB3's docs' and RL Zoo's)"""
+NAMES_BESIDE = ("vec_normalize.pkl", "vecnormalize.pkl", "vec_normalize.npz", "vecnormalize.npz", "obs_rms.npz")
+"""the file names looked for beside a teacher file (SB3's docs' and RL Zoo's; ``obs_rms.npz`` for a
+CleanRL state dict, whose NormalizeObservation statistics are not in it)"""
 
 
 @dataclass(frozen=True)
