@@ -26,7 +26,32 @@ REFERENCE_AC = {"minatar:breakout": 17.5, "minatar:asterix": 19.0, "minatar:free
                 "minatar:space_invaders": 185.0, "minatar:seaquest": 15.5, "gym:CartPole-v1": 500.0}
 REFERENCE_DQN = {"minatar:breakout": 10.0, "minatar:asterix": 17.0, "minatar:freeway": 50.0,
                  "minatar:space_invaders": 44.0, "minatar:seaquest": 20.0}
+# CleanRL's ppo_continuous_action.py at 1M steps on MuJoCo v4 (docs/benchmark/ppo_continuous_action.md,
+# openrlbenchmark tag pr-424): mean ± std over its seeds. Our entries run the v5 envs.
+REFERENCE_MUJOCO = {"HalfCheetah": 1442.64, "Hopper": 2382.86, "Walker2d": 2287.95, "InvertedPendulum": 963.09,
+                    "Humanoid": 716.11}
 Q_ALGOS = ("dqn", "pqn")
+
+
+def t_interval(rets) -> float:
+    """Half-width of the 95 % t-interval of the mean of ``rets`` (n − 1 degrees of freedom)."""
+    import numpy as np
+    from scipy import stats
+
+    rets = np.asarray(rets, float)
+    return float(stats.t.ppf(0.975, len(rets) - 1) * rets.std(ddof=1) / np.sqrt(len(rets))) if len(rets) > 1 else 0.0
+
+
+def reference_for(env: str, q: bool):
+    base = env.split("?", 1)[0]
+    for name, score in REFERENCE_MUJOCO.items():
+        if base.startswith(f"gym:{name}-"):
+            return score, ("CleanRL ppo_continuous_action.py, MuJoCo v4, 1M steps (docs/benchmark/"
+                           "ppo_continuous_action.md, openrlbenchmark pr-424)")
+    ref = (REFERENCE_DQN if q else REFERENCE_AC).get(env)
+    src = (f"MinAtar paper (Young & Tian 2019), {'DQN' if q else 'actor-critic'} at 5M frames, read from its plots"
+           if env.startswith("minatar") else "CartPole-v1 maximum return" if env == "gym:CartPole-v1" else None)
+    return ref, src
 
 
 def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
@@ -39,19 +64,17 @@ def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
     export_model(rd, out)
     agent, _ = load_agent(str(out))
     actor = make_fast_policy(agent)
-    rets, lens = evaluate(lambda o: actor(o)[0], env, episodes, seed=0)
+    rets, lens = evaluate(lambda o: actor(o)[0], env, episodes, seed=0, dist=agent.dist)
     ev = summarize(rets)
     ev["mean_length"] = float(lens.mean())
+    ev["t95_return"] = t_interval(rets)
     ev["returns"] = [float(r) for r in rets]
     q = cfg["algo"] in Q_ALGOS
-    ref = (REFERENCE_DQN if q else REFERENCE_AC).get(env)
+    ref, ref_src = reference_for(env, q)
     entry = {"name": name, "env": env, "algo": cfg["algo"], "kind": "q" if q else "policy",
              "frames": int(meta["frames"]), "n_params": int(meta["n_params"]), "eval": ev,
              "eval_protocol": f"greedy, {episodes} episodes, reset seeds 0-{episodes - 1}",
-             "reference": ref,
-             "reference_source": (f"MinAtar paper (Young & Tian 2019), {'DQN' if q else 'actor-critic'} at 5M "
-                                  "frames, read from its plots") if env.startswith("minatar")
-             else "CartPole-v1 maximum return" if env == "gym:CartPole-v1" else None,
+             "reference": ref, "reference_source": ref_src,
              "command": command, "config": cfg}
     (out / "meta.json").write_text(json.dumps(entry, indent=2) + "\n")
     print(f"{name}: {ev['mean_return']:.2f} ± {ev['ci95_return']:.2f} (95% CI; reference {ref}) "
@@ -65,7 +88,7 @@ def reevaluate(name: str, episodes: int) -> dict:
     meta = json.loads((ZOO_DIR / name / "meta.json").read_text())
     agent, _ = load_agent(name)
     actor = make_fast_policy(agent)
-    rets, lens = evaluate(lambda o: actor(o)[0], meta["env"], episodes, seed=0)
+    rets, lens = evaluate(lambda o: actor(o)[0], meta["env"], episodes, seed=0, dist=agent.dist)
     ev = summarize(rets)
     ev["mean_length"] = float(lens.mean())
     ev["returns"] = [float(r) for r in rets]

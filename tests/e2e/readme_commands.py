@@ -115,6 +115,31 @@ def prepare(work: Path) -> None:
     sd = CleanPPO().state_dict()
     torch.save(sd, work / "agent.pt")
     torch.save(sd, work / "cleanrl_agent.pt")
+    # continuous teachers as their users save them: SB3 SAC / TD3 beside their VecNormalize, and
+    # CleanRL's ppo_continuous_action Agent with its observation statistics
+    import gymnasium as gym
+    import numpy as np
+    from stable_baselines3 import SAC, TD3
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    for name, cls in (("sb3_sac", SAC), ("sb3_td3", TD3)):
+        venv = VecNormalize(DummyVecEnv([lambda: gym.make("Pendulum-v1")]))
+        model = cls("MlpPolicy", venv, seed=0, learning_starts=32, device="cpu")
+        model.learn(64)
+        (work / name).mkdir(exist_ok=True)
+        model.save(work / name / "model.zip")
+        venv.save(work / name / "vec_normalize.pkl")
+
+    class CleanContinuous(nn.Module):  # CleanRL's ppo_continuous_action.py Agent layout
+        def __init__(self):
+            super().__init__()
+            self.critic = nn.Sequential(nn.Linear(3, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
+            self.actor_mean = nn.Sequential(nn.Linear(3, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(),
+                                            nn.Linear(64, 1))
+            self.actor_logstd = nn.Parameter(torch.zeros(1, 1))
+
+    torch.save(CleanContinuous().state_dict(), work / "agent.cleanrl_model")
+    np.savez(work / "obs_rms.npz", mean=np.zeros(3), var=np.ones(3), clip_obs=10.0)
     _run(["train", "--env", "minatar:breakout", *tiny, "--run-dir", "runs/long-scratch-run"], work)
     _run(["train", "--env", "minatar:space_invaders", *tiny, "--run-dir", "runs/my-si-teacher"], work)
     _run(["train", "--env", "minigrid:MiniGrid-DoorKey-5x5-v0?view=agent", *tiny, "--run-dir", "runs/doorkey-5x5"],

@@ -116,6 +116,16 @@ def test_ppo_on_pendulum_then_distill_and_the_refusals(tmp_path, sb3_teachers):
         "--run-dir", str(tmp_path / "d2"), "--eval-episodes", "2", "--loss", "mse_mean")
     rows = (tmp_path / "d2" / "metrics.csv").read_text().splitlines()
     assert "distill/action_mse" in rows[0]
+    # a continuous teacher's episodes as a Minari dataset (its mean actions, clipped), which the
+    # (discrete) Decision Transformer refuses in one line
+    env_vars = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
+    p = subprocess.run([EXE, "dataset", "--teacher", str(run), "--episodes", "2", "--name", "distillrl/pend-v0",
+                        "--no-progress", "--json"], capture_output=True, text=True, env=env_vars, timeout=300)
+    assert p.returncode == 0, p.stderr[-1000:]
+    assert json.loads(p.stdout.strip().splitlines()[-1])["steps"] == 400
+    p = subprocess.run([EXE, "train", "--algo", "dt", "--dataset", "distillrl/pend-v0", "--steps", "4", "--run-dir",
+                        str(tmp_path / "dt"), "--no-progress"], capture_output=True, text=True, env=env_vars, timeout=300)
+    assert p.returncode != 0 and "predicts discrete actions" in p.stderr and not (tmp_path / "dt").exists()
     # refusals: one line, non-zero exit, no run directory
     for args, words in ((["train", "--algo", "dqn", "--env", PEND], "discrete actions"),
                         (["train", "--algo", "pqn", "--env", PEND], "discrete actions"),

@@ -40,7 +40,7 @@ def test_zoo_entry_replays_its_recorded_score(name):
     ev = meta["eval"]
     agent, _ = load_agent(name)
     actor = make_fast_policy(agent)
-    rets, _ = evaluate(lambda o: actor(o)[0], meta["env"], 4, seed=0)
+    rets, _ = evaluate(lambda o: actor(o)[0], meta["env"], 4, seed=0, dist=agent.dist)
     assert rets.tolist() == ev["returns"][:4]
     rec = np.asarray(ev["returns"])
     assert len(rec) == ev["episodes"] and rec.mean() == pytest.approx(ev["mean_return"])

@@ -230,11 +230,15 @@ class OfflineTrainer:
 
 
 def check_data(data: Episodes, taskset_info, source: str) -> None:
+    if taskset_info.continuous or data.actions.ndim > 1:
+        raise ConfigError(f"dataset {source}: the Decision Transformer predicts discrete actions; "
+                          f"{taskset_info.spec} has {taskset_info.describe_actions()}")
     if tuple(data.obs.shape[1:]) != tuple(taskset_info.obs_shape):
         raise ConfigError(f"dataset {source} has observations of shape {tuple(data.obs.shape[1:])} but "
                           f"{taskset_info.spec} gives {tuple(taskset_info.obs_shape)}")
     if data.actions.max() >= taskset_info.n_actions or data.actions.min() < 0:
-        raise ConfigError(f"dataset {source} has actions outside {taskset_info.spec}'s {taskset_info.n_actions}")
+        raise ConfigError(f"dataset {source} has actions outside {taskset_info.spec}'s {taskset_info.n_actions} "
+                          "discrete actions")
 
 
 def encoder_for(net: DTNetConfig, info) -> str:

@@ -171,7 +171,7 @@ class ImpalaTrainer(EnvTrainer):
         T, n = ro.shape
         out, last_out = self._forward(ro)
         last = last_out.value
-        actions = ro.actions.reshape(-1)
+        actions = ro.actions.reshape((T * n,) + tuple(ro.actions.shape[2:]))
         target_logp = self.agent.distribution(out.logits.detach()).log_prob(actions).view(T, n)
         ratio = (target_logp - ro.logp).exp()
         gamma = hp["gamma"]

@@ -21,6 +21,7 @@ import re
 import warnings
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 from rich.progress import Progress
 
@@ -86,6 +87,7 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
     rng = np.random.default_rng(seed)
     outputs = teacher_fn(teacher)
     env = make_env_fn(env_spec)()
+    box = env.action_space if isinstance(env.action_space, gym.spaces.Box) else None
     buffers, rets, steps = [], [], 0
     # Episodes are assembled as Minari EpisodeBuffers (whole arrays) and written by Minari's
     # create_dataset_from_buffers: its step-by-step DataCollector needs jax.
@@ -98,9 +100,14 @@ def write_dataset(teacher_src: str, env_spec: str | None, episodes: int, dataset
             while not done:
                 logits = np.asarray(outputs(np.asarray(obs)[None])[0], np.float32)
                 lg.append(logits)
-                a = int(np.argmax(logits))
-                if epsilon > 0 and rng.random() < epsilon:
-                    a = int(rng.integers(env.action_space.n))
+                if box is not None:  # continuous: the teacher's mean action, clipped; ε: uniform in the bounds
+                    a = np.clip(teacher.dist.np_mode(logits[None])[0], box.low, box.high).astype(np.float32)
+                    if epsilon > 0 and rng.random() < epsilon:
+                        a = rng.uniform(box.low, box.high).astype(np.float32)
+                else:
+                    a = int(teacher.dist.np_mode(logits[None])[0])
+                    if epsilon > 0 and rng.random() < epsilon:
+                        a = int(rng.integers(env.action_space.n))
                 obs, r, term, trunc, _ = env.step(a)
                 o.append(np.asarray(obs))
                 a_s.append(a)

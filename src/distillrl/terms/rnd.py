@@ -192,7 +192,7 @@ class RNDTerm(LossTerm):
             batch = [obs.copy()]
             done = envs.num_envs
             while done < n_frames:
-                obs, *_ = envs.step(rng.integers(0, tr.info.n_actions, envs.num_envs))
+                obs, *_ = envs.step(tr.taskset.random_actions(envs.task_ids, rng))
                 batch.append(obs.copy())
                 done += envs.num_envs
             self.obs_rms.update(np.concatenate(batch).astype(np.float64))

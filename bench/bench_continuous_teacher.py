@@ -1,0 +1,135 @@
+"""A MuJoCo teacher at work: distillation into smaller students, and kickstarting against a
+matched from-scratch run.
+
+``distill``: the teacher (a distillrl PPO run) is distilled, student-driven with the KL between
+Gaussians, into students whose acting parameters are ``--sizes`` of the teacher's; each student
+and the teacher play the same 30 greedy episodes; % of teacher = student return / teacher return.
+
+``kickstart``: students kickstarted from the teacher (linear λ over ``--decay`` frames) against
+from-scratch PPO runs with the same settings and seeds (``--scratch`` run directories, e.g. the
+teacher's own seeds). Reported: the frames at which each run's training return (mean of its last
+100 episodes) first reaches 50 / 75 / 90 / 100 % of the teacher's score (None: not within the
+budget), and the final 30-episode score.
+
+    python bench/bench_continuous_teacher.py distill --teacher runs/bench_ppo_continuous/HalfCheetah-v5/ours-s1 \
+        --env gym:HalfCheetah-v5 --sizes 0.25 0.07 --seeds 1 2 3 --frames 300000 --out bench/results/distill_halfcheetah.json
+    python bench/bench_continuous_teacher.py kickstart --teacher runs/hopper/ppo-s1 --env gym:Hopper-v5 \
+        --scratch runs/hopper/ppo-s1 runs/hopper/ppo-s2 runs/hopper/ppo-s3 --seeds 1 2 3 --frames 500000 \
+        --out bench/results/kickstart_hopper.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXE = str(Path(sys.executable).with_name("distillrl"))
+FRACTIONS = (0.5, 0.75, 0.9, 1.0)
+
+
+def run(args: list[str], run_dir: Path) -> dict:
+    if not (run_dir / "summary.json").exists():
+        p = subprocess.run([EXE, *args, "--run-dir", str(run_dir), "--no-progress", "--json"], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(args)}\n{p.stderr[-2000:]}")
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def ci(xs) -> dict:
+    from scipy import stats
+    xs = np.asarray([x for x in xs if x is not None and math.isfinite(x)], float)
+    if len(xs) < 2:
+        return {"mean": float(xs.mean()) if len(xs) else None, "n": len(xs)}
+    h = stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1) / np.sqrt(len(xs))
+    return {"mean": float(xs.mean()), "lo": float(xs.mean() - h), "hi": float(xs.mean() + h), "n": len(xs)}
+
+
+def frames_to(run_dir: Path, target: float) -> dict:
+    with open(run_dir / "metrics.csv") as f:
+        rows = [(float(r["frames"]), float(r["charts/return_recent"])) for r in csv.DictReader(f)
+                if r.get("charts/return_recent") not in (None, "", "nan")]
+    out = {}
+    for x in FRACTIONS:
+        hit = next((fr for fr, ret in rows if math.isfinite(ret) and ret >= x * target), None)
+        out[f"{int(x * 100)}%"] = hit
+    return out
+
+
+def distill(a) -> None:
+    runs = Path(a.runs)
+    res = {"teacher": a.teacher, "env": a.env, "frames": a.frames, "per_size": {}}
+    for size in a.sizes:
+        per = {}
+        for seed in a.seeds:
+            args = ["distill", "--teacher", a.teacher, "--env", a.env, "--student-size", str(size), "--steps",
+                    str(a.frames), "--seed", str(seed), "--eval-episodes", "30", *a.extra]
+            s = run(args, runs / f"distill-{size}-s{seed}")
+            per[str(seed)] = {"student_return": s["student_return"], "teacher_return": s["teacher_return"],
+                              "ratio": s["student_return"] / s["teacher_return"], "student_params": s["student_params"],
+                              "teacher_params": s["teacher_params"], "param_fraction": s["param_fraction"],
+                              "command": "distillrl " + " ".join(args)}
+            print(size, seed, round(per[str(seed)]["ratio"], 3), flush=True)
+        res["per_size"][str(size)] = {"per_seed": per, "ratio": ci([v["ratio"] for v in per.values()]),
+                                      "student_return": ci([v["student_return"] for v in per.values()])}
+        Path(a.out).write_text(json.dumps(res, indent=1))
+    print(json.dumps({k: v["ratio"] for k, v in res["per_size"].items()}, indent=1))
+
+
+def kickstart(a) -> None:
+    runs = Path(a.runs)
+    t = json.loads((Path(a.teacher) / "summary.json").read_text())
+    g = t["mean_return"]
+    res = {"teacher": a.teacher, "teacher_score": g, "env": a.env, "frames": a.frames, "decay": a.decay,
+           "kickstart": {}, "scratch": {}}
+    for seed in a.seeds:
+        args = ["kickstart", "--teacher", a.teacher, "--env", a.env, "--steps", str(a.frames), "--seed", str(seed),
+                "--schedule", "linear", "--decay-frames", str(a.decay), "--eval-episodes", "30", *a.extra]
+        rd = runs / f"kickstart-s{seed}"
+        s = run(args, rd)
+        res["kickstart"][str(seed)] = {"frames_to": frames_to(rd, g), "score": s["mean_return"],
+                                       "command": "distillrl " + " ".join(args)}
+        print("kickstart", seed, res["kickstart"][str(seed)], flush=True)
+        Path(a.out).write_text(json.dumps(res, indent=1))
+    for rd in map(Path, a.scratch):
+        s = json.loads((rd / "summary.json").read_text())
+        res["scratch"][rd.name] = {"frames_to": frames_to(rd, g), "score": s["mean_return"], "budget": s["steps"]}
+    for who in ("kickstart", "scratch"):
+        runs_ = res[who].values()
+        res[f"{who}_summary"] = {"score": ci([v["score"] for v in runs_]),
+                                 **{k: ci([v["frames_to"][k] for v in runs_]) for k in
+                                    (f"{int(x * 100)}%" for x in FRACTIONS)},
+                                 "reached": {f"{int(x * 100)}%": sum(v["frames_to"][f"{int(x * 100)}%"] is not None
+                                                                     for v in runs_) for x in FRACTIONS}}
+    Path(a.out).write_text(json.dumps(res, indent=1))
+    print(json.dumps({k: res[k] for k in ("kickstart_summary", "scratch_summary")}, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["distill", "kickstart"])
+    ap.add_argument("--teacher", required=True)
+    ap.add_argument("--env", required=True)
+    ap.add_argument("--sizes", type=float, nargs="+", default=[0.25, 0.07])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--frames", type=int, default=300_000)
+    ap.add_argument("--decay", type=int, default=250_000)
+    ap.add_argument("--scratch", nargs="*", default=[])
+    ap.add_argument("--extra", nargs="*", default=[], help="more distillrl options (after --)")
+    ap.add_argument("--runs", default="runs/bench_continuous_teacher")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    a.runs = str(Path(a.runs) / a.what / a.env.split(":")[-1])
+    Path(a.runs).mkdir(parents=True, exist_ok=True)
+    (distill if a.what == "distill" else kickstart)(a)
+
+
+if __name__ == "__main__":
+    main()
