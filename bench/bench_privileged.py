@@ -68,6 +68,20 @@ def handoff_drop(run_dir: Path, window: int) -> dict:
     return {"handoff_frame": t0, "before": before, "after": after, "drop": before - after}
 
 
+def window_mean(run_dir: Path, lo: float, hi: float) -> float:
+    v = [float(r["charts/episode_return"]) for r in metrics(run_dir)
+         if lo < float(r["frames"]) <= hi and r["charts/episode_return"] not in ("", "nan")]
+    v = [x for x in v if math.isfinite(x)]
+    return float(np.mean(v)) if v else math.nan
+
+
+def finetune_start(dagger_dir: Path, rl_dir: Path, frames: int, window: int) -> dict:
+    """The other hand-off: DAgger's last ``window`` frames against RL fine-tuning's first."""
+    before = window_mean(dagger_dir, frames - window, frames)
+    after = window_mean(rl_dir, 0, window)
+    return {"start_before": before, "start_after": after, "start_drop": before - after}
+
+
 def random_return(episodes: int, seed: int) -> float:
     import gymnasium as gym
     rets = []
@@ -123,7 +137,8 @@ def main() -> None:
                                         "--decay-frames", str(a.frames // 2), "--steps", str(a.frames)],
                     runs / f"{name}-s{seed}")
             r[name] = {"mean_return": s["mean_return"], "normalised": norm(s["mean_return"]),
-                       **handoff_drop(runs / f"{name}-s{seed}", a.window)}
+                       **handoff_drop(runs / f"{name}-s{seed}", a.window),
+                       **finetune_start(runs / f"dagger_lstm-s{seed}", runs / f"{name}-s{seed}", a.frames, a.window)}
         s = run(base + lstm + sd + ["--schedule", "linear", "--decay-frames", str(a.frames // 2),
                                     "--steps", str(a.frames)], runs / f"ks_lstm_linear-s{seed}")
         r["ks_lstm_linear"] = {"mean_return": s["mean_return"], "normalised": norm(s["mean_return"]),
@@ -144,8 +159,8 @@ def main() -> None:
     names = list(next(iter(res["per_seed"].values())))
     res["summary"] = {n: {"mean_return": ci([v[n]["mean_return"] for v in res["per_seed"].values()]),
                           "normalised": ci([v[n]["normalised"] for v in res["per_seed"].values()]),
-                          **({"drop": ci([v[n].get("drop") for v in res["per_seed"].values()])}
-                             if "drop" in next(iter(res["per_seed"].values()))[n] else {})}
+                          **{k: ci([v[n].get(k) for v in res["per_seed"].values()])
+                             for k in ("drop", "start_drop") if k in next(iter(res["per_seed"].values()))[n]}}
                       for n in names}
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(json.dumps(res["summary"], indent=1))

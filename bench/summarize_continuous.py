@@ -51,11 +51,13 @@ def privileged() -> None:
     t = d["teacher"]
     print(f"\nTeacher (full state): {t['mean_return']:.1f} ± {t['ci95']:.1f} over {t['episodes']} episodes; uniform "
           f"random {d['random_return']:.1f}. Normalised = (S − R)/(T − R).\n")
-    print("| student (sees the angle only) | return | normalised % of teacher | hand-off drop (return before − after) |")
-    print("|---|---|---|---|")
+    print("| student (sees the angle only) | return | normalised % of teacher | drop when λ reaches 0 | drop when RL "
+          "fine-tuning starts |")
+    print("|---|---|---|---|---|")
     for name, v in d.get("summary", {}).items():
         print(f"| {name} | {fmt_ci(v['mean_return'])} | {fmt_ci(v['normalised'], 1, pct=True)} | "
-              f"{fmt_ci(v.get('drop')) if 'drop' in v else '–'} |")
+              f"{fmt_ci(v.get('drop')) if 'drop' in v else '–'} | "
+              f"{fmt_ci(v.get('start_drop')) if 'start_drop' in v else '–'} |")
 
 
 def sb3() -> None:
