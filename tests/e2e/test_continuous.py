@@ -168,6 +168,10 @@ def test_privileged_teacher_dagger_then_kickstart_with_a_recurrent_student(tmp_p
     cli("kickstart", *common, "--schedule", "linear", "--decay-frames", "512", "--steps", "256",
         "--run-dir", str(tmp_path / "fresh"))
     assert first_kl(tmp_path / "rl") < first_kl(tmp_path / "fresh")
+    # several teachers on the grouped env: each reads its groups, the student its own
+    cli("kickstart", "--teacher", str(teacher), "--teacher", str(teacher), *common[2:], "--steps", "256",
+        "--run-dir", str(tmp_path / "two"))
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["teachers"].count(str(teacher)) == 2
     # --init-from a network that does not fit: one line, no run directory
     p = cli("kickstart", *common[:-2], "--net.lstm", "8", "--eval-episodes", "0", "--init-from", str(tmp_path / "dagger"),
             "--steps", "256", "--run-dir", str(tmp_path / "bad"), check=False)

@@ -58,6 +58,8 @@ class Teacher:
     action_low: tuple[float, ...] | None = None
     """continuous-action teachers: the bounds of the actions they were trained on (None: discrete)"""
     action_high: tuple[float, ...] | None = None
+    continuous_unbounded: bool = False
+    """a continuous teacher whose file records no bounds (a CleanRL state dict): it takes the env's"""
 
     def __init__(self, name: str, obs_shape: tuple[int, ...], n_actions: int, kind: str = "policy",
                  tau: float | None = None, env: str | None = None, n_params: int = 0):
@@ -104,19 +106,20 @@ class Teacher:
 
     def describe_actions(self) -> str:
         if self.action_low is None:
-            return f"{self.n_actions} discrete actions"
-        if self.action_low == "env":
-            return f"{self.n_actions}-dimensional continuous actions"
+            return (f"{self.n_actions}-dimensional continuous actions" if self.continuous_unbounded
+                    else f"{self.n_actions} discrete actions")
         return EnvInfo("", (), "flat", 1.0, self.n_actions, action_low=tuple(self.action_low),
                        action_high=tuple(self.action_high)).describe_actions()
 
     def check_actions(self, info: EnvInfo) -> None:
         """The teacher's action space is the environment's: same kind, dimension and bounds."""
-        if self.action_low == "env" and info.continuous and self.n_actions == info.n_actions:
+        if self.continuous_unbounded and self.action_low is None and info.continuous \
+                and self.n_actions == info.n_actions:
             # a state dict that does not record its bounds (CleanRL clips to the env's): the env's
             self.action_low, self.action_high = info.action_low, info.action_high
         mine, theirs = self.describe_actions(), info.describe_actions()
-        same = (self.action_low is not None) == info.continuous and self.n_actions == info.n_actions
+        continuous = self.action_low is not None or self.continuous_unbounded
+        same = continuous == info.continuous and self.n_actions == info.n_actions
         if same and info.continuous:
             same = (np.allclose(self.action_low, info.action_low) and np.allclose(self.action_high, info.action_high))
         if not same:

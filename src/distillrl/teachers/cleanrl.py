@@ -60,7 +60,7 @@ def load_state_dict_teacher(path: str | Path, arch: str, tau: float | None = Non
             kind, obs_shape = "policy", (lin[0][0].shape[1],)
             n = int(lin[-1][0].shape[0])
             t = ModuleTeacher(net, f"{arch}:{path.name}", obs_shape, n, kind, tau)
-            t.dist, t.action_low, t.action_high = DiagGaussian, "env", "env"  # bounds: the env's (clipped there)
+            t.dist, t.continuous_unbounded = DiagGaussian, True  # bounds: the env's (CleanRL clips there)
             norm = vecnorm.beside(path)
             t.normalizer = vecnorm.load_vecnormalize(norm) if norm is not None else None
             return t
