@@ -73,6 +73,7 @@ def distill(a) -> None:
                     str(a.frames), "--seed", str(seed), "--eval-episodes", "30", *a.extra]
             s = run(args, runs / f"distill-{size}-s{seed}")
             per[str(seed)] = {"student_return": s["student_return"], "teacher_return": s["teacher_return"],
+                              "student_sampled_return": s.get("sampled_return"),
                               "ratio": s["student_return"] / s["teacher_return"], "student_params": s["student_params"],
                               "teacher_params": s["teacher_params"], "param_fraction": s["param_fraction"],
                               "command": "distillrl " + " ".join(args)}

@@ -79,11 +79,15 @@ def distill_kick() -> None:
     for f in sorted(R.glob("distill_*cheetah*.json")):
         d = json.loads(f.read_text())
         print(f"\n`{f.name}`: teacher `{d['teacher']}`, {d['frames']:,} frames per student\n")
-        print("| student size | per-seed % of teacher | mean % [95 % t-interval] |")
-        print("|---|---|---|")
+        print("| student size (acting params) | per-seed % of teacher (greedy) | mean % [95 % t-interval] | "
+              "per-seed student return, sampled |")
+        print("|---|---|---|---|")
         for size, v in d["per_size"].items():
             per = ", ".join(f"{100 * x['ratio']:.1f}" for x in v["per_seed"].values())
-            print(f"| {float(size):.0%} | {per} | {fmt_ci(v['ratio'], 1, pct=True)} |")
+            sampled = ", ".join(f"{x.get('student_sampled_return') or float('nan'):.0f}" for x in v["per_seed"].values())
+            n = next(iter(v["per_seed"].values()))
+            print(f"| {float(size):.0%} ({n['student_params']:,} of {n['teacher_params']:,}) | {per} | "
+                  f"{fmt_ci(v['ratio'], 1, pct=True)} | {sampled} |")
     for f in sorted(R.glob("kickstart_hopper*.json")):
         d = json.loads(f.read_text())
         print(f"\n`{f.name}`: teacher score {d['teacher_score']:.0f}; frames until the training return reaches x % of "
