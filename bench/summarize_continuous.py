@@ -61,9 +61,12 @@ def privileged() -> None:
 
 
 def sb3() -> None:
-    d = load("sb3_sac_pendulum.json")
-    if not d:
-        return
+    for f in sorted(R.glob("sb3_sac_pendulum*.json")):
+        sb3_one(json.loads(f.read_text()), f.name)
+
+
+def sb3_one(d: dict, name: str) -> None:
+    print(f"\n`{name}`:")
     print(f"\nSB3 SAC teacher ({d['teacher']['steps']:,} steps, VecNormalize), students distilled for {d['frames']:,} "
           f"frames:\n")
     print("| seed | teacher return | student return | normalised % | student / teacher params |")
