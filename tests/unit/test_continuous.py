@@ -224,3 +224,37 @@ def test_random_baseline_is_uniform_in_the_bounds_and_seeded():
     r2, _ = evaluate_random("gym:Pendulum-v1", 2, seed=5)
     np.testing.assert_array_equal(r1, r2)
     assert (l1 == 200).all() and (r1 < -500).all()  # a random pendulum hangs and spins
+
+
+def test_ppo_on_a_box_saves_resumes_and_applies_its_normalisation():
+    """Observation statistics and the reward scaler's state are part of the trainer's state: a
+    trainer restored from it holds exactly the same statistics, acts with them (NumPy mirror =
+    torch agent) and carries on; two runs from one seed are identical."""
+    from distillrl.algos import TrainConfig, make_trainer
+    from distillrl.algos.ppo import PPOConfig
+
+    def make(seed=0):
+        cfg = TrainConfig(env="gym:Pendulum-v1", algo="ppo", steps=10_000, seed=seed,
+                          net=NetConfig(hidden=(16,), obs_norm=True),
+                          ppo=PPOConfig(num_envs=2, num_steps=64, num_minibatches=2, update_epochs=2,
+                                        norm_reward=True))
+        return make_trainer(cfg)
+
+    a, b = make(), make()
+    a.advance(256)
+    b.advance(256)
+    for (k, x), (_, y) in zip(a.agent.state_dict().items(), b.agent.state_dict().items()):
+        assert torch.equal(x, y), k  # same seed, same result
+    assert float(a.agent.obs_norm.count) > 256 and not torch.allclose(a.agent.obs_norm.mean, torch.zeros(3, dtype=torch.float64))
+    state = a.state_dict()
+    c = make(seed=1)
+    c.load_state_dict(state)
+    for k in ("mean", "var", "count"):
+        assert torch.equal(getattr(c.agent.obs_norm, k), getattr(a.agent.obs_norm, k))
+    assert c.reward_scaler.state_dict() == a.reward_scaler.state_dict()
+    obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32) * 4
+    with torch.no_grad():
+        want = c.agent(torch.from_numpy(obs)).logits.numpy()
+    np.testing.assert_allclose(c.policy(obs)[0], want, rtol=1e-4, atol=1e-5)  # the acting copy applies them
+    rows = c.advance(128)
+    assert rows and float(c.agent.obs_norm.count) > float(a.agent.obs_norm.count)
