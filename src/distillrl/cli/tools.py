@@ -249,8 +249,13 @@ ENV_FORMS = [
     "minatar:all              the five MinAtar games",
     "ENV,ENV,...              any ids joined by commas (e.g. minatar:breakout,minatar:asterix)",
     "# options, appended to an id",
-    "?keep=I+J                vector observations: keep only these entries (gym:CartPole-v1?keep=0+2)",
-    "?view=full|agent         MiniGrid: the whole grid (default) or the agent's 7x7 view",
+    "?keep=I+J                vector observations: keep only these entries (gym:CartPole-v1?keep=0+2; ranges 0-4)",
+    "?group.NAME=I+J&...      vector observations as named groups for privileged teachers "
+    "(gym:Hopper-v5?group.pos=0-4&group.vel=5-10; the rest: group rest)",
+    "?view=full|agent|both    MiniGrid: the whole grid (default), the agent's 7x7 view, or both as groups full, agent",
+    "# continuous control (pip install -e '.[mujoco]')",
+    "gym:HalfCheetah-v5 ...   MuJoCo (Hopper, Walker2d, Ant, ...), and gym:Pendulum-v1, "
+    "gym:MountainCarContinuous-v0",
     "# your own environment (Gymnasium's module:id; importing the module registers the id)",
     "gym:MODULE:ID            e.g. gym:mypkg.envs:MyEnv-v0 (MODULE must be importable: PYTHONPATH)",
 ]
