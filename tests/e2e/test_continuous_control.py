@@ -88,6 +88,12 @@ def test_a_vecnormalize_pickle_that_would_run_code_is_refused_and_runs_nothing(t
             "--run-dir", str(tmp_path / "run"), check=False)
     assert p.returncode != 0 and "refused" in p.stderr and "Traceback" not in p.stderr
     assert not marker.exists() and not (tmp_path / "run").exists()
+    # a CleanRL teacher's obs_rms.npz in the same folder is not an SB3 zip's statistics
+    other = tmp_path / "both"
+    other.mkdir()
+    shutil.copy(sb3_teachers["sac"][0], other / "model.zip")
+    np.savez(other / "obs_rms.npz", mean=np.zeros(7), var=np.ones(7))
+    assert load_teacher(str(other / "model.zip")).normalizer is None
     # an .npz of statistics works, and checks what it holds
     np.savez(tmp_path / "ok.npz", mean=np.zeros(3), var=np.ones(3), clip_obs=5.0)
     n = load_vecnormalize(tmp_path / "ok.npz")

@@ -61,7 +61,7 @@ def load_state_dict_teacher(path: str | Path, arch: str, tau: float | None = Non
             n = int(lin[-1][0].shape[0])
             t = ModuleTeacher(net, f"{arch}:{path.name}", obs_shape, n, kind, tau)
             t.dist, t.continuous_unbounded = DiagGaussian, True  # bounds: the env's (CleanRL clips there)
-            norm = vecnorm.beside(path)
+            norm = vecnorm.beside(path, vecnorm.CLEANRL_BESIDE)
             t.normalizer = vecnorm.load_vecnormalize(norm) if norm is not None else None
             return t
         if arch == "cleanrl-ppo":

@@ -25,9 +25,10 @@ import torch
 
 from distillrl.errors import TeacherError
 
-NAMES_BESIDE = ("vec_normalize.pkl", "vecnormalize.pkl", "vec_normalize.npz", "vecnormalize.npz", "obs_rms.npz")
-"""the file names looked for beside a teacher file (SB3's docs' and RL Zoo's; ``obs_rms.npz`` for a
-CleanRL state dict, whose NormalizeObservation statistics are not in it)"""
+SB3_BESIDE = ("vec_normalize.pkl", "vecnormalize.pkl", "vec_normalize.npz", "vecnormalize.npz")
+"""the file names looked for beside an SB3 ``.zip`` (SB3's docs' and RL Zoo's)"""
+CLEANRL_BESIDE = ("obs_rms.npz",)
+"""beside a CleanRL state dict, whose NormalizeObservation statistics are not in it"""
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,11 @@ def load_vecnormalize(path: str | Path) -> ObsNormalizer | None:
     return ObsNormalizer(mean, var, clip, eps, p)
 
 
-def beside(zip_path: Path) -> Path | None:
-    """The VecNormalize file next to an SB3 ``.zip``, if there is one."""
-    for name in NAMES_BESIDE:
+def beside(zip_path: Path, names: tuple[str, ...] = SB3_BESIDE) -> Path | None:
+    """The statistics file named ``names`` next to a teacher file, if there is one (an SB3
+    ``.zip`` reads only SB3's names, a CleanRL state dict only ``obs_rms.npz``, so two teachers
+    in one folder never take each other's)."""
+    for name in names:
         q = zip_path.with_name(name)
         if q.exists():
             return q
