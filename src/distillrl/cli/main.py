@@ -6,6 +6,8 @@
     distillrl kickstart --env ENV --teacher T [--teacher T2 ...] [--schedule constant|linear|exp|step|performance]
                         [--lambda0 X] [--steps N] [--seed S] [--run-dir DIR]
     distillrl codistill --env ENV --peers N [--psi X] [--exchange-every K] [--address HOST:PORT] [--in-process]
+    distillrl meta --family point-nav|halfcheetah-vel|halfcheetah-dir|ant-dir [--method es-dpg|es-zero|fomaml|multitask]
+                   [--k K] [--steps N] [--workers W] [--address HOST:PORT] [--run-dir DIR] [--resume]
     distillrl dataset --teacher T [--env ENV] --episodes N [--epsilon X] [--name ID] [--root DIR]
     distillrl pbt --config FILE.yaml [--population N] [--address HOST:PORT] [--run-dir DIR] [--resume]
     distillrl sweep --seeds 1-5 [--grid KEY=V1,V2] [--address HOST:PORT] [--run-dir DIR] -- COMMAND ARGS...
@@ -27,6 +29,7 @@ from distillrl.cli.run_cmds import (
     cmd_dataset,
     cmd_distill,
     cmd_kickstart,
+    cmd_meta,
     cmd_train,
 )
 from distillrl.cli.scale_cmds import cmd_pbt, cmd_sweep
@@ -39,6 +42,7 @@ COMMANDS = {
     "distill": cmd_distill,
     "kickstart": cmd_kickstart,
     "codistill": cmd_codistill,
+    "meta": cmd_meta,
     "dataset": cmd_dataset,
     "pbt": cmd_pbt,
     "sweep": cmd_sweep,

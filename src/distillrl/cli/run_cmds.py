@@ -42,6 +42,11 @@ def cmd_kickstart(argv: list[str]) -> int:
     return _run_command("kickstart", argv)
 
 
+def cmd_meta(argv: list[str]) -> int:
+    """Meta-learning over a task family (ES + DPG adaptation, and baselines): distillrl.algos.meta."""
+    return _run_command("meta", argv)
+
+
 def _train_like(ns, k) -> int:
     """Shared driver: config → validation → run dir → trainer (restored on --resume) → drive → finish.
 

@@ -21,3 +21,19 @@ def ratio_fields(student: float, teacher: float, key: str = "score_ratio") -> di
         return {key: None, f"{key}_note": f"no ratio: the teacher's score {teacher:g} is negative "
                                           "(compare the returns themselves)"}
     return {key: None, f"{key}_note": f"no ratio: the teacher's score is {teacher:g}"}
+
+
+def t_interval(xs) -> dict:
+    """Mean and the 95 % Student-t interval of ``xs`` (n < 2: no interval): ``{mean, lo, hi, n}``."""
+    import numpy as np  # (numpy/scipy only where an interval is computed)
+
+    x = np.asarray([float(v) for v in xs if math.isfinite(float(v))], float)
+    if len(x) == 0:
+        return {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0}
+    m = float(x.mean())
+    if len(x) < 2:
+        return {"mean": m, "lo": float("nan"), "hi": float("nan"), "n": 1}
+    from scipy import stats
+
+    h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return {"mean": m, "lo": m - h, "hi": m + h, "n": int(len(x))}

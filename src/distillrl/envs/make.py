@@ -1,4 +1,5 @@
-"""Environments from a string: ``gym:<id>``, ``minatar:<game>``, ``minigrid:<id>``, ``ale:<game>``.
+"""Environments from a string: ``gym:<id>``, ``minatar:<game>``, ``minigrid:<id>``, ``ale:<game>``,
+``meta:<family>?task=X`` (a task of a meta-learning family, :mod:`distillrl.envs.families`).
 
 All families come out as a :class:`FastVectorEnv` — a Gymnasium ``VectorEnv`` with same-step
 autoreset (the final observation of a finished episode is in ``info["final_obs"]``) and
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 
-FAMILIES = ("gym", "minatar", "minigrid", "ale")
+FAMILIES = ("gym", "minatar", "minigrid", "ale", "meta")
 MINATAR_GAMES = {
     "breakout": "Breakout",
     "asterix": "Asterix",
@@ -179,9 +180,17 @@ def spec_options(spec: str) -> tuple[str, dict[str, str]]:
             if k.startswith("group.") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k[6:]):
                 raise EnvError(f"observation group name {k[6:]!r} in {spec!r} must be a plain identifier")
             continue
+        if k == "task" and family == "meta":
+            from distillrl.envs.families import family as task_family
+
+            try:
+                task_family(base.split(":", 1)[1]).parse_task(v)
+            except ConfigError as e:
+                raise EnvError(f"{spec}: {e}") from None
+            continue
         if k != "view" or family != "minigrid":
             raise EnvError(f"unknown environment option {k!r} in {spec!r} (MiniGrid specs take ?view=full|agent|both; "
-                           "vector observations take ?keep=I+J+... and ?group.NAME=I+J+...)")
+                           "vector observations take ?keep=I+J+... and ?group.NAME=I+J+...; meta: families ?task=X)")
         if v not in MINIGRID_VIEWS:
             raise EnvError(f"view must be one of {', '.join(MINIGRID_VIEWS)} in {spec!r}, not {v!r}")
     return base, opts
@@ -258,6 +267,15 @@ def gym_id(spec: str) -> str:
     spec, _ = spec_options(spec)
     family, name = parse_spec(spec)
     _register(family)
+    if family == "meta":
+        from distillrl.envs.families import family as task_family
+
+        try:
+            f = task_family(name)
+        except ConfigError as e:
+            raise EnvError(f"{spec}: {e}") from None
+        # module:id: gym.make imports the module (and so registers the id) in any process
+        return f"distillrl.envs.families:{f.gym_id}"
     if family == "minatar":
         if name not in MINATAR_GAMES:
             raise EnvError(f"unknown MinAtar game {name!r} in {spec!r}; valid: {', '.join(MINATAR_GAMES)}"
@@ -298,13 +316,18 @@ def list_envs(family: str | None = None) -> list[str]:
         if fam == "minatar":
             out += [f"minatar:{g}" for g in MINATAR_GAMES]
             continue
+        if fam == "meta":
+            from distillrl.envs.families import FAMILIES as TASK_FAMILIES
+
+            out += [f"meta:{name}" for name in TASK_FAMILIES]
+            continue
         for env_id, spec in gym.registry.items():
             ep = str(spec.entry_point)
             if fam == "minigrid" and env_id.startswith("MiniGrid-"):
                 out.append(f"minigrid:{env_id}")
             elif fam == "ale" and env_id.startswith("ALE/"):
                 out.append(f"ale:{env_id}")
-            elif fam == "gym" and not (env_id.startswith(("MiniGrid-", "BabyAI-", "ALE/", "MinAtar/"))
+            elif fam == "gym" and not (env_id.startswith(("MiniGrid-", "BabyAI-", "ALE/", "MinAtar/", "distillrl/"))
                                        or "ale_py" in ep or "minigrid" in ep):
                 out.append(f"gym:{env_id}")
     return sorted(out)
@@ -331,6 +354,12 @@ def make_env_fn(spec: str, max_episode_steps: int | None = None, render_mode: st
             env = gym.make(env_id, disable_env_checker=True, **kwargs)
             env = gym.wrappers.AtariPreprocessing(env, frame_skip=4, screen_size=84, noop_max=30)
             return gym.wrappers.FrameStackObservation(env, 4)
+        if family == "meta":  # the task (default: the family's first test task)
+            from distillrl.envs.families import family as task_family
+
+            f = task_family(spec.split(":", 1)[1])
+            task = f.parse_task(opts["task"]) if "task" in opts else f.pools(1, 1)[1][0]
+            kwargs.update(f.task_kwargs(task))
         env = gym.make(env_id, disable_env_checker=True, **kwargs)
         if family == "minigrid":
             from minigrid.wrappers import FullyObsWrapper, ImgObsWrapper  # optional extra (distillrl[minigrid])

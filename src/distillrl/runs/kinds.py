@@ -31,6 +31,7 @@ from distillrl.algos import TrainConfig, make_trainer, train_live_hparams
 from distillrl.algos.distill import DistillTrainer
 from distillrl.algos.distill_config import DistillConfig
 from distillrl.algos.dt import DTConfig, DTTrainer
+from distillrl.algos.meta import MetaConfig, MetaTrainer, finish_meta, meta_live_hparams, prepare_meta
 from distillrl.algos.kickstart import KickstartConfig, kickstart_live_hparams, make_kickstart_trainer
 from distillrl.algos.offline_distill import OfflineDistillConfig, OfflineDistillTrainer
 from distillrl.config import (
@@ -85,6 +86,7 @@ def kinds() -> dict[str, Kind]:
                       train_live_hparams),
         "kickstart": Kind("kickstart", lambda: KickstartConfig, preset, _prepare_kickstart, make_kickstart_trainer,
                           finish_kickstart, kickstart_live_hparams),
+        "meta": Kind("meta", lambda: MetaConfig, None, prepare_meta, MetaTrainer, finish_meta, meta_live_hparams),
         "distill": Kind("distill", lambda: DistillConfig, None, _prepare_distill, DistillTrainer, finish_distill,
                         DistillTrainer.live_hparams),
         # the offline track (datasets only): train --algo dt, distill --offline
