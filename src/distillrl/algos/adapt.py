@@ -59,7 +59,15 @@ def get_flat(module: nn.Module) -> torch.Tensor:
 
 
 def set_flat(module: nn.Module, flat: torch.Tensor) -> None:
-    torch.nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32), module.parameters())
+    """Copy ``flat`` into the parameters (a copy: torch's ``vector_to_parameters`` would make them
+    views of ``flat``, and in-place adaptation steps would then change the caller's vector)."""
+    flat = torch.as_tensor(flat, dtype=torch.float32)
+    i = 0
+    with torch.no_grad():
+        for p in module.parameters():
+            n = p.numel()
+            p.copy_(flat[i:i + n].view_as(p))
+            i += n
 
 
 @dataclass

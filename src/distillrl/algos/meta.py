@@ -287,7 +287,11 @@ class MetaTrainer:
         self._wall = 0.0
         center = get_flat(self.actor)
         if self.outer == "es":
-            from evotorch.algorithms.functional import pgpe  # heavy (2 s, pulls in Ray): only when ES runs
+            try:  # heavy (2 s, pulls in Ray): only when ES runs
+                from evotorch.algorithms.functional import pgpe
+            except ImportError:
+                self.workers.close()
+                raise ConfigError(f"--method {cfg.method} needs EvoTorch: pip install 'distillrl[meta]'") from None
 
             self.es = pgpe(center_init=center, center_learning_rate=self.hp["lr"], stdev_learning_rate=0.0,
                            objective_sense="max", ranking_method="centered", optimizer="adam",
