@@ -45,6 +45,7 @@ CONVENTIONS: dict[str, Convention] = {
     "minatar": Convention("minatar", "greedy", "return", False),
     "ale": Convention("ale", "greedy", "return", False),
     "gym": Convention("gym", "greedy", "return", False),
+    "meta": Convention("meta", "greedy", "return", False),
 }
 """family → its convention (the family prefix of an env spec: ``minigrid:...``)"""
 

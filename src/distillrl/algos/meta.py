@@ -36,11 +36,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from distillrl.algos.adapt import ADAPTERS, Actor, AdaptSettings, evaluate, get_flat, pg_gradient, rollout, set_flat
+from distillrl.algos.adapt import ADAPTERS, AdaptSettings, evaluate, get_flat, pg_gradient, rollout, set_flat
 from distillrl.config import Live, knob, live_knobs, validate
 from distillrl.core.hparams import HParams
 from distillrl.envs.families import family as task_family
 from distillrl.errors import ConfigError
+from distillrl.models.ddpg import Actor
 
 METHODS = {
     # method: (outer loop, inner loop used for fitness during meta-training, inner loop at test time)
@@ -475,4 +476,45 @@ def finish_meta(trainer: MetaTrainer, cfg: MetaConfig) -> dict:
     out["eval_frames"] = trainer.eval_frames
     out["per_task"] = [{"task": "/".join(f"{x:g}" for x in e["task"]), "pre": e["pre"],
                         **{f"post_k{k}": e[f"post_k{k}"] for k in ks}} for e in ev]
+    return out
+
+
+def eval_meta(source: str, task: str | None, ks: Sequence[int] | None, episodes: int, seed: int,
+              tasks: int | None = None) -> dict:
+    """``distillrl eval`` of a meta run or checkpoint: adapt θ to ``task`` (default: the run's
+    held-out test tasks, the first ``tasks`` of them) with the method's own inner loop, K steps for
+    each K of ``ks`` (default: the run's ``--eval-k``), and report the return before and after."""
+    from distillrl.config import from_dict
+    from distillrl.core import checkpoint
+    from distillrl.core.stats import t_interval
+    from distillrl.teachers.zoo import resolve
+
+    state, meta = checkpoint.load(resolve(source))
+    cfg = from_dict(MetaConfig, {k: v for k, v in meta["config"].items() if k != "env"}, MetaConfig())
+    fam = task_family(cfg.family)
+    ks = list(ks) if ks else eval_ks(cfg)
+    if min(ks) < 1:
+        raise ConfigError(f"--k must be ≥ 1, got {min(ks)}")
+    pool = (fam.parse_task(task)[None] if task is not None
+            else fam.pools(cfg.train_tasks, cfg.test_tasks, cfg.task_seed)[1][:tasks or cfg.test_tasks])
+    worker = MetaWorker(cfg.family, cfg.hidden)
+    payload = {"center": torch.as_tensor(state["center"], dtype=torch.float32).numpy(),
+               "settings": cfg.settings(k=ks[0], inner_lr=float(state["hp"]["inner_lr"])), "episodes": episodes,
+               "adapter": METHODS[cfg.method][2], "sigma": 0.0}
+    t0 = time.perf_counter()
+    res = worker.run(payload, [{"kind": "eval", "task": t, "seed": seed + 7919 * i, "ks": ks}
+                               for i, t in enumerate(pool)])
+    out: dict = {"source": source, "env": f"meta:{cfg.family}", "kind": f"meta-{cfg.method}", "tasks": len(pool),
+                 "episodes": episodes}
+    pre = t_interval([r["pre"] for r in res])
+    out["pre_return"] = pre["mean"]
+    for k in ks:
+        post = t_interval([r[f"post_k{k}"] for r in res])
+        out[f"post_return_k{k}"] = post["mean"]
+        if len(res) > 1:
+            out[f"post_lo_k{k}"], out[f"post_hi_k{k}"] = post["lo"], post["hi"]
+    out["steps"] = int(sum(r["frames"] for r in res))
+    out["wall_s"] = time.perf_counter() - t0
+    out["per_task"] = [{"task": "/".join(f"{x:g}" for x in np.atleast_1d(t)), "pre": r["pre"],
+                        **{f"post_k{k}": r[f"post_k{k}"] for k in ks}} for t, r in zip(pool, res)]
     return out

@@ -74,8 +74,16 @@ def cmd_eval(argv: list[str]) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads [≥ 1; default: 1]")
     p.add_argument("--target-return", type=float, default=None,
                    help="Decision Transformers: the return to condition on (default: the one it was trained for)")
+    p.add_argument("--task", default=None,
+                   help="meta-learned agents (distillrl meta): the task to adapt to, e.g. 1.5 or 0.2/-0.3 (default: the "
+                        "run's held-out test tasks)")
+    p.add_argument("--k", default=None, help="meta-learned agents: adaptation steps, e.g. 1,3,5 [≥ 1; default: the run's]")
     common_flags(p)
     ns = p.parse_args(argv)
+    from distillrl.teachers.meta import meta_spec
+
+    if meta_spec(ns.source) is not None:
+        return _eval_meta(ns)
     from distillrl.acting.evaluation import evaluate_modes, score_fields
     from distillrl.acting.protocols import MODES, convention
     from distillrl.runs.kinds import set_threads
@@ -112,6 +120,28 @@ def cmd_eval(argv: list[str]) -> int:
         emit(summary, True)
     else:
         _print_eval(summary)
+    return 0
+
+
+def _eval_meta(ns) -> int:
+    """A meta-learned actor: its return on each task before and after K adaptation steps."""
+    from distillrl.algos.meta import eval_meta
+    from distillrl.runs.kinds import set_threads
+    from distillrl.runs.rundir import emit
+
+    try:
+        for flag, val, dom in (("--episodes", ns.episodes, "≥ 1"), ("--seed", ns.seed, "≥ 0"),
+                               ("--threads", ns.threads, "≥ 1")):
+            Domain.parse(dom).check(val, flag)
+        try:
+            ks = [int(x) for x in ns.k.split(",")] if ns.k else None
+        except ValueError:
+            raise ConfigError(f"--k takes integers joined by commas (e.g. 1,3,5), not {ns.k!r}") from None
+        set_threads(ns.threads)
+        summary = eval_meta(ns.source, ns.task, ks, ns.episodes, ns.seed)
+    except DistillRLError as e:
+        die("distillrl eval", str(e))
+    emit(summary, ns.json)
     return 0
 
 

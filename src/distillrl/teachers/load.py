@@ -16,6 +16,7 @@ from distillrl.envs.tasks import MASK, task_name
 from distillrl.errors import SourceError, TeacherError
 from distillrl.teachers.base import AgentTeacher, CallableTeacher, Teacher
 from distillrl.teachers.cleanrl import CLEANRL_ARCHES, load_state_dict_teacher
+from distillrl.teachers.meta import load_meta_teacher, meta_spec
 from distillrl.teachers.sb3 import load_sb3_zip
 from distillrl.teachers.zoo import load_agent, zoo_names
 
@@ -47,6 +48,8 @@ def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = No
             if not p.is_file():
                 raise TeacherError(f"teacher file not found: {s}")
             t = load_state_dict_teacher(p, arch, tau)
+        elif meta_spec(s) is not None:  # a meta-learned actor (distillrl meta)
+            t = load_meta_teacher(s, tau)
         else:
             try:
                 agent, meta = load_agent(s)
