@@ -234,6 +234,12 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
         assert c.returncode == 0, c.stderr[-3000:]
         cd = json.loads(c.stdout.strip().splitlines()[-1])
         assert cd["nodes"] == 2 and cd["total_frames"] == 2 * 2048
+        # meta-learning's ES workers (one CPU each: one per node)
+        m = cli("meta", "--family", "point-nav", "--steps", "2400", "--population", "4", "--tasks-per-gen", "1",
+                "--test-tasks", "2", "--eval-every", "0", "--workers", "2", "--address", f"127.0.0.1:{port}",
+                "--run-dir", tmp_path / "meta", "--json", "--no-progress", timeout=300)
+        assert m.returncode == 0, m.stderr[-3000:]
+        assert json.loads(m.stdout.strip().splitlines()[-1])["nodes"] == 2
     finally:
         stop_nodes(port, tmp)  # only what this test started (`ray stop` would stop every Ray here)
         shutil.rmtree(tmp, ignore_errors=True)

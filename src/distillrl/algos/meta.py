@@ -137,6 +137,28 @@ def noise(seed: int, dim: int) -> torch.Tensor:
     return torch.randn(dim, generator=g)
 
 
+def rank_normalise(fitness) -> torch.Tensor:
+    """Centred ranks in [-0.5, 0.5] (the worst −0.5, the best +0.5, evenly spaced): EvoTorch's
+    ``centered`` ranking, which the ES update applies to the generation's fitness."""
+    from evotorch.tools.ranking import centered  # heavy (see MetaTrainer)
+
+    return centered(torch.as_tensor(fitness, dtype=torch.float32))
+
+
+def es_gradient(center: torch.Tensor, sigma: float, dseeds, fitness, ranking: str = "centered") -> torch.Tensor:
+    """SPEC §11's antithetic estimate ``g = 1/(2nσ) Σ_i [F(θ+σε_i) − F(θ−σε_i)] ε_i`` from the
+    direction seeds and the fitness of the population laid out as [+ε_0, −ε_0, +ε_1, −ε_1, …]
+    (``ranking``: ``centered`` ranks, as training uses, or ``raw`` fitness). Computed by the same
+    EvoTorch estimator the update uses (its PGPE form is σ² times this; Adam is indifferent)."""
+    from evotorch.algorithms.functional.funcpgpe import _symmetric_grad  # heavy (see MetaTrainer)
+
+    eps = torch.stack([noise(int(d), center.numel()) for d in dseeds])
+    values = torch.stack([center + sigma * eps, center - sigma * eps], 1).reshape(-1, center.numel())
+    g = _symmetric_grad(values, torch.as_tensor(fitness, dtype=center.dtype), mu=center,
+                        sigma=torch.full_like(center, sigma), objective_sense="max", ranking_method=ranking)
+    return g["mu"] / sigma**2
+
+
 class MetaWorker:
     """Runs jobs of one family: a cached env whose task is switched, one actor. In a Ray actor or
     in the driver's own process (``--workers 0``)."""
@@ -474,6 +496,7 @@ def finish_meta(trainer: MetaTrainer, cfg: MetaConfig) -> dict:
     out["interval"] = (f"95 % t-interval over the {len(ev)} test tasks of this run (one training seed)"
                        + ("" if trainer.fam.held_out else "; this family's test tasks are its training tasks"))
     out["eval_frames"] = trainer.eval_frames
+    out["workers"], out["nodes"] = cfg.workers, len(trainer.workers.nodes)
     out["per_task"] = [{"task": "/".join(f"{x:g}" for x in e["task"]), "pre": e["pre"],
                         **{f"post_k{k}": e[f"post_k{k}"] for k in ks}} for e in ev]
     return out
