@@ -97,3 +97,18 @@ def test_a_sweep_runs_meta_trials(tmp_path, cli):
                       "meta", "--family", "point-nav", "--steps", "1", "--population", "2", "--tasks-per-gen", "1",
                       "--test-tasks", "1", "--eval-every", "0", "--hidden", "8", timeout=300))
     assert s["finished"] == 2
+
+
+def test_pbt_tunes_the_es_hyper_parameters(tmp_path, cli):
+    import yaml
+
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "command": "meta", "population": 2,
+        "config": {"family": "point-nav", "steps": 9600, "population": 4, "tasks_per_gen": 1, "test_tasks": 1,
+                   "eval_every": 0, "hidden": 8},
+        "pbt": {"interval": 2400, "selection": "truncation"},
+        "priors": {"sigma": {"min": 0.01, "max": 0.2, "log": True}, "k": {"min": 1, "max": 3}}}))
+    s = last_json(cli("pbt", "--config", cfg, "--run-dir", tmp_path / "e", "--json", "--no-progress", timeout=400))
+    assert s["command"] == "meta" and s["members_finished"] == 2 and not s["errors"]
+    assert set(s["best_hparams"]) == {"lr", "sigma", "inner_lr", "population", "k"}

@@ -15,8 +15,8 @@ from distillrl.errors import DistillRLError
 # of torch and Ray, so each command imports what it runs (runs, scale, report, datasets, teachers,
 # numpy, rich) inside its own function. Only the standard library, errors and config sit here.
 
-PBT_EPILOG = """experiment YAML (distillrl pbt --print-config [train|kickstart|distill] writes a commented one):
-  command: kickstart          what each member runs: train, kickstart or distill
+PBT_EPILOG = """experiment YAML (distillrl pbt --print-config [train|kickstart|distill|meta] writes a commented one):
+  command: kickstart          what each member runs: train, kickstart, distill or meta
   population: 4               members (≥ 2)
   config: {...}               the command's own keys, as in its --config YAML (env, steps, teacher, ...)
   pbt: {...}                  interval (frames between ready points), selection (ttest|truncation),
@@ -31,7 +31,7 @@ after the copy names the donor and its frames (columns pbt/copied_from, pbt/copi
 
 
 def cmd_pbt(argv: list[str]) -> int:
-    """Population-based training of train/kickstart/distill runs on Ray Tune (see distillrl.pbt)."""
+    """Population-based training of train/kickstart/distill/meta runs on Ray Tune (see distillrl.pbt)."""
     p = OneLineParser(prog="distillrl pbt", description=cmd_pbt.__doc__, epilog=PBT_EPILOG,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="experiment YAML: command, population, config, pbt, priors (see below; "
@@ -40,7 +40,7 @@ def cmd_pbt(argv: list[str]) -> int:
                    "driver and the Ray processes it started (nothing else on the machine), and exit; "
                    "--resume continues it later")
     p.add_argument("--print-config", nargs="?", const="kickstart", metavar="COMMAND",
-                   help="print a commented experiment YAML for COMMAND (train, kickstart or distill; default "
+                   help="print a commented experiment YAML for COMMAND (train, kickstart, distill or meta; default "
                    "kickstart) with every key, its default and domain, and exit")
     p.add_argument("--population", type=int, default=None, help="members (overrides the file) [≥ 2]")
     p.add_argument("--address", default=None,

@@ -76,8 +76,8 @@ def live_names(command: str) -> list[str]:
     """The hyper-parameters a population of ``command`` may tune (from the config alone), for the
     example configuration of :func:`population.yaml_template`."""
     k = kind(command)
-    data = {"env": "minatar:breakout"} if command == "train" else {"env": "minatar:breakout",
-                                                                    "teacher": ["minatar-breakout"]}
+    data = ({"env": "minatar:breakout"} if command == "train" else {} if command == "meta"
+            else {"env": "minatar:breakout", "teacher": ["minatar-breakout"]})
     assert k.live is not None
     return list(k.live(build_config(k, data=data)))
 

@@ -83,15 +83,15 @@ class PBTOptions:
                                                       "most 1: the whole population runs at once)")
 
 
-COMMANDS = ("train", "kickstart", "distill")
+COMMANDS = ("train", "kickstart", "distill", "meta")
 
 
 @dataclass
 class PBTConfig:
     """A population-based training experiment (``distillrl pbt --config FILE.yaml``)."""
 
-    command: Literal["train", "kickstart", "distill"] = knob(
-        "kickstart", help="what each member runs: train, kickstart or distill")
+    command: Literal["train", "kickstart", "distill", "meta"] = knob(
+        "kickstart", help="what each member runs: train, kickstart, distill or meta")
     population: int = knob(4, "≥ 2", "members; PBT copies between members, so at least 2")
     config: dict = knob(factory=dict, help="the command's config keys (as in its own --config YAML); seed is the "
                                            "first member's")
@@ -254,12 +254,15 @@ _EXAMPLE_CONFIG = {
     "kickstart": ["  env: minatar:breakout", "  steps: 500000", "  teacher: [minatar-breakout]",
                   "  schedule: constant"],
     "distill": ["  env: minatar:breakout", "  steps: 500000", "  teacher: [minatar-breakout]", "  source: student"],
+    "meta": ["  family: point-nav", "  method: es-dpg", "  steps: 2000000"],
 }
 _EXAMPLE_PRIORS = {
     "train": ["  lr: {min: 1.0e-4, max: 3.0e-3, log: true}", "  ent_coef: {min: 0.0, max: 0.02}"],
     "kickstart": ["  lr: {min: 1.0e-4, max: 2.0e-3, log: true}", "  ent_coef: {min: 1.0e-3, max: 0.05, log: true}",
                   "  lambda_shared: {min: 0.1, max: 2.0, log: true}"],
     "distill": ["  lr: {min: 1.0e-4, max: 3.0e-3, log: true}", "  tau: {min: 0.5, max: 2.0, log: true}"],
+    "meta": ["  sigma: {min: 0.01, max: 0.2, log: true}", "  inner_lr: {min: 0.01, max: 0.5, log: true}",
+             "  k: {min: 1, max: 5}"],
 }
 
 
@@ -273,7 +276,7 @@ def yaml_template(command: str = "kickstart", live: Sequence[str] = ()) -> str:
         return "  # " + text
 
     out = ["# a population-based training experiment: distillrl pbt --config FILE.yaml",
-           f"command: {command}" + comment("what each member runs: train, kickstart or distill"),
+           f"command: {command}" + comment("what each member runs: train, kickstart, distill or meta"),
            "population: 4" + comment("members {≥ 2}"),
            "config:" + comment(f"the {command} command's own keys, as in its --config YAML (flag names without --, "
                                "- as _, dotted flags as nesting); seed is the first member's"),
