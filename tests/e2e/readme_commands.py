@@ -65,6 +65,9 @@ def budget_for(argv: list[str]) -> list[str]:
         return ["--steps", "4096", "--eval-episodes", "1", "--checkpoint-every", "4096"]
     if cmd == "sweep":
         return ["--steps", "4096", "--eval-episodes", "1"]  # after --: the swept command's
+    if cmd == "meta":
+        return ["--steps", "1", "--population", "2", "--tasks-per-gen", "1", "--test-tasks", "1", "--eval-every", "0",
+                "--critic-steps", "5", "--hidden", "8"]
     if cmd == "dataset":
         return ["--episodes", "2"]
     if cmd == "eval":

@@ -19,6 +19,7 @@ adapted actor, whichever process runs it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -61,11 +62,11 @@ class AdaptSettings:
     k: int = 1
     inner_lr: float = 0.05
     adapt_episodes: int = 2
-    explore_noise: float = 0.3
+    explore_noise: float = 0.5
     """exploration noise of the adaptation batch, as a fraction of the action half-range"""
     critic_steps: int = 100
     critic_lr: float = 3e-3
-    gamma: float = 0.99
+    gamma: float = 0.9
     max_grad_norm: float = 1.0
     zo_directions: int = 4
     zo_sigma: float = 0.05
@@ -150,11 +151,19 @@ def dpg_adapt(actor: Actor, env: gym.Env, s: AdaptSettings, seed: int) -> dict:
     batch = rollout(env, actor, s.adapt_episodes, s.explore_noise, seed, s.gamma)
     torch.manual_seed(seed)
     critic = Critic(batch.obs.shape[1], batch.act.shape[1], s.hidden)
-    loss = fit_critic(critic, batch, s.critic_steps, s.critic_lr, seed)
+    # the critic reads actions rescaled to [-1, 1]: small action ranges (point-nav's ±0.1) would
+    # otherwise barely move its input, and ∇_a Q would be mostly noise
+    mid, span = actor.mid, actor.span
+    loss = fit_critic(critic, dataclasses.replace(batch, act=(batch.act - mid) / span), s.critic_steps,
+                      s.critic_lr, seed)
     for p in critic.parameters():
         p.requires_grad_(False)
+
+    def q(obs, act):
+        return critic(obs, (act - mid) / span)
+
     for _ in range(s.k):
-        dpg_step(actor, critic, batch.obs, s.inner_lr, s.max_grad_norm)
+        dpg_step(actor, q, batch.obs, s.inner_lr, s.max_grad_norm)
     return {"frames": batch.frames, "batch_return": float(np.mean(batch.episode_returns)), "critic_loss": loss}
 
 

@@ -72,17 +72,18 @@ class MetaConfig:
     k: int = knob(1, "≥ 1", "adaptation steps K (live: rounded)")
     inner_lr: float = knob(0.05, "> 0", "inner-loop step size α (live)")
     adapt_episodes: int = knob(2, "≥ 1", "episodes of the adaptation batch")
-    explore_noise: float = knob(0.3, "(0, 1]", "exploration noise of the adaptation batch (fraction of the action "
+    explore_noise: float = knob(0.5, "(0, 1]", "exploration noise of the adaptation batch (fraction of the action "
                                                "half-range); also the PG policy's σ")
     critic_steps: int = knob(100, "≥ 1", "Adam steps fitting the critic to the adaptation batch")
     critic_lr: float = knob(3e-3, "> 0", "critic learning rate")
-    gamma: float = knob(0.99, "[0, 1]", "discount of the critic's returns-to-go")
+    gamma: float = knob(0.9, "[0, 1]", "discount of the critic's returns-to-go (short: the critic is fitted to a few "
+                                       "episodes, and near rewards carry the action's effect)")
     max_grad_norm: float = knob(1.0, "≥ 0", "clip each inner step's gradient norm (0: no clipping)")
-    population: int = knob(16, "≥ 2", "ES perturbations per generation: antithetic pairs, so even (live: rounded "
+    population: int = knob(8, "≥ 2", "ES perturbations per generation: antithetic pairs, so even (live: rounded "
                                       "to even)")
     sigma: float = knob(0.05, "> 0", "ES perturbation σ (live)")
-    lr: float = knob(0.01, "> 0", "outer learning rate, Adam (live)")
-    tasks_per_gen: int = knob(4, "≥ 1", "training tasks per generation (every member is scored on the same ones)")
+    lr: float = knob(0.003, "> 0", "outer learning rate, Adam (live)")
+    tasks_per_gen: int = knob(2, "≥ 1", "training tasks per generation (every member is scored on the same ones)")
     fitness_episodes: int = knob(1, "≥ 1", "episodes scoring an adapted policy")
     train_tasks: int = knob(100, "≥ 1", "size of the training task pool")
     test_tasks: int = knob(10, "≥ 1", "size of the held-out test task pool (the final evaluation uses all)")

@@ -261,7 +261,8 @@ def cmd_zoo(argv: list[str]) -> int:
 def cmd_envs(argv: list[str]) -> int:
     p = OneLineParser(prog="distillrl envs", description="List valid environment ids, then the task sets, the "
                       "options an id takes and the form of a user's own environment.")
-    p.add_argument("--family", choices=["gym", "minatar", "minigrid", "ale"])
+    p.add_argument("--family", choices=["gym", "minatar", "minigrid", "ale", "meta"],
+                   help="one family only (meta: the task families of distillrl meta)")
     p.add_argument("--ids-only", action="store_true", help="only the ids, one per line")
     ns = p.parse_args(argv)
     from distillrl.envs.make import list_envs
@@ -286,6 +287,9 @@ ENV_FORMS = [
     "# continuous control (pip install -e '.[mujoco]')",
     "gym:HalfCheetah-v5 ...   MuJoCo (Hopper, Walker2d, Ant, ...), and gym:Pendulum-v1, "
     "gym:MountainCarContinuous-v0",
+    "# meta-learning task families (distillrl meta --family NAME; the task is never observed)",
+    "meta:NAME?task=X         one task of a family as an env: meta:halfcheetah-vel?task=1.5, "
+    "meta:point-nav?task=0.2/-0.3",
     "# your own environment (Gymnasium's module:id; importing the module registers the id)",
     "gym:MODULE:ID            e.g. gym:mypkg.envs:MyEnv-v0 (MODULE must be importable: PYTHONPATH)",
 ]
