@@ -51,9 +51,30 @@ def table(path: Path) -> None:
         print()
 
 
+def throughput(path: Path) -> None:
+    d = json.loads(path.read_text())
+    print(f"`{d['command']}` ({d['setup']})\n")
+    print("| Ray workers | evaluations / s | per repeat |")
+    print("|---|---|---|")
+    for w, v in d["rate"].items():
+        runs = d["per_workers"][w]
+        label = "0 (in the driver process)" if w == "0" else w
+        each = ", ".join(f"{r['evaluations_per_s']:.1f}" for r in runs)
+        print(f"| {label} | {ci(v)} | {each} |")
+    c = d.get("cluster")
+    if c:
+        print(f"| 2 on a 2-node loopback cluster | {c['evaluations_per_s']:.1f} (n=1; nodes used: {c['nodes']}) | – |")
+    r = d["ratio_2_over_1"]
+    print(f"\n2 workers / 1 worker: {ci(r, 2)} (n={r['n']}; per repeat "
+          f"{', '.join(f'{x:.2f}' for x in r['per_repeat'])}); target ≥ {r['target']}: **{d['verdict']}**.\n")
+
+
 def main() -> None:
     for p in sorted(R.glob("meta_*.json")):
-        table(p)
+        if p.name.startswith("meta_throughput"):
+            throughput(p)
+        else:
+            table(p)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,12 @@ def test_trains_checkpoints_and_summarises(base):
     assert s["steps"] >= 4800 and s["test_tasks"] == 2 and s["held_out"] is True
     for k in ("pre_return", "post_return_k1", "gain_k1", "post_lo_k1"):
         assert k in s
+    # throughput: 2 generations × population 4 × 2 tasks evaluations over the generations' own time
+    assert s["train_wall_s"] > 0 and s["evaluations_per_s"] == pytest.approx(16 / s["train_wall_s"])
     assert (d / "checkpoints/last.safetensors").exists() and (d / "tb").is_dir()
     rows = (d / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3 and "meta/test_post_return" in rows[0] and "meta/fitness_mean" in rows[0]
+    assert "meta/evaluations_per_s" in rows[0]
 
 
 def test_a_killed_run_resumes_to_the_same_result(base, tmp_path, cli):

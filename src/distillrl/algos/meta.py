@@ -309,6 +309,7 @@ class MetaTrainer:
         self.entropy: list[int] = [cfg.seed]
         self._fitness: list[float] = []
         self._wall = 0.0
+        self._evaluated = 0  # (perturbation or task) adaptations evaluated: the throughput figure's numerator
         center = get_flat(self.actor)
         if self.outer == "es":
             try:  # heavy (2 s, pulls in Ray): only when ES runs
@@ -399,13 +400,15 @@ class MetaTrainer:
             row = {"meta/fitness_mean": float(fit.mean()), "meta/fitness_max": float(fit.max()),
                    "meta/fitness_min": float(fit.min())}
         set_flat(self.actor, self.center)
+        self._evaluated += len(res)
         self.frames += int(frames)
         self.gen += 1
         self._fitness = [float(x) for x in fit]
         self._wall += time.perf_counter() - t0
         row = {"frames": self.frames, "meta/generation": self.gen, **row,
                "meta/adapt_batch_return": float(np.nanmean(batch)) if np.isfinite(batch).any() else float("nan"),
-               "meta/wall_s": self._wall, **{f"hparams/{k}": v for k, v in self.hp.as_dict().items()}}
+               "meta/wall_s": self._wall, "meta/evaluations_per_s": self._evaluated / max(self._wall, 1e-9),
+               **{f"hparams/{k}": v for k, v in self.hp.as_dict().items()}}
         if cfg.eval_every and self.gen % cfg.eval_every == 0:
             ev = self.evaluate(self.test_pool[:cfg.eval_tasks], [s.k], seed=10_000)
             row["meta/test_pre_return"] = float(np.mean([e["pre"] for e in ev]))
@@ -439,7 +442,7 @@ class MetaTrainer:
     def state_dict(self) -> dict:
         st: dict = {"center": self.center, "gen": self.gen, "frames": self.frames, "eval_frames": self.eval_frames,
                     "hp": self.hp.as_dict(), "entropy": list(self.entropy), "fitness": list(self._fitness),
-                    "wall": self._wall}
+                    "wall": self._wall, "evaluated": self._evaluated}
         if self.outer == "es":
             o = self.es.optimizer_state
             st["adam"] = {"m": o.m, "v": o.v, "t": o.t}
@@ -459,6 +462,7 @@ class MetaTrainer:
         self.entropy = [int(x) for x in state["entropy"]]
         self._fitness = [float(x) for x in state["fitness"]]
         self._wall = float(state.get("wall", 0.0))
+        self._evaluated = int(state.get("evaluated", 0))
         if self.outer == "es":
             a = state["adam"]
             self.es = self.es._replace(optimizer_state=self.es.optimizer_state._replace(
@@ -498,6 +502,10 @@ def finish_meta(trainer: MetaTrainer, cfg: MetaConfig) -> dict:
                        + ("" if trainer.fam.held_out else "; this family's test tasks are its training tasks"))
     out["eval_frames"] = trainer.eval_frames
     out["workers"], out["nodes"] = cfg.workers, len(trainer.workers.nodes)
+    # throughput of meta-training alone (evaluation excluded): one evaluation is one perturbation
+    # (es-*) or one task (fomaml) adapted by the inner loop and scored on one task
+    out["train_wall_s"] = trainer._wall
+    out["evaluations_per_s"] = trainer._evaluated / max(trainer._wall, 1e-9)
     out["per_task"] = [{"task": "/".join(f"{x:g}" for x in e["task"]), "pre": e["pre"],
                         **{f"post_k{k}": e[f"post_k{k}"] for k in ks}} for e in ev]
     return out
