@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from distillrl.core.stats import t_interval  # noqa: E402
 
 
-def one(run_dir: Path, workers: int, seed: int, frames: int, extra: list[str], env=None) -> dict:
+def one(run_dir: Path, workers: int, seed: int, frames: int, extra: list[str], env=None, population: int = 16) -> dict:
     if not (run_dir / "summary.json").exists():
         shutil.rmtree(run_dir, ignore_errors=True)
         cmd = [EXE, "meta", "--family", "point-nav", "--method", "es-dpg", "--seed", str(seed), "--steps",
-               str(frames), "--population", "16", "--tasks-per-gen", "2", "--eval-every", "0", "--eval-k", "1",
+               str(frames), "--population", str(population), "--tasks-per-gen", "2", "--eval-every", "0", "--eval-k", "1",
                "--test-tasks", "4", "--workers", str(workers), "--run-dir", str(run_dir), "--no-progress", "--json",
                *extra]
         t = time.time()
@@ -47,10 +47,10 @@ def one(run_dir: Path, workers: int, seed: int, frames: int, extra: list[str], e
             "generations": s["generations"], "nodes": s["nodes"], "workers": s["workers"], "run_dir": str(run_dir)}
 
 
-def cluster(root: Path, frames: int) -> dict:
+def cluster(root: Path, frames: int, population: int) -> dict:
     run_dir = root / "cluster-w2-2nodes"
     if (run_dir / "summary.json").exists():
-        return one(run_dir, 2, 1, frames, [])
+        return one(run_dir, 2, 1, frames, [], population=population)
     port = free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN": secrets.token_hex(16)}
@@ -63,7 +63,7 @@ def cluster(root: Path, frames: int) -> dict:
                                text=True, env=env, timeout=180)
             if p.returncode:
                 raise SystemExit(f"ray start failed: {p.stderr[-1500:]}")
-        return one(run_dir, 2, 1, frames, ["--address", f"127.0.0.1:{port}"], env=env)
+        return one(run_dir, 2, 1, frames, ["--address", f"127.0.0.1:{port}"], env=env, population=population)
     finally:
         stop_nodes(port, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -73,27 +73,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--frames", type=int, default=150_000)
+    ap.add_argument("--population", type=int, default=16)
+    ap.add_argument("--workers", nargs="+", default=["0", "1", "2"], help="worker counts to time (1 and 2 needed)")
     ap.add_argument("--runs", default="runs/bench_meta_throughput")
     ap.add_argument("--no-cluster", action="store_true")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     root = Path(a.runs)
-    per: dict[str, list[dict]] = {"0": [], "1": [], "2": []}
+    per: dict[str, list[dict]] = {w: [] for w in a.workers}
     for r in range(a.repeats):
-        order = ["1", "2", "0"] if r % 2 == 0 else ["2", "1", "0"]
+        order = [w for w in (["1", "2", "0"] if r % 2 == 0 else ["2", "1", "0"]) if w in per]
         for w in order:
-            per[w].append(one(root / f"w{w}-r{r}", int(w), 1, a.frames, []) | {"repeat": r, "position": order.index(w)})
+            per[w].append(one(root / f"w{w}-r{r}", int(w), 1, a.frames, [], population=a.population)
+                          | {"repeat": r, "position": order.index(w)})
     ratios = [b["evaluations_per_s"] / o["evaluations_per_s"] for o, b in zip(per["1"], per["2"])]
-    out = {"command": f"python bench/bench_meta_throughput.py --repeats {a.repeats} --frames {a.frames} --out {a.out}",
-           "setup": "point-nav, es-dpg, K=1, population 16 × 2 tasks = 32 evaluations per generation; 2-core CPU, "
-                    "1 torch thread per worker",
+    out = {"command": "python bench/bench_meta_throughput.py " + " ".join(sys.argv[1:]),
+           "setup": f"point-nav, es-dpg, K=1, population {a.population} × 2 tasks = {2 * a.population} evaluations per "
+                    "generation; 2-core CPU, 1 torch thread per worker",
            "per_workers": per,
            "rate": {w: t_interval([x["evaluations_per_s"] for x in v]) for w, v in per.items()},
            "ratio_2_over_1": t_interval(ratios) | {"per_repeat": ratios, "target": 1.8}}
     lo = out["ratio_2_over_1"]["lo"]
     out["verdict"] = "met" if lo >= 1.8 else "not met"
     if not a.no_cluster:
-        out["cluster"] = cluster(root, a.frames)
+        out["cluster"] = cluster(root, a.frames, a.population)
     Path(a.out).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("rate", "ratio_2_over_1", "verdict")} | {"cluster": out.get("cluster")},
                      indent=1))

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
+import numpy as np
+
 R = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(R.parents[1] / "src"))
 
 
 def ci(d: dict, digits: int = 1) -> str:
@@ -69,12 +73,65 @@ def throughput(path: Path) -> None:
           f"{', '.join(f'{x:.2f}' for x in r['per_repeat'])}); target ≥ {r['target']}: **{d['verdict']}**.\n")
 
 
+def verdict(d: dict) -> str:
+    return "es-dpg better" if d["lo"] > 0 else "es-dpg worse" if d["hi"] < 0 else "inconclusive"
+
+
+def scaled_step() -> None:
+    """es-dpg and fomaml re-run with the inner step α scaled by 1/K (files
+    meta_<family>_<method>_k<K>_lr<α>.json), next to the α = 0.05 runs of meta_<family>.json."""
+    import re
+
+    from distillrl.core.stats import t_interval
+
+    files = sorted(R.glob("meta_*_k*_lr*.json"))
+    if not files:
+        return
+    base = {p.name: json.loads(p.read_text()) for p in R.glob("meta_*.json") if not re.search(r"_k\d+_lr|throughput", p.name)}
+    rows, by = [], {}
+    for p in files:
+        fam, method, k, lr = re.match(r"meta_(.+)_(es-dpg|fomaml|es_dpg)_k(\d+)_lr([\d.]+)\.json", p.name).groups()
+        method = method.replace("_", "-")
+        d = json.loads(p.read_text())
+        post = {key.rsplit("/", 1)[1]: v[f"post_k{k}"] for key, v in d["per_seed"].items()}
+        by[(d["family"], method, k)] = post
+        ref = next((b for b in base.values() if b["family"] == d["family"]), None)
+        ref_post = {key.rsplit("/", 1)[1]: v[f"post_k{k}"] for key, v in (ref or {}).get("per_seed", {}).items()
+                    if key.startswith(f"{method}/k{k}/")}
+        rows.append((d["family"], method, k, lr, t_interval(list(post.values())), t_interval(list(ref_post.values())),
+                     d["command"]))
+    print("| family | method | K | α = 0.05 | α = 0.05 / K | α |")
+    print("|---|---|---|---|---|---|")
+    for fam, method, k, lr, post, ref, _ in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
+        print(f"| {fam} | {method} | {k} | {ci(ref)} | **{ci(post)}** (n={post['n']}) | {float(lr):g} |")
+    print()
+    for (fam, method, k), post in sorted(by.items()):
+        other = by.get((fam, "fomaml", k)) if method == "es-dpg" else None
+        if not other:
+            continue
+        d = t_interval([post[s] - other[s] for s in post if s in other])
+        print(f"{fam}, K = {k}, both at α = 0.05 / K: es-dpg minus fomaml {ci(d)} (n={d['n']}, paired by seed; "
+              f"{verdict(d)}).")
+        # each method at whichever α gave it the higher mean (chosen on the same test tasks: optimistic for both)
+        ref = next(b for b in base.values() if b["family"] == fam)["per_seed"]
+        best = {}
+        for m, scaled in (("es-dpg", post), ("fomaml", other)):
+            at_05 = {key.rsplit("/", 1)[1]: v[f"post_k{k}"] for key, v in ref.items() if key.startswith(f"{m}/k{k}/")}
+            best[m] = scaled if np.mean(list(scaled.values())) >= np.mean(list(at_05.values())) else at_05
+            best[m + " α"] = "0.05 / K" if best[m] is scaled else "0.05"
+        d = t_interval([best["es-dpg"][s] - best["fomaml"][s] for s in best["es-dpg"] if s in best["fomaml"]])
+        print(f"{fam}, K = {k}, each at its better α (es-dpg {best['es-dpg α']}, fomaml {best['fomaml α']}): "
+              f"es-dpg minus fomaml {ci(d)} (n={d['n']}; {verdict(d)}).")
+    print("\nCommands: " + "; ".join(f"`{r[6]}`" for r in rows) + "\n")
+
+
 def main() -> None:
     for p in sorted(R.glob("meta_*.json")):
         if p.name.startswith("meta_throughput"):
             throughput(p)
-        else:
+        elif "_lr" not in p.name:
             table(p)
+    scaled_step()
 
 
 if __name__ == "__main__":
