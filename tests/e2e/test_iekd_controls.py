@@ -10,7 +10,8 @@ from distillrl.algos.distill_config import DistillConfig
 from distillrl.algos.distill import DistillTrainer
 from distillrl.errors import ConfigError
 from distillrl.terms.iekd import iekd_losses, split_features
-from distillrl.terms.kdcontrols import ClassStats, class_mean, controlled, label_smoothing, no_rescaling
+from distillrl.terms.kdcontrols import (ClassStats, class_mean, controlled, floored_fraction, label_smoothing,
+                                        no_rescaling)
 from distillrl.teachers.base import CallableTeacher
 
 
@@ -97,6 +98,38 @@ def test_no_rescaling_hand_values():
     torch.testing.assert_close(no_rescaling(torch.tensor([[0.0, 1.0, 0.0]]), 0.6), torch.tensor([[0.2, 0.6, 0.2]]))
 
 
+def test_no_rescaling_keeps_the_argmax_where_the_mean_confidence_would_lose_it():
+    # the issue's case: m̄ = 0.3 would give the runner-up 0.4 · 0.5 / ... > 0.3
+    p = torch.tensor([[0.6, 0.2, 0.05, 0.15]])
+    out = no_rescaling(p, 0.3, margin=0.0)
+    # rest shares: 0.5, 0.125, 0.375 → r = 0.5, floor r / (1 + r) = 1/3 > 0.3
+    torch.testing.assert_close(out, torch.tensor([[1 / 3, 1 / 3, 1 / 12, 0.25]]))
+    out = no_rescaling(p, 0.3)
+    assert out.argmax(-1).item() == 0 and out[0, 0] == pytest.approx(1 / 3 + 1e-3)
+    # [.7, .1, .1, .1]: r = 1/3, floor 0.25 + margin < 0.3: left as Tang et al. have it
+    assert floored_fraction(torch.cat([p, torch.tensor([[0.7, 0.1, 0.1, 0.1]])]), 0.3) == 0.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_rescaling_preserves_argmax_on_random_distributions(seed):
+    g = torch.Generator().manual_seed(seed)
+    n_act = 2 + seed  # 2 … 6 actions
+    # peaked and flat teachers alike: softmax of logits at several temperatures
+    p = torch.softmax(torch.randn(4000, n_act, generator=g) * torch.tensor([0.3, 1.0, 3.0, 10.0]).repeat(1000)[:, None],
+                      -1)
+    for m in (0.05, 1.0 / n_act, 0.3, 0.6, 0.95):
+        out = no_rescaling(p, m)
+        assert torch.equal(out.argmax(-1), p.argmax(-1)), m
+        torch.testing.assert_close(out.sum(-1), torch.ones(len(p)))
+        assert (out >= 0).all()
+        # where m̄ already keeps the argmax, the argmax gets exactly m̄ (Tang et al.'s control)
+        a = p.argmax(-1, keepdim=True)
+        rest = p.scatter(-1, a, 0.0)
+        r = rest.max(-1).values / rest.sum(-1)
+        ok = r / (1 + r) + 1e-3 < m - 1e-6
+        torch.testing.assert_close(out.gather(-1, a).squeeze(-1)[ok], torch.full((int(ok.sum()),), m))
+
+
 def test_controls_through_distill_and_their_bad_input(cli, tmp_path):
     stats = ClassStats(2)
     stats.update(torch.tensor([[0.9, 0.1], [0.3, 0.7]]))
@@ -105,6 +138,8 @@ def test_controls_through_distill_and_their_bad_input(cli, tmp_path):
     tr = DistillTrainer(_ie_cfg(kd_control="domain"))
     tr.advance(64)
     assert tr.kd_stats.counts.sum() == 64
+    rows = DistillTrainer(_ie_cfg(kd_control="instance")).advance(64)
+    assert 0.0 <= rows[-1]["distill/instance_floored"] <= 1.0
     p = cli("distill", "--teacher", "cartpole", "--kd-control", "universe", "--loss", "nll", "--run-dir",
             tmp_path / "x")
     assert p.returncode == 2 and "--kd-control replaces soft targets" in p.stderr

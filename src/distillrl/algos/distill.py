@@ -61,7 +61,7 @@ from distillrl.models.nets import NetConfig
 from distillrl.teachers.base import Teacher
 from distillrl.teachers.load import TeacherSet
 from distillrl.terms.iekd import IEKDTerm
-from distillrl.terms.kdcontrols import ClassStats, controlled
+from distillrl.terms.kdcontrols import ClassStats, controlled, floored_fraction
 
 
 def _rows(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -210,8 +210,12 @@ class DistillTrainer(EnvTrainer):
                             task_id=ro.task_id.reshape(-1).numpy())
         weights.update(self._extra_weights())
         tau = hp["tau"]
+        kd_extra: dict = {}
         if self.kd_stats is not None:  # Tang et al.'s controls: statistics over every labelled state
-            self.kd_stats.update(self.dist.from_teacher(t_out.reshape(T * n, -1).float(), tau).probs)
+            probs = self.dist.from_teacher(t_out.reshape(T * n, -1).float(), tau).probs
+            self.kd_stats.update(probs)
+            if cfg.kd_control == "instance":  # how often m̄ alone would have changed the teacher's decision
+                kd_extra = {"distill/instance_floored": floored_fraction(probs, self.kd_stats.mean_conf())}
         for _ in range(cfg.updates_per_round):
             if self.source == "eer":
                 idx = torch.from_numpy(self.np_rng.integers(0, T * n, min(cfg.batch_size, T * n)))
@@ -247,7 +251,7 @@ class DistillTrainer(EnvTrainer):
             extra = {"distill/action_mse": float(((s_act - t_act) ** 2).sum(-1).mean())}
         else:
             extra = {"distill/agreement": float((s_act == t_act).float().mean())}
-        return [self._row(sums, cfg.updates_per_round, {**extra, "distill/beta": self._beta,
+        return [self._row(sums, cfg.updates_per_round, {**extra, **kd_extra, "distill/beta": self._beta,
                                                         "charts/learning_rate": lr})]
 
     def _minibatch_task(self) -> int | None:

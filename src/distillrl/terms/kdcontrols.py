@@ -20,7 +20,8 @@ teacher's argmax). With ``a*`` the teacher's argmax, ``m(x) = π_T(a*|x)`` its c
   ``a*`` — class relationships without anything per state;
 * ``instance``: the teacher's own distribution with the argmax's mass replaced by ``m̄`` and
   the other actions rescaled to fill the rest — per-state relationships kept, the per-state
-  confidence (the gradient rescaling) removed.
+  confidence (the gradient rescaling) removed. Where ``m̄`` would let another action overtake
+  the argmax, the argmax keeps just enough mass to stay the argmax (the labels are not changed).
 
 Each is a pure function of teacher probabilities [B, A]; the distillation learner applies
 one to every minibatch (``distill --kd-control``) and then its usual loss (``kl`` /
@@ -47,16 +48,38 @@ def class_mean(p: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     return means[p.argmax(-1)]
 
 
-def no_rescaling(p: torch.Tensor, mean_conf: float | torch.Tensor) -> torch.Tensor:
-    """Instance control removed: the argmax gets ``m̄``; the other actions keep their relative sizes."""
+def no_rescaling(p: torch.Tensor, mean_conf: float | torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
+    """Instance control removed: the argmax gets ``m̄``; the other actions keep their relative sizes.
+
+    ``m̄`` alone can hand the label to another action: p = [.6, .2, .05, …] with m̄ = 0.3 leaves
+    the runner-up 0.35. A control that changes the teacher's decision measures corrupted labels,
+    not the removed rescaling, so the argmax's mass is floored where needed: with r the largest
+    other action's share of the rest, a* needs c > (1 − c)·r, i.e. c > r / (1 + r); it gets
+    ``max(m̄, r / (1 + r) + margin)``. Only the states where m̄ falls short differ from Tang et
+    al.'s control (:func:`floored_fraction` counts them)."""
     a_star = p.argmax(-1, keepdim=True)
-    conf = p.gather(-1, a_star)
     rest = p.scatter(-1, a_star, 0.0)
     # a one-hot teacher (all mass on a*) has no relative sizes to keep: spread the rest evenly
     flat = rest.sum(-1, keepdim=True) <= 1e-12
     rest = torch.where(flat, torch.ones_like(rest).scatter(-1, a_star, 0.0), rest)
-    rest = rest / rest.sum(-1, keepdim=True).clamp(min=1e-12) * (1.0 - mean_conf)
-    return rest.scatter(-1, a_star, torch.as_tensor(mean_conf, dtype=p.dtype).expand_as(conf))
+    rest = rest / rest.sum(-1, keepdim=True).clamp(min=1e-12)
+    conf = argmax_floor(rest, margin).clamp(min=torch.as_tensor(mean_conf, dtype=p.dtype)).clamp(max=1.0)
+    return (rest * (1.0 - conf)).scatter(-1, a_star, conf)
+
+
+def argmax_floor(rest_share: torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
+    """[B, 1]: the least mass the argmax needs to stay the argmax when the other actions split
+    the remainder as ``rest_share`` (rows summing to 1, zero at the argmax)."""
+    r = rest_share.max(-1, keepdim=True).values
+    return r / (1.0 + r) + margin
+
+
+def floored_fraction(p: torch.Tensor, mean_conf: float | torch.Tensor, margin: float = 1e-3) -> float:
+    """Fraction of the states in ``p`` where :func:`no_rescaling` had to raise ``m̄`` to keep the argmax."""
+    a_star = p.argmax(-1, keepdim=True)
+    rest = p.scatter(-1, a_star, 0.0)
+    rest = rest / rest.sum(-1, keepdim=True).clamp(min=1e-12)
+    return float((argmax_floor(rest, margin) > torch.as_tensor(mean_conf, dtype=p.dtype)).float().mean())
 
 
 class ClassStats:
