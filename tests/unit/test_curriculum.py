@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from distillrl.terms.curriculum import Curriculum, most_dissimilar
+from distillrl.terms.curriculum import Curriculum, most_dissimilar, normalised
 
 
 def test_max_kl_picks_the_most_dissimilar_task():
@@ -27,3 +27,21 @@ def test_cycle_and_uniform_baselines():
     assert a == [u2.next() for _ in range(200)] and set(a) == {0, 1, 2, 3}
     with pytest.raises(ValueError, match="needs kl_fn"):
         Curriculum("max-kl", 2, np.random.default_rng(0))
+
+
+def test_max_kl_relative_to_each_tasks_first_kl():
+    # task 0 (many actions) starts at KL 4.0 and has closed half its gap; task 1 starts at 0.5
+    # and has closed none of it: raw max-kl keeps task 0, normalised max-kl picks task 1
+    assert list(normalised([2.0, 0.5], [4.0, 0.5], "initial")) == [0.5, 1.0]
+    assert list(normalised([2.0, 0.5], [4.0, 0.5], "raw")) == [2.0, 0.5]
+    assert list(normalised([0.3], [0.0], "initial")) == [0.3 / 1e-8]  # a zero first KL does not divide by 0
+    for norm, want in (("raw", [0, 0, 0]), ("initial", [0, 1, 1])):
+        calls = iter([[4.0, 0.5], [2.0, 0.5], [1.0, 0.4]])
+        c = Curriculum("max-kl", 2, np.random.default_rng(0), kl_fn=lambda: next(calls), norm=norm)
+        # first measurement: every task at 1.0 of itself; the first of equals (0) under "initial"
+        assert [c.next() for _ in range(3)] == want, norm
+        assert c.initial_kls == [4.0, 0.5]
+    # resumed, the first measurement is kept (not replaced by the next one)
+    c2 = Curriculum("max-kl", 2, np.random.default_rng(0), kl_fn=lambda: [0.1, 0.1], norm="initial")
+    c2.load_state_dict(c.state_dict())
+    assert c2.initial_kls == [4.0, 0.5]

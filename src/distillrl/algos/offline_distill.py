@@ -28,7 +28,7 @@ from distillrl.errors import ConfigError
 from distillrl.models.agent import param_count
 from distillrl.models.transformer import DecisionTransformer, batch_tensors
 from distillrl.teachers.dt import load_dt
-from distillrl.terms.curriculum import Curriculum, CurriculumKind
+from distillrl.terms.curriculum import Curriculum, CurriculumKind, KLNorm
 from distillrl.terms.surgery import PreviousGradientSurgery
 
 
@@ -45,6 +45,8 @@ class OfflineDistillConfig(OfflineOptions):
     curriculum: CurriculumKind = knob("max-kl", help="which task each update learns from: cycle (fixed order, Rusu et "
                                                      "al.), uniform, or max-kl (the task whose held-out KL is largest)")
     curriculum_every: int = knob(10, "≥ 1", "max-kl: updates between re-measurements of the per-task KL")
+    curriculum_norm: KLNorm = knob("raw", help="max-kl: compare the tasks' raw KLs, or each relative to its first "
+                                               "measurement (initial: comparable across games)")
     pcgrad: bool = knob(False, help="project an update's gradient onto the normal plane of the previous update's when "
                                     "they conflict (PCGrad)")
     tau: float = K.teacher_tau(1.0, "teacher temperature: softmax(logits/τ)")
@@ -115,7 +117,7 @@ class OfflineDistillTrainer(OfflineTrainer):
             return self.held_out_kls()
 
         self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, measured,
-                                     cfg.curriculum_every)
+                                     cfg.curriculum_every, cfg.curriculum_norm)
 
     def _build(self, cfg: OfflineDistillConfig) -> None:
         """Teachers, datasets (split into training and held-out episodes), the task set, and the

@@ -4,6 +4,11 @@
 * ``uniform``: a task drawn uniformly at random (from the run's own generator);
 * ``max-kl``: the task whose teacher the student currently disagrees with most — the largest
   KL(π_Tk ‖ π_S) on a held-out batch of that task — re-measured every ``every`` choices.
+
+Raw KLs are not comparable across games: a game with many actions and a peaked teacher starts
+at a larger KL than one with few, and raw max-kl keeps choosing it. ``norm="initial"`` divides
+each task's KL by its first measurement (the untrained student's), so the curriculum picks the
+task that has closed the least of its own gap.
 """
 
 from __future__ import annotations
@@ -14,6 +19,15 @@ import numpy as np
 import torch
 
 CurriculumKind = Literal["cycle", "uniform", "max-kl"]
+KLNorm = Literal["raw", "initial"]
+
+
+def normalised(kls, initial, norm: KLNorm) -> np.ndarray:
+    """``kls`` as max-kl compares them: raw, or each relative to its task's first measurement."""
+    kls = np.asarray(kls, float)
+    if norm == "raw":
+        return kls
+    return kls / np.maximum(np.asarray(initial, float), 1e-8)
 
 
 def most_dissimilar(kls) -> int:
@@ -28,10 +42,12 @@ class Curriculum:
     """``next()`` → the task of the next update; ``history`` keeps every choice (to be drawn)."""
 
     def __init__(self, kind: CurriculumKind, n_tasks: int, rng: np.random.Generator,
-                 kl_fn: Callable[[], list[float]] | None = None, every: int = 1):
+                 kl_fn: Callable[[], list[float]] | None = None, every: int = 1, norm: KLNorm = "raw"):
         if kind == "max-kl" and kl_fn is None:
             raise ValueError("the max-kl curriculum needs kl_fn: the per-task KL on held-out batches")
         self.kind, self.n, self.rng, self.kl_fn, self.every = kind, n_tasks, rng, kl_fn, max(1, every)
+        self.norm = norm
+        self.initial_kls: list[float] | None = None
         self.history: list[int] = []
         self.last_kls: list[float] | None = None
         self._current = 0
@@ -45,7 +61,9 @@ class Curriculum:
         else:
             if step % self.every == 0:
                 self.last_kls = list(self.kl_fn())
-                self._current = most_dissimilar(self.last_kls)
+                if self.initial_kls is None:
+                    self.initial_kls = list(self.last_kls)
+                self._current = most_dissimilar(normalised(self.last_kls, self.initial_kls, self.norm))
             task = self._current
         self.history.append(task)
         return task
@@ -54,9 +72,11 @@ class Curriculum:
         """Every choice so far, the task max-kl is on, and the KLs it last measured (the generator
         is the trainer's, saved with the trainer)."""
         return {"history": torch.as_tensor(self.history, dtype=torch.int64), "current": self._current,
-                "last_kls": list(self.last_kls) if self.last_kls is not None else []}
+                "last_kls": list(self.last_kls) if self.last_kls is not None else [],
+                "initial_kls": list(self.initial_kls) if self.initial_kls is not None else []}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = [int(x) for x in state["history"].tolist()]
         self._current = int(state["current"])
         self.last_kls = list(state["last_kls"]) or None
+        self.initial_kls = list(state.get("initial_kls", [])) or None
