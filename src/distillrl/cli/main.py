@@ -12,6 +12,7 @@
     distillrl pbt --config FILE.yaml [--population N] [--address HOST:PORT] [--run-dir DIR] [--resume]
     distillrl sweep --seeds 1-5 [--grid KEY=V1,V2] [--address HOST:PORT] [--run-dir DIR] -- COMMAND ARGS...
     distillrl report RUN_DIR... [--out DIR]   (a PBT experiment directory: its winning lineage)
+    distillrl analyze effects RUN_DIR...   (what distillation gave: universe / domain / instance, over seeds)
     distillrl eval AGENT [--env ENV] [--teacher-arch A] [--episodes N] [--json]   (AGENT: any teacher source)
     distillrl zoo [list|path NAME]
     distillrl envs [--family F]
@@ -33,7 +34,7 @@ from distillrl.cli.run_cmds import (
     cmd_train,
 )
 from distillrl.cli.scale_cmds import cmd_pbt, cmd_sweep
-from distillrl.cli.tools import cmd_demo, cmd_envs, cmd_eval, cmd_report, cmd_zoo
+from distillrl.cli.tools import cmd_analyze, cmd_demo, cmd_envs, cmd_eval, cmd_report, cmd_zoo
 from distillrl.config import die
 
 COMMANDS = {
@@ -47,6 +48,7 @@ COMMANDS = {
     "pbt": cmd_pbt,
     "sweep": cmd_sweep,
     "report": cmd_report,
+    "analyze": cmd_analyze,
     "eval": cmd_eval,
     "zoo": cmd_zoo,
     "envs": cmd_envs,

@@ -16,6 +16,32 @@ from distillrl.errors import ConfigError, DistillRLError
 # numpy, rich) inside its own function. Only the standard library, errors and config sit here.
 
 
+def cmd_analyze(argv: list[str]) -> int:
+    p = OneLineParser(prog="distillrl analyze",
+                      description="Analyses over run directories. effects: Tang et al.'s attribution of what "
+                                  "distillation gave the student (universe / domain / instance) from five distill "
+                                  "runs per seed: --loss nll, --kd-control universe|domain|instance, and --loss kl.")
+    p.add_argument("analysis", choices=["effects"], help="which analysis")
+    p.add_argument("runs", nargs="+", help="distillation run directories (or a sweep's folder), one per seed and "
+                                           "target, all of one teacher and env")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(argv)
+    from distillrl.report.effects import analyze_effects
+    from distillrl.runs.rundir import emit
+
+    try:
+        res = analyze_effects(ns.runs)
+    except DistillRLError as e:
+        die("distillrl analyze", str(e))
+    for w in res["warnings"]:
+        print(f"distillrl analyze: warning: {w}", file=sys.stderr)
+    if ns.json:
+        emit({k: v for k, v in res.items() if k != "markdown"}, True)
+    else:
+        print(res["markdown"], end="")
+    return 0
+
+
 def cmd_report(argv: list[str]) -> int:
     p = OneLineParser(prog="distillrl report", description="Curves, λ traces and speed-up tables from run directories.")
     p.add_argument("runs", nargs="+", help="run directories (seeds of one config are grouped), or PBT experiment "
