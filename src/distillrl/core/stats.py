@@ -37,3 +37,107 @@ def t_interval(xs) -> dict:
 
     h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
     return {"mean": m, "lo": m - h, "hi": m + h, "n": int(len(x))}
+
+
+# ---------------------------------------------------------------- comparisons and verdicts
+# SPEC §12: per-seed scores, t-intervals with n stated, paired differences where seeds pair,
+# rliable's aggregates with stratified-bootstrap intervals, and "met" only when the interval
+# clears the target. Bench scripts and `distillrl report`/`analyze` share these.
+
+
+def paired_difference(a, b) -> dict:
+    """``a − b`` paired by seed: ``a`` and ``b`` are {seed: score} (seeds in only one are left
+    out) or equal-length sequences. The t-interval of the per-seed differences, with ``seeds``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        seeds = sorted(set(a) & set(b), key=str)
+        diffs = [float(a[s]) - float(b[s]) for s in seeds]
+    else:
+        a, b = list(a), list(b)
+        if len(a) != len(b):
+            raise ValueError(f"paired scores need equal lengths, got {len(a)} and {len(b)}")
+        seeds, diffs = list(range(len(a))), [float(x) - float(y) for x, y in zip(a, b)]
+    return t_interval(diffs) | {"seeds": seeds, "kind": "paired t-interval over seeds"}
+
+
+def verdict(interval: dict, target: float | None = None, higher_is_better: bool = True) -> str:
+    """``met`` / ``not met`` / ``inconclusive`` against ``target`` (met only when the whole
+    interval clears it, not met when the whole interval misses it); without a target, a
+    difference against 0: ``better`` / ``worse`` / ``inconclusive``. No interval (n < 2): inconclusive."""
+    lo, hi = interval.get("lo", math.nan), interval.get("hi", math.nan)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "inconclusive"
+    if target is None:
+        if lo > 0:
+            return "better" if higher_is_better else "worse"
+        if hi < 0:
+            return "worse" if higher_is_better else "better"
+        return "inconclusive"
+    if higher_is_better:
+        return "met" if lo >= target else "not met" if hi < target else "inconclusive"
+    return "met" if hi <= target else "not met" if lo > target else "inconclusive"
+
+
+def episode_interval(returns) -> dict:
+    """Mean and 95 % t-interval over the *episodes* of one run: it covers the evaluation's noise,
+    not the variation between training seeds, and says so (``kind``)."""
+    return t_interval(returns) | {"kind": "95 % t-interval over evaluation episodes of one run (not over seeds)"}
+
+
+def fmt(interval: dict, digits: int = 1) -> str:
+    """``m [lo, hi] (n=…)``, or ``m (n=1, no interval)``."""
+    m, n = interval["mean"], interval["n"]
+    if n < 2 or not math.isfinite(interval.get("lo", math.nan)):
+        return f"{m:.{digits}f} (n={n}, no interval)"
+    return f"{m:.{digits}f} [{interval['lo']:.{digits}f}, {interval['hi']:.{digits}f}] (n={n})"
+
+
+def aggregates(scores: dict, reps: int = 2000, seed: int = 0, gap_threshold: float = 1.0) -> dict:
+    """rliable's aggregates of normalised scores with stratified-bootstrap 95 % intervals:
+    ``scores[method]`` is [runs, tasks] (or [runs]); returns ``{method: {iqm, mean, median,
+    optimality_gap: (estimate, lo, hi)}, "runs": n}``. Needs the ``report`` extra (rliable);
+    methods with fewer than 2 runs are left out (a bootstrap over one run is no interval)."""
+    import numpy as np
+    from rliable import library as rly
+    from rliable import metrics
+
+    data = {}
+    for k, v in scores.items():
+        m = np.asarray(v, float)
+        m = m.reshape(-1, 1) if m.ndim == 1 else m
+        if m.shape[0] >= 2 and np.isfinite(m).all():
+            data[k] = m
+    if not data:
+        return {}
+
+    def fn(x):
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x), metrics.aggregate_median(x),
+                         metrics.aggregate_optimality_gap(x, gap_threshold)])
+
+    state = np.random.get_state()  # rliable draws from numpy's global generator: seeded, then restored
+    np.random.seed(seed)
+    try:
+        est, ci = rly.get_interval_estimates(data, fn, reps=reps)
+    finally:
+        np.random.set_state(state)
+    names = ("iqm", "mean", "median", "optimality_gap")
+    return {k: {name: (float(est[k][i]), float(ci[k][0][i]), float(ci[k][1][i])) for i, name in enumerate(names)}
+            | {"runs": int(data[k].shape[0])} for k in data}
+
+
+def probability_of_improvement(x, y, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """P(X > Y) of rliable (Agarwal et al. 2021): ``x``, ``y`` are [runs, tasks] (or [runs]) of two
+    methods on the same tasks; the estimate and its stratified-bootstrap 95 % interval."""
+    import numpy as np
+    from rliable import library as rly
+    from rliable import metrics
+
+    x, y = (np.asarray(v, float) for v in (x, y))
+    x, y = (v.reshape(-1, 1) if v.ndim == 1 else v for v in (x, y))
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        est, ci = rly.get_interval_estimates({"pair": [x, y]}, metrics.probability_of_improvement, reps=reps)
+    finally:
+        np.random.set_state(state)
+    lo, hi = np.ravel(ci["pair"])[:2]
+    return float(np.ravel(est["pair"])[0]), float(lo), float(hi)

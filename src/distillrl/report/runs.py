@@ -208,20 +208,17 @@ def teacher_score(summary: dict) -> float:
 
 
 def iqm_interval(scores: dict[str, np.ndarray], reps: int = 2000) -> dict[str, tuple[float, float, float]]:
-    """rliable IQM with stratified-bootstrap 95% CIs. ``scores[group]`` is [runs] (non-finite
-    runs dropped) or [runs, tasks] (all finite); groups with fewer than 2 scores are left out."""
-    try:  # optional dependency (the `report` extra), ~2 s to import: without it, no intervals
-        from rliable import library as rly
-        from rliable import metrics
-    except ImportError:
-        return {}
+    """rliable IQM with stratified-bootstrap 95% CIs (:func:`distillrl.core.stats.aggregates`).
+    ``scores[group]`` is [runs] (non-finite runs dropped) or [runs, tasks] (all finite); groups with
+    fewer than 2 scores are left out."""
+    from distillrl.core.stats import aggregates
 
     def matrix(v) -> np.ndarray:
         v = np.asarray(v, float)
         return v[np.isfinite(v)].reshape(-1, 1) if v.ndim == 1 else v
 
-    data = {k: m for k, v in scores.items() if (m := matrix(v)).size >= 2 and np.isfinite(m).all()}
-    if not data:
+    try:  # optional dependency (the `report` extra), ~2 s to import: without it, no intervals
+        agg = aggregates({k: matrix(v) for k, v in scores.items()}, reps=reps)
+    except ImportError:
         return {}
-    est, ci = rly.get_interval_estimates(data, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps)
-    return {k: (float(est[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in data}
+    return {k: v["iqm"] for k, v in agg.items()}
