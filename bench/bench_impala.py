@@ -33,7 +33,6 @@ import argparse
 import csv
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 from cli_runs import EXE, run, zoo5m
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from loopback import free_port, stop_nodes  # noqa: E402  (test support: loopback Ray nodes)
+from loopback import loopback_cluster  # noqa: E402  (test support: loopback Ray nodes)
 
 ROOT = Path("runs/bench/impala")
 OUT = Path("bench/results")
@@ -109,34 +108,18 @@ def part_memory(seeds: list[int], steps: int) -> None:
 
 
 def part_cluster(steps: int, actors: int) -> None:
-    import secrets
-
     run_dir = ROOT / "cluster" / f"impala-k{actors}-2nodes"
     if (run_dir / "summary.json").exists():
         return
-    port = free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    tmp = Path("/tmp") / f"ray-bi-{os.getpid()}"
-    ray = str(Path(sys.executable).with_name("ray"))
-    try:
-        for args in (["--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--include-dashboard=false",
-                      f"--temp-dir={tmp}"], [f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1"]):
-            p = subprocess.run([ray, "start", *args, "--num-cpus=2", "--disable-usage-stats"], capture_output=True,
-                               text=True, env=env, timeout=180)
-            if p.returncode:
-                raise SystemExit(f"ray start failed: {p.stderr[-1500:]}")
+    with loopback_cluster(2, "bi") as (address, env):
         cmd = [EXE, "train", "--env", ENV, "--steps", str(steps), "--seed", "1", "--eval-episodes", "10", *IMPALA,
-               "--actors", str(actors), "--impala.actor-cpus", "1", "--address", f"127.0.0.1:{port}",
+               "--actors", str(actors), "--impala.actor-cpus", "1", "--address", address,
                "--run-dir", str(run_dir), "--no-progress", "--json"]
         t = time.time()
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if p.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr[-2000:]}")
         print(f"{run_dir}: {time.time() - t:.0f}s; placement {(run_dir / 'actors.json').read_text()}", flush=True)
-    finally:
-        stop_nodes(port, tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- collect

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -24,7 +22,7 @@ from pathlib import Path
 from cli_runs import EXE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from loopback import free_port, stop_nodes  # noqa: E402  (test support: loopback Ray nodes)
+from loopback import loopback_cluster  # noqa: E402  (test support: loopback Ray nodes)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from distillrl.core.stats import t_interval  # noqa: E402
@@ -51,22 +49,8 @@ def cluster(root: Path, frames: int, population: int) -> dict:
     run_dir = root / "cluster-w2-2nodes"
     if (run_dir / "summary.json").exists():
         return one(run_dir, 2, 1, frames, [], population=population)
-    port = free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    tmp = Path("/tmp") / f"ray-bm-{os.getpid()}"
-    ray = str(Path(EXE).with_name("ray"))
-    try:
-        for args in (["--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--include-dashboard=false",
-                      f"--temp-dir={tmp}"], [f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1"]):
-            p = subprocess.run([ray, "start", *args, "--num-cpus=1", "--disable-usage-stats"], capture_output=True,
-                               text=True, env=env, timeout=180)
-            if p.returncode:
-                raise SystemExit(f"ray start failed: {p.stderr[-1500:]}")
-        return one(run_dir, 2, 1, frames, ["--address", f"127.0.0.1:{port}"], env=env, population=population)
-    finally:
-        stop_nodes(port, tmp)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with loopback_cluster(1, "bm") as (address, env):
+        return one(run_dir, 2, 1, frames, ["--address", address], env=env, population=population)
 
 
 def main() -> None:

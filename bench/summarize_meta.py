@@ -74,7 +74,10 @@ def throughput(path: Path) -> None:
 
 
 def verdict(d: dict) -> str:
-    return "es-dpg better" if d["lo"] > 0 else "es-dpg worse" if d["hi"] < 0 else "inconclusive"
+    from distillrl.core.stats import verdict as against_zero
+
+    v = against_zero(d)
+    return v if v == "inconclusive" else f"es-dpg {v}"
 
 
 def scaled_step() -> None:
@@ -88,18 +91,18 @@ def scaled_step() -> None:
     if not files:
         return
     base = {p.name: json.loads(p.read_text()) for p in R.glob("meta_*.json") if not re.search(r"_k\d+_lr|throughput", p.name)}
-    rows, by = [], {}
+    rows, by, at_05 = [], {}, {}
     for p in files:
         fam, method, k, lr = re.match(r"meta_(.+)_(es-dpg|fomaml|es_dpg)_k(\d+)_lr([\d.]+)\.json", p.name).groups()
         method = method.replace("_", "-")
         d = json.loads(p.read_text())
-        post = {key.rsplit("/", 1)[1]: v[f"post_k{k}"] for key, v in d["per_seed"].items()}
-        by[(d["family"], method, k)] = post
+        key = (d["family"], method, k)
+        by[key] = {s.rsplit("/", 1)[1]: v[f"post_k{k}"] for s, v in d["per_seed"].items()}
         ref = next((b for b in base.values() if b["family"] == d["family"]), None)
-        ref_post = {key.rsplit("/", 1)[1]: v[f"post_k{k}"] for key, v in (ref or {}).get("per_seed", {}).items()
-                    if key.startswith(f"{method}/k{k}/")}
-        rows.append((d["family"], method, k, lr, t_interval(list(post.values())), t_interval(list(ref_post.values())),
-                     d["command"]))
+        at_05[key] = {s.rsplit("/", 1)[1]: v[f"post_k{k}"] for s, v in (ref or {}).get("per_seed", {}).items()
+                      if s.startswith(f"{method}/k{k}/")}
+        rows.append((d["family"], method, k, lr, t_interval(list(by[key].values())),
+                     t_interval(list(at_05[key].values())), d["command"]))
     print("| family | method | K | α = 0.05 | α = 0.05 / K | α |")
     print("|---|---|---|---|---|---|")
     for fam, method, k, lr, post, ref, _ in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
@@ -113,11 +116,10 @@ def scaled_step() -> None:
         print(f"{fam}, K = {k}, both at α = 0.05 / K: es-dpg minus fomaml {ci(d)} (n={d['n']}, paired by seed; "
               f"{verdict(d)}).")
         # each method at whichever α gave it the higher mean (chosen on the same test tasks: optimistic for both)
-        ref = next(b for b in base.values() if b["family"] == fam)["per_seed"]
         best = {}
         for m, scaled in (("es-dpg", post), ("fomaml", other)):
-            at_05 = {key.rsplit("/", 1)[1]: v[f"post_k{k}"] for key, v in ref.items() if key.startswith(f"{m}/k{k}/")}
-            best[m] = scaled if np.mean(list(scaled.values())) >= np.mean(list(at_05.values())) else at_05
+            fixed = at_05[(fam, m, k)]
+            best[m] = scaled if np.mean(list(scaled.values())) >= np.mean(list(fixed.values())) else fixed
             best[m + " α"] = "0.05 / K" if best[m] is scaled else "0.05"
         d = t_interval([best["es-dpg"][s] - best["fomaml"][s] for s in best["es-dpg"] if s in best["fomaml"]])
         print(f"{fam}, K = {k}, each at its better α (es-dpg {best['es-dpg α']}, fomaml {best['fomaml α']}): "

@@ -57,14 +57,19 @@ def no_rescaling(p: torch.Tensor, mean_conf: float | torch.Tensor, margin: float
     other action's share of the rest, a* needs c > (1 − c)·r, i.e. c > r / (1 + r); it gets
     ``max(m̄, r / (1 + r) + margin)``. Only the states where m̄ falls short differ from Tang et
     al.'s control (:func:`floored_fraction` counts them)."""
-    a_star = p.argmax(-1, keepdim=True)
-    rest = p.scatter(-1, a_star, 0.0)
-    # a one-hot teacher (all mass on a*) has no relative sizes to keep: spread the rest evenly
-    flat = rest.sum(-1, keepdim=True) <= 1e-12
-    rest = torch.where(flat, torch.ones_like(rest).scatter(-1, a_star, 0.0), rest)
-    rest = rest / rest.sum(-1, keepdim=True).clamp(min=1e-12)
+    a_star, rest = _rest_share(p)
     conf = argmax_floor(rest, margin).clamp(min=torch.as_tensor(mean_conf, dtype=p.dtype)).clamp(max=1.0)
     return (rest * (1.0 - conf)).scatter(-1, a_star, conf)
+
+
+def _rest_share(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The argmax [B, 1] and each other action's share of the rest [B, A] (zero at the argmax;
+    a one-hot teacher has no relative sizes to keep: its rest is spread evenly)."""
+    a_star = p.argmax(-1, keepdim=True)
+    rest = p.scatter(-1, a_star, 0.0)
+    flat = rest.sum(-1, keepdim=True) <= 1e-12
+    rest = torch.where(flat, torch.ones_like(rest).scatter(-1, a_star, 0.0), rest)
+    return a_star, rest / rest.sum(-1, keepdim=True).clamp(min=1e-12)
 
 
 def argmax_floor(rest_share: torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
@@ -76,9 +81,7 @@ def argmax_floor(rest_share: torch.Tensor, margin: float = 1e-3) -> torch.Tensor
 
 def floored_fraction(p: torch.Tensor, mean_conf: float | torch.Tensor, margin: float = 1e-3) -> float:
     """Fraction of the states in ``p`` where :func:`no_rescaling` had to raise ``m̄`` to keep the argmax."""
-    a_star = p.argmax(-1, keepdim=True)
-    rest = p.scatter(-1, a_star, 0.0)
-    rest = rest / rest.sum(-1, keepdim=True).clamp(min=1e-12)
+    _, rest = _rest_share(p)
     return float((argmax_floor(rest, margin) > torch.as_tensor(mean_conf, dtype=p.dtype)).float().mean())
 
 
