@@ -49,6 +49,9 @@ DOORKEY16 = "minigrid:MiniGrid-DoorKey-16x16-v0?view=agent"
 RND_VARIANTS = {
     "ppo": ("train", []),
     "ppo+rnd": ("train", ["--rnd"]),
+    # issue 27: the extrinsic discount separated from RND (RND's default γ_ext is the paper's 0.999)
+    "ppo-g999": ("train", ["--ppo.gamma", "0.999"]),
+    "ppo+rnd-g99": ("train", ["--rnd", "--intrinsic.gamma-ext", "0.99"]),
     "kickstart+rnd": ("kickstart", ["--rnd", "--teacher", "minigrid-doorkey-8x8"]),
     "kickstart": ("kickstart", ["--teacher", "minigrid-doorkey-8x8"]),
 }
@@ -88,6 +91,8 @@ def part_rnd(env: str, variants: list[str], seeds, steps: int, decay: int, out: 
             if kind == "kickstart":
                 extra = [*extra, "--decay-frames", str(decay)]
             name = f"{v.replace('+', '_')}_s{seed}_{steps // 1000}k"
+            if env != DOORKEY16:  # other tasks' runs get their own folders
+                name = f"{env.split(':')[-1].split('?')[0].replace('MiniGrid-', '').lower()}_{name}"
             rd = RUNS / "rnd" / name
             s = run(kind, rd, ["--env", env, "--steps", str(steps), "--seed", str(seed), "--eval-episodes", "30",
                                *extra])

@@ -112,6 +112,8 @@ def test_tiny_population_survives_a_crash_and_exploits_take_effect(tmp_path, cli
         marked = [r for r in _rows(exp / f"members/member-{m:02d}") if r.get("pbt/copied_from")]
         assert marked, f"member {m}'s metrics do not mark the copy"  # the copied frame counter is explained
         assert {int(float(r["pbt/copied_from"])) for r in marked} <= {x["donor"] for x in exploits if x["member"] == m}
+        # the frames the lineage records are the frames of the checkpoint really copied
+        assert {int(float(r["pbt/copied_at"])) for r in marked} <= {x["donor_frames"] for x in exploits if x["member"] == m}
     # the report draws the winning lineage
     r = cli("report", exp, "--out", tmp_path / "rep", "--json")
     assert r.returncode == 0, r.stderr[-2000:]

@@ -36,11 +36,13 @@ def tuned(config: dict) -> dict[str, float]:
     return {k: float(v) for k, v in config["hparams"].items()}
 
 
-def restore_member(trainer: Trainer, state: dict, meta: dict, config: dict) -> bool:
+def restore_member(trainer: Trainer, state: dict, meta: dict, config: dict, copied: bool = False) -> bool:
     """Load a checkpoint (the member's own, or a donor's after exploit) and then apply this
-    member's hyper-parameters. Returns True when the state came from another member."""
+    member's hyper-parameters. Returns True when the state is a copy: it came from another
+    member, or ``copied`` says this start is an exploit (whose donor may hold a copy of this
+    member's own older state)."""
     trainer.load_state_dict(state)
-    foreign = int(meta.get("member", -1)) != int(config["member"])
+    foreign = copied or int(meta.get("member", -1)) != int(config["member"])
     if foreign:  # a copy: continue with this member's own noise, not the donor's
         trainer.reseed([int(config["seed"]), trainer.frames, 104729])
     apply_hparams(trainer, config)
@@ -99,12 +101,34 @@ class ReadyPoints(Hook):
         if rows:
             self.last_row = rows[-1]
         self._inject_fault(trainer)
-        save_checkpoint(trainer, self.mdir, self.cfg, self.kind, meta={"member": self.member})
+        save_checkpoint(trainer, self.mdir, self.cfg, self.kind,
+                        meta={"member": self.member, "copy": copy_id(self.config)})
         with tempfile.TemporaryDirectory(prefix=".handover-", dir=self.mdir, ignore_cleanup_errors=True) as tmp:
             link_or_copy(self.mdir / MEMBER_CKPT, Path(tmp) / "state.safetensors")  # Ray copies it to storage
             self.report(self.metrics(trainer, trainer.frames >= self.cfg.steps),
                         checkpoint=self.checkpoint_from(tmp))
         return False
+
+
+def copy_id(config: dict) -> str:
+    """The id of the last exploit applied to this member's trial config ("" before any)."""
+    return str((config.get("copy") or {}).get("id", ""))
+
+
+def pending_copy(mdir: Path, config: dict) -> bool:
+    """Whether this start is an exploit not yet taken up: the trial config names a copy that the
+    member's own last checkpoint was not written under. Then Ray's checkpoint is the donor's and
+    must win, even when it carries this member's id (a donor that had copied this member and not
+    reported since holds this member's older state) and even when the member's own checkpoint is
+    newer. After a crash or a killed driver the ids match and the newer checkpoint wins as usual."""
+    cid = copy_id(config)
+    if not cid:
+        return False
+    path = mdir / MEMBER_CKPT
+    try:
+        return not path.is_file() or str(ck.load_meta(path).get("copy", "")) != cid
+    except CheckpointError:
+        return True
 
 
 def newer_own_checkpoint(mdir: Path, member: int, ray_meta: dict | None) -> tuple[dict, dict] | None:
@@ -162,13 +186,14 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     if got is not None:
         with got.as_directory() as d:
             state, meta = ck.load(Path(d) / "state.safetensors")
-    own = newer_own_checkpoint(mdir, int(config["member"]), meta)
+    copied = state is not None and pending_copy(mdir, config)
+    own = None if copied else newer_own_checkpoint(mdir, int(config["member"]), meta)
     if own is not None:  # Ray's record lags the member's own (a driver killed between the two): take the newer
         state, meta = own
     resumed = state is not None
     foreign = False
     if resumed:
-        foreign = restore_member(trainer, state, meta, config)
+        foreign = restore_member(trainer, state, meta, config, copied)
     else:
         apply_hparams(trainer, config)
     dump_yaml(cfg, mdir / "config.yaml")
@@ -178,7 +203,8 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
         f.write(json.dumps({"time": time.time(), "node": node, "frames": int(trainer.frames), "pid": os.getpid(),
                             "copied": foreign}) + "\n")
     ready = ReadyPoints(config, cfg, k.name, mdir, log, node, foreign, tune.report, Checkpoint.from_directory)
-    marks = [MarkCopy(int(meta["member"]), int(trainer.frames))] if foreign else []
+    donor = int(config["copy"]["donor"]) if copied else int(meta["member"]) if foreign else -1
+    marks = [MarkCopy(donor, int(trainer.frames))] if foreign else []
     try:
         run(trainer, [*marks, WriteMetrics(log), ready], until=cfg.steps, chunk=int(config["interval"]))
         log.close()

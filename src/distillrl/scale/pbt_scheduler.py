@@ -7,6 +7,7 @@ import json
 import math
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,14 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
             if donor is None:
                 self._record({**ev, "decision": "keep"})
                 return
-            self._trial_state[donor].last_checkpoint = donor.checkpoint
+            # The donor's latest registered checkpoint can be newer than the result PBT last saved
+            # for it (a result inside its perturbation interval, e.g. the first after its own
+            # copy, is registered but not saved). Pair the checkpoint with the metrics it was
+            # reported with, so the frames recorded (and handed to Ray) are the ones copied.
+            got = donor.latest_checkpoint_result
+            self._trial_state[donor].last_checkpoint = got.checkpoint
+            if got.metrics and "frames" in got.metrics:
+                self._trial_state[donor].last_result = dict(got.metrics)
             self._decision = {**ev, "donor": self._member(donor)}
             self._record({**self._decision, "decision": "copy"})
             self._exploit(controller, trial, donor)
@@ -115,6 +123,9 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
                                     self.opts.resample_probability)
             new_config = copy.deepcopy(trial.config)  # the recipient keeps its identity and seed
             new_config["hparams"] = new_vals
+            # marks the start as an exploit (pbt_member.pending_copy): the donor's checkpoint must
+            # win even when it is a copy of the recipient's own older state
+            new_config["copy"] = {"id": uuid.uuid4().hex, "donor": self._member(trial_to_clone)}
             self._decision.update({"old": {n: float(v) for n, v in trial.config["hparams"].items()},
                                    "donor_values": donor_vals, "new": new_vals, "ops": ops})
             return new_config, {"hparams": ops}
