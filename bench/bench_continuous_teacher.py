@@ -28,7 +28,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
 EXE = str(Path(sys.executable).with_name("distillrl"))
 FRACTIONS = (0.5, 0.75, 0.9, 1.0)
@@ -44,12 +43,14 @@ def run(args: list[str], run_dir: Path) -> dict:
 
 
 def ci(xs) -> dict:
-    from scipy import stats
-    xs = np.asarray([x for x in xs if x is not None and math.isfinite(x)], float)
-    if len(xs) < 2:
-        return {"mean": float(xs.mean()) if len(xs) else None, "n": len(xs)}
-    h = stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1) / np.sqrt(len(xs))
-    return {"mean": float(xs.mean()), "lo": float(xs.mean() - h), "hi": float(xs.mean() + h), "n": len(xs)}
+    """Mean and 95 % t-interval over seeds (:func:`distillrl.core.stats.t_interval`), JSON-safe:
+    fewer than 2 finite values give no ``lo``/``hi`` (none: ``mean`` None)."""
+    from distillrl.core.stats import t_interval
+
+    t = t_interval([x for x in xs if x is not None])
+    if t["n"] < 2:
+        return {"mean": t["mean"] if t["n"] else None, "n": t["n"]}
+    return t
 
 
 def frames_to(run_dir: Path, target: float) -> dict:

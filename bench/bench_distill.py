@@ -2,7 +2,7 @@
 
 * ``compression``: zoo teachers on MinAtar games; students at ≈25 %, 7 %, 4 % of the teacher's
   acting parameters; score as % of the teacher on the same 30 greedy evaluation episodes;
-  several seeds; mean and 95 % CI of the ratio across seeds; updates and wall-clock.
+  several seeds; mean and 95 % t-interval of the ratio over seeds (n stated); updates and wall-clock.
 * ``losses`` / ``sources``: one game, equal budget, 3 seeds: nll / mse / kl τ=0.01 /
   cross_entropy (teacher-driven data), and teacher / student / dagger / eer (cross_entropy).
 * ``speed``: wall-clock (training only, evaluations excluded) for a Breakout student to reach
@@ -30,6 +30,7 @@ import torch
 
 from distillrl.algos.distill_config import DistillConfig
 from distillrl.algos.distill import DistillTrainer
+from distillrl.core.stats import t_interval
 from distillrl.acting.evaluate import evaluate
 from distillrl.teachers.load import load_teacher
 
@@ -54,9 +55,20 @@ def run_one(game: str, seed: int, steps: int, **kw) -> dict:
             **{k: v for k, v in kw.items()}}
 
 
-def ci95(x) -> float:
-    x = np.asarray(x, float)
-    return float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+def pct_interval(ratios) -> dict:
+    """Mean and 95 % t-interval over seeds of ``ratios`` in %, with ``n`` (JSON fields
+    ``mean_pct``, ``lo_pct``, ``hi_pct``, ``n``, ``interval``). Results written before this
+    carry ``ci95_pct`` instead: a 1.96·SEM half-width (normal approximation)."""
+    t = t_interval([100 * r for r in ratios])
+    return {"mean_pct": t["mean"], "lo_pct": t["lo"], "hi_pct": t["hi"], "n": t["n"],
+            "interval": "95% t-interval over seeds"}
+
+
+def half_width_pct(row: dict) -> float:
+    """The interval's half-width in % (new rows: t-interval; old rows: their 1.96·SEM ``ci95_pct``)."""
+    if "hi_pct" in row:
+        return row["hi_pct"] - row["mean_pct"]
+    return row.get("ci95_pct", math.nan)
 
 
 def load(out: Path) -> dict:
@@ -107,7 +119,7 @@ def main() -> None:
                 for size in args.sizes:
                     rs = [res["compression"][f"{g}/{size}/{s}"] for s in args.seeds]
                     ratios = [r["ratio"] for r in rs]
-                    table[f"{g}/{size}"] = {"mean_pct": 100 * float(np.mean(ratios)), "ci95_pct": 100 * ci95(ratios),
+                    table[f"{g}/{size}"] = {**pct_interval(ratios),
                                             "param_fraction": rs[0]["param_fraction"],
                                             "student_params": rs[0]["student_params"],
                                             "teacher_params": rs[0]["teacher_params"],
@@ -131,9 +143,7 @@ def main() -> None:
                     save(out, res)
                     print(f"{part} {name} seed {s}: {100 * r['ratio']:.0f}%", flush=True)
             res[f"{part}_table"] = {
-                name: {"mean_pct": 100 * float(np.mean([res[part][f"{g}/{name}/{s}"]["ratio"] for s in args.seeds])),
-                       "ci95_pct": 100 * ci95([res[part][f"{g}/{name}/{s}"]["ratio"] for s in args.seeds])}
-                for name in variants}
+                name: pct_interval([res[part][f"{g}/{name}/{s}"]["ratio"] for s in args.seeds]) for name in variants}
             save(out, res)
             plot_bars(res[f"{part}_table"], out.with_name(f"distill_{part}.png"),
                       f"{part} on minatar:{g}, student {args.compare_size:.0%} of teacher, {args.steps:,} frames")
@@ -171,7 +181,7 @@ def plot_bars(table: dict, path: Path, title: str) -> None:
 
     names = list(table)
     m = [table[n]["mean_pct"] for n in names]
-    e = [0 if math.isnan(table[n]["ci95_pct"]) else table[n]["ci95_pct"] for n in names]
+    e = [0 if math.isnan(half_width_pct(table[n])) else half_width_pct(table[n]) for n in names]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.bar(names, m, yerr=e, capsize=4)
     ax.axhline(100, ls="--", c="k", lw=1)

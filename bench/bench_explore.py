@@ -52,6 +52,9 @@ RND_VARIANTS = {
     # issue 27: the extrinsic discount separated from RND (RND's default γ_ext is the paper's 0.999)
     "ppo-g999": ("train", ["--ppo.gamma", "0.999"]),
     "ppo+rnd-g99": ("train", ["--rnd", "--intrinsic.gamma-ext", "0.99"]),
+    # σ_R over a moving window of rollouts (--intrinsic.return-norm ema)
+    "ppo+rnd-ema": ("train", ["--rnd", "--intrinsic.return-norm", "ema"]),
+    "ppo+rnd-ema-g99": ("train", ["--rnd", "--intrinsic.return-norm", "ema", "--intrinsic.gamma-ext", "0.99"]),
     "kickstart+rnd": ("kickstart", ["--rnd", "--teacher", "minigrid-doorkey-8x8"]),
     "kickstart": ("kickstart", ["--teacher", "minigrid-doorkey-8x8"]),
 }

@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_kickstart import random_teacher  # noqa: E402
 from cli_runs import zoo5m  # noqa: E402
 
+from distillrl.core.stats import t_interval  # noqa: E402
+
 ROOT = Path("runs/bench/pbt")
 RESULTS = Path("bench/results")
 EXE = str(Path(sys.executable).with_name("distillrl"))
@@ -96,11 +98,10 @@ def final_lambdas(exp: Path) -> dict:
 
 
 def ci(xs: list[float]) -> list[float]:
-    a = np.asarray(xs, float)
-    if len(a) < 2:
-        return [float(a.mean())] * 2
-    h = 1.96 * a.std(ddof=1) / np.sqrt(len(a))
-    return [float(a.mean() - h), float(a.mean() + h)]
+    """[lo, hi] of the 95 % t-interval over seeds (:func:`distillrl.core.stats.t_interval`); one
+    seed: [mean, mean]. (Results written before this carry ``ci95``/``best_ci95``: 1.96·SEM.)"""
+    t = t_interval(xs)
+    return [t["mean"]] * 2 if t["n"] < 2 else [t["lo"], t["hi"]]
 
 
 def quality(parts: list[str], seeds: list[int], steps: int, population: int, interval: int) -> None:
@@ -114,7 +115,8 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
     res["fixed_constant"] = {"scores": [f["student_return"] for f in fixed],
                              "teacher": [f["teacher_return"] for f in fixed]}
     res["fixed_constant"]["mean"] = float(np.mean(res["fixed_constant"]["scores"]))
-    res["fixed_constant"]["ci95"] = ci(res["fixed_constant"]["scores"])
+    res["fixed_constant"]["t95"] = ci(res["fixed_constant"]["scores"])
+    res["interval"] = "95% t-interval over seeds (t95, best_t95)"
     for part in parts:
         teachers = [good, bad] if part.startswith("incompetent") else [good]
         selection = "truncation" if part.endswith("truncation") else "ttest"
@@ -129,7 +131,7 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
                 row["lambda_ratio_random_over_good"] = hp.get("lambda_1", np.nan) / max(hp.get("lambda_0", np.nan), 1e-12)
             rows.append(row)
         best = [r["best_return"] for r in rows]
-        out = {"runs": rows, "best_mean": float(np.mean(best)), "best_ci95": ci(best),
+        out = {"runs": rows, "best_mean": float(np.mean(best)), "best_t95": ci(best), "n": len(best),
                "population_mean": float(np.mean([r["mean_return"] for r in rows])),
                "vs_fixed": float(np.mean(best)) / res["fixed_constant"]["mean"]}
         if part.startswith("incompetent"):

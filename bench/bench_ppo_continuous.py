@@ -96,14 +96,11 @@ def main() -> None:
         per[seed] = r
         res["per_seed"] = {str(k): v for k, v in sorted(per.items())}
         out.write_text(json.dumps(res, indent=1))
-    from scipy import stats
+    from distillrl.core.stats import t_interval
 
-    def ci(xs):
-        xs = np.asarray(xs, float)
-        if len(xs) < 2:
-            return {"mean": float(xs.mean()), "n": len(xs)}
-        h = stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1) / np.sqrt(len(xs))
-        return {"mean": float(xs.mean()), "lo": float(xs.mean() - h), "hi": float(xs.mean() + h), "n": len(xs)}
+    def ci(xs):  # 95 % t-interval over seeds (fewer than 2 values: no lo/hi)
+        t = t_interval(xs)
+        return t if t["n"] >= 2 else {"mean": t["mean"], "n": t["n"]}
 
     vals = list(per.values())
     res["summary"] = {"sps_ratio": ci([v["sps_ratio"] for v in vals]),

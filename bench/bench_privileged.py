@@ -147,14 +147,11 @@ def main() -> None:
         Path(a.out).write_text(json.dumps(res, indent=1))
         print(seed, {k: round(v["mean_return"], 1) for k, v in r.items()}, flush=True)
 
-    from scipy import stats
+    from distillrl.core.stats import t_interval
 
-    def ci(xs):
-        xs = np.asarray([x for x in xs if x is not None and math.isfinite(x)], float)
-        if len(xs) < 2:
-            return {"mean": float(xs.mean()) if len(xs) else None, "n": len(xs)}
-        h = stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1) / np.sqrt(len(xs))
-        return {"mean": float(xs.mean()), "lo": float(xs.mean() - h), "hi": float(xs.mean() + h), "n": len(xs)}
+    def ci(xs):  # 95 % t-interval over seeds, JSON-safe (fewer than 2 values: no lo/hi)
+        t = t_interval([x for x in xs if x is not None])
+        return t if t["n"] >= 2 else {"mean": t["mean"] if t["n"] else None, "n": t["n"]}
 
     names = list(next(iter(res["per_seed"].values())))
     res["summary"] = {n: {"mean_return": ci([v[n]["mean_return"] for v in res["per_seed"].values()]),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -80,11 +79,9 @@ def main() -> None:
                                       "normalised": (st - rand) / (t - rand), "command": " ".join(cmd[1:])}
         Path(a.out).write_text(json.dumps(res, indent=1))
         print(seed, res["per_seed"][str(seed)]["normalised"], flush=True)
-    from scipy import stats
-    xs = np.array([v["normalised"] for v in res["per_seed"].values()])
-    h = stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1) / math.sqrt(len(xs)) if len(xs) > 1 else math.nan
-    res["summary"] = {"normalised": {"mean": float(xs.mean()), "lo": float(xs.mean() - h), "hi": float(xs.mean() + h),
-                                     "n": len(xs)},
+    from distillrl.core.stats import t_interval
+
+    res["summary"] = {"normalised": t_interval([v["normalised"] for v in res["per_seed"].values()]),
                       "teacher_return": float(np.mean([v["teacher_return"] for v in res["per_seed"].values()]))}
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(json.dumps(res["summary"]))

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from distillrl.core.checkpoint import load_meta
+from distillrl.core.stats import episode_interval
 from distillrl.acting.evaluate import evaluate, summarize
 from distillrl.models.fastpolicy import make_fast_policy
 from distillrl.teachers.zoo import ZOO_DIR, export_model, load_agent
@@ -34,12 +35,17 @@ Q_ALGOS = ("dqn", "pqn")
 
 
 def t_interval(rets) -> float:
-    """Half-width of the 95 % t-interval of the mean of ``rets`` (n − 1 degrees of freedom)."""
-    import numpy as np
-    from scipy import stats
+    """Half-width of the 95 % t-interval over the evaluation *episodes* of ``rets``
+    (:func:`distillrl.core.stats.episode_interval`; one episode: 0.0, as before)."""
+    e = episode_interval(rets)
+    return float(e["hi"] - e["mean"]) if e["n"] > 1 else 0.0
 
-    rets = np.asarray(rets, float)
-    return float(stats.t.ppf(0.975, len(rets) - 1) * rets.std(ddof=1) / np.sqrt(len(rets))) if len(rets) > 1 else 0.0
+
+def describe(ev: dict, ref) -> str:
+    """``m [lo, hi] (95% episode interval, N episodes; reference …)`` for the export's log line."""
+    e = episode_interval(ev["returns"])
+    iv = f"[{e['lo']:.2f}, {e['hi']:.2f}]" if e["n"] > 1 else "(no interval)"
+    return f"{e['mean']:.2f} {iv} (95% episode interval, {e['n']} episodes; reference {ref})"
 
 
 def reference_for(env: str, q: bool):
@@ -77,8 +83,7 @@ def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
              "reference": ref, "reference_source": ref_src,
              "command": command, "config": cfg}
     (out / "meta.json").write_text(json.dumps(entry, indent=2) + "\n")
-    print(f"{name}: {ev['mean_return']:.2f} ± {ev['ci95_return']:.2f} (95% CI; reference {ref}) "
-          f"after {entry['frames']:,} frames")
+    print(f"{name}: {describe(ev, ref)} after {entry['frames']:,} frames")
     return entry
 
 
@@ -91,11 +96,12 @@ def reevaluate(name: str, episodes: int) -> dict:
     rets, lens = evaluate(lambda o: actor(o)[0], meta["env"], episodes, seed=0, dist=agent.dist)
     ev = summarize(rets)
     ev["mean_length"] = float(lens.mean())
+    ev["t95_return"] = t_interval(rets)
     ev["returns"] = [float(r) for r in rets]
     meta.update({"eval": ev, "eval_protocol": f"greedy, {episodes} episodes, reset seeds 0-{episodes - 1}",
                  "kind": meta.get("kind", "policy")})
     (ZOO_DIR / name / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"{name}: {ev['mean_return']:.2f} ± {ev['ci95_return']:.2f} (95% CI; reference {meta.get('reference')})")
+    print(f"{name}: {describe(ev, meta.get('reference'))}")
     return meta
 
 

@@ -1,5 +1,8 @@
 """Tables (markdown, printed) and plots for BENCHMARKS §10 from bench/results/claims_*.json and
-the zoo's meta.json files.
+the zoo's meta.json files. Intervals come from :mod:`distillrl.core.stats`: over seeds, the 95 %
+t-interval (n stated); a teacher's score, the 95 % t-interval over its evaluation episodes (an
+*episode* interval: the evaluation's noise, one training seed). A target counts as met only when
+the whole interval clears it (:func:`distillrl.core.stats.verdict`).
 
     python bench/summarize_claims.py            # all parts that have results
 """
@@ -16,12 +19,21 @@ import numpy as np
 from bench_claims import RESULTS, curve, first_reach
 from bench_claims import load as load_json
 
+from distillrl.core.stats import episode_interval, paired_difference, t_interval, verdict
+
 ZOO = Path("src/distillrl/zoo")
+COMPRESSION_TARGETS = {0.07: 100.0, 0.04: 95.0}  # % of teacher at 7 % and at 4 % of its size, every game
+SPEEDUP_TARGETS = {"breakout": 10.0, "asterix": 5.0}  # the kickstarting paper's speed-ups
+FINAL_TARGET = 110.0  # student's final greedy score, % of the teacher, on at least one game
 
 
-def ci95(x) -> float:
-    x = np.asarray(x, float)
-    return float(1.96 * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+def span(x: dict, digits: int = 0, unit: str = "%") -> str:
+    """``m% [lo, hi]``, or ``m% (n=1, no interval)`` (the table's header or row states n)."""
+    if x["n"] == 0:
+        return "none (n=0)"
+    if x["n"] < 2 or not math.isfinite(x["lo"]):
+        return f"{x['mean']:.{digits}f}{unit} (n={x['n']}, no interval)"
+    return f"{x['mean']:.{digits}f}{unit} [{x['lo']:.{digits}f}, {x['hi']:.{digits}f}]"
 
 
 def geomean(x) -> float:
@@ -33,7 +45,8 @@ def load(name: str) -> dict:
 
 
 def zoo_table() -> None:
-    print("| teacher | kind | frames | greedy score, 100 episodes: mean [95% CI] | reference (MinAtar paper, 5M) | ≥ reference | params |")
+    print("| teacher | kind | frames | greedy score: mean [95% episode interval] (episodes) | reference (MinAtar paper, 5M) | "
+          "≥ reference (verdict) | params |")
     print("|---|---|---|---|---|---|---|")
     for d in sorted(ZOO.iterdir()):
         m = json.loads((d / "meta.json").read_text())
@@ -41,11 +54,11 @@ def zoo_table() -> None:
             continue
         ev = m["eval"]
         ref = m.get("reference")
-        ok = "yes" if ref is not None and ev["mean_return"] >= ref else "no"
+        e = episode_interval(ev["returns"])
+        ok = verdict(e, ref) if ref is not None else "-"
         kind = ("Q (" + m["algo"].upper() + ")") if m.get("kind") == "q" else "policy (" + m["algo"].upper() + ")"
-        print(f"| {m['name']} | {kind} | {m['frames']:,} | {ev['mean_return']:.2f} [{ev['mean_return'] - ev['ci95_return']:.2f}, "
-              f"{ev['mean_return'] + ev['ci95_return']:.2f}] | {ref} ({'DQN' if m.get('kind') == 'q' else 'AC'}) | {ok} | "
-              f"{m['n_params']:,} |")
+        print(f"| {m['name']} | {kind} | {m['frames']:,} | {span(e, 2, '')} ({e['n']}) | "
+              f"{ref} ({'DQN' if m.get('kind') == 'q' else 'AC'}) | {ok} | {m['n_params']:,} |")
     print()
 
 
@@ -54,24 +67,41 @@ def losses_table() -> None:
     if not res:
         return
     by = defaultdict(list)
-    for r in res.values():
+    seeded = defaultdict(dict)  # (game, loss) → {seed: % of teacher}, for paired differences
+    for r in sorted(res.values(), key=lambda r: r["seed"]):
         label = r["loss"] + (f" τ={r['tau']:g}" if r["loss"] == "kl" else "")
         by[(r["game"], label)].append(100 * r["ratio"])
+        seeded[(r["game"], label)][r["seed"]] = 100 * r["ratio"]
     games = sorted({g for g, _ in by})
     labels = ["nll", "mse", "kl τ=0.01", "kl τ=0.1", "kl τ=1"]
-    print("| loss | " + " | ".join(f"{g}: % of teacher, mean ± 95% CI (per seed)" for g in games) + " | mean over games |")
+    print("| loss | " + " | ".join(f"{g}: % of teacher, mean [95% t-interval over seeds] (per seed)" for g in games)
+          + " | mean over games |")
     print("|---" * (len(games) + 2) + "|")
     for lab in labels:
         cells, means = [], []
         for g in games:
             v = by.get((g, lab), [])
             if v:
-                cells.append(f"{np.mean(v):.0f}% ± {ci95(v):.0f} ({', '.join(f'{x:.0f}' for x in v)})")
+                cells.append(f"{span(t_interval(v))} ({', '.join(f'{x:.0f}' for x in v)}; n={len(v)})")
                 means.append(np.mean(v))
             else:
                 cells.append("-")
         tail = f" | {np.mean(means):.0f}% |" if means else " | - |"
         print(f"| {lab} | " + " | ".join(cells) + tail)
+    print()
+    print("| KL minus | " + " | ".join(f"{g}: points of teacher, paired by seed [95% t-interval] (verdict)" for g in games)
+          + " |")
+    print("|---" * (len(games) + 1) + "|")
+    for kl in labels[2:]:
+        for base in ("nll", "mse"):
+            cells = []
+            for g in games:
+                if (g, kl) in seeded and (g, base) in seeded:
+                    d = paired_difference(seeded[(g, kl)], seeded[(g, base)])
+                    cells.append(f"{span(d, 0, '')} (n={d['n']}; {verdict(d)})")
+                else:
+                    cells.append("-")
+            print(f"| {kl} − {base} | " + " | ".join(cells) + " |")
     print()
 
 
@@ -84,8 +114,10 @@ def compression_table() -> None:
         by[(r["game"], (r["size"], r.get("downsample", 0), r["steps"]))].append(r)
     games = sorted({g for g, _ in by})
     sizes = sorted({s for _, s in by}, key=lambda s: (s[2], s[1], -s[0]))
-    print("| game | size (student / teacher acting params) | stride-2 convs | % of teacher at the end, mean ± 95% CI (per seed) | frames | best point of the mean curve |")
-    print("|---|---|---|---|---|---|")
+    print("| game | size (student / teacher acting params) | stride-2 convs | % of teacher at the end: mean "
+          "[95% t-interval over seeds] (per seed) | n seeds | frames | best point of the mean curve |")
+    print("|---|---|---|---|---|---|---|")
+    verdicts = []
     for g in games:
         for s in sizes:
             rs = by.get((g, s), [])
@@ -95,10 +127,20 @@ def compression_table() -> None:
             curves = np.array([[c[1] / r["teacher_return"] for c in r["curve"]] for r in rs
                                if len(r["curve"]) == len(rs[0]["curve"])])
             best = curves.mean(0).max() * 100 if len(curves) else math.nan
+            ti = t_interval(v)
+            cell = f"{ti['mean']:.0f}%" if ti["n"] < 2 else span(ti)
             print(f"| {g} | {s[0]:g} ({rs[0]['student_params']:,} / {rs[0]['teacher_params']:,} = "
-                  f"{100 * rs[0]['param_fraction']:.1f}%) | {s[1]} | {np.mean(v):.0f}%{f' ± {ci95(v):.0f}' if len(v) > 1 else ''} "
-                  f"({', '.join(f'{x:.0f}' for x in v)}) | {s[2]:,} | {best:.0f}% |")
+                  f"{100 * rs[0]['param_fraction']:.1f}%) | {s[1]} | {cell} "
+                  f"({', '.join(f'{x:.0f}' for x in v)}) | {ti['n']} | {s[2]:,} | {best:.0f}% |")
+            if s[0] in COMPRESSION_TARGETS and s[1] == 0 and s[2] == 1_000_000:
+                verdicts.append(f"{g} {s[0]:.0%}: {span(ti, 1)} (n={ti['n']}) against ≥ {COMPRESSION_TARGETS[s[0]]:g}% → "
+                                f"**{verdict(ti, COMPRESSION_TARGETS[s[0]])}**")
     print()
+    if verdicts:
+        print("Targets (plain students, 1M frames; met only when the whole t-interval clears the target):")
+        for v in verdicts:
+            print(f"- {v}")
+        print()
     print("| size | stride-2 convs | frames | geometric mean over games of the seed-mean % of teacher | games |")
     print("|---|---|---|---|---|")
     for s in sizes:
@@ -126,7 +168,8 @@ def plot_compression(by, games, sizes) -> None:
             ys = np.array([[100 * c[1] / r["teacher_return"] for c in r["curve"]] for r in rs
                            if len(r["curve"]) == len(xs)])
             m = ys.mean(0)
-            h = 1.96 * ys.std(0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1 else 0 * m
+            band = [t_interval(col) for col in ys.T]  # 95 % t-interval over seeds at each point (one seed: none)
+            h = np.array([b["hi"] - b["mean"] if b["n"] > 1 else 0.0 for b in band])
             ax.plot(xs / 1e6, m, marker="o", ls="-" if not s[1] else "--", c=color[s],
                     label=f"{s[0]:g}×" + (f", {s[1]} stride-2" if s[1] else "")
                     + (f", {s[2] / 1e6:g}M" if s[2] != 1_000_000 else ""))
@@ -135,7 +178,7 @@ def plot_compression(by, games, sizes) -> None:
         ax.axhline(95, c="grey", lw=1, ls=":")
         ax.set_title(g)
         ax.set_xlabel("frames (M)")
-    axes[0][0].set_ylabel("% of teacher (greedy, 30 episodes)")
+    axes[0][0].set_ylabel("% of teacher (greedy, 30 episodes)\nband: 95% t-interval over seeds")
     handles = {}
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -153,8 +196,9 @@ def kickstart_table() -> None:
     by = defaultdict(list)
     for r in res.values():
         by[(r["game"], r.get("decay", 1_000_000))].append(r)
-    print("| game | λ reaches 0 at | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | speed-up at 90% of it (median) | student's final greedy score, % of teacher (per seed) |")
+    print("| game | λ reaches 0 at | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | speed-up at 90% of it (median) | student's final greedy score, % of teacher: mean [95% t-interval over seeds] (per seed) |")
     print("|---|---|---|---|---|---|---|---|")
+    verdicts = []
     for (g, decay), rs in sorted(by.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
         sf = ", ".join(f"{r['student_frames']:,.0f}" if np.isfinite(r["student_frames"]) else "not reached" for r in rs)
@@ -164,7 +208,19 @@ def kickstart_table() -> None:
         sp90 = speedups_at(g, rs, 0.9)
         print(f"| {g} | {decay:,} | {rs[0]['teacher_final_return']:.2f} | {rs[0]['teacher_frames']:,.0f} | {sf} | {spf} "
               f"(**{median_speedup(sp)}**) | {', '.join(f'{x:.1f}×' if np.isfinite(x) else '-' for x in sp90)} ({median_speedup(sp90)}) | "
-              f"{np.mean(pct):.0f}% ({', '.join(f'{x:.0f}' for x in pct)}) |")
+              f"{span(t_interval(pct))} ({', '.join(f'{x:.0f}' for x in pct)}; n={len(pct)}) |")
+        # a seed that never reached the target is left out of the speed-up's interval (n says so):
+        # that can only flatter the speed-up, so a "not met" stands
+        si = t_interval(sp)
+        target = SPEEDUP_TARGETS.get(g)
+        verdicts.append(f"{g}, λ → 0 at {decay:,}: speed-up {span(si, 1, '×')} (n={si['n']} of {len(sp)} seeds reached)"
+                        + (f" against ≥ {target:g}× → **{verdict(si, target)}**" if target else " (no target)")
+                        + f"; final score {span(t_interval(pct), 1)} (n={len(pct)}) against ≥ {FINAL_TARGET:g}% → "
+                          f"**{verdict(t_interval(pct), FINAL_TARGET)}**")
+    print()
+    print("Targets (met only when the whole t-interval clears the target):")
+    for v in verdicts:
+        print(f"- {v}")
     print()
     plot_kickstart(by)
 

@@ -1,4 +1,7 @@
-"""Tables for BENCHMARKS §12 from bench/results/offline_*.json (python bench/summarize_offline.py)."""
+"""Tables for BENCHMARKS §12 from bench/results/offline_*.json (python bench/summarize_offline.py).
+
+Over seeds: the mean and its 95 % t-interval (n stated), and PCGrad against no PCGrad as a paired
+difference by seed (:mod:`distillrl.core.stats`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+from distillrl.core.stats import paired_difference, t_interval, verdict
 
 R = Path("bench/results")
 
@@ -17,10 +22,11 @@ def load(name: str) -> dict:
 
 
 def ms(xs, pct=True) -> str:
-    xs = np.asarray(xs, float) * (100 if pct else 1)
-    if len(xs) == 1:
-        return f"{xs[0]:.1f}"
-    return f"{xs.mean():.1f} ± {xs.std(ddof=1):.1f}"
+    """``mean [lo, hi]``: the 95 % t-interval over seeds (the table states n); one seed: the value."""
+    t = t_interval(np.asarray(xs, float) * (100 if pct else 1))
+    if t["n"] < 2:
+        return f"{t['mean']:.1f}"
+    return f"{t['mean']:.1f} [{t['lo']:.1f}, {t['hi']:.1f}]"
 
 
 def geomean(xs) -> float:
@@ -51,7 +57,7 @@ def main() -> None:
         for s in students.values():
             groups.setdefault((s["curriculum"], s["pcgrad"], s["steps"]), []).append(s)
         games = [p["task"] for p in next(iter(students.values()))["per_task"]]
-        print("\n### Students (% of each game's DT teacher, mean ± sd over seeds)\n")
+        print("\n### Students (% of each game's DT teacher: mean [95% t-interval over seeds])\n")
         print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL per game (" +
               " / ".join(games) + ") | largest KL | task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 5))
         order = {"cycle": 0, "uniform": 1, "max-kl": 2}
@@ -67,6 +73,24 @@ def main() -> None:
             print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
                   f"{' / '.join(f'{x:.2f}' for x in klg)} | {np.mean(kmax):.3f} | "
                   f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
+        print("\nPCGrad − no PCGrad, geometric mean (% of the teachers), paired by seed:\n")
+        print("| curriculum | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|")
+        for cur in sorted({c for c, _, _ in groups}, key=lambda c: order.get(c, 9)):
+            by = {pc: {s["seed"]: 100 * s["geomean_ratio"] for (c, p, _), ss in groups.items() if c == cur and p == pc
+                       for s in ss} for pc in (True, False)}
+            d = paired_difference(by[True], by[False])
+            iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
+            print(f"| {cur} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
+        gm = {(c, p): {s["seed"]: 100 * s["geomean_ratio"] for s in ss} for (c, p, _), ss in groups.items()}
+        if any(c == "cycle" for c, _ in gm):
+            print("\nEach curriculum − cycle (same PCGrad setting), geometric mean, paired by seed:\n")
+            print("| curriculum | PCGrad | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|---|")
+            for (c, p) in sorted(gm, key=lambda k: (order.get(k[0], 9), k[1])):
+                if c == "cycle" or ("cycle", p) not in gm:
+                    continue
+                d = paired_difference(gm[(c, p)], gm[("cycle", p)])
+                iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
+                print(f"| {c} | {'yes' if p else 'no'} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
         s0 = next(iter(students.values()))
         print(f"\nStudent: {s0['student_params']} parameters (d_model {s0['d_model']}), {100 * s0['param_fraction']:.1f}% of "
               f"the smallest teacher ({min(s0['teacher_params'])}); {s0['steps']} updates of 64 windows each.")

@@ -107,6 +107,24 @@ def test_intrinsic_reward_is_divided_by_the_std_of_the_discounted_intrinsic_retu
     np.testing.assert_allclose(ro.extras["rnd_reward"].numpy(), raw / np.sqrt(var), rtol=1e-4)
 
 
+def test_moving_window_return_norm_divides_by_the_first_rollouts_own_std():
+    cfg = _cfg()
+    cfg.intrinsic.return_norm = "ema"
+    tr = make_trainer(cfg)
+    term = _rnd(tr)
+    ro = tr.collect_rollout()
+    term.on_rollout(ro)
+    T, n = ro.shape
+    nxt = torch.cat([ro.obs[1:], ro.last_obs[None]], 0).reshape(T * n, -1)
+    x = normalize_obs(nxt, term.obs_rms.mean, term.obs_rms.var, 5.0)
+    with torch.no_grad():
+        raw = ((term.predictor(x) - term.target(x)) ** 2).sum(-1).view(T, n).double().numpy()
+    rets, _ = forward_filter(raw, np.zeros(n), 0.99)
+    # one update of the bias-corrected moving statistics: exactly this rollout's mean and variance
+    np.testing.assert_allclose(term.ret_rms.var, rets.var(), rtol=1e-6)
+    np.testing.assert_allclose(ro.extras["rnd_reward"].numpy(), raw / rets.std(), rtol=1e-4)
+
+
 def test_intrinsic_stream_ignores_episode_ends_and_uses_its_own_gamma():
     tr = make_trainer(_cfg())
     term = _rnd(tr)

@@ -12,6 +12,7 @@ from distillrl.core.stats import (
     paired_difference,
     probability_of_improvement,
     t_interval,
+    t_interval_from_moments,
     verdict,
 )
 
@@ -26,6 +27,15 @@ def test_t_interval_by_hand():
     assert r["lo"] == pytest.approx(11 - T975[4] * math.sqrt(2.5 / 5))
     assert t_interval([5.0])["n"] == 1 and math.isnan(t_interval([5.0])["lo"])
     assert t_interval([1.0, float("nan"), 3.0])["n"] == 2  # non-finite scores are dropped, and n says so
+
+
+def test_t_interval_from_moments_matches_the_scores():
+    x = np.array([10, 12, 9, 11, 13], float)
+    full = t_interval(x)
+    for ddof in (0, 1):
+        r = t_interval_from_moments(x.mean(), x.std(ddof=ddof), len(x), ddof=ddof)
+        assert r["n"] == 5 and r["lo"] == pytest.approx(full["lo"]) and r["hi"] == pytest.approx(full["hi"])
+    assert math.isnan(t_interval_from_moments(3.0, 0.0, 1)["lo"])
 
 
 def test_paired_difference_pairs_by_seed():

@@ -39,6 +39,20 @@ def t_interval(xs) -> dict:
     return {"mean": m, "lo": m - h, "hi": m + h, "n": int(len(x))}
 
 
+def t_interval_from_moments(mean: float, sd: float, n: int, ddof: int = 1) -> dict:
+    """:func:`t_interval` when only the mean, standard deviation and count were kept (an older
+    record without its scores); ``ddof`` is the one ``sd`` was computed with (NumPy's default
+    ``np.std`` is ``ddof=0``)."""
+    n = int(n)
+    if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
+        return {"mean": float(mean), "lo": float("nan"), "hi": float("nan"), "n": max(n, 0)}
+    from scipy import stats
+
+    s1 = float(sd) * math.sqrt((n - ddof) / (n - 1))  # the sample (n − 1) standard deviation
+    h = float(stats.t.ppf(0.975, n - 1) * s1 / math.sqrt(n))
+    return {"mean": float(mean), "lo": float(mean) - h, "hi": float(mean) + h, "n": n}
+
+
 # ---------------------------------------------------------------- comparisons and verdicts
 # SPEC §12: per-seed scores, t-intervals with n stated, paired differences where seeds pair,
 # rliable's aggregates with stratified-bootstrap intervals, and "met" only when the interval

@@ -8,7 +8,10 @@ the prediction error of the next observation is an intrinsic reward:
 
 with μ_x, σ_x running per-element statistics of the observations (warmed up with random
 steps before training) and σ_R the running standard deviation of the *discounted intrinsic
-return* (a per-environment forward filter R ← γ_int·R + r_int). The agent gets a second
+return* (a per-environment forward filter R ← γ_int·R + r_int): over every return so far, as
+in the paper (``--intrinsic.return-norm cumulative``), or over a moving window of rollouts
+(``ema``, :class:`DecayingMeanStd`) — the untrained predictor's first errors are 10–25× the
+later ones, and a cumulative σ_R keeps their scale for hundreds of thousands of frames. The agent gets a second
 value head for the intrinsic stream; each stream has its own advantage estimate — extrinsic
 with γ_ext = 0.999 and episode ends, intrinsic with γ_int = 0.99 and *no* episode ends (the
 non-episodic stream: novelty after a reset still counts) — combined as
@@ -24,6 +27,7 @@ kickstarting's terms. The statistics use Gymnasium's ``RunningMeanStd``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -37,6 +41,8 @@ from distillrl.core.terms import LossTerm
 from distillrl.envs.make import EnvInfo
 from distillrl.models.nets import init_module, layer_init
 from distillrl.models.rollout import rollout_forward
+
+ReturnNorm = Literal["cumulative", "ema"]
 
 RND_ALGOS = ("ppo", "a2c", "impala")
 """The learners RND works with: on-policy, with a value head (its second value head joins theirs)."""
@@ -57,6 +63,11 @@ class IntrinsicConfig:
     warmup_frames: int = knob(2048, "≥ 0", "random-action frames that initialise the observation statistics before "
                                            "training")
     obs_clip: float = knob(5.0, "> 0", "normalised observations are clipped to ±obs_clip")
+    return_norm: ReturnNorm = knob("cumulative", help="σ_R from every intrinsic return so far (the paper's), or "
+                                   "from an exponential moving average over rollouts that forgets the untrained "
+                                   "predictor's first, much larger errors")
+    return_norm_decay: float = knob(0.9, "(0, 1)", "ema: weight of the older statistics at each rollout (0.9: a "
+                                                   "horizon of about 10 rollouts)")
 
 
 def _layout(info: EnvInfo) -> tuple[int, tuple[int, int] | None]:
@@ -134,6 +145,33 @@ def forward_filter(rewards: np.ndarray, carry: np.ndarray, gamma: float) -> tupl
     return out, r
 
 
+class DecayingMeanStd:
+    """Mean and variance of a stream that forget the past geometrically: after updates with
+    batches b_1 … b_k (each with its own mean m_i and mean square q_i over its elements),
+
+        w = Σ (1−d)·d^(k−i),  mean = Σ (1−d)·d^(k−i)·m_i / w,  var = Σ (1−d)·d^(k−i)·q_i / w − mean²
+
+    (a bias-corrected exponential moving average, as Adam's moments). Used for σ_R when the
+    intrinsic rewards shrink by an order of magnitude as the predictor learns: a cumulative
+    variance (Gymnasium's ``RunningMeanStd``) keeps the first rollouts' scale for a long time.
+    Same attributes (``mean``, ``var``, ``count``: here the weight w) so the state is saved alike."""
+
+    def __init__(self, decay: float):
+        self.decay = float(decay)
+        self.mean, self.var, self.count = np.zeros((), np.float64), np.ones((), np.float64), 0.0
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, np.float64).reshape(-1)
+        d = self.decay
+        s1, s2 = self.mean * self.count, (self.var + self.mean ** 2) * self.count
+        w = d * self.count + (1.0 - d)
+        s1 = d * s1 + (1.0 - d) * x.mean()
+        s2 = d * s2 + (1.0 - d) * np.mean(x * x)
+        self.count = float(w)
+        self.mean = np.asarray(s1 / w, np.float64)
+        self.var = np.asarray(max(s2 / w - (s1 / w) ** 2, 1e-12), np.float64)
+
+
 def prediction_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample squared error ‖f̂(x) − f(x)‖² (summed over features), [B]."""
     return (pred - target).pow(2).sum(-1)
@@ -169,7 +207,8 @@ class RNDTerm(LossTerm):
         trainer.learner.add_module(self.predictor)
         trainer.set_hparams(gamma=c.gamma_ext)
         self.obs_rms = RunningMeanStd(shape=tuple(info.obs_shape))
-        self.ret_rms = RunningMeanStd(shape=())
+        self.ret_rms = RunningMeanStd(shape=()) if c.return_norm == "cumulative" else \
+            DecayingMeanStd(c.return_norm_decay)
         self.carry: dict[int, np.ndarray] = {}  # forward-filter state per actor (its envs continue)
         self.vtrace_opts = None
         if trainer.algo == "impala":
