@@ -20,6 +20,7 @@ each run's config, metrics and summary under ``bench/results/explore/<part>/``.
     python bench/bench_explore.py rnd --seeds 1 2 3
     python bench/bench_explore.py codistill --peers 2 4 --seeds 1 2 3 --exchange-every 128
     python bench/bench_explore.py iekd --games asterix seaquest --seeds 1 2 3
+    python bench/bench_explore.py iekd-sweep --games seaquest --sizes 0.07 --seeds 101 102
     python bench/bench_explore.py effects --games asterix --seeds 1 2 3
     python bench/bench_explore.py effects --setting losses --games space_invaders --seeds 1 2 3
 """
@@ -152,12 +153,18 @@ def part_codistill(game: str, peers_list, seeds, steps: int, exchange: int, psis
 
 
 # --------------------------------------------------------------------------- IE-KD and the three effects
-def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path) -> None:
-    """Plain KL and IE-KD; with ``explore`` only IE-KD with that exploration weight (an ablation:
-    0 keeps the inheritance half alone)."""
+def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path,
+              inherit: float | None = None) -> None:
+    """Plain KL and IE-KD; with ``explore`` (and/or ``inherit``) only IE-KD with those weights
+    (``iekd-explore0``: the inheritance half alone; ``iekd-i<a>-e<b>``: the tuned weights)."""
     from distillrl.terms.iekd import IEKDConfig
 
-    methods = ["kl", "iekd"] if explore is None else [f"iekd-explore{explore:g}"]
+    if explore is None and inherit is None:
+        methods = ["kl", "iekd"]
+    elif inherit is None:
+        methods = [f"iekd-explore{explore:g}"]
+    else:
+        methods = [f"iekd-i{inherit:g}-e{IEKDConfig().explore if explore is None else explore:g}"]
     res = load(out)
     for game in games:
         for size in sizes:
@@ -167,14 +174,23 @@ def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path)
                     if key in res:
                         continue
                     kw = {} if method == "kl" else {"ie_kd": True}
-                    if explore is not None:
-                        kw["iekd"] = IEKDConfig(explore=explore)
+                    if explore is not None or inherit is not None:
+                        d = IEKDConfig()
+                        kw["iekd"] = IEKDConfig(inherit=d.inherit if inherit is None else inherit,
+                                                explore=d.explore if explore is None else explore)
                     r = distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps, student_size=size,
                                     updates_per_round=4, anneal_lr=True, **kw)
                     if "iekd" in r:
                         r["iekd"] = dataclasses.asdict(r["iekd"])
                     res[key] = {"game": game, "size": size, "method": method, **r}
                     save(out, res)
+
+
+def part_iekd_sweep(games, sizes, seeds, steps: int, inherits, explores, out: Path) -> None:
+    """IE-KD's two weights on a grid, on tuning seeds (not the seeds the comparison reports)."""
+    for i in inherits:
+        for e in explores:
+            part_iekd(games, sizes, seeds, steps, e, out, inherit=i)
 
 
 EFFECTS = {"hard": {"loss": "nll"}, "universe": {"kd_control": "universe"}, "domain": {"kd_control": "domain"},
@@ -209,7 +225,7 @@ def part_effects(games, size: float, seeds, steps: int, setting: str, variants, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("part", choices=["rnd", "codistill", "iekd", "effects"])
+    ap.add_argument("part", choices=["rnd", "codistill", "iekd", "iekd-sweep", "effects"])
     ap.add_argument("--env", default=DOORKEY16, help="rnd: the sparse task")
     ap.add_argument("--variants", nargs="+", default=list(RND_VARIANTS), choices=list(RND_VARIANTS))
     ap.add_argument("--games", nargs="+", default=None)
@@ -219,6 +235,10 @@ def main() -> None:
     ap.add_argument("--burn-in", type=int, default=0, help="codistill: frames before the term switches on")
     ap.add_argument("--sizes", type=float, nargs="+", default=[0.07, 0.04])
     ap.add_argument("--iekd-explore", type=float, default=None, help="iekd: ablation with this exploration weight")
+    ap.add_argument("--iekd-inherit", type=float, default=None, help="iekd: IE-KD with this inheritance weight")
+    ap.add_argument("--grid-inherit", type=float, nargs="+", default=[0.1, 1.0], help="iekd-sweep: inheritance weights")
+    ap.add_argument("--grid-explore", type=float, nargs="+", default=[0.0, 0.05, 0.5],
+                    help="iekd-sweep: exploration weights")
     ap.add_argument("--size", type=float, default=0.07, help="effects: the student's size")
     ap.add_argument("--setting", choices=["compression", "losses"], default="compression",
                     help="effects: which distillation to explain")
@@ -234,7 +254,10 @@ def main() -> None:
                        a.psi, a.burn_in, RESULTS / "explore_codistill.json")
     elif a.part == "iekd":
         part_iekd(a.games or ["asterix", "seaquest"], a.sizes, a.seeds, a.steps or 300_000, a.iekd_explore,
-                  RESULTS / "explore_iekd.json")
+                  RESULTS / "explore_iekd.json", inherit=a.iekd_inherit)
+    elif a.part == "iekd-sweep":
+        part_iekd_sweep(a.games or ["seaquest"], a.sizes, a.seeds, a.steps or 300_000, a.grid_inherit,
+                        a.grid_explore, RESULTS / "explore_iekd_sweep.json")
     else:
         part_effects(a.games or ["asterix"], a.size, a.seeds, a.steps or 300_000, a.setting, a.effects,
                      RESULTS / "explore_effects.json")

@@ -12,7 +12,16 @@ import numpy as np
 
 from bench_claims import RESULTS
 from bench_claims import load as load_json
-from summarize_claims import ci95
+from distillrl.core.stats import t_interval
+from distillrl.report.effects import attribute, markdown
+
+
+def tcell(x, digits: int = 1) -> str:
+    """mean [95% t-interval over seeds]"""
+    t = t_interval(x)
+    if t["n"] < 2:
+        return f"{t['mean']:.{digits}f} (n = {t['n']}: no interval)"
+    return f"{t['mean']:.{digits}f} [{t['lo']:.{digits}f}, {t['hi']:.{digits}f}]"
 
 
 def load(name: str) -> dict:
@@ -34,6 +43,17 @@ def mean_curve(curves, grid):
     return np.mean(ys, 0) if ys else None
 
 
+def stays_above(curve, level: float) -> float:
+    """First frame from which the training curve never falls below ``level`` again (NaN: it ends
+    below). Unlike the first crossing, one lucky early episode (a mean over few episodes) does
+    not count."""
+    c = np.array(curve, float)
+    if len(c) == 0 or c[-1, 1] < level:
+        return math.nan
+    below = np.nonzero(c[:, 1] < level)[0]
+    return float(c[below[-1] + 1, 0]) if len(below) else float(c[0, 0])
+
+
 def rnd_table() -> None:
     res = load("rnd")
     if not res:
@@ -41,15 +61,18 @@ def rnd_table() -> None:
     by = defaultdict(list)
     for r in res.values():
         by[(r["env"], r["variant"])].append(r)
-    print("| task | variant | seeds | success rate, 30 sampled episodes (per seed) | greedy success rate | "
-          "frames until training return ≥ 0.5 | frames to the first success | final training return |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| task | variant | seeds | solved (sampled success ≥ 0.5) | success rate, 30 sampled episodes: mean "
+          "[95% t-interval over seeds] (per seed) | greedy success rate | frames until the training return stays "
+          "≥ 0.5 | frames to the first success | final training return |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (env, v), rs in sorted(by.items(), key=lambda kv: (kv[0][0], list(RND_ORDER).index(kv[0][1]))):
+        rs = sorted(rs, key=lambda r: r["seed"])
         sr = [r.get("sampled_success_rate", math.nan) for r in rs]
         gr = [r["success_rate"] or 0.0 for r in rs]
-        print(f"| {env.split(':', 1)[1]} | {v} | {len(rs)} | {np.mean(sr):.2f} ({', '.join(f'{s:.2f}' for s in sr)}) | "
+        print(f"| {env.split(':', 1)[1]} | {v} | {len(rs)} | {sum(x >= 0.5 for x in sr)}/{len(rs)} | "
+              f"{tcell(sr, 2)} ({', '.join(f'{s:.2f}' for s in sr)}) | "
               f"{np.mean(gr):.2f} | "
-              f"{fmt_frames([r['frames_to_0.5'] for r in rs])} | "
+              f"{fmt_frames([stays_above(r['curve'], 0.5) for r in rs])} | "
               f"{fmt_frames([r['frames_to_first_success'] for r in rs])} | "
               f"{np.mean([r['final_train_return'] for r in rs]):.3f} |")
     print()
@@ -58,23 +81,31 @@ def rnd_table() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for (env, v), rs in sorted(by.items(), key=lambda kv: list(RND_ORDER).index(kv[0][1])):
-        grid = np.linspace(0, max(r["steps"] for r in rs), 200)
-        for r in rs:
-            c = np.array(r["curve"])
-            ax.plot(c[:, 0], c[:, 1], color=RND_ORDER[v], alpha=0.25, lw=0.8)
-        ax.plot(grid, mean_curve([r["curve"] for r in rs], grid), color=RND_ORDER[v], lw=2, label=v)
-    ax.set_xlabel("frames")
-    ax.set_ylabel("training return (last 100 episodes)")
-    ax.set_title("DoorKey-16x16 (agent view): mean of seeds, seeds faint")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(RESULTS / "explore_rnd.png", dpi=120)
-    print("![RND curves](bench/results/explore_rnd.png)\n")
+    for env in sorted({e for e, _ in by}):
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for (e, v), rs in sorted(by.items(), key=lambda kv: list(RND_ORDER).index(kv[0][1])):
+            if e != env:
+                continue
+            grid = np.linspace(0, max(r["steps"] for r in rs), 200)
+            for r in rs:
+                c = np.array(r["curve"])
+                ax.plot(c[:, 0], c[:, 1], color=RND_ORDER[v], alpha=0.25, lw=0.8)
+            ax.plot(grid, mean_curve([r["curve"] for r in rs], grid), color=RND_ORDER[v], lw=2, label=v)
+        ax.set_xlabel("frames")
+        ax.set_ylabel("training return (last 100 episodes)")
+        name = env.split(":", 1)[1].split("?")[0].replace("MiniGrid-", "")
+        ax.set_title(f"{name} (agent view): mean of seeds, seeds faint")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        png = "explore_rnd.png" if "16x16" in env else f"explore_rnd_{name.lower()}.png"
+        fig.savefig(RESULTS / png, dpi=120)
+        plt.close(fig)
+        print(f"![RND curves, {name}](bench/results/{png})\n")
 
 
-RND_ORDER = {"ppo": "tab:gray", "ppo+rnd": "tab:blue", "kickstart": "tab:orange", "kickstart+rnd": "tab:red"}
+RND_ORDER = {"ppo": "tab:gray", "ppo-g999": "black", "ppo+rnd": "tab:blue", "ppo+rnd-g99": "tab:cyan",
+             "ppo+rnd-ema": "tab:green", "ppo+rnd-ema-g99": "tab:olive", "kickstart": "tab:orange",
+             "kickstart+rnd": "tab:red"}
 
 
 def final_train(curve) -> float:
@@ -111,8 +142,7 @@ def codistill_table() -> None:
             label = "0 (independent)" if psi == 0 else f"{psi:g} (codistilled" + (
                 f", from {burn / 1e3:,.0f}k frames)" if burn else ")")
             print(f"| {n} | {label} | {len(rs)} | {np.mean(scores):.2f} ({', '.join(f'{s:.1f}' for s in scores)}) | "
-                  f"{fmt_frames(frames)} (target {target:.2f}) | {np.mean(ch):.3f} [{np.mean(ch) - ci95(ch):.3f}, "
-                  f"{np.mean(ch) + ci95(ch):.3f}] | {rel:.2f}× |")
+                  f"{fmt_frames(frames)} (target {target:.2f}) | {tcell(ch, 3)} | {rel:.2f}× |")
     print()
 
 
@@ -130,46 +160,36 @@ def iekd_table() -> None:
     if not by:
         return
     ablations = sorted({m for _, _, m in by if m.startswith("iekd-")})
-    print("| game | student size | plain KL, % of teacher [95% CI] | IE-KD, % of teacher [95% CI] | seeds |"
+    print("| game | student size | plain KL, % of teacher [95% t-interval] | IE-KD, % of teacher [95% t-interval] | seeds |"
           + "".join(f" {m} |" for m in ablations))
     print("|---|---|---|---|---|" + "---|" * len(ablations))
     for game, size in sorted({(g, s) for g, s, _ in by}, key=lambda t: (t[0], -t[1])):
         kl, ie = by.get((game, size, "kl"), []), by.get((game, size, "iekd"), [])
-        cell = lambda x: f"{np.mean(x):.1f} [{np.mean(x) - ci95(x):.1f}, {np.mean(x) + ci95(x):.1f}]" if x else "–"  # noqa: E731
+        cell = lambda x: tcell(x) if x else "–"  # noqa: E731
         print(f"| {game} | {100 * size:g}% | {cell(kl)} | {cell(ie)} | {min(len(kl), len(ie))} |"
               + "".join(f" {cell(by.get((game, size, m), []))} |" for m in ablations))
     print()
 
 
 def effects_table() -> None:
-    by = distill_table("effects", "variant")
-    if not by:
+    """Tang et al.'s attribution, paired by seed, through the same code as ``distillrl analyze
+    effects`` (report.effects). Entries of the first, argmax-changing instance control are kept
+    in the JSON as ``instance_removed_v1`` and shown beside the fixed control, not used."""
+    res = load("effects")
+    if not res:
         return
-    for game, size in sorted({(g, s) for g, s, _ in by}):
-        m = {v: float(np.mean(by[(game, size, v)])) for v in ("hard", "universe", "domain", "instance_removed", "full")
-             if (game, size, v) in by}
-        print(f"**{game}, student at {100 * size:g}% of the teacher** (% of teacher, mean over seeds [95% CI])\n")
-        print("| target | what the student is given | % of teacher |")
-        print("|---|---|---|")
-        what = {"hard": "the teacher's argmax (NLL)", "universe": "label smoothing of the argmax (mean confidence)",
-                "domain": "the class-mean distribution of its argmax", "instance_removed":
-                "the teacher's distribution, confidence set to the mean", "full": "the teacher's distribution (KL)"}
-        for v, val in m.items():
-            x = by[(game, size, v)]
-            print(f"| {v} | {what[v]} | {val:.1f} [{val - ci95(x):.1f}, {val + ci95(x):.1f}] |")
-        if {"hard", "universe", "domain", "instance_removed", "full"} <= set(m):
-            gain = m["full"] - m["hard"]
-            parts = {"universe (label smoothing)": m["universe"] - m["hard"],
-                     "domain (class relationships)": m["domain"] - m["universe"],
-                     "instance (per-state rescaling)": m["full"] - m["instance_removed"]}
-            print(f"\nGain of full KD over hard labels: {gain:+.1f} points.\n")
-            print("| effect | points | share of the gain |")
-            print("|---|---|---|")
-            for k, v in parts.items():
-                print(f"| {k} | {v:+.1f} | {100 * v / gain:.0f}% |" if gain else f"| {k} | {v:+.1f} | – |")
-            rest = gain - sum(parts.values())
-            print(f"| not explained by the three | {rest:+.1f} | {100 * rest / gain:.0f}% |" if gain else "")
-        print()
+    groups: dict = defaultdict(lambda: defaultdict(dict))
+    for r in res.values():
+        game = r["game"] + (" (PQN Q-teacher, teacher-driven, τ = 1)" if r.get("setting") == "losses" else "")
+        groups[(game, r["size"])][r["variant"]][int(r["seed"])] = 100 * r["ratio"]
+    for (game, size), scores in sorted(groups.items()):
+        print(f"**{game}, student at {100 * size:g}% of the teacher**\n")
+        print(markdown(attribute(dict(scores)), "% of teacher"))
+        old = scores.get("instance_removed_v1")
+        if old:
+            print(f"(first instance control, which could change the argmax: {tcell(list(old.values()))}, "
+                  f"n = {len(old)}; the fixed control on the same seeds: "
+                  f"{tcell([scores['instance_removed'][s] for s in old if s in scores['instance_removed']])})\n")
 
 
 if __name__ == "__main__":
