@@ -2,7 +2,7 @@
 
 Runs are grouped by their resolved configuration minus the seed (and run directory), so seeds
 of one setting form one group. For each group: the mean learning curve (``return_recent``,
-the mean of the last 100 training episodes) over frames with a 95% confidence band across
+the mean of the last 100 training episodes) over frames with a 95% Student-t band across
 seeds; the frames each seed needs to reach the target score (default: the teacher's score
 measured in the kickstart runs' final evaluation); the speed-up against the from-scratch
 group (plain ``train`` runs); final greedy score as % of the teacher; and, with several
@@ -191,7 +191,10 @@ def mean_curve(g: Group, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(Y, 0)
         sd = np.nanstd(Y, 0, ddof=1) if len(ys) > 1 else np.zeros_like(mean)
-    half = np.where(n > 1, 1.96 * sd / np.sqrt(np.maximum(n, 1)), 0.0)
+    from scipy import stats  # the band is a 95 % Student-t interval over the runs at each grid point
+
+    tq = stats.t.ppf(0.975, np.maximum(n - 1, 1))
+    half = np.where(n > 1, tq * sd / np.sqrt(np.maximum(n, 1)), 0.0)
     return mean, half
 
 
