@@ -60,16 +60,16 @@ def rnd_table() -> None:
         return
     by = defaultdict(list)
     for r in res.values():
-        by[(r["env"], r["variant"])].append(r)
-    print("| task | variant | seeds | solved (sampled success ≥ 0.5) | success rate, 30 sampled episodes: mean "
+        by[(r["env"], r["variant"], r["steps"])].append(r)
+    print("| task | frames | variant | seeds | solved (sampled success ≥ 0.5) | success rate, 30 sampled episodes: mean "
           "[95% t-interval over seeds] (per seed) | greedy success rate | frames until the training return stays "
           "≥ 0.5 | frames to the first success | final training return |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (env, v), rs in sorted(by.items(), key=lambda kv: (kv[0][0], list(RND_ORDER).index(kv[0][1]))):
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (env, v, steps), rs in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][2], list(RND_ORDER).index(kv[0][1]))):
         rs = sorted(rs, key=lambda r: r["seed"])
         sr = [r.get("sampled_success_rate", math.nan) for r in rs]
         gr = [r["success_rate"] or 0.0 for r in rs]
-        print(f"| {env.split(':', 1)[1]} | {v} | {len(rs)} | {sum(x >= 0.5 for x in sr)}/{len(rs)} | "
+        print(f"| {env.split(':', 1)[1]} | {steps / 1e3:,.0f}k | {v} | {len(rs)} | {sum(x >= 0.5 for x in sr)}/{len(rs)} | "
               f"{tcell(sr, 2)} ({', '.join(f'{s:.2f}' for s in sr)}) | "
               f"{np.mean(gr):.2f} | "
               f"{fmt_frames([stays_above(r['curve'], 0.5) for r in rs])} | "
@@ -81,10 +81,10 @@ def rnd_table() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    for env in sorted({e for e, _ in by}):
+    for env, steps in sorted({(e, n) for e, _, n in by}):
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        for (e, v), rs in sorted(by.items(), key=lambda kv: list(RND_ORDER).index(kv[0][1])):
-            if e != env:
+        for (e, v, n), rs in sorted(by.items(), key=lambda kv: list(RND_ORDER).index(kv[0][1])):
+            if (e, n) != (env, steps):
                 continue
             grid = np.linspace(0, max(r["steps"] for r in rs), 200)
             for r in rs:
@@ -94,13 +94,13 @@ def rnd_table() -> None:
         ax.set_xlabel("frames")
         ax.set_ylabel("training return (last 100 episodes)")
         name = env.split(":", 1)[1].split("?")[0].replace("MiniGrid-", "")
-        ax.set_title(f"{name} (agent view): mean of seeds, seeds faint")
+        ax.set_title(f"{name}, {steps / 1e3:,.0f}k frames (mean of seeds; seeds faint)", fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        png = "explore_rnd.png" if "16x16" in env else f"explore_rnd_{name.lower()}.png"
+        png = "explore_rnd.png" if "16x16" in env else f"explore_rnd_{name.lower()}_{steps // 1000}k.png"
         fig.savefig(RESULTS / png, dpi=120)
         plt.close(fig)
-        print(f"![RND curves, {name}](bench/results/{png})\n")
+        print(f"![RND curves, {name}, {steps / 1e3:,.0f}k frames](bench/results/{png})\n")
 
 
 RND_ORDER = {"ppo": "tab:gray", "ppo-g999": "black", "ppo+rnd": "tab:blue", "ppo+rnd-g99": "tab:cyan",
