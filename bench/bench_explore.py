@@ -160,11 +160,13 @@ def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path,
     from distillrl.terms.iekd import IEKDConfig
 
     if explore is None and inherit is None:
-        methods = ["kl", "iekd"]
-    elif inherit is None:
-        methods = [f"iekd-explore{explore:g}"]
+        methods, weights = ["kl", "iekd"], None
     else:
-        methods = [f"iekd-i{inherit:g}-e{IEKDConfig().explore if explore is None else explore:g}"]
+        d = IEKDConfig()
+        weights = IEKDConfig(inherit=d.inherit if inherit is None else inherit,
+                             explore=d.explore if explore is None else explore)
+        methods = [f"iekd-explore{explore:g}" if inherit is None else
+                   f"iekd-i{weights.inherit:g}-e{weights.explore:g}"]
     res = load(out)
     for game in games:
         for size in sizes:
@@ -174,10 +176,8 @@ def part_iekd(games, sizes, seeds, steps: int, explore: float | None, out: Path,
                     if key in res:
                         continue
                     kw = {} if method == "kl" else {"ie_kd": True}
-                    if explore is not None or inherit is not None:
-                        d = IEKDConfig()
-                        kw["iekd"] = IEKDConfig(inherit=d.inherit if inherit is None else inherit,
-                                                explore=d.explore if explore is None else explore)
+                    if weights is not None:
+                        kw["iekd"] = weights
                     r = distill_run(f"minatar-{game}", f"minatar:{game}", seed, steps, steps, student_size=size,
                                     updates_per_round=4, anneal_lr=True, **kw)
                     if "iekd" in r:

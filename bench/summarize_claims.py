@@ -19,7 +19,7 @@ import numpy as np
 from bench_claims import RESULTS, curve, first_reach
 from bench_claims import load as load_json
 
-from distillrl.core.stats import episode_interval, paired_difference, t_interval, verdict
+from distillrl.core.stats import episode_interval, fmt, paired_difference, t_interval, verdict
 
 ZOO = Path("src/distillrl/zoo")
 COMPRESSION_TARGETS = {0.07: 100.0, 0.04: 95.0}  # % of teacher at 7 % and at 4 % of its size, every game
@@ -29,11 +29,7 @@ FINAL_TARGET = 110.0  # student's final greedy score, % of the teacher, on at le
 
 def span(x: dict, digits: int = 0, unit: str = "%") -> str:
     """``m% [lo, hi]``, or ``m% (n=1, no interval)`` (the table's header or row states n)."""
-    if x["n"] == 0:
-        return "none (n=0)"
-    if x["n"] < 2 or not math.isfinite(x["lo"]):
-        return f"{x['mean']:.{digits}f}{unit} (n={x['n']}, no interval)"
-    return f"{x['mean']:.{digits}f}{unit} [{x['lo']:.{digits}f}, {x['hi']:.{digits}f}]"
+    return "none (n=0)" if x["n"] == 0 else fmt(x, digits, unit, show_n=False)
 
 
 def geomean(x) -> float:

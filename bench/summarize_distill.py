@@ -12,13 +12,12 @@ t-interval error bars (from the per-seed results; nothing is trained).
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from distillrl.core.stats import paired_difference, t_interval, verdict
+from distillrl.core.stats import fmt, paired_difference, t_interval, verdict
 
 # §4's targets: % of teacher at each target size (Rusu et al.: ≈ 102 % at 7 %, ≈ 84 % at 4 %)
 TARGETS = {0.07: 100.0, 0.04: 95.0}
@@ -27,9 +26,7 @@ EER_WITHIN = 5.0  # EER within 5 points of teacher-driven data (paired by seed)
 
 def pct(x: dict, digits: int = 0) -> str:
     """``m% [lo, hi]`` (the caller states n), or ``m% (n=1, no interval)``."""
-    if x["n"] < 2 or not math.isfinite(x["lo"]):
-        return f"{x['mean']:.{digits}f}% (n={x['n']}, no interval)"
-    return f"{x['mean']:.{digits}f}% [{x['lo']:.{digits}f}, {x['hi']:.{digits}f}]"
+    return fmt(x, digits, "%", show_n=False)
 
 
 def main(argv: list[str]) -> None:

@@ -12,16 +12,13 @@ import numpy as np
 
 from bench_claims import RESULTS
 from bench_claims import load as load_json
-from distillrl.core.stats import t_interval
+from distillrl.core.stats import fmt, t_interval
 from distillrl.report.effects import attribute, markdown
 
 
 def tcell(x, digits: int = 1) -> str:
-    """mean [95% t-interval over seeds]"""
-    t = t_interval(x)
-    if t["n"] < 2:
-        return f"{t['mean']:.{digits}f} (n = {t['n']}: no interval)"
-    return f"{t['mean']:.{digits}f} [{t['lo']:.{digits}f}, {t['hi']:.{digits}f}]"
+    """mean [95% t-interval over seeds] (the table states n)"""
+    return fmt(t_interval(x), digits, show_n=False)
 
 
 def load(name: str) -> dict:

@@ -6,7 +6,6 @@ difference by seed (:mod:`distillrl.core.stats`)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +28,6 @@ def ms(xs, pct=True) -> str:
     return f"{t['mean']:.1f} [{t['lo']:.1f}, {t['hi']:.1f}]"
 
 
-def geomean(xs) -> float:
-    xs = [max(float(x), 1e-3) for x in xs]
-    return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distillrl.core.stats import episode_interval, t_interval, t_interval_from_moments, verdict
+from distillrl.core.stats import episode_interval, fmt, t_interval, t_interval_from_moments, verdict
 
 R = Path(__file__).resolve().parent / "results"
 ZOO = R.parents[1] / "src" / "distillrl" / "zoo"
@@ -27,11 +27,7 @@ def load(name: str) -> dict:
 
 
 def iv(t: dict, digits: int = 2, unit: str = "") -> str:
-    if t["n"] == 0:
-        return "no value (n=0)"
-    if t["n"] < 2:
-        return f"{t['mean']:.{digits}f}{unit} (n=1, no interval)"
-    return f"{t['mean']:.{digits}f}{unit} [{t['lo']:.{digits}f}, {t['hi']:.{digits}f}] (n={t['n']})"
+    return "no value (n=0)" if t["n"] == 0 else fmt(t, digits, unit)
 
 
 def line(what: str, t: dict, target: float, sign: str = "≥", digits: int = 2, unit: str = "",

@@ -63,6 +63,7 @@ def test_episode_intervals_say_what_they_cover():
     assert e["mean"] == 2 and "episodes" in e["kind"] and "not over seeds" in e["kind"]
     assert fmt(t_interval([1.0, 2.0, 3.0]), 2) == "2.00 [-0.48, 4.48] (n=3)"
     assert fmt(t_interval([4.0])) == "4.0 (n=1, no interval)"
+    assert fmt(t_interval([1.0, 2.0, 3.0]), 0, "%", show_n=False) == "2% [-0, 4]"
 
 
 def test_rliable_aggregates_on_known_cases():

@@ -97,12 +97,14 @@ def episode_interval(returns) -> dict:
     return t_interval(returns) | {"kind": "95 % t-interval over evaluation episodes of one run (not over seeds)"}
 
 
-def fmt(interval: dict, digits: int = 1) -> str:
-    """``m [lo, hi] (n=…)``, or ``m (n=1, no interval)``."""
+def fmt(interval: dict, digits: int = 1, unit: str = "", show_n: bool = True) -> str:
+    """``m [lo, hi] (n=…)``, or ``m (n=1, no interval)``; ``unit`` follows the mean (``"%"``), and
+    ``show_n=False`` leaves n out of an interval (for tables that state it in a column or header)."""
     m, n = interval["mean"], interval["n"]
     if n < 2 or not math.isfinite(interval.get("lo", math.nan)):
-        return f"{m:.{digits}f} (n={n}, no interval)"
-    return f"{m:.{digits}f} [{interval['lo']:.{digits}f}, {interval['hi']:.{digits}f}] (n={n})"
+        return f"{m:.{digits}f}{unit} (n={n}, no interval)"
+    s = f"{m:.{digits}f}{unit} [{interval['lo']:.{digits}f}, {interval['hi']:.{digits}f}]"
+    return s + (f" (n={n})" if show_n else "")
 
 
 def aggregates(scores: dict, reps: int = 2000, seed: int = 0, gap_threshold: float = 1.0) -> dict:
