@@ -18,6 +18,8 @@
   final training return, against the frames the teacher's own from-scratch run needed to reach
   it (its curve in ``bench/results/zoo``); plus the student's final greedy score as % of the
   teacher's on the same episodes.
+* ``scratch``: the kickstart speed-up's matched baseline: from-scratch runs with the students'
+  recipe, budget and schedule length (``bench/results/claims_kickstart_scratch.json``).
 
 Results go to ``bench/results/claims_<part>.json`` after every run; finished entries are
 skipped on a rerun (so a killed invocation continues where it stopped).
@@ -26,6 +28,7 @@ skipped on a rerun (so a killed invocation continues where it stopped).
     python bench/bench_claims.py losses --games breakout space_invaders --seeds 1 2 3
     python bench/bench_claims.py compression --games breakout asterix freeway seaquest space_invaders --seeds 1 2 3
     python bench/bench_claims.py kickstart --games breakout space_invaders asterix --seeds 1 2 3
+    python bench/bench_claims.py scratch --games breakout --seeds 1 2 3 4 5
     python bench/bench_claims.py qspeed
 """
 
@@ -215,6 +218,29 @@ def part_kickstart(games, seeds, steps, decay, out: Path) -> None:
             save(out, res)
 
 
+def part_scratch(games, seeds, steps, out: Path) -> None:
+    """The kickstart speed-up's matched baseline (issue 27): the same PPO recipe, network, budget
+    and learning-rate schedule length as the kickstarted students of ``part_kickstart``, with no
+    teacher. Frames to the teacher's final training return are then compared seed for seed."""
+    res = load(out)
+    for game in games:
+        name = f"minatar-{game}"
+        tx, ty = curve(RESULTS / "zoo" / name)
+        final = float(ty[np.isfinite(ty)][-1])
+        for seed in seeds:
+            key = f"{game}|{seed}|scratch"
+            if key in res:
+                continue
+            rd = RUNS / "scratch" / game / f"s{seed}"
+            s = run("train", rd, ["--env", f"minatar:{game}", "--steps", str(steps), "--seed", str(seed),
+                                  "--eval-episodes", "100", *TEACHERS[name][2]])
+            sx, sy = curve(rd)
+            res[key] = {"game": game, "seed": seed, "steps": steps, "teacher_final_return": final,
+                        "frames_to_final": first_reach(sx, sy, final), "final_return": s.get("mean_return"),
+                        "curve": [[float(a), float(b)] for a, b in zip(sx, sy)]}
+            save(out, res)
+
+
 def part_qspeed(repeats: int, out: Path) -> None:
     """Frames/s of the two Q-learners on MinAtar Breakout with their MinAtar settings, alternating
     in one process: DQN (the paper's: one update of 32 per frame, replay, target net) and PQN
@@ -242,7 +268,7 @@ def part_qspeed(repeats: int, out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["zoo", "losses", "compression", "kickstart", "qspeed"])
+    ap.add_argument("parts", nargs="+", choices=["zoo", "losses", "compression", "kickstart", "scratch", "qspeed"])
     ap.add_argument("--games", nargs="+", default=["breakout"])
     ap.add_argument("--teachers", nargs="*", default=[], help="zoo: which TEACHERS entries (default: all)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -266,6 +292,8 @@ def main() -> None:
             part_qspeed(3, RESULTS / "claims_qspeed.json")
         elif part == "kickstart":
             part_kickstart(a.games, a.seeds, a.steps or 2_000_000, a.decay, RESULTS / "claims_kickstart.json")
+        elif part == "scratch":
+            part_scratch(a.games, a.seeds, a.steps or 2_000_000, RESULTS / "claims_kickstart_scratch.json")
 
 
 if __name__ == "__main__":
