@@ -52,6 +52,26 @@ def part_kickstart(seeds: list[int], steps: int, envs: int) -> None:
              "--decay-frames", str(steps // 2)])
 
 
+# From-scratch multi-task baselines tried on tuning seeds (issue 27: a baseline tuned enough not to
+# collapse). The preset's multi-task PPO shares one network and one reward scale over games whose
+# returns differ ~40× (Freeway ~60, Space Invaders ~400 per episode).
+BASELINES = {
+    "preset": [],
+    "norm-reward": ["--ppo.norm-reward"],  # per-task return scaling (core.reward_scale)
+    "norm-reward-lr2e-3": ["--ppo.norm-reward", "--ppo.lr", "0.002"],
+    "norm-reward-ent1e-3": ["--ppo.norm-reward", "--ppo.ent-coef", "0.001"],
+}
+
+
+def part_baseline(seeds: list[int], steps: int, envs: int, variants: list[str]) -> None:
+    """From-scratch multi-task runs with each BASELINES variant (``scratch-<variant>-s<seed>``)."""
+    common = ["--env", SUITE, "--steps", str(steps), "--ppo.num-envs", str(envs), "--eval-episodes", "30",
+              "--checkpoint-every", "250000"]
+    for s in seeds:
+        for v in variants:
+            run("train", ROOT / "kickstart" / f"scratch-{v}-s{s}", [*common, "--seed", str(s), *BASELINES[v]])
+
+
 def part_distill(seeds: list[int], steps: int, sizes: list[float], source: str = "teacher",
                  episodes: int = 30) -> None:
     tag = ("" if source == "teacher" else f"-{source}") + ("" if steps == 2_000_000 else f"-{steps / 1e6:g}M")
@@ -203,10 +223,12 @@ def collect_distill(part: str = "distill", pattern: str = "size*-s*") -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["kickstart", "distill", "variants", "online", "sibling", "collect"])
+    ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "variants", "online", "sibling", "collect"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
+    ap.add_argument("--variants", nargs="+", default=list(BASELINES), choices=list(BASELINES),
+                    help="baseline: from-scratch variants to run")
     ap.add_argument("--sizes", type=float, nargs="+", default=[1.0, 0.25],
                     help="distill: student size as a fraction of the teachers' summed parameters")
     ap.add_argument("--source", default="teacher", help="distill: where states come from (teacher, student, ...)")
@@ -216,6 +238,8 @@ def main() -> None:
     for part in args.parts:
         if part == "kickstart":
             part_kickstart(args.seeds, args.steps or 1_500_000, args.envs)
+        elif part == "baseline":
+            part_baseline(args.seeds, args.steps or 1_500_000, args.envs, args.variants)
         elif part == "distill":
             part_distill(args.seeds, args.steps or 2_000_000, args.sizes, args.source, args.episodes)
         elif part == "variants":

@@ -129,6 +129,36 @@ def test_reward_scaler_by_hand():
     np.testing.assert_allclose(out[:, 0], np.clip(want, -10, 10), rtol=1e-6)
 
 
+def test_reward_scaler_keeps_statistics_per_task():
+    """Two tasks (envs 0, 2 → task 0; env 1 → task 1) with rewards 100× apart: each task's
+    rewards are divided by its own return std, computed by hand as above per task."""
+    rs = RewardScaler(3, gamma=0.5, clip=1e9, groups=np.array([0, 1, 0]))
+    r = np.array([[1.0, 100.0, 3.0], [2.0, 200.0, 1.0]])
+    out = rs.scale(r, np.zeros_like(r))
+    def by_hand(cols):
+        c, m, v, want = 1e-4, 0.0, 1.0, []
+        g = np.zeros(len(cols))
+        for t in range(2):
+            g = 0.5 * g + r[t, cols]
+            n, bm, bv = len(cols), g.mean(), g.var()
+            tot = c + n
+            d = bm - m
+            v = (v * c + bv * n + d * d * c * n / tot) / tot
+            m += d * n / tot
+            c = tot
+            want.append(r[t, cols] / math.sqrt(v + 1e-8))
+        return np.array(want)
+    np.testing.assert_allclose(out[:, [0, 2]], by_hand([0, 2]), rtol=1e-6)
+    np.testing.assert_allclose(out[:, [1]], by_hand([1]), rtol=1e-6)
+    assert abs(out[1, 1]) < 10 * abs(out[1, [0, 2]]).max()  # after one step no longer 100× apart
+    # a one-group checkpoint of before (scalars) loads into a one-group scaler
+    one = RewardScaler(1, 0.9)
+    one.load_state_dict({"ret": [0.5], "mean": 0.1, "var": 2.0, "count": 7.0})
+    assert one.var.tolist() == [2.0]
+    with pytest.raises(ValueError, match="groups"):
+        rs.load_state_dict(one.state_dict())
+
+
 def _info():
     return EnvInfo("gym:Pendulum-v1", (3,), "flat", 1.0, 2, action_low=(-2.0, -1.0), action_high=(2.0, 1.0))
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 
 from distillrl.acting.actors import RolloutWorker
@@ -94,7 +95,9 @@ class PPOTrainer(EnvTrainer):
         self.minibatch_size = self.batch_size // self.n_minibatches
         # acting: the same worker IMPALA's actors are, here on the trainer's own envs and generator
         self.worker = RolloutWorker(self.collector, self.policy, self.np_rng, self.agent.head_size)
-        self.reward_scaler = RewardScaler(p.num_envs, p.gamma, p.reward_clip) if p.norm_reward else None
+        # in a task set, per-task statistics (each env's task id; see core.reward_scale)
+        self.reward_scaler = RewardScaler(p.num_envs, p.gamma, p.reward_clip,
+                                          np.asarray(self.envs.task_ids) if self.n_tasks > 1 else None) if p.norm_reward else None
 
     def collect_rollout(self):
         """One rollout of the current policy ([T, N], before any estimator)."""

@@ -67,6 +67,9 @@ class Teacher:
         self.tau = tau if tau is not None else (0.01 if kind == "q" else 1.0)
         self.env = env
         self.n_params = n_params
+        self.provenance: dict = {}
+        """where the teacher came from (a hub folder's layout, model file and config; an exported
+        student's own card data): written into run summaries and model cards"""
 
     def raw(self, obs: torch.Tensor, task_id: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError

@@ -16,6 +16,7 @@ from distillrl.envs.tasks import MASK, task_name
 from distillrl.errors import SourceError, TeacherError
 from distillrl.teachers.base import AgentTeacher, CallableTeacher, Teacher
 from distillrl.teachers.cleanrl import CLEANRL_ARCHES, load_state_dict_teacher
+from distillrl.teachers.hub import cleanrl_hub_files, hub_layout, resolve_hf, sb3_hub_files
 from distillrl.teachers.meta import load_meta_teacher, meta_spec
 from distillrl.teachers.sb3 import load_sb3_zip
 from distillrl.teachers.zoo import load_agent, zoo_names
@@ -36,8 +37,19 @@ def load_teacher(source: Any, info: EnvInfo | None = None, arch: str | None = No
         t = CallableTeacher(source, shape, info.n_actions, outputs, tau=tau)
     else:
         s = str(source)
+        if s.startswith("hf://"):
+            s = str(resolve_hf(s))
         p = Path(s)
-        if s.endswith(".zip"):
+        layout = hub_layout(p)
+        if layout == "sb3":  # an RL Zoo / huggingface_sb3 repository folder
+            zip_path, zoo_cfg = sb3_hub_files(p)
+            t = load_sb3_zip(zip_path, tau)
+            t.provenance = {"source": s, "layout": "sb3", "model": zip_path.name, "config": zoo_cfg}
+        elif layout == "cleanrl":  # a CleanRL hub repository folder
+            model, exp, hub_arch = cleanrl_hub_files(p)
+            t = load_state_dict_teacher(model, arch or hub_arch, tau)
+            t.provenance = {"source": s, "layout": "cleanrl", "model": model.name, "exp_name": exp}
+        elif s.endswith(".zip"):
             if not p.is_file():
                 raise TeacherError(f"teacher file not found: {s}")
             t = load_sb3_zip(p, tau)
