@@ -42,11 +42,12 @@ ZOO5M = [a for g in GAMES for a in ("--teacher", f"{g}={zoo5m(g)}")]
 # --------------------------------------------------------------------------- runs
 
 
-def part_kickstart(seeds: list[int], steps: int, envs: int) -> None:
+def part_kickstart(seeds: list[int], steps: int, envs: int, scratch: bool = True) -> None:
     common = ["--env", SUITE, "--steps", str(steps), "--ppo.num-envs", str(envs), "--eval-episodes", "30",
               "--checkpoint-every", "250000"]
     for s in seeds:
-        run("train", ROOT / "kickstart" / f"scratch-s{s}", [*common, "--seed", str(s)])
+        if scratch:  # the preset's from-scratch baseline (the tuned ones: part_baseline)
+            run("train", ROOT / "kickstart" / f"scratch-s{s}", [*common, "--seed", str(s)])
         run("kickstart", ROOT / "kickstart" / f"kickstart-s{s}",
             [*common, "--seed", str(s), *ZOO5M, "--schedule", "linear",
              "--decay-frames", str(steps // 2)])
@@ -227,6 +228,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
+    ap.add_argument("--no-scratch", action="store_true", help="kickstart: the kickstarted runs only")
     ap.add_argument("--variants", nargs="+", default=list(BASELINES), choices=list(BASELINES),
                     help="baseline: from-scratch variants to run")
     ap.add_argument("--sizes", type=float, nargs="+", default=[1.0, 0.25],
@@ -237,7 +239,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for part in args.parts:
         if part == "kickstart":
-            part_kickstart(args.seeds, args.steps or 1_500_000, args.envs)
+            part_kickstart(args.seeds, args.steps or 1_500_000, args.envs, not args.no_scratch)
         elif part == "baseline":
             part_baseline(args.seeds, args.steps or 1_500_000, args.envs, args.variants)
         elif part == "distill":

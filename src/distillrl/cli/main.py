@@ -13,6 +13,7 @@
     distillrl sweep --seeds 1-5 [--grid KEY=V1,V2] [--address HOST:PORT] [--run-dir DIR] -- COMMAND ARGS...
     distillrl report RUN_DIR... [--out DIR]   (a PBT experiment directory: its winning lineage)
     distillrl analyze effects RUN_DIR...   (what distillation gave: universe / domain / instance, over seeds)
+    distillrl export RUN_DIR --out DIR [--episodes N]   (a hub-ready folder: weights, config.json, model card)
     distillrl eval AGENT [--env ENV] [--teacher-arch A] [--episodes N] [--json]   (AGENT: any teacher source)
     distillrl zoo [list|path NAME]
     distillrl envs [--family F]
@@ -34,7 +35,7 @@ from distillrl.cli.run_cmds import (
     cmd_train,
 )
 from distillrl.cli.scale_cmds import cmd_pbt, cmd_sweep
-from distillrl.cli.tools import cmd_analyze, cmd_demo, cmd_envs, cmd_eval, cmd_report, cmd_zoo
+from distillrl.cli.tools import cmd_analyze, cmd_demo, cmd_envs, cmd_eval, cmd_export, cmd_report, cmd_zoo
 from distillrl.config import die
 
 COMMANDS = {
@@ -50,6 +51,7 @@ COMMANDS = {
     "report": cmd_report,
     "analyze": cmd_analyze,
     "eval": cmd_eval,
+    "export": cmd_export,
     "zoo": cmd_zoo,
     "envs": cmd_envs,
 }

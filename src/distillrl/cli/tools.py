@@ -42,6 +42,39 @@ def cmd_analyze(argv: list[str]) -> int:
     return 0
 
 
+def cmd_export(argv: list[str]) -> int:
+    p = OneLineParser(prog="distillrl export",
+                      description="Write a finished run's agent as a folder ready for the Hugging Face Hub: "
+                                  "model.safetensors, config.json (env, frames, seed, the exact command, the "
+                                  "evaluation, the teachers it learned from with their own provenance), a README.md "
+                                  "model card with a model-index block, and the training curve. The folder is a "
+                                  "source again: distillrl eval DIR, --teacher DIR.")
+    p.add_argument("run", help="a run directory (with checkpoints/last.safetensors)")
+    p.add_argument("--out", required=True, help="the folder to write (new, empty, or an earlier export)")
+    p.add_argument("--episodes", type=int, default=30, help="evaluation episodes [≥ 1; default: 30]")
+    p.add_argument("--seed", type=int, default=0, help="episode i uses reset seed SEED+i [≥ 0; default: 0]")
+    p.add_argument("--sampled", action="store_true", help="evaluate sampled actions (default: greedy)")
+    p.add_argument("--json", action="store_true")
+    ns = p.parse_args(argv)
+    from distillrl.report.card import export_run
+    from distillrl.runs.rundir import emit
+
+    try:
+        Domain.parse("≥ 1").check(ns.episodes, "--episodes")
+        Domain.parse("≥ 0").check(ns.seed, "--seed")
+        info = export_run(ns.run, ns.out, ns.episodes, ns.seed, greedy=not ns.sampled)
+    except DistillRLError as e:
+        die("distillrl export", str(e))
+    ev = info["eval"]
+    if ns.json:
+        emit({k: v for k, v in info.items() if k != "run_config"}, True)
+    else:
+        print(f"wrote {ns.out}: {info['algo']} on {info['env']}, {info['frames']:,} frames, mean_reward "
+              f"{ev['mean_reward']:.2f} +/- {ev['std_reward']:.2f} over {ev['episodes']} {ev['mode']} episodes, "
+              f"{len(info['teachers'])} teacher(s)")
+    return 0
+
+
 def cmd_report(argv: list[str]) -> int:
     p = OneLineParser(prog="distillrl report", description="Curves, λ traces and speed-up tables from run directories.")
     p.add_argument("runs", nargs="+", help="run directories (seeds of one config are grouped), or PBT experiment "

@@ -18,7 +18,9 @@ like any other trainer.
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -214,6 +216,8 @@ def drive(trainer: Trainer, cfg: Any, run_dir: Path, kind: str, resume: bool, pr
     checkpoint.remove_stale_temporaries(run_dir / CKPT)
     if not (resume and (run_dir / CKPT).exists()):
         dump_yaml(cfg, run_dir / "config.yaml")
+    with open(run_dir / "command.txt", "a") as f:  # every invocation (a resume adds a line); export's card reads it
+        f.write(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) + "\n")
     log = MetricsLog(run_dir, trainer.frames if resume else None)
     sigint = StopOnSigint()
     t0, f0 = time.perf_counter(), trainer.frames

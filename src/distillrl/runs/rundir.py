@@ -3,6 +3,7 @@
 A run directory holds::
 
     config.yaml                 the resolved configuration
+    command.txt                 the command line of every invocation (a resume adds a line)
     metrics.csv                 one row per update/log interval (frames, returns, losses, ...)
     tb/                         TensorBoard events of the same scalars
     checkpoints/last.safetensors  the trainer's whole state (atomic writes)
