@@ -212,7 +212,8 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
                 "--disable-usage-stats")
         assert w.returncode == 0, w.stderr[-2000:]
         # members long enough (~10 s) to run at the same time, so the second must use the second node
-        cfg = _config(tmp_path, population=2, config={"env": "gym:CartPole-v1", "steps": 40_000, "eval_episodes": 1},
+        cfg = _config(tmp_path, population=2, config={"env": "gym:CartPole-v1", "steps": 40_000, "eval_episodes": 1,
+                                                      "track": True, "wandb_mode": "offline"},
                       pbt={"cpus_per_member": 1, "selection": "ttest", "interval": 10_000})
         p = cli("pbt", "--config", cfg, "--address", f"127.0.0.1:{port}", "--run-dir", tmp_path / "exp", "--json",
                 "--no-progress", timeout=300)
@@ -222,13 +223,22 @@ def test_two_node_cluster_on_loopback_runs_a_population_and_a_sweep(tmp_path):
         nodes = set().union(*(json.loads((tmp_path / f"exp/members/member-{i:02d}/summary.json").read_text())["nodes"]
                               for i in range(2)))
         assert len(nodes) == 2, "one CPU per node and per member: the members ran on both nodes"
+        # --track: one W&B run per member, resumed across its exploits, grouped by the experiment
+        from wandb_records import read_offline_run
+
+        for i in range(2):
+            w = read_offline_run(tmp_path / f"exp/members/member-{i:02d}")
+            assert w["run"]["group"] == "exp" and w["run"]["name"] == f"exp-member-{i:02d}"
+            assert any("charts/return_recent" in h for h in w["history"])
         q = cli("sweep", "--seeds", "1-2", "--address", f"127.0.0.1:{port}", "--run-dir", tmp_path / "sw", "--json",
                 "--no-progress", "--", "train", "--env", "gym:CartPole-v1", "--steps", "2048", "--eval-episodes", "1",
-                timeout=300)
+                "--track", "--wandb-mode", "offline", timeout=300)
         assert q.returncode == 0, q.stderr[-3000:]
         sw = json.loads(q.stdout.strip().splitlines()[-1])
         assert sw["finished"] == 2 and sw["ray"]["nodes"] == 2
         assert {r["seed"] for r in sw["results"]} == {"1", "2"}
+        runs = [d for d in (tmp_path / "sw").iterdir() if (d / "summary.json").exists()]
+        assert len(runs) == 2 and {read_offline_run(d)["run"]["group"] for d in runs} == {"sw"}
         # codistillation's peers as Ray actors on the cluster: one CPU each, so one per node
         c = cli("codistill", "--env", "gym:CartPole-v1", "--peers", "2", "--steps", "2048", "--address",
                 f"127.0.0.1:{port}", "--run-dir", tmp_path / "cd", "--eval-episodes", "1", "--json", "--no-progress",

@@ -10,12 +10,14 @@ any agent source and kind); this module knows environments and action selection 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 from distillrl.core.distributions import ActionDistribution, Categorical
 from distillrl.envs.make import make_env_fn, split_specs
+from distillrl.errors import ConfigError
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
 """obs [N, *obs_shape] → logits [N, A] (NumPy).
@@ -40,24 +42,62 @@ def select_actions(params: np.ndarray, greedy: bool, rng: np.random.Generator,
     return dist.np_sample(params, rng)
 
 
+class VideoFrames(gym.Wrapper):
+    """Frames a video can show: images smaller than ``min_size`` pixels (MinAtar's 10×10) are
+    enlarged by an integer factor (nearest neighbour, so cells stay crisp), and an env that
+    declares no frame rate gets ``fps``."""
+
+    def __init__(self, env: gym.Env, min_size: int = 160, fps: int = 15):
+        super().__init__(env)
+        self.min_size = min_size
+        self.metadata = {**env.metadata, "render_fps": env.metadata.get("render_fps") or fps}
+
+    def render(self):
+        frame = np.asarray(self.env.render())
+        f = -(-self.min_size // max(1, min(frame.shape[:2])))
+        return frame.repeat(f, 0).repeat(f, 1) if f > 1 else frame
+
+
+def video_env(spec: str, max_episode_steps: int | None, task: int, video_dir: Path, prefix: str) -> gym.Env:
+    """One env whose every episode is written to ``video_dir/<prefix>-episode-<i>.mp4``
+    (Gymnasium's ``RecordVideo``; MP4 through moviepy: ``pip install 'distillrl[video]'``)."""
+    try:
+        import moviepy  # noqa: F401  (RecordVideo needs it; fail before playing anything)
+    except ImportError:
+        raise ConfigError("videos need moviepy: pip install 'distillrl[video]'") from None
+    from gymnasium.wrappers import RecordVideo
+
+    env = make_env_fn(spec, max_episode_steps, render_mode="rgb_array", task=task)()
+    return RecordVideo(VideoFrames(env), str(video_dir), episode_trigger=lambda _: True, name_prefix=prefix)
+
+
 def evaluate(policy: PolicyFn, spec: str, episodes: int = 10, seed: int = 0, greedy: bool = True,
              num_envs: int = 8, max_episode_steps: int | None = None, rng_seed: int | None = None,
              on_batch: Callable[[np.ndarray], None] | None = None,
-             dist: type[ActionDistribution] = Categorical) -> tuple[np.ndarray, np.ndarray]:
+             dist: type[ActionDistribution] = Categorical,
+             video_dir: Path | None = None, video_prefix: str = "eval") -> tuple[np.ndarray, np.ndarray]:
     """Play ``episodes`` episodes; return ``(returns [episodes], lengths [episodes])``.
 
     ``greedy`` takes argmax actions; otherwise actions are sampled from softmax(logits) with a
     NumPy generator seeded by ``rng_seed`` (default: ``seed``); ``dist`` is the action
     distribution the outputs parameterise. ``num_envs`` episodes are played side by side.
-    ``on_batch`` sees every batch of observations the policy is asked about.
+    ``on_batch`` sees every batch of observations the policy is asked about. ``video_dir``:
+    every episode is also recorded there as an MP4 (one env at a time, so the files are numbered
+    in episode order: ``<video_prefix>-episode-<i>.mp4``).
     """
     if episodes <= 0:
         return np.zeros(0), np.zeros(0)
     k = max(1, min(num_envs, episodes))
     n_tasks = len(split_specs(spec))
+    if video_dir is not None:
+        if n_tasks > 1:
+            raise ConfigError("videos are recorded per task: evaluate one task of a task set at a time")
+        k = 1
+        Path(video_dir).mkdir(parents=True, exist_ok=True)
     if n_tasks > 1:  # slot i plays task i mod n_tasks
         k = max(k - k % n_tasks, n_tasks)
-    envs = [make_env_fn(spec, max_episode_steps, task=i)() for i in range(k)]
+    envs = ([video_env(spec, max_episode_steps, 0, Path(video_dir), video_prefix)] if video_dir is not None
+            else [make_env_fn(spec, max_episode_steps, task=i)() for i in range(k)])
     rng = np.random.default_rng(seed if rng_seed is None else rng_seed)
     returns = np.zeros(episodes)
     lengths = np.zeros(episodes, np.int64)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,7 +216,8 @@ def evaluate_agent(source: Any, env: str | None = None, episodes: int = 10, seed
                    mode: Mode | None = "greedy", *, task: int | None = None, tau: float | None = None,
                    kind: str | None = None, taskset: TaskSet | None = None,
                    target_return: float | Sequence[float] | None = None, max_episode_steps: int | None = None,
-                   num_envs: int = 8, rng_seed: int | None = None, record_obs: bool = False) -> EvalResult:
+                   num_envs: int = 8, rng_seed: int | None = None, record_obs: bool = False,
+                   video_dir: Path | None = None) -> EvalResult:
     """Evaluate ``source`` (any agent source and kind, see the module doc) on ``episodes``
     episodes of ``env`` (default: the env the source records), episode i from reset seed
     ``seed + i``. ``mode``: ``greedy``, ``sampled``, or None for the family's convention.
@@ -225,7 +227,9 @@ def evaluate_agent(source: Any, env: str | None = None, episodes: int = 10, seed
     for policies and :data:`Q_TAU` for Q-networks). ``kind``: ``q`` when a plain callable returns
     action values. ``taskset``: how a task-set agent's observations and actions map onto each
     task (default: the source's own, else built from ``env``). ``target_return``: a Decision
-    Transformer's condition (default: the one it records; one per task or one for all)."""
+    Transformer's condition (default: the one it records; one per task or one for all).
+    ``video_dir``: each episode is also recorded there as an MP4 (a task set: one subfolder per
+    task); the episodes are the same as without (one env at a time)."""
     env = env or _env_of(source) or _env_of(getattr(source, "cfg", None))
     if not env:
         raise ConfigError(f"{type(source).__name__} does not record its environment: pass env")
@@ -258,9 +262,11 @@ def evaluate_agent(source: Any, env: str | None = None, episodes: int = 10, seed
             pol, n, target = SequencePolicy(model, ts, k or 0, targets[k or 0]), max(1, episodes), targets[k or 0]
         else:
             pol, n, target = _policy(actor, mode, ts, k), num_envs, None
+        vdir = None if video_dir is None else Path(video_dir) / (ts.names[k] if len(specs) > 1 and k is not None
+                                                                 else "")
         r, ln = evaluate(pol, spec, episodes, seed=seed, greedy=mode == "greedy", num_envs=n,
                          max_episode_steps=max_episode_steps, rng_seed=rng_seed, on_batch=on_batch,
-                         dist=actor.dist if actor is not None else Categorical)
+                         dist=actor.dist if actor is not None else Categorical, video_dir=vdir, video_prefix=mode)
         return EvalResult(spec, mode, r, ln, success_rate(spec, r), target_return=target)
 
     with _eval_mode(model) if model is not None else contextlib.nullcontext():

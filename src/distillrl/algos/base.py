@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -74,6 +74,18 @@ class RunConfig:
     obs_groups: str = knob("", help="observation groups the student reads, comma-separated (e.g. a,b), for "
                                     "environments whose observations are a Dict of named groups (default: every "
                                     "group); see distillrl.envs.groups")
+    capture_video: bool = knob(False, help="record greedy/sampled evaluation episodes (the env family's score mode) "
+                                           "as MP4 into RUN_DIR/videos at the end (needs moviepy: distillrl[video])")
+    video_episodes: int = knob(1, "≥ 1", "--capture-video: episodes recorded (the first of the evaluation's seeds)")
+    track: bool = knob(False, help="mirror the run to Weights & Biases (metrics, config, summary, plots); "
+                                   "TensorBoard stays the default record (needs wandb: distillrl[track])")
+    wandb_project: str = knob("distillrl", help="--track: the W&B project")
+    wandb_entity: str = knob("", help="--track: the W&B entity (team or user; default: yours)")
+    wandb_group: str = knob("", help="--track: the W&B group (default: the PBT experiment or sweep the run belongs "
+                                     "to, else none)")
+    wandb_mode: Literal["online", "offline", ""] = knob("", help="--track: online, offline (written under "
+                                                                 "RUN_DIR/wandb for `wandb sync`), or W&B's own "
+                                                                 "default (WANDB_MODE)")
 
 
 def init_weights(agent: Agent, source: str) -> list[str]:

@@ -65,7 +65,7 @@ def _train_like(ns, k) -> int:
             prepare_run_dir(run_dir, True)
         cfg = build_config(k, ns=ns, run_dir=run_dir, resume=ns.resume)
         run_dir = run_dir or default_run_dir(k.name, cfg.env, cfg.seed)
-        summary = run_job(k, cfg, run_dir, ns.resume, progress=not ns.no_progress)
+        summary = run_job(k, cfg, run_dir, ns.resume, progress=not ns.no_progress, plots=_report_plots)
     except DistillRLError as e:
         die(prog, str(e))
     except KeyboardInterrupt as e:
@@ -73,6 +73,15 @@ def _train_like(ns, k) -> int:
         return 130
     emit(summary, ns.json)
     return 0
+
+
+def _report_plots(run_dir: Path) -> list[Path]:
+    """``distillrl report``'s plots of one run (into RUN_DIR/report), for ``--track`` to log."""
+    from distillrl.report.build import build_report
+
+    out = run_dir / "report"
+    build_report([run_dir], out)
+    return sorted(out.glob("*.png"))
 
 
 def cmd_codistill(argv: list[str]) -> int:

@@ -130,6 +130,9 @@ def cmd_eval(argv: list[str]) -> int:
     only.add_argument("--stochastic", "--sampled", dest="stochastic", action="store_true",
                       help="sampled actions only")
     p.add_argument("--max-episode-steps", type=int, default=None, help="cap episode length [≥ 1]")
+    p.add_argument("--video", default=None, metavar="DIR",
+                   help="also record every evaluated episode as MP4 into DIR (<mode>-episode-<i>.mp4; a task set: one "
+                        "subfolder per task; needs moviepy: distillrl[video])")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads [≥ 1; default: 1]")
     p.add_argument("--target-return", type=float, default=None,
                    help="Decision Transformers: the return to condition on (default: the one it was trained for)")
@@ -159,8 +162,11 @@ def cmd_eval(argv: list[str]) -> int:
     except DistillRLError as e:
         die("distillrl eval", str(e))
     modes = ("greedy",) if ns.greedy else ("sampled",) if ns.stochastic else MODES
-    res = evaluate_modes(agent, env, ns.episodes, ns.seed, modes, taskset=ts, target_return=targets,
-                         max_episode_steps=ns.max_episode_steps)
+    try:
+        res = evaluate_modes(agent, env, ns.episodes, ns.seed, modes, taskset=ts, target_return=targets,
+                             max_episode_steps=ns.max_episode_steps, video_dir=ns.video)
+    except DistillRLError as e:
+        die("distillrl eval", str(e))
     steps = sum(r.steps for r in res.values())
     wall = sum(r.wall_s for r in res.values())
     fields = score_fields(res, env)

@@ -50,6 +50,7 @@ from distillrl.datasets.episodes import dataset_env, resolve_root
 from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError
 from distillrl.runs.finish import (
+    eval_seed,
     eval_student,
     finish_distill,
     finish_dt,
@@ -224,29 +225,57 @@ def build_config(k: Kind, data: dict | None = None, ns: Any = None, run_dir: Pat
 
 
 def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = True,
-            hooks: Sequence[Hook] = ()) -> dict:
+            hooks: Sequence[Hook] = (), track_group: str | None = None,
+            plots: Callable[[Path], list[Path]] | None = None) -> dict:
     """Build (and on ``resume`` restore) the trainer, drive it through ``run_dir`` with the run
     loop (``hooks`` see every chunk's rows after they are written), measure, let the trainer
     export what it has, write ``summary.json``; return the summary. Bad input raises
-    :class:`errors.DistillRLError`; SIGINT raises ``KeyboardInterrupt`` after a checkpoint."""
+    :class:`errors.DistillRLError`; SIGINT raises ``KeyboardInterrupt`` after a checkpoint.
+
+    With ``cfg.track`` the run is mirrored to W&B (:mod:`track`) in group ``track_group`` (unless
+    ``--wandb-group`` names one); ``plots(run_dir)`` makes the images logged at the end."""
     if cfg.env:
         gym_id(cfg.env)
     if getattr(cfg, "algo", None) == "impala" and getattr(cfg, "address", None) and getattr(cfg, "actors", 0):
         check_address(cfg.address)  # in seconds, before anything is written
     prepare_run_dir(run_dir, resume)
     set_threads(cfg.threads)
+    tracker = None
     with undo_if_failed_at_start(run_dir, resume):
         trainer = k.factory(cfg)
         try:
             if resume:
                 restore(trainer, run_dir)
+            if getattr(cfg, "track", False):
+                from distillrl.runs.track import WandbTracker
+
+                tracker = WandbTracker(cfg, run_dir, k.name, group=track_group, resume=resume)
+                hooks = [*hooks, tracker]
             summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, hooks=hooks)
             summary = {"run_dir": str(run_dir), "env": trainer.env, **summary, **k.finish(trainer, cfg)}
+            if getattr(cfg, "capture_video", False):
+                summary["videos"] = capture_videos(trainer, cfg, run_dir / "videos")
             trainer.export(run_dir)
             write_summary(run_dir, summary)
+        except BaseException:
+            if tracker is not None:
+                tracker.abort()
+            raise
         finally:
             trainer.close()
+    if tracker is not None:
+        tracker.finish(summary, plots(run_dir) if plots is not None else [])
     return summary
+
+
+def capture_videos(trainer: Any, cfg: Any, out: Path) -> list[str]:
+    """``--capture-video``: the trained agent's first ``video_episodes`` evaluation episodes (the
+    summary's reset seeds, the family's score mode) as MP4 files under ``out``."""
+    from distillrl.acting.evaluation import evaluate_agent
+
+    evaluate_agent(trainer, cfg.env, cfg.video_episodes, eval_seed(cfg), None,
+                   max_episode_steps=cfg.max_episode_steps, video_dir=out)
+    return sorted(str(p.relative_to(out.parent)) for p in out.rglob("*.mp4"))
 
 
 def set_threads(n: int) -> None:

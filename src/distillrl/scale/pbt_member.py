@@ -205,6 +205,14 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     ready = ReadyPoints(config, cfg, k.name, mdir, log, node, foreign, tune.report, Checkpoint.from_directory)
     donor = int(config["copy"]["donor"]) if copied else int(meta["member"]) if foreign else -1
     marks = [MarkCopy(donor, int(trainer.frames))] if foreign else []
+    tracker = None
+    if getattr(cfg, "track", False):  # --track: one W&B run per member (resumed across exploits), grouped by experiment
+        from distillrl.runs.track import WandbTracker
+
+        exp = mdir.parent.parent.name  # <experiment>/members/member-NN
+        tracker = WandbTracker(cfg, mdir, k.name, group=exp, name=f"{exp}-{mdir.name}",
+                               resume=(mdir / "wandb_id.txt").is_file())
+        marks.append(tracker)
     try:
         run(trainer, [*marks, WriteMetrics(log), ready], until=cfg.steps, chunk=int(config["interval"]))
         log.close()
@@ -216,6 +224,11 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
         final = ready.metrics(trainer, True)
         final["eval_return"] = float(summary.get("mean_return", summary.get("student_return", math.nan)))
         final["eval_score"] = summary_score(summary)  # in the env family's convention (acting.protocols)
+        if tracker is not None:
+            tracker.finish(summary)
+            tracker = None
         tune.report(final)
     finally:
+        if tracker is not None:  # stopped (PBT restarts it elsewhere) or failed
+            tracker.run.finish()
         trainer.close()

@@ -76,7 +76,8 @@ def sweep_trial(config: dict) -> None:
         resume = (run_dir / "config.yaml").exists()
         if resume:  # restarted after a crash: continue from the last checkpoint
             cfg = build_config(k, ns=ns, run_dir=run_dir, resume=True)
-        summary = run_job(k, cfg, run_dir, resume, progress=False, hooks=[TrialProgress(tune.report)])
+        summary = run_job(k, cfg, run_dir, resume, progress=False, hooks=[TrialProgress(tune.report)],
+                          track_group=run_dir.parent.name)  # --track: the sweep's trials in one W&B group
     tune.report({"frames": int(summary.get("steps", 0)), "final_return": float(summary.get("mean_return", math.nan)),
                  "node": raytune.node_id(), "done_run": True})
 
