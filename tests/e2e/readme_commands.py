@@ -70,7 +70,7 @@ def budget_for(argv: list[str]) -> list[str]:
                 "--critic-steps", "5", "--hidden", "8"]
     if cmd == "dataset":
         return ["--episodes", "2"]
-    if cmd == "eval":
+    if cmd in ("eval", "export"):
         return ["--episodes", "2"]
     return []
 
@@ -143,6 +143,18 @@ def prepare(work: Path) -> None:
 
     torch.save(CleanContinuous().state_dict(), work / "agent.cleanrl_model")
     np.savez(work / "obs_rms.npz", mean=np.zeros(3), var=np.ones(3), clip_obs=10.0)
+    # hub-layout folders as downloaded with `huggingface-cli download`: RL Zoo's and CleanRL's
+    zoo = work / "ppo-CartPole-v1"
+    zoo.mkdir(exist_ok=True)
+    PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=64, seed=0, device="cpu").learn(64).save(
+        zoo / "ppo-CartPole-v1.zip")
+    (zoo / "config.yml").write_text("!!python/object/apply:collections.OrderedDict\n- - - n_envs\n    - 8\n"
+                                    "  - - policy\n    - MlpPolicy\n")
+    clean = work / "CartPole-v1-dqn-seed1"
+    clean.mkdir(exist_ok=True)
+    qnet = nn.Sequential(nn.Linear(4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 2))
+    torch.save({f"network.{k}": v for k, v in qnet.state_dict().items()}, clean / "dqn.cleanrl_model")
+    (clean / "dqn.py").write_text("# CleanRL's script, uploaded beside the model\n")
     _run(["train", "--env", "minatar:breakout", *tiny, "--run-dir", "runs/long-scratch-run"], work)
     _run(["train", "--env", "minatar:space_invaders", *tiny, "--run-dir", "runs/my-si-teacher"], work)
     _run(["train", "--env", "minigrid:MiniGrid-DoorKey-5x5-v0?view=agent", *tiny, "--run-dir", "runs/doorkey-5x5"],

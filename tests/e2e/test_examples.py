@@ -27,6 +27,14 @@ def test_distill_sb3_example():
     assert "teacher" in out and "student" in out and "acting parameters" in out
 
 
+def test_sb3_kickstart_example(tmp_path):
+    p = subprocess.run([sys.executable, str(EXAMPLES / "sb3_kickstart.py"), "--steps", "1024", "--episodes", "2"],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "λ =" in p.stdout and "kickstarted:" in p.stdout and "SB3 alone:" in p.stdout
+    assert (tmp_path / "kickstarted_ppo.zip").exists()
+
+
 def test_multitask_student_example():
     out = run_example("multitask_student.py", "--steps", "4096", "--episodes", "1")
     assert "breakout" in out and "space_invaders" in out
