@@ -273,8 +273,126 @@ def plot_kickstart(by) -> None:
     fig.savefig(RESULTS / "claims_kickstart.png", dpi=110)
 
 
+def kickstart_matched_table(game: str = "breakout", decay: int = 250_000) -> dict | None:
+    """The kickstart speed-up against its matched baseline (issue 27): from-scratch runs with the
+    students' recipe, budget and schedule length, paired by seed (``bench_claims.py scratch``),
+    beside the paper's protocol (the teacher's own 5M-frame curve). A from-scratch seed that never
+    reaches the target within the budget makes that seed's speed-up a lower bound (budget ÷ student
+    frames), said so; the interval is over the seeds where both reached it."""
+    ks = {r["seed"]: r for r in load("kickstart").values() if r["game"] == game and r.get("decay") == decay}
+    sc = {r["seed"]: r for r in load("kickstart_scratch").values() if r["game"] == game}
+    seeds = sorted(set(ks) & set(sc))
+    if not seeds:
+        return None
+    final = ks[seeds[0]]["teacher_final_return"]
+    budget = max(np.array(sc[s]["curve"])[-1, 0] for s in seeds)
+    out: dict = {"game": game, "decay": decay, "seeds": seeds, "teacher_final_training_return": final,
+                 "budget_frames": float(budget), "targets": {}}
+    print(f"#### {game}: kickstarted (λ → 0 at {decay:,}) vs from scratch, same recipe and {budget / 1e6:.0f}M budget, "
+          f"seeds {', '.join(map(str, seeds))} (n = {len(seeds)}, paired by seed)")
+    print()
+    print("| target (training return) | from scratch: seeds reaching it, median frames | kickstarted: seeds reaching "
+          "it, median frames | matched speed-up per seed (≥: scratch never reached it; a bound) | matched speed-up, "
+          "seeds where both reached: mean [95% t-interval] | ratio of the median frames (a seed that never reached it "
+          "counts as beyond the budget) | paper's protocol (teacher's own 5M curve): speed-up, mean [95% t-interval] |")
+    print("|---|---|---|---|---|---|---|")
+    tx, ty = teacher_curve(game)
+    for frac in (0.5, 0.75, 0.9, 1.0):
+        target = frac * final
+        fs = {s: first_reach(*np.array(sc[s]["curve"]).T, target) for s in seeds}
+        fk = {s: first_reach(*np.array(ks[s]["curve"]).T, target) for s in seeds}
+        t_frames = first_reach(tx, ty, target)
+        per, both, bound = [], [], []
+        for s in seeds:
+            if not np.isfinite(fk[s]):
+                per.append("-")
+            elif np.isfinite(fs[s]):
+                both.append(fs[s] / fk[s])
+                per.append(f"{fs[s] / fk[s]:.1f}×")
+            else:
+                bound.append(budget / fk[s])
+                per.append(f"≥{budget / fk[s]:.1f}×")
+        paper = [t_frames / fk[s] for s in seeds if np.isfinite(fk[s])]
+
+        def med(d):
+            v = [x for x in d.values() if np.isfinite(x)]
+            return f"{len(v)}/{len(d)}, " + (f"{np.median(v):,.0f}" if v else "-")
+
+        bi, pi = t_interval(both), t_interval(paper)
+        ms = float(np.median([fs[s] if np.isfinite(fs[s]) else np.inf for s in seeds]))
+        mk = float(np.median([fk[s] if np.isfinite(fk[s]) else np.inf for s in seeds]))
+        if not np.isfinite(mk):
+            ratio, ratio_txt = None, "- (the median kickstarted seed never reached it)"
+        elif np.isfinite(ms):
+            ratio, ratio_txt = ms / mk, f"{ms / mk:.1f}×"
+        else:
+            ratio, ratio_txt = budget / mk, f"≥ {budget / mk:.1f}× (the median from-scratch seed never reached it)"
+        out["targets"][f"{frac:g}"] = {"target": target, "scratch_frames": fs, "kickstart_frames": fk,
+                                       "speedup_both_reached": both, "speedup_lower_bounds": bound,
+                                       "speedup_interval": bi, "paper_speedups": paper, "paper_interval": pi,
+                                       "teacher_frames": t_frames, "ratio_of_medians": ratio,
+                                       "ratio_of_medians_is_bound": bool(ratio is not None and not np.isfinite(ms))}
+        print(f"| {frac:.0%} of the teacher's final ({target:.2f}) | {med(fs)} | {med(fk)} | {', '.join(per)} | "
+              f"{span(bi, 1, '×')} (n={bi['n']}) | {ratio_txt} | {span(pi, 1, '×')} (n={pi['n']}) |")
+    print()
+    pk = {s: ks[s]["pct_teacher"] for s in seeds}
+    ps = {s: 100 * sc[s]["final_return"] / ks[s]["teacher_return"] for s in seeds}
+    auc = {s: float(np.nanmean(np.array(ks[s]["curve"])[:, 1]) - np.nanmean(np.array(sc[s]["curve"])[:, 1]))
+           for s in seeds}
+    d_final = paired_difference(pk, ps)
+    d_auc = paired_difference(auc, {s: 0.0 for s in seeds})
+    out.update({"kickstart_pct_teacher": pk, "scratch_pct_teacher": ps, "pct_teacher_interval": t_interval(list(pk.values())),
+                "scratch_pct_teacher_interval": t_interval(list(ps.values())), "final_difference": d_final,
+                "mean_training_return_difference": d_auc})
+    print(f"- Final greedy score, % of the teacher on the same 100 episodes: kickstarted "
+          f"{span(t_interval(list(pk.values())), 1)}, from scratch {span(t_interval(list(ps.values())), 1)} "
+          f"(n = {len(seeds)}); paired difference {span(d_final, 1, ' pts')} → **{verdict(d_final)}**; "
+          f"kickstarted ≥ {FINAL_TARGET:g}% of the teacher → **{verdict(t_interval(list(pk.values())), FINAL_TARGET)}**, "
+          f"≥ 100% → **{verdict(t_interval(list(pk.values())), 100.0)}**.")
+    print(f"- Mean training return over the whole run (area under the curve ÷ frames), kickstarted − from scratch, "
+          f"paired: {span(d_auc, 2, '')} → **{verdict(d_auc)}**.")
+    print()
+    plot_matched(game, ks, sc, seeds, final)
+    return out
+
+
+def plot_matched(game, ks, sc, seeds, final) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    grid = np.linspace(0, min(np.array(sc[s]["curve"])[-1, 0] for s in seeds), 200)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, runs, c in (("from scratch (same recipe and budget)", sc, "tab:gray"), ("kickstarted", ks, "tab:blue")):
+        ys = []
+        for s in seeds:
+            cv = np.array(runs[s]["curve"])
+            ok = np.isfinite(cv[:, 1])
+            ys.append(np.interp(grid, cv[ok, 0], cv[ok, 1], left=np.nan))
+        y = np.array(ys)
+        m = np.nanmean(y, 0)
+        h = stats.t.ppf(0.975, len(seeds) - 1) * np.nanstd(y, 0, ddof=1) / np.sqrt(len(seeds))
+        ax.plot(grid / 1e6, m, c=c, label=f"{name}, n = {len(seeds)}")
+        ax.fill_between(grid / 1e6, m - h, m + h, color=c, alpha=0.2)
+    tx, ty = teacher_curve(game)
+    ax.plot(tx / 1e6, ty, c="k", lw=1, label="the teacher's own run (5M-frame schedule)")
+    ax.axhline(final, c="k", ls="--", lw=0.8)
+    ax.set_xlim(0, grid[-1] / 1e6 * 1.02)
+    ax.set_xlabel("frames (M)")
+    ax.set_ylabel("training return (last 100 episodes)")
+    ax.set_title(f"{game}: mean and 95% t-band over seeds", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"claims_kickstart_matched_{game}.png", dpi=110)
+
+
 if __name__ == "__main__":
     zoo_table()
     losses_table()
     compression_table()
     kickstart_table()
+    matched = kickstart_matched_table()
+    if matched:
+        (RESULTS / "claims_kickstart_matched.json").write_text(json.dumps(matched, indent=1, default=float) + "\n")
