@@ -61,6 +61,9 @@ BASELINES = {
     "norm-reward": ["--ppo.norm-reward"],  # per-task return scaling (core.reward_scale)
     "norm-reward-lr2e-3": ["--ppo.norm-reward", "--ppo.lr", "0.002"],
     "norm-reward-ent1e-3": ["--ppo.norm-reward", "--ppo.ent-coef", "0.001"],
+    # the zoo teachers' own single-task recipe (bench_claims.PPO_RECIPE: lr 5e-3, entropy 1e-4; 8 envs per game)
+    "zoo-recipe": ["--ppo.lr", "0.005", "--ppo.ent-coef", "0.0001"],
+    "zoo-recipe-norm-reward": ["--ppo.lr", "0.005", "--ppo.ent-coef", "0.0001", "--ppo.norm-reward"],
 }
 
 

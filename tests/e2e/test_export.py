@@ -24,7 +24,8 @@ def test_export_card_round_trip_and_lineage(tmp_path, cli):
     card = tmp_path / "card"
     p = cli("export", run, "--out", card, "--episodes", "4", "--json")
     info = json.loads(p.stdout.strip().splitlines()[-1])
-    assert sorted(f.name for f in card.iterdir()) == ["README.md", "config.json", "curve.png", "model.safetensors"]
+    assert sorted(f.name for f in card.iterdir()) == ["README.md", "config.json", "curve.png", "model.safetensors",
+                                                        "run_config.yaml"]
     cfg = json.loads((card / "config.json").read_text())
     assert cfg["env"] == "gym:CartPole-v1" and cfg["kind"] == "kickstart" and cfg["seed"] == 3
     assert cfg["frames"] == 2048 and len(cfg["eval"]["returns"]) == 4

@@ -7,6 +7,7 @@
                             Hub's evaluation-results format: mean_reward "m +/- s" over N episodes)
                             and the same facts in prose, with the training curve
     DIR/curve.png           training return (mean of the last 100 episodes) against frames
+    DIR/run_config.yaml     the run's resolved configuration (``distillrl KIND --config run_config.yaml``)
 
 The folder is a source like any other: ``distillrl eval DIR``, ``--teacher DIR``, ``--init-from DIR``.
 The teachers a student learned from are listed with their own provenance: a zoo teacher's command,
@@ -36,7 +37,7 @@ from distillrl.teachers.load import load_teacher
 from distillrl.teachers.hub import cleanrl_hub_files, hub_layout, sb3_hub_files
 from distillrl.teachers.zoo import export_model, load_agent, zoo_meta, zoo_names
 
-CARD_FILES = ("model.safetensors", "config.json", "README.md", "curve.png")
+CARD_FILES = ("model.safetensors", "config.json", "README.md", "curve.png", "run_config.yaml")
 
 
 def teacher_provenance(source: str) -> dict[str, Any]:
@@ -128,7 +129,9 @@ def model_card(info: dict) -> str:
             f"`distillrl {info['kind']}`. Evaluation: {ev['mode']} actions, {ev['episodes']} episodes with reset "
             f"seeds {ev['seed']}..{ev['seed'] + ev['episodes'] - 1}: mean return **{value}** (± one standard "
             "deviation over episodes; every episode's return is in `config.json`).", "",
-            "## Reproduce", "", "```", info["command"] or "(the run did not record its command)", "```", "",
+            "## Reproduce", "", "```", *([info["command"]] if info["command"] else []),
+            f"distillrl {info['kind']} --config run_config.yaml   # the run's whole resolved configuration", "```",
+            "" if info["command"] else "(the run predates command.txt: its command line was not recorded)", "",
             "## Use", "", "```", f"distillrl eval {info['name']}", f"distillrl kickstart --teacher {info['name']} "
             f"--env {env}", "```", ""]
     if info["teachers"]:
@@ -147,7 +150,8 @@ def model_card(info: dict) -> str:
     if info.get("curve"):
         body += ["## Training curve", "", "![training curve](curve.png)", ""]
     body += ["## Files", "", "- `model.safetensors`: weights and the spec that rebuilds the network "
-             "(loaded without executing code)", "- `config.json`: everything above, machine-readable", ""]
+             "(loaded without executing code)", "- `config.json`: everything above, machine-readable",
+             "- `run_config.yaml`: the run's resolved configuration", ""]
     return "\n".join(front + body)
 
 
@@ -186,6 +190,8 @@ def export_run(run_dir: str | Path, out: str | Path, episodes: int = 30, seed: i
                          "returns": [float(r) for r in rets], **({"per_task": per_task} if per_task else {})},
                 "teachers": [teacher_provenance(t) for t in teachers]}
         info["curve"] = _curve(rd, tmp / "curve.png", f"{kind} {env}")
+        if (rd / "config.yaml").is_file():
+            shutil.copy2(rd / "config.yaml", tmp / "run_config.yaml")
         (tmp / "config.json").write_text(json.dumps(info, indent=1, default=_jsonable) + "\n")
         (tmp / "README.md").write_text(model_card(info))
         # replace the folder's files only once everything is written
