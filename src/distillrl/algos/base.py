@@ -38,6 +38,7 @@ from distillrl.acting.collect import Collector, EpisodeStats
 from distillrl.config import Live, knob, live_knobs, validate
 from distillrl.core import knobs as K
 from distillrl.core.checkpoint import STATE_FORMAT
+from distillrl.core.device import resolve_device
 from distillrl.core.distributions import ActionDistribution
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
@@ -77,6 +78,8 @@ class RunConfig:
     capture_video: bool = knob(False, help="record greedy/sampled evaluation episodes (the env family's score mode) "
                                            "as MP4 into RUN_DIR/videos at the end (needs moviepy: distillrl[video])")
     video_episodes: int = knob(1, "≥ 1", "--capture-video: episodes recorded (the first of the evaluation's seeds)")
+    device: str = knob("cpu", help="where the learner's network and updates run: cpu, cuda, cuda:N, mps or auto "
+                                    "(acting stays on the CPU mirror; ppo, a2c and kickstart learners)")
     track: bool = knob(False, help="mirror the run to Weights & Biases (metrics, config, summary, plots); "
                                    "TensorBoard stays the default record (needs wandb: distillrl[track])")
     wandb_project: str = knob("distillrl", help="--track: the W&B project")
@@ -175,7 +178,11 @@ class EnvTrainer:
         self.agent = Agent(self.info, net, generator=self.gen, **heads)
         if getattr(cfg, "init_from", ""):
             init_weights(self.agent, cfg.init_from)
-        self.policy = make_fast_policy(self.agent, cfg.acting)
+        self.policy = make_fast_policy(self.agent, cfg.acting)  # the acting mirror: a CPU copy, whatever the device
+        self.device = resolve_device(getattr(cfg, "device", "cpu"))
+        if self.device.type != "cpu":
+            self._check_device(cfg)
+            self.agent.to(self.device)
         self._named_params = list(self.agent.named_parameters())  # for sync_policy (hot: after every update)
         self.hp = HParams(self._live(cfg))
         self.stats = EpisodeStats(self.n_tasks)
@@ -227,6 +234,9 @@ class EnvTrainer:
                               "learner learns from replay and has no such step")
         if any(t.name == term.name for t in self.extra_losses):
             raise ConfigError(f"a loss term named {term.name!r} is already added")
+        if self.device.type != "cpu" and not getattr(term, "gpu_ok", False):
+            raise ConfigError(f"--device {self.device}: the {term.name} term runs on the CPU only for now (on a GPU: "
+                              "kickstarting)")
         term.attach(self)
         self.extra_losses.append(term)
 
@@ -254,7 +264,21 @@ class EnvTrainer:
     def sync_policy(self) -> None:
         """Send the learner's weights to the acting policy (explicitly, as to a remote actor)."""
         named = acting_tensors(self.agent) if self.agent.obs_norm is not None else self._named_params
-        self.policy.set_weights({k: p.detach().numpy() for k, p in named})
+        self.policy.set_weights({k: p.detach().cpu().numpy() for k, p in named})
+
+    gpu_ok: ClassVar[bool] = False
+    """whether this learner moves its updates to ``--device`` (the others run on the CPU only)"""
+
+    def _check_device(self, cfg: Any) -> None:
+        """What may run on a non-CPU device: the learners and terms that move their batches there."""
+        where = f"--device {getattr(cfg, 'device', '')}"
+        if not self.gpu_ok:
+            raise ConfigError(f"{where}: the {self.algo} learner runs on the CPU only for now (on a GPU: ppo, a2c, "
+                              "kickstart)")
+        if self.agent.recurrent:
+            raise ConfigError(f"{where}: recurrent agents run on the CPU only for now")
+        if getattr(cfg, "rnd", False):
+            raise ConfigError(f"{where}: the RND bonus runs on the CPU only for now")
 
     def lr_now(self, anneal: bool) -> float:
         """The live lr, decayed linearly to 0 over the run when ``anneal`` (each learner's ``anneal_lr``)."""

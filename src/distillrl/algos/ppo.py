@@ -77,6 +77,7 @@ class PPOTrainer(EnvTrainer):
 
     loss_kind = "ppo"
     section = "ppo"
+    gpu_ok = True  # --device: the rollout moves to the learner's device once per update (step)
 
     @classmethod
     def live_hparams(cls, cfg) -> dict[str, Live]:
@@ -142,6 +143,8 @@ class PPOTrainer(EnvTrainer):
         estimate_gae(ro, hp["gamma"], hp["gae_lambda"])
         self._on_advantages(ro)  # extra terms: after it (RND's intrinsic advantages)
         batch = ro.flatten()
+        if self.device.type != "cpu":  # one transfer per rollout (--device); GAE ran on the CPU
+            batch = batch.to(self.device)
         weights = {"loss_pg": p.pg_coef, "loss_value": hp["vf_coef"], "loss_entropy": hp["ent_coef"],
                    **self._extra_weights()}
         max_norm = hp["max_grad_norm"]

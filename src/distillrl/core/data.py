@@ -155,6 +155,12 @@ class Batch:
               for f in fields(self) if f.name != "extras"}
         return Batch(**kw, extras={k: v[idx] for k, v in self.extras.items()})
 
+    def to(self, device: torch.device) -> Batch:
+        """Every tensor on ``device`` (one transfer per rollout for a learner on a GPU)."""
+        kw = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name).to(device, non_blocking=True))
+              for f in fields(self) if f.name != "extras"}
+        return Batch(**kw, extras={k: v.to(device, non_blocking=True) for k, v in self.extras.items()})
+
 
 @dataclass
 class Transitions:

@@ -224,6 +224,7 @@ class Agent(nn.Module):
         if self.obs_norm is None:
             return
         x = self.obs_view(obs) if self.obs_view is not None else obs
+        x = x.to(self.obs_norm.mean.device)  # rollouts live on the CPU, a learner may not (--device)
         x = x.float() * self.scale if self.scale != 1.0 else x.float()
         self.obs_norm.update(x.reshape((-1,) + tuple(self.obs_norm.mean.shape)))
 

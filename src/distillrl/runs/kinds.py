@@ -49,6 +49,7 @@ from distillrl.config import (
 from distillrl.datasets.episodes import dataset_env, resolve_root
 from distillrl.envs.make import gym_id
 from distillrl.errors import ConfigError
+from distillrl.core.device import resolve_device
 from distillrl.runs.finish import (
     eval_seed,
     eval_student,
@@ -238,6 +239,8 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
         gym_id(cfg.env)
     if getattr(cfg, "algo", None) == "impala" and getattr(cfg, "address", None) and getattr(cfg, "actors", 0):
         check_address(cfg.address)  # in seconds, before anything is written
+    if getattr(cfg, "device", "cpu") != "cpu":
+        resolve_device(cfg.device)  # in a moment, before anything is written
     prepare_run_dir(run_dir, resume)
     set_threads(cfg.threads)
     tracker = None
@@ -253,6 +256,8 @@ def run_job(k: Kind, cfg: Any, run_dir: Path, resume: bool, progress: bool = Tru
                 hooks = [*hooks, tracker]
             summary = drive(trainer, cfg, run_dir, k.name, resume, progress=progress, hooks=hooks)
             summary = {"run_dir": str(run_dir), "env": trainer.env, **summary, **k.finish(trainer, cfg)}
+            if getattr(trainer, "device", None) is not None and trainer.device.type != "cpu":
+                summary["device"] = str(trainer.device)
             if getattr(cfg, "capture_video", False):
                 summary["videos"] = capture_videos(trainer, cfg, run_dir / "videos")
             trainer.export(run_dir)

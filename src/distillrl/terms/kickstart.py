@@ -22,6 +22,8 @@ class KickstartTerm(LossTerm):
     """Teacher k's distillation term λ_k(t)·H(π_Tk ‖ π_S) as a learner loss term."""
 
     requires = frozenset({"logits"})
+    gpu_ok = True
+    """on a learner's ``--device``: the labels are made on the CPU per rollout and move with the batch"""
 
     def __init__(self, teacher: Teacher, schedule: LambdaSchedule, index: int = 0, task: int | None = None,
                  weight: float = 1.0, score_window: int = 10):
