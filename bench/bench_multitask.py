@@ -67,6 +67,10 @@ BASELINES = {
 }
 
 
+TUNED = "zoo-recipe"
+"""the baseline chosen on the tuning seed (101): the best suite score of BASELINES at 1.5M frames"""
+
+
 def part_baseline(seeds: list[int], steps: int, envs: int, variants: list[str]) -> None:
     """From-scratch multi-task runs with each BASELINES variant (``scratch-<variant>-s<seed>``)."""
     common = ["--env", SUITE, "--steps", str(steps), "--ppo.num-envs", str(envs), "--eval-episodes", "30",
@@ -127,16 +131,29 @@ def _metrics(d: Path) -> list[dict]:
     return read_metrics(d)
 
 
-def collect_kickstart() -> dict:
+def _finished(pattern: str) -> list[Path]:
+    """Finished runs named ``pattern`` under runs/bench/multitask/kickstart, or their kept copies
+    under bench/results/multitask/kickstart (runs/ is not in git), one per name."""
+    found: dict[str, Path] = {}
+    for base in (OUT / "multitask" / "kickstart", ROOT / "kickstart"):  # a fresh run wins over its copy
+        for d in base.glob(pattern):
+            if (d / "summary.json").exists():
+                found[d.name] = d
+    return sorted(found.values(), key=lambda p: (len(p.name), p.name))
+
+
+def collect_kickstart(scratch: str = "scratch-s*", tag: str = "") -> dict:
+    """Multi-teacher kickstarting vs the from-scratch baseline named ``scratch`` (a glob), per seed
+    and paired by seed. ``tag``: the plot's and the baseline's label."""
     import numpy as np
 
-    base = ROOT / "kickstart"
-    ks = sorted(base.glob("kickstart-s*"), key=lambda p: p.name)
-    sc = sorted(base.glob("scratch-s*"), key=lambda p: p.name)
-    ks = [d for d in ks if (d / "summary.json").exists()]
-    sc = [d for d in sc if (d / "summary.json").exists()]
+    def evaluation_seed(d: Path) -> bool:  # seeds ≥ 100 tuned the baseline: never in the comparison
+        return int(d.name.rsplit("-s", 1)[1]) < 100
+
+    ks = [d for d in _finished("kickstart-s*") if evaluation_seed(d)]
+    sc = [d for d in _finished(scratch) if evaluation_seed(d)]
     if not ks or not sc:
-        raise SystemExit("collect kickstart: no finished runs under " + str(base))
+        raise SystemExit(f"collect kickstart: no finished runs for kickstart-s* and {scratch}")
     from distillrl.report.runs import iqm_interval, load_run
     from distillrl.report.tasks import suite_curve, task_teacher_scores
 
@@ -153,7 +170,8 @@ def collect_kickstart() -> dict:
                 "geomean_ratio": geomean(ratios)}
 
     for d in ks + sc:
-        keep(d, "kickstart")
+        if d.is_relative_to(ROOT):
+            keep(d, "kickstart")
     runs = {"scratch": {d.name: final(d) for d in sc}, "kickstart": {d.name: final(d) for d in ks}}
     def curve(d: Path) -> tuple[list[int], list[float]]:
         f, s = suite_curve(loaded[d], teacher)
@@ -180,8 +198,18 @@ def collect_kickstart() -> dict:
            "final_gain_mean_ratio": fin["kickstart"] / fin["scratch"] - 1,
            "final_gain_geomean_ratio": fin_geo["kickstart"] / fin_geo["scratch"] - 1, "iqm": iqm,
            "curves": {g: {k: {"frames": v[0], "suite": v[1]} for k, v in c.items()} for g, c in curves.items()}}
-    _plot_suite(curves, scratch_final, OUT / "multitask_kickstart.png",
-                "minatar:all — multi-task PPO: from scratch vs kickstarted (5 teachers)")
+    seed = {"kickstart": {d.name.rsplit("-s", 1)[1]: runs["kickstart"][d.name]["mean_ratio"] for d in ks},
+            "scratch": {d.name.rsplit("-s", 1)[1]: runs["scratch"][d.name]["mean_ratio"] for d in sc}}
+    from distillrl.core.stats import paired_difference, t_interval
+
+    gains = {s: seed["kickstart"][s] / seed["scratch"][s] - 1 for s in seed["kickstart"] if s in seed["scratch"]}
+    out.update({"baseline": scratch, "per_seed_suite_mean_ratio": seed,
+                "suite_mean_ratio_interval": {g: t_interval(list(v.values())) for g, v in seed.items()},
+                "paired_gain": t_interval(list(gains.values())) | {"seeds": sorted(gains, key=int)},
+                "paired_difference": paired_difference(seed["kickstart"], seed["scratch"])})
+    _plot_suite(curves, scratch_final, OUT / f"multitask_kickstart{tag}.png",
+                f"minatar:all — multi-task PPO: from scratch{' (' + tag.strip('_') + ')' if tag else ''} vs "
+                "kickstarted (5 teachers)")
     return out
 
 
@@ -254,7 +282,9 @@ def main() -> None:
         elif part == "sibling":
             part_sibling(args.seeds, args.steps)
         elif part == "collect":
-            for name, fn in (("kickstart", collect_kickstart), ("distill", collect_distill),
+            for name, fn in (("kickstart", collect_kickstart),
+                             ("kickstart_tuned", lambda: collect_kickstart(f"scratch-{TUNED}-s*", "_tuned")),
+                             ("distill", collect_distill),
                              ("variants", lambda: collect_distill("variants", "*-s*")),
                              ("online", collect_online), ("sibling", collect_sibling)):
                 try:
