@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from distillrl.errors import TeacherError
+from distillrl.teachers import vecnorm
 
 CLEANRL_EXP_ARCH = {
     "dqn": "cleanrl-dqn",
@@ -106,8 +107,7 @@ def sb3_hub_files(folder: Path) -> tuple[Path, dict[str, Any]]:
         raise TeacherError(f"{folder}: expected one SB3 model .zip, found {', '.join(z.name for z in zips) or 'none'}")
     cfg_file = next((folder / n for n in ("config.yml", "config.yaml") if (folder / n).is_file()), None)
     cfg = read_zoo_config(cfg_file) if cfg_file is not None else {}
-    if cfg.get("normalize") and not any((folder / n).is_file() for n in
-                                        ("vec_normalize.pkl", "vecnormalize.pkl", "vec_normalize.npz")):
+    if cfg.get("normalize") and vecnorm.beside(zips[0]) is None:  # the names load_sb3_zip looks for
         raise TeacherError(f"{folder}: config.yml says the agent was trained with normalize: "
                            f"{cfg['normalize']!r}, but there is no vec_normalize.pkl beside {zips[0].name}")
     return zips[0], cfg
