@@ -64,7 +64,7 @@ class SequencePolicy:
         task = torch.full((len(slots),), self.task, dtype=torch.long)
         logits = self.model(torch.from_numpy(self.obs[slots]), torch.from_numpy(self.rtg[slots]),
                             torch.from_numpy(self.act[slots]), torch.from_numpy(self.t[slots]),
-                            torch.from_numpy(self.valid[slots]), task)[:, -1].float().numpy()
+                            torch.from_numpy(self.valid[slots]), task)[:, -1].float().cpu().numpy()
         return self.taskset.env_logits(logits, self.task)
 
     def observe(self, slots: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:

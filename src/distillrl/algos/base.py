@@ -79,7 +79,7 @@ class RunConfig:
                                            "as MP4 into RUN_DIR/videos at the end (needs moviepy: distillrl[video])")
     video_episodes: int = knob(1, "≥ 1", "--capture-video: episodes recorded (the first of the evaluation's seeds)")
     device: str = knob("cpu", help="where the learner's network and updates run: cpu, cuda, cuda:N, mps or auto "
-                                    "(acting stays on the CPU mirror; ppo, a2c and kickstart learners)")
+                                    "(acting stays on the CPU mirror; every learner and extra term)")
     track: bool = knob(False, help="mirror the run to Weights & Biases (metrics, config, summary, plots); "
                                    "TensorBoard stays the default record (needs wandb: distillrl[track])")
     wandb_project: str = knob("distillrl", help="--track: the W&B project")
@@ -235,8 +235,7 @@ class EnvTrainer:
         if any(t.name == term.name for t in self.extra_losses):
             raise ConfigError(f"a loss term named {term.name!r} is already added")
         if self.device.type != "cpu" and not getattr(term, "gpu_ok", False):
-            raise ConfigError(f"--device {self.device}: the {term.name} term runs on the CPU only for now (on a GPU: "
-                              "kickstarting)")
+            raise ConfigError(f"--device {self.device}: the {term.name} term runs on the CPU only for now")
         term.attach(self)
         self.extra_losses.append(term)
 
@@ -273,12 +272,7 @@ class EnvTrainer:
         """What may run on a non-CPU device: the learners and terms that move their batches there."""
         where = f"--device {getattr(cfg, 'device', '')}"
         if not self.gpu_ok:
-            raise ConfigError(f"{where}: the {self.algo} learner runs on the CPU only for now (on a GPU: ppo, a2c, "
-                              "kickstart)")
-        if self.agent.recurrent:
-            raise ConfigError(f"{where}: recurrent agents run on the CPU only for now")
-        if getattr(cfg, "rnd", False):
-            raise ConfigError(f"{where}: the RND bonus runs on the CPU only for now")
+            raise ConfigError(f"{where}: the {self.algo} learner runs on the CPU only for now")
 
     def lr_now(self, anneal: bool) -> float:
         """The live lr, decayed linearly to 0 over the run when ``anneal`` (each learner's ``anneal_lr``)."""

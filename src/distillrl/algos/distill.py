@@ -73,6 +73,8 @@ def _rows(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
 class DistillTrainer(EnvTrainer):
     """A data source + a distillation loss + the shared learner."""
 
+    gpu_ok = True  # --device: labels are made on the CPU; each minibatch moves to the device
+
     on_policy = False
 
     @classmethod
@@ -225,12 +227,16 @@ class DistillTrainer(EnvTrainer):
                 s = self.buffer.sample(cfg.batch_size, self.np_rng, self._minibatch_task())
                 mb = Batch(obs=s["obs"], actions=s["action"], task_id=s["task_id"])
                 teacher = s["teacher"]
-            out = self.agent(mb.obs, mb.task_id)
-            if self.kd_stats is None:
-                terms = {"loss_distill": self.spec.fn(out, teacher, tau, self.dist).mean()}
-            else:  # the controlled target as log-probabilities at τ = 1 (Categorical: Tang et al.'s classes)
+            if self.kd_stats is not None:  # the controlled target as log-probabilities at τ = 1 (Categorical:
+                # Tang et al.'s classes), made on the CPU where the statistics are
                 p = controlled(self.dist.from_teacher(teacher.float(), tau).probs, cfg.kd_control, self.kd_stats)
-                terms = {"loss_distill": self.spec.fn(out, p.clamp(min=1e-12).log(), 1.0, self.dist).mean()}
+                teacher, tau_fn = p.clamp(min=1e-12).log(), 1.0
+            else:
+                tau_fn = tau
+            if self.device.type != "cpu":  # one transfer per minibatch (--device); labels were made on the CPU
+                mb, teacher = mb.to(self.device), teacher.to(self.device)
+            out = self.agent(mb.obs, mb.task_id)
+            terms = {"loss_distill": self.spec.fn(out, teacher, tau_fn, self.dist).mean()}
             if self.source == "eer":
                 logp = self.agent.distribution(out.logits).log_prob(mb.actions)
                 terms["loss_pg"] = -(logp * mb.advantages).mean()
@@ -245,7 +251,7 @@ class DistillTrainer(EnvTrainer):
         k = min(4 * cfg.batch_size, T * n)  # agreement with the teacher on this round's states
         flat_obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))[:k]
         with torch.no_grad():
-            s_act = self.agent.distribution(self.agent(flat_obs, ro.task_id.reshape(-1)[:k]).logits).mode()
+            s_act = self.agent.distribution(self.agent(flat_obs, ro.task_id.reshape(-1)[:k]).logits).mode().cpu()
         t_act = self.teacher.dist(t_out.reshape(T * n, -1)[:k].float()).mode()
         if self.info.continuous:  # mean squared distance of the student's mean action to the teacher's
             extra = {"distill/action_mse": float(((s_act - t_act) ** 2).sum(-1).mean())}
@@ -272,7 +278,8 @@ class DistillTrainer(EnvTrainer):
         flat_obs = ro.obs.reshape((T * n,) + tuple(ro.obs.shape[2:]))
         with torch.no_grad():
             out = self.agent(flat_obs, ro.task_id.reshape(-1))
-            cost = self.spec.cost(out, t_out.reshape(T * n, -1), self.hp["tau"], self.dist).reshape(T, n)
+            cost = self.spec.cost(out, t_out.reshape(T * n, -1).to(out.logits.device), self.hp["tau"],
+                                  self.dist).cpu().reshape(T, n)  # cpu(): the estimator runs there (--device)
         ro.rewards = -(1.0 - gamma) * cost
         ro.extras["teacher"] = t_out
         self._on_rollout(ro)

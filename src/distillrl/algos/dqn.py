@@ -78,6 +78,7 @@ def epsilon_greedy(policy, taskset, eps: float, need_q: bool = False):
 class DQNTrainer(EnvTrainer):
     on_policy = False
     section = "dqn"
+    gpu_ok = True  # --device: each replay minibatch moves to the learner's device; the target network lives there
 
     def __init__(self, cfg):
         d = cfg.dqn
@@ -88,6 +89,7 @@ class DQNTrainer(EnvTrainer):
                                        generator=self.gen)
         self.target.load_state_dict(self.agent.state_dict())
         self.target.requires_grad_(False)
+        self.target.to(self.device)
         self.learner = Learner(self.agent, d.optimizer, d.lr)
         obs_space = self.envs.single_observation_space
         self.buffer = ReplayBuffer(d.buffer_size, {
@@ -109,6 +111,8 @@ class DQNTrainer(EnvTrainer):
         hp = self.hp
         s = self.buffer.sample(self.d.batch_size, self.np_rng)
         tr = Transitions(s["obs"], s["action"], s["reward"], s["next_obs"], s["terminated"], s["task_id"])
+        if self.device.type != "cpu":
+            tr = tr.to(self.device)
         with torch.no_grad():
             next_q_t = self.target(tr.next_obs, tr.task_id).q  # masked actions never win the max
             if self.d.double:

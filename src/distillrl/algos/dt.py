@@ -32,6 +32,7 @@ import torch
 from distillrl.algos.base import STATE_FORMAT
 from distillrl.config import Live, knob, live_knobs, section
 from distillrl.core import knobs as K
+from distillrl.core.device import resolve_device
 from distillrl.core.hparams import HParams
 from distillrl.core.learner import Learner
 from distillrl.core.rng import (
@@ -90,6 +91,8 @@ class OfflineOptions:
     checkpoint_every: int = K.checkpoint_every(1000, "updates between checkpoints")
     eval_episodes: int = K.eval_episodes(10, "evaluation episodes at the end, per task (0: none)")
     max_episode_steps: int | None = K.max_episode_steps("cap on evaluation episode length (None: the env's own)")
+    device: str = knob("cpu", help="where the transformer and its updates run: cpu, cuda, cuda:N, mps or auto "
+                                    "(windows are cut on the CPU and move once per update; teachers label on the CPU)")
     net: DTNetConfig = section(DTNetConfig)
 
 
@@ -153,6 +156,9 @@ class OfflineTrainer:
     def _set_agent(self, model: DecisionTransformer) -> None:
         """The network to train, its learner (AdamW, β = 0.9, 0.95) and its size."""
         self.agent = model
+        self.device = resolve_device(self.cfg.device)
+        if self.device.type != "cpu":
+            model.to(self.device)  # before the optimizer is made: its state follows the parameters
         self.learner = Learner(model, "adamw", self.hp["lr"], weight_decay=self.hp["weight_decay"])
         self.n_params = param_count(model)
 
@@ -283,8 +289,10 @@ class DTTrainer(OfflineTrainer):
         for _ in range(n):
             w = self.data.windows(self.np_rng.integers(self.data.n_steps, size=cfg.batch_size), k)
             b = batch_tensors(w)
+            if self.device.type != "cpu":  # one transfer per update (--device)
+                b = {key: v.to(self.device) for key, v in b.items()}
             logits = self.agent(**b).reshape(-1, self.agent.n_actions)
-            m = windows_loss_mask(w)
+            m = windows_loss_mask(w).to(self.device)
             target = b["actions"].reshape(-1)
             ce = torch.nn.functional.cross_entropy(logits[m], target[m])
             self._step({"loss_ce": ce})

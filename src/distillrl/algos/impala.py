@@ -119,6 +119,7 @@ class ImpalaTrainer(EnvTrainer):
     """The IMPALA learner: V-trace on rollouts from a pool of actors."""
 
     section = "impala"
+    gpu_ok = True  # --device: each learner batch (the actors' rollouts, labelled) moves to the device once
 
     def __init__(self, cfg):
         p = cfg.impala
@@ -134,8 +135,8 @@ class ImpalaTrainer(EnvTrainer):
         """What the pool broadcasts: views of the live parameters for the in-process actor; one
         flat copy for Ray actors (a single buffer: ≈ 10× cheaper to put than a dict of arrays)."""
         if self.n_actors == 0:
-            return {k: p.detach().numpy() for k, p in self._named_params}
-        return torch.nn.utils.parameters_to_vector(self.agent.parameters()).detach().numpy()
+            return {k: p.detach().cpu().numpy() for k, p in self._named_params}  # cpu(): a no-op on the CPU
+        return torch.nn.utils.parameters_to_vector(self.agent.parameters()).detach().cpu().numpy()
 
     def _start_pool(self) -> None:
         cfg, p = self.cfg, self.p
@@ -169,6 +170,8 @@ class ImpalaTrainer(EnvTrainer):
         returns the loss terms and diagnostics."""
         hp = self.hp
         T, n = ro.shape
+        if self.device.type != "cpu":  # one transfer per update (--device); the labels travel with it
+            ro = ro.to(self.device)
         out, last_out = self._forward(ro)
         last = last_out.value
         actions = ro.actions.reshape((T * n,) + tuple(ro.actions.shape[2:]))

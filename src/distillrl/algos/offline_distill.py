@@ -189,6 +189,8 @@ class OfflineDistillTrainer(OfflineTrainer):
     def _kl(self, inputs: dict, mask: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
         """KL(π_T ‖ π_S) averaged over the real (unpadded) positions."""
         s = self.agent(**inputs).reshape(mask.shape[0], -1)
+        if s.device.type != "cpu":  # the windows and the teachers' labels were made on the CPU (--device)
+            mask, teacher_logits = mask.to(s.device), teacher_logits.to(s.device)
         return kl(s[mask], teacher_logits[mask], self.cfg.tau)
 
     @torch.no_grad()

@@ -68,6 +68,7 @@ class PQNTrainer(EnvTrainer):
     """PQN on a vector env: ε-greedy rollouts, Q(λ) targets, minibatch epochs, no replay."""
 
     section = "pqn"
+    gpu_ok = True  # --device: the rollout moves to the learner's device once per update
 
     def __init__(self, cfg):
         p = cfg.pqn
@@ -104,6 +105,8 @@ class PQNTrainer(EnvTrainer):
         ro.returns = q_lambda(rewards, q_next, ro.done, hp["gamma"], hp["q_lambda"])
         ro.advantages = torch.zeros_like(ro.returns)  # unused by a Q-learner; flatten() wants both
         batch = ro.flatten()
+        if self.device.type != "cpu":  # one transfer per rollout (--device); the Q(λ) returns ran on the CPU
+            batch = batch.to(self.device)
         weights = {"loss_td": 1.0, **self._extra_weights()}
         sums: dict[str, float] = {}
         n = 0

@@ -103,6 +103,17 @@ class Rollout:
         extras = {k: torch.cat([r.extras[k] for r in rollouts], 1) for k in r0.extras}
         return cls(**kw, version=min(r.version for r in rollouts), source=-1, extras=extras)
 
+    def to(self, device: torch.device) -> Rollout:
+        """A copy with every tensor on ``device`` (a learner on a GPU that learns from the whole
+        rollout: one transfer per update)."""
+        def mv(x):
+            return None if x is None else x.to(device, non_blocking=True)
+
+        kw = {f.name: mv(getattr(self, f.name)) for f in fields(self)
+              if f.name not in ("state0", "version", "source", "extras")}
+        return Rollout(**kw, state0=None if self.state0 is None else tuple(mv(x) for x in self.state0),
+                       version=self.version, source=self.source, extras={k: mv(v) for k, v in self.extras.items()})
+
     def flatten(self) -> Batch:
         """The rollout as a flat [B = T·N] :class:`Batch` (after the estimator has run)."""
         if self.advantages is None or self.returns is None:
@@ -181,3 +192,7 @@ class Transitions:
 
     def as_batch(self) -> Batch:
         return Batch(obs=self.obs, actions=self.actions, task_id=self.task_id)
+
+    def to(self, device: torch.device) -> Transitions:
+        """Every tensor on ``device`` (a replay learner on a GPU: one transfer per minibatch)."""
+        return Transitions(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))

@@ -116,7 +116,8 @@ def vtrace(behaviour_logp: torch.Tensor, target_logp: torch.Tensor, rewards: tor
     vs = v + diff
     vs_next = np.concatenate([vs[1:], np32(last_value)[None]], 0)
     pg_adv = rho * (r + disc * vs_next - v)
-    return torch.from_numpy(vs), torch.from_numpy(pg_adv), torch.from_numpy(rho)
+    dev = values.device  # back where the inputs were (a learner on a GPU: --device)
+    return torch.from_numpy(vs).to(dev), torch.from_numpy(pg_adv).to(dev), torch.from_numpy(rho).to(dev)
 
 
 def returns_to_go(rewards) -> np.ndarray:

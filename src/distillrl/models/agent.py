@@ -183,7 +183,15 @@ class Agent(nn.Module):
         """The policy as a distribution from the head's parameters (``AgentOutput.logits``)."""
         return self.dist(params, temperature=temperature)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live (``--device``); inputs from the CPU rollouts are moved here."""
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
     def prep(self, obs: torch.Tensor) -> torch.Tensor:
+        obs = torch.as_tensor(obs, device=self.device)  # a no-op on the CPU; one transfer per forward on a GPU learner
         if self.obs_view is not None:
             obs = self.obs_view(obs)
         x = obs.float() if obs.dtype != torch.float32 else obs
@@ -200,7 +208,7 @@ class Agent(nn.Module):
         if self.n_tasks > 1:
             if task_id is None:
                 raise ValueError(f"this agent plays {self.n_tasks} tasks: pass task_id")
-            task_id = torch.as_tensor(task_id, dtype=torch.int64)
+            task_id = torch.as_tensor(task_id, dtype=torch.int64, device=x.device)
             if self.adapter is not None:
                 x = self.adapter(x, task_id)
         return x, task_id
@@ -208,7 +216,8 @@ class Agent(nn.Module):
     def _actions(self, out: torch.Tensor, task_id: torch.Tensor | None) -> torch.Tensor:
         """[B, K·A] or [B, A] head output → the sample's task's [B, A], illegal actions masked."""
         if self.per_task_heads:
-            out = out.view(out.shape[0], self.n_tasks, self.head_size)[torch.arange(out.shape[0]), task_id]
+            out = out.view(out.shape[0], self.n_tasks, self.head_size)[torch.arange(out.shape[0], device=out.device),
+                                                                       task_id]
         if self.legal_bias is not None:
             out = out + self.legal_bias[task_id]
         return out
@@ -234,14 +243,16 @@ class Agent(nn.Module):
 
     def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The LSTM state at an episode's start: zeros ``(h, c)``, each [n, H]."""
-        z = torch.zeros(n, self.core.hidden_size)
+        z = torch.zeros(n, self.core.hidden_size, device=self.device)
         return z, z.clone()
 
     def _core_step(self, h: torch.Tensor, state, start: torch.Tensor | None):
         if state is None:
             state = self.initial_state(h.shape[0])
+        elif state[0].device != h.device:  # a state kept on the CPU (rollouts) for a learner on a GPU
+            state = tuple(s.to(h.device) for s in state)
         if start is not None:  # reset where an episode starts at this step
-            keep = (1.0 - start.float())[:, None]
+            keep = (1.0 - start.to(h.device).float())[:, None]
             state = (state[0] * keep, state[1] * keep)
         return self.core(h, state)
 

@@ -102,8 +102,10 @@ class DecisionTransformer(nn.Module):
 
     def forward(self, obs, rtg, actions, timesteps, valid, task=None) -> torch.Tensor:
         b, k = actions.shape
-        if task is None:
-            task = torch.zeros(b, dtype=torch.long)
+        dev = self.embed_time.weight.device  # inputs come from the CPU (datasets, evaluation); --device
+        if dev.type != "cpu":
+            obs, rtg, actions, timesteps, valid = (x.to(dev) for x in (obs, rtg, actions, timesteps, valid))
+        task = torch.zeros(b, dtype=torch.long, device=dev) if task is None else task.to(dev)
         t = timesteps.clamp(0, self.max_timestep - 1)
         time = self.embed_time(t)
         r = (rtg / self.rtg_scale[task][:, None]).unsqueeze(-1)
@@ -121,7 +123,7 @@ class DecisionTransformer(nn.Module):
         x = self.drop(self.embed_ln(x))
         v3 = valid.repeat_interleave(3, 1)
         allowed = attention_mask(v3)
-        mask = torch.zeros(allowed.shape, dtype=x.dtype).masked_fill_(~allowed, float("-inf"))
+        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=dev).masked_fill_(~allowed, float("-inf"))
         mask = mask.repeat_interleave(self.n_head, 0)  # [B·H, L, L], as nn.MultiheadAttention takes it
         h = self.ln_f(self.blocks(x, mask=mask))
         hs = h[:, 1::3]  # the state tokens' outputs predict the actions

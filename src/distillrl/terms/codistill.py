@@ -17,6 +17,9 @@ class CodistillTerm(LossTerm):
 
     name = "codistill"
     requires = frozenset({"logits"})
+    gpu_ok = True
+    """on a learner's ``--device``: the peers stay on the CPU and label each rollout there (the labels
+    move with the batch)"""
 
     def __init__(self, psi: float, burn_in: int = 0):
         self.psi0, self.burn_in = psi, burn_in

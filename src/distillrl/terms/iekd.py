@@ -60,6 +60,8 @@ class IEKDTerm(LossTerm):
 
     name = "iekd"
     requires = frozenset({"logits"})
+    gpu_ok = True
+    """on a learner's ``--device``: the projection lives there; the teacher's features are made on the CPU"""
 
     def __init__(self, cfg: IEKDConfig):
         self.c = cfg
@@ -79,12 +81,14 @@ class IEKDTerm(LossTerm):
         with torch.no_grad():
             nn.init.orthogonal_(self.proj.weight, 1.0, generator=gen)
             self.proj.bias.zero_()
+        self.proj.to(trainer.device)
         trainer.learner.add_module(self.proj)
         self.teacher = teacher
         self.last: dict[str, float] = {}
 
     def __call__(self, out, mb) -> dict[str, torch.Tensor]:
-        f_t = self.teacher.features(mb.obs, mb.task_id if self.teacher.agent.n_tasks > 1 else None)
+        f_t = self.teacher.features(mb.obs.cpu(), mb.task_id.cpu() if self.teacher.agent.n_tasks > 1 else None)
+        f_t = f_t.to(out.features.device)  # no-ops on the CPU
         terms = iekd_losses(out.features, f_t, self.proj)
         self.last = {"iekd/inherit_cos": float(1 - terms["loss_iekd_inherit"].detach() / 2),
                      "iekd/explore_cos": float(1 + terms["loss_iekd_explore"].detach() / 2)}

@@ -62,8 +62,12 @@ class KickstartTerm(LossTerm):
 
     def __call__(self, out, mb) -> dict[str, torch.Tensor]:
         p = mb.extras.get(f"p_{self.name}")
-        # replay learners: label the minibatch
-        teacher = self.dist.from_target(p) if p is not None else self.teacher.distribution(mb.obs, mb.task_id)
+        if p is not None:
+            teacher = self.dist.from_target(p)
+        else:  # replay learners: label the minibatch (the teacher lives on the CPU; --device)
+            teacher = self.teacher.distribution(mb.obs.cpu(), mb.task_id.cpu())
+            if out.logits.device.type != "cpu":
+                teacher = self.dist.from_target(teacher.target().to(out.logits.device))
         ce = L.cross_entropy(out.logits, teacher, reduction="none", dist=self.dist)
         if self.task is not None:
             ce = ce * (mb.task_id == self.task).to(ce.dtype)

@@ -183,6 +183,9 @@ class RNDTerm(LossTerm):
     name = "rnd"
     requires = frozenset({"logits", "value", "value_int"})
     changes_rewards = True
+    gpu_ok = True
+    """on a learner's ``--device``: the two networks live there; the statistics, the bonus's
+    normalisation and the intrinsic GAE stay on the CPU (the bonus moves with the batch)"""
 
     def __init__(self, cfg: IntrinsicConfig):
         self.c = cfg
@@ -203,6 +206,8 @@ class RNDTerm(LossTerm):
         init_orthogonal(self.target, gen)
         init_orthogonal(self.predictor, gen)
         self.target.requires_grad_(False)
+        self.predictor.to(trainer.device)
+        self.target.to(trainer.device)
         self.mask_gen = torch.Generator().manual_seed(trainer.cfg.seed + 7_777_778)
         trainer.learner.add_module(self.predictor)
         trainer.set_hparams(gamma=c.gamma_ext)
@@ -252,7 +257,8 @@ class RNDTerm(LossTerm):
         self.obs_rms.update(nxt.numpy().astype(np.float64))
         x = self._norm(nxt)
         with torch.no_grad():  # the raw bonus ‖f̂(x̃) − f(x̃)‖²
-            raw = prediction_error(self.predictor(x), self.target(x)).view(T, n).numpy().astype(np.float64)
+            xd = x.to(self.trainer.device)  # no-op on the CPU
+            raw = prediction_error(self.predictor(xd), self.target(xd)).view(T, n).cpu().numpy().astype(np.float64)
         carry = self.carry.get(ro.source, np.zeros(n))
         if carry.shape[0] != n:
             carry = np.zeros(n)
@@ -269,7 +275,7 @@ class RNDTerm(LossTerm):
     @torch.no_grad()
     def _int_values(self, ro) -> tuple[torch.Tensor, torch.Tensor]:
         out, last = rollout_forward(self.trainer.agent, ro)
-        return out.value_int.view(ro.shape), last.value_int
+        return out.value_int.view(ro.shape).cpu(), last.value_int.cpu()  # the intrinsic GAE runs on the CPU
 
     def on_advantages(self, ro, out=None, last_int=None, target_logp=None) -> None:
         """After the learner's estimator: the intrinsic stream's advantages and targets (GAE
@@ -278,7 +284,7 @@ class RNDTerm(LossTerm):
         c, hp = self.c, self.trainer.hp
         T, n = ro.shape
         r = ro.extras["rnd_reward"]
-        never = torch.zeros(T, n)  # the intrinsic stream is non-episodic
+        never = torch.zeros(T, n, device=r.device)  # the intrinsic stream is non-episodic
         if self.vtrace_opts is None:
             v, last = self._values
             adv = gae(r, v, never, last, c.gamma_int, hp["gae_lambda"])
@@ -295,7 +301,7 @@ class RNDTerm(LossTerm):
     def __call__(self, out, mb) -> dict[str, torch.Tensor]:
         x = mb.extras["rnd_obs"]
         err = (self.predictor(x) - self.target(x)).pow(2).mean(-1)
-        keep = (torch.rand(err.shape[0], generator=self.mask_gen) < self.c.update_proportion).float()
+        keep = (torch.rand(err.shape[0], generator=self.mask_gen) < self.c.update_proportion).to(err)
         loss_rnd = (err * keep).sum() / keep.sum().clamp(min=1.0)
         loss_vint = 0.5 * (out.value_int - mb.extras["rnd_return"]).pow(2).mean()
         return {"loss_rnd": loss_rnd, "loss_value_int": loss_vint}
