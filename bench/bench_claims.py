@@ -192,25 +192,28 @@ def first_reach(x: np.ndarray, y: np.ndarray, target: float) -> float:
     return float(x[ok[0]]) if len(ok) else math.nan
 
 
-def part_kickstart(games, seeds, steps, decay, out: Path) -> None:
+def part_kickstart(games, seeds, steps, decay, out: Path, schedule: str = "linear") -> None:
     res = load(out)
     for game in games:
         name = f"minatar-{game}"
         tx, ty = curve(RESULTS / "zoo" / name)
         final = float(ty[np.isfinite(ty)][-1])  # the teacher's final training return (last 100 episodes)
         t_frames = first_reach(tx, ty, final)
-        tag = "" if decay == 1_000_000 else f"|decay{decay}"
+        # the performance schedule (QDagger) has no decay length: λ follows the student's score
+        tag = f"|{schedule}" if schedule != "linear" else ("" if decay == 1_000_000 else f"|decay{decay}")
         for seed in seeds:
             key = f"{game}|{seed}{tag}"
             if key in res:
                 continue
             rd = RUNS / "kickstart" / game / (f"s{seed}" + tag.replace("|", "_"))
             s = run("kickstart", rd, ["--env", f"minatar:{game}", "--teacher", name, "--steps", str(steps),
-                                      "--seed", str(seed), "--schedule", "linear", "--decay-frames", str(decay),
+                                      "--seed", str(seed), "--schedule", schedule,
+                                      *(["--decay-frames", str(decay)] if schedule == "linear" else []),
                                       "--eval-episodes", "100", *TEACHERS[name][2]])  # the teacher's own recipe
             sx, sy = curve(rd)
             s_frames = first_reach(sx, sy, final)
-            res[key] = {"game": game, "seed": seed, "decay": decay, "teacher_final_return": final, "teacher_frames": t_frames,
+            res[key] = {"game": game, "seed": seed, "decay": decay if schedule == "linear" else None,
+                        "schedule": schedule, "teacher_final_return": final, "teacher_frames": t_frames,
                         "student_frames": s_frames, "speedup": t_frames / s_frames if s_frames else math.nan,
                         "student_return": s.get("student_return"), "teacher_return": s.get("teacher_return"),
                         "pct_teacher": 100 * s["student_return"] / s["teacher_return"] if s.get("teacher_return")
@@ -279,6 +282,8 @@ def main() -> None:
     ap.add_argument("--downsample", type=int, default=0, help="compression: the students' --net.downsample "
                                                               "(stride-2 convs before the FC)")
     ap.add_argument("--decay", type=int, default=1_000_000, help="kickstart: frames until λ = 0 (linear)")
+    ap.add_argument("--schedule", default="linear", choices=["linear", "performance"],
+                    help="kickstart: the λ schedule (performance: QDagger's, from the student's score)")
     a = ap.parse_args()
     for part in a.parts:
         if part == "zoo":
@@ -291,7 +296,8 @@ def main() -> None:
         elif part == "qspeed":
             part_qspeed(3, RESULTS / "claims_qspeed.json")
         elif part == "kickstart":
-            part_kickstart(a.games, a.seeds, a.steps or 2_000_000, a.decay, RESULTS / "claims_kickstart.json")
+            part_kickstart(a.games, a.seeds, a.steps or 2_000_000, a.decay, RESULTS / "claims_kickstart.json",
+                           a.schedule)
         elif part == "scratch":
             part_scratch(a.games, a.seeds, a.steps or 2_000_000, RESULTS / "claims_kickstart_scratch.json")
 

@@ -80,7 +80,7 @@ def part_data(games, out: Path) -> None:
     for g in games:
         for v, (teacher, eps) in VARIANTS.items():
             did = dataset_id(g, v)
-            if did in res:
+            if did in res and (ROOT / did).exists():
                 continue
             p = subprocess.run([EXE, "dataset", "--teacher", teacher.format(g=g), "--episodes", str(EPISODES[g]),
                                 "--epsilon", str(eps), "--seed", "0", "--name", did, "--root", str(ROOT), "--json",
@@ -88,6 +88,12 @@ def part_data(games, out: Path) -> None:
             if p.returncode:
                 raise SystemExit(p.stderr)
             s = json.loads(p.stdout.strip().splitlines()[-1])
+            if did in res:  # recorded earlier, its files gone (runs/ is not kept): rebuilt, same seed
+                same = (res[did]["steps"], res[did]["returns"]) == (s["steps"], s["returns"])
+                print(f"{did}: rebuilt, {'the same episodes as recorded' if same else 'DIFFERENT from the record'}",
+                      flush=True)
+                if same:
+                    continue
             res[did] = {"game": g, "variant": v, "teacher": s["teacher"], "epsilon": eps, "episodes": s["episodes"],
                         "steps": s["steps"], "mean_return": s["mean_return"], "returns": s["returns"]}
             print(f"{did}: {s['steps']} steps, mean return {s['mean_return']:.1f}", flush=True)
@@ -102,10 +108,21 @@ def part_teachers(games, steps: int, seed: int, encoder: str, out: Path) -> None
     res = load(out)
     for g in games:
         key = f"{g}|{steps}|{seed}" + ("" if encoder == "linear" else f"|{encoder}")
-        if key in res:
-            continue
         name = teacher_name(g, steps, seed, encoder)
         rd = RUNS / "teachers" / name
+        if key in res and (rd / "checkpoints").exists():
+            continue
+        if key in res:  # recorded earlier, its run gone (runs/ is not kept): rebuilt, same seed and data
+            shutil.rmtree(rd, ignore_errors=True)
+            s = run("train", rd, ["--algo", "dt", "--dataset", task_datasets(g), "--dataset-root", str(ROOT),
+                                  "--steps", str(steps), "--seed", str(seed), "--eval-episodes", "30",
+                                  "--net.encoder", encoder])
+            same = s["dt_return"] == res[key]["dt_return"]
+            print(f"{name}: rebuilt, DT return {s['dt_return']:.2f} "
+                  f"({'as recorded' if same else 'recorded: %.2f' % res[key]['dt_return']})", flush=True)
+            res[key]["rebuilt_dt_return"] = s["dt_return"]
+            save(out, res)
+            continue
         s = run("train", rd, ["--algo", "dt", "--dataset", task_datasets(g), "--dataset-root", str(ROOT),
                               "--steps", str(steps), "--seed", str(seed), "--eval-episodes", "30",
                               "--net.encoder", encoder])
@@ -146,19 +163,27 @@ def teacher_dirs(games, steps: int, seed: int, encoder: str) -> list[str]:
     return [str(RUNS / "teachers" / teacher_name(g, steps, seed, encoder)) for g in games]
 
 
-def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, curricula, out: Path) -> None:
+CURRICULA = {"cycle": ["--curriculum", "cycle"], "uniform": ["--curriculum", "uniform"],
+             "max-kl": ["--curriculum", "max-kl"],
+             "max-kl-initial": ["--curriculum", "max-kl", "--curriculum-norm", "initial"]}
+"""the curricula compared: max-kl-initial is max-KL on each task's KL relative to its first
+measurement (issue 27: raw KLs are not comparable across games)"""
+
+
+def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, curricula, out: Path,
+                  pcgrad=(False, True)) -> None:
     res = load(out)
     teachers = teacher_dirs(games, teacher_steps, 1, encoder)
     for seed in seeds:
         for cur in curricula:
-            for pc in (False, True):
+            for pc in pcgrad:
                 key = f"{'+'.join(games)}|{cur}|{'pcgrad' if pc else 'plain'}|{seed}|{steps}"
                 if key in res:
                     continue
                 name = f"student_{cur}_{'pcgrad' if pc else 'plain'}_s{seed}_{steps}"
                 rd = RUNS / "students" / name
                 s = run("distill", rd, ["--offline", "--teacher", *teachers, "--dataset-root", str(ROOT),
-                                        "--curriculum", cur, *(["--pcgrad"] if pc else []), "--steps", str(steps),
+                                        *CURRICULA[cur], *(["--pcgrad"] if pc else []), "--steps", str(steps),
                                         "--seed", str(seed), "--eval-episodes", "30", *STUDENT_NET])
                 keep(rd, "students", name)
                 res[key] = {"games": games, "curriculum": cur, "pcgrad": pc, "seed": seed, "steps": steps, **{
@@ -234,7 +259,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--encoder", default="conv", help="the teachers' observation encoder (students: which teachers)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    ap.add_argument("--curricula", nargs="+", default=["cycle", "uniform", "max-kl"])
+    ap.add_argument("--curricula", nargs="+", default=["cycle", "uniform", "max-kl"], choices=list(CURRICULA))
+    ap.add_argument("--no-pcgrad", action="store_true", help="students: only the runs without PCGrad")
     a = ap.parse_args()
     if a.part == "data":
         part_data(a.games, RESULTS / "offline_data.json")
@@ -242,7 +268,7 @@ def main() -> None:
         part_teachers(a.games, a.steps or a.teacher_steps, a.seeds[0], a.encoder, RESULTS / "offline_teachers.json")
     elif a.part == "students":
         part_students(a.games, a.teacher_steps, a.encoder, a.steps or 6000, a.seeds, a.curricula,
-                      RESULTS / "offline_students.json")
+                      RESULTS / "offline_students.json", (False,) if a.no_pcgrad else (False, True))
     elif a.part == "throughput":
         part_throughput(a.games, a.teacher_steps, a.encoder, a.steps or 300, RESULTS / "offline_throughput.json")
     else:
