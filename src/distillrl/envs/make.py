@@ -513,13 +513,23 @@ class FastVectorEnv(gym.vector.VectorEnv):
 
 
 def make_vec(spec: str, num_envs: int, max_episode_steps: int | None = None, obs_shape=None,
-             channel_axis: int = -1, action_table: np.ndarray | None = None) -> FastVectorEnv:
+             channel_axis: int = -1, action_table: np.ndarray | None = None,
+             vectorised: bool = True) -> FastVectorEnv:
     """``num_envs`` copies of ``spec``; a task set ``a,b`` deals tasks round-robin (env i runs task
     i mod K; when K does not divide ``num_envs`` the first tasks get one env more). The padding
-    and action arguments are a task set's (:meth:`tasks.TaskSet.make_vec` passes them)."""
+    and action arguments are a task set's (:meth:`tasks.TaskSet.make_vec` passes them).
+    ``vectorised``: where Gymnasium has a NumPy-vectorised version of a plain single-task env
+    (CartPole) and ``num_envs`` is large enough for it to be cheaper, use it
+    (:mod:`distillrl.envs.vector`: the same trajectories for the same seeds)."""
     k = len(split_specs(spec))
     if num_envs < k:
         raise EnvError(f"num_envs ({num_envs}) must be at least the number of tasks ({k})")
+    if vectorised and k == 1 and obs_shape is None and action_table is None and "?" not in spec:
+        from distillrl.envs.vector import CartPoleVector, vector_entry
+
+        env_id = gym_id(spec)
+        if vector_entry(env_id, num_envs) is not None:  # Gymnasium's NumPy-vectorised copy: same trajectories, far cheaper
+            return CartPoleVector(env_id, num_envs, max_episode_steps)
     tasks = [i % k for i in range(num_envs)]
     return FastVectorEnv([make_env_fn(spec, max_episode_steps, task=t) for t in tasks], tasks, obs_shape,
                          channel_axis, action_table)
