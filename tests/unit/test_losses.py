@@ -131,3 +131,49 @@ def test_losses_have_gradients_only_where_expected():
     t = torch.randn(2, 3, requires_grad=True)
     L.kl(s, t.detach(), tau=0.5).backward()
     assert s.grad is not None and t.grad is None
+
+
+@pytest.mark.parametrize("clip_vloss", [True, False])
+@pytest.mark.parametrize("norm_adv", [True, False])
+@pytest.mark.parametrize("batch,n_actions", [(1, 2), (7, 2), (64, 6)])
+def test_ppo_loss_fast_path_has_the_reference_values_and_gradients(clip_vloss, norm_adv, batch, n_actions):
+    """The Categorical fast path (one autograd node, gradient by hand) against the plain composition,
+    in float64, with ties made on purpose (ratio exactly 1, unchanged values) and clipped rows."""
+    g = torch.Generator().manual_seed(batch * 10 + n_actions)
+    dt = torch.float64
+    z0 = torch.randn(batch, n_actions, generator=g, dtype=dt)
+    v0 = torch.randn(batch, generator=g, dtype=dt)
+    act = torch.randint(0, n_actions, (batch,), generator=g)
+    old = torch.log_softmax(z0 + 1.5 * torch.randn(batch, n_actions, generator=g, dtype=dt), -1)
+    old = old.gather(-1, act[:, None]).squeeze(-1)
+    k = max(1, batch // 3)
+    old[:k] = torch.log_softmax(z0, -1).gather(-1, act[:, None]).squeeze(-1)[:k]  # ρ = 1 exactly: max's tie
+    old_v = v0 + 0.4 * torch.randn(batch, generator=g, dtype=dt)
+    old_v[: max(1, batch // 4)] = v0[: max(1, batch // 4)]
+    adv = torch.randn(batch, generator=g, dtype=dt)
+    ret = torch.randn(batch, generator=g, dtype=dt)
+    got = []
+    for f in (L.ppo_loss, L.ppo_loss_reference):
+        z = z0.clone().requires_grad_()
+        v = v0.clone().requires_grad_()
+        t = f(z, v, act, old, old_v, adv, ret, 0.2, clip_vloss, norm_adv)
+        (1.3 * t["loss_pg"] + 0.5 * t["loss_value"] + 0.01 * t["loss_entropy"]).backward()
+        got.append((t, z.grad, v.grad))
+    (a, za, va), (b, zb, vb) = got
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key].double(), b[key].double(), atol=1e-12, rtol=0), key
+    assert torch.allclose(za, zb, atol=1e-12, rtol=0) and torch.allclose(va, vb, atol=1e-12, rtol=0)
+    if batch > 1:  # some rows are clipped (no gradient through them) and some are not
+        ratio = (torch.log_softmax(z0, -1).gather(-1, act[:, None]).squeeze(-1) - old).exp()
+        assert ((ratio - 1).abs() > 0.2).any() and ((ratio - 1).abs() <= 0.2).any()
+
+
+def test_ppo_loss_fast_path_gives_only_the_gradients_asked_for():
+    z = torch.randn(5, 3, requires_grad=True)
+    v = torch.randn(5)  # the value input needs no gradient here
+    t = L.ppo_loss(z, v, torch.tensor([0, 1, 2, 0, 1]), torch.full((5,), -1.1), torch.zeros(5), torch.randn(5),
+                   torch.randn(5))
+    (t["loss_pg"] + t["loss_value"] + t["loss_entropy"]).backward()
+    assert z.grad is not None and v.grad is None
+    assert not t["approx_kl"].requires_grad and not t["entropy"].requires_grad

@@ -133,3 +133,21 @@ def test_numpy_policy_q_head_beside_a_policy_head_without_value():
         ref = agent(torch.from_numpy(obs))
     np.testing.assert_allclose(pol(obs)[0], ref.logits.numpy(), atol=1e-5)
     np.testing.assert_allclose(pol.q_values(obs), ref.q.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("norm", [False, True])
+def test_mlp_direct_forward_is_the_sequential_one_bit_for_bit(activation, norm):
+    from distillrl.models.nets import MLP
+
+    torch.manual_seed(0)
+    mlp = MLP(12, (64, 32), activation=activation, norm=norm)
+    x = torch.randn(50, 3, 4)
+    a = mlp(x)
+    b = mlp.net(x.flatten(1))
+    assert torch.equal(a, b)
+    a.sum().backward()
+    g1 = [p.grad.clone() for p in mlp.parameters()]
+    mlp.zero_grad()
+    b.sum().backward()
+    assert all(torch.equal(u, p.grad) for u, p in zip(g1, mlp.parameters()))

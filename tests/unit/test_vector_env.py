@@ -86,3 +86,32 @@ def test_ppo_on_the_vectorised_path_gives_the_same_metrics(monkeypatch):
             if k == "charts/sps":
                 continue
             assert (math.isnan(v) and math.isnan(r2[k])) or v == r2[k], k
+
+
+@pytest.mark.parametrize("spec,max_steps", [("gym:CartPole-v1", 30), ("minatar:breakout", None),
+                                            ("minatar:breakout", 8)])
+def test_stepping_past_the_bookkeeping_wrappers_changes_nothing(spec, max_steps):
+    """FastVectorEnv steps the bare env where gym.make added only OrderEnforcing and TimeLimit,
+    keeping the time limit itself: the same trajectories as stepping the whole wrapper stack."""
+    lean = make_vec(spec, 4, max_steps, vectorised=False)
+    full = make_vec(spec, 4, max_steps, vectorised=False)
+    assert any(s != e.step for s, e in zip(lean._steps, lean.envs))  # the lean path is taken
+    full._steps = [e.step for e in full.envs]
+    full._limit[:] = 0
+    o1, _ = lean.reset(seed=5)
+    o2, _ = full.reset(seed=5)
+    assert np.array_equal(o1, o2)
+    n_act = lean.single_action_space.n
+    acts = np.random.default_rng(1).integers(0, n_act, (600, 4))
+    a, b = _steps(lean, acts), _steps(full, acts)
+    truncs = 0
+    for t, (x, y) in enumerate(zip(a, b)):
+        for u, v in zip(x[:4], y[:4]):
+            assert np.array_equal(u, v), t
+        assert (x[4] is None) == (y[4] is None), t
+        if x[4] is not None:
+            for u, v in zip(x[4], y[4]):
+                assert np.array_equal(u, v), t
+        truncs += int(x[3].sum())
+    if max_steps is not None:
+        assert truncs > 0

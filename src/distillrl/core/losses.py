@@ -37,6 +37,72 @@ def _reduce(x: torch.Tensor, reduction: Reduction) -> torch.Tensor:
 # --------------------------------------------------------------------------- RL losses
 
 
+class _CategoricalPPO(torch.autograd.Function):
+    """:func:`ppo_loss` for a Categorical policy as one autograd node, its gradient by hand.
+
+    Why by hand: on the small networks PPO trains on classic control and MinAtar the loss is some
+    40 tiny tensor ops whose autograd bookkeeping costs more than their arithmetic; here the
+    forward runs without recording and the backward is a handful of ops. The gradient is the one
+    autograd computes for the plain composition — including its conventions at ties: ``max`` gives
+    each side half, ``clamp`` passes the gradient on its closed interval — and the tests check it
+    against that composition.
+
+    With ρ = exp(log π(a) − log μ(a)), p = softmax(z), Â the (normalised) advantages, B the batch:
+      ∂loss_pg/∂ρ_i = −Â_i·w_i/B, w_i = 1 where the unclipped term is the max, the clamp's mask
+      where the clipped one is, their mean at a tie; ∂ρ_i/∂z_ij = ρ_i(1[j = a_i] − p_ij);
+      ∂(−H̄)/∂z_ij = p_ij(log p_ij + H_i)/B;
+      ∂loss_value/∂v_i = (v_i − R_i)/B or (v_clip,i − R_i)·1[|v_i − v_old,i| ≤ ε]/B, as above.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, values, actions, old_logp, old_values, advantages, returns, clip_coef, clip_vloss,
+                norm_adv):
+        logp_all = torch.log_softmax(logits, -1)
+        p = logp_all.exp()
+        act = actions.long().unsqueeze(-1)
+        log_ratio = logp_all.gather(-1, act).squeeze(-1) - old_logp
+        ratio = log_ratio.exp()
+        adv = advantages
+        if norm_adv and adv.numel() > 1:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        unclipped = -adv * ratio
+        clipped = -adv * ratio.clamp(1 - clip_coef, 1 + clip_coef)
+        pg = torch.max(unclipped, clipped).mean()
+        inside = ((ratio >= 1 - clip_coef) & (ratio <= 1 + clip_coef)).to(ratio.dtype)
+        w = torch.where(unclipped > clipped, 1.0, torch.where(unclipped < clipped, inside, 0.5 + 0.5 * inside))
+        d = values - returns
+        if clip_vloss:
+            dv = values - old_values
+            e = old_values + dv.clamp(-clip_coef, clip_coef) - returns
+            l1, l2 = d * d, e * e
+            v_loss = 0.5 * torch.max(l1, l2).mean()
+            vin = ((dv >= -clip_coef) & (dv <= clip_coef)).to(d.dtype)
+            gv = torch.where(l1 > l2, d, torch.where(l1 < l2, e * vin, 0.5 * d + 0.5 * e * vin))
+        else:
+            v_loss = 0.5 * (d * d).mean()
+            gv = d
+        ent_i = -(p * logp_all).sum(-1)
+        entropy = ent_i.mean()
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
+        ctx.save_for_backward(p, logp_all, act, -adv * w * ratio, gv, ent_i)
+        ctx.mark_non_differentiable(approx_kl, clipfrac, entropy)
+        return pg, v_loss, -entropy, approx_kl, clipfrac, entropy
+
+    @staticmethod
+    def backward(ctx, g_pg, g_v, g_ent, *_):
+        p, logp_all, act, c, gv, ent_i = ctx.saved_tensors
+        n = p.shape[0]
+        g_logits = g_values = None
+        if ctx.needs_input_grad[0]:
+            c = c * (g_pg / n)
+            g_logits = p * ((g_ent / n) * (logp_all + ent_i.unsqueeze(-1)) - c.unsqueeze(-1))
+            g_logits.scatter_add_(-1, act, c.unsqueeze(-1))
+        if ctx.needs_input_grad[1]:
+            g_values = gv * (g_v / n)
+        return g_logits, g_values, None, None, None, None, None, None, None, None
+
+
 def ppo_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
              old_values: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
              clip_coef: float = 0.2, clip_vloss: bool = True, norm_adv: bool = True,
@@ -49,6 +115,21 @@ def ppo_loss(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, 
     ``loss_value`` = ½E[max((V−R)², (V_clip−R)²)], ``loss_entropy`` = −E[H(π)] (so a positive
     weight is an entropy *bonus*); diagnostics ``approx_kl`` (E[(ρ−1) − log ρ]) and ``clipfrac``.
     """
+    if dist is Categorical and logits.dim() == 2:  # one autograd node, the same gradient (see _CategoricalPPO)
+        pg, v_loss, neg_entropy, approx_kl, clipfrac, entropy = _CategoricalPPO.apply(
+            logits, values, actions, old_logp, old_values, advantages, returns, clip_coef, clip_vloss, norm_adv)
+        return {"loss_pg": pg, "loss_value": v_loss, "loss_entropy": neg_entropy,
+                "approx_kl": approx_kl, "clipfrac": clipfrac, "entropy": entropy}
+    return ppo_loss_reference(logits, values, actions, old_logp, old_values, advantages, returns, clip_coef,
+                              clip_vloss, norm_adv, dist)
+
+
+def ppo_loss_reference(logits: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
+                       old_values: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
+                       clip_coef: float = 0.2, clip_vloss: bool = True, norm_adv: bool = True,
+                       dist: type[ActionDistribution] = Categorical) -> dict[str, torch.Tensor]:
+    """:func:`ppo_loss` as the plain composition of differentiable ops (every distribution; the
+    reference the Categorical fast path is tested against)."""
     pi = dist(logits)
     logp = pi.log_prob(actions)
     log_ratio = logp - old_logp

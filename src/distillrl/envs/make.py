@@ -458,6 +458,22 @@ class FastVectorEnv(gym.vector.VectorEnv):
         box = e0.action_space if isinstance(e0.action_space, gym.spaces.Box) else None
         self._clip = (box.low.astype(np.float32), box.high.astype(np.float32)) if box is not None else None
         self._final = np.zeros_like(self._obs)
+        # Each env's step, past Gymnasium's bookkeeping wrappers where gym.make put only those:
+        # OrderEnforcing (this class always resets first) and TimeLimit (its count is kept here,
+        # truncating at the same step). Two wrapper calls per env step were ≈ 2 % of a CartPole
+        # PPO iteration; envs with any other wrapper are stepped through their whole stack.
+        self._steps: list = []
+        self._limit = np.zeros(self.num_envs, np.int64)  # 0: no limit kept here
+        self._elapsed = np.zeros(self.num_envs, np.int64)
+        for i, env in enumerate(self.envs):
+            inner, limit = env, 0
+            if type(inner) is gym.wrappers.TimeLimit:
+                limit, inner = int(inner._max_episode_steps), inner.env
+            if type(inner) is gym.wrappers.OrderEnforcing and inner.env is env.unwrapped:
+                self._steps.append(env.unwrapped.step)
+                self._limit[i] = limit
+            else:
+                self._steps.append(env.step)
         self._rew = np.zeros(self.num_envs, np.float64)
         self._ret = np.zeros(self.num_envs, np.float64)
         self._len = np.zeros(self.num_envs, np.int64)
@@ -470,6 +486,7 @@ class FastVectorEnv(gym.vector.VectorEnv):
                 env.action_space.seed(s)
         self._ret[:] = 0
         self._len[:] = 0
+        self._elapsed[:] = 0
         return self._obs.copy(), {}
 
     def step(self, actions):
@@ -484,14 +501,19 @@ class FastVectorEnv(gym.vector.VectorEnv):
             acts = list(np.clip(np.asarray(actions, np.float32).reshape((n,) + self._clip[0].shape), *self._clip))
         else:  # Python ints: envs' action-space checks are several times cheaper on them than on np.int64
             acts = actions.tolist() if isinstance(actions, np.ndarray) else list(actions)
-        for i, env in enumerate(self.envs):
-            o, r, te, tr, _ = env.step(acts[i])
+        limit, elapsed = self._limit, self._elapsed
+        elapsed += 1
+        for i, step in enumerate(self._steps):
+            o, r, te, tr, _ = step(acts[i])
+            if limit[i] and elapsed[i] >= limit[i]:  # TimeLimit's rule
+                tr = True
             rew[i] = r
             if te or tr:
                 term[i], trunc[i] = te, tr
                 self._final[slot[i]] = o
                 done_rows.append(i)
-                o, _ = env.reset()
+                o, _ = self.envs[i].reset()
+                elapsed[i] = 0
             obs[slot[i]] = o
         self._ret += rew
         self._len += 1

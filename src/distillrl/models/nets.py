@@ -104,9 +104,21 @@ class MLP(nn.Module):
             d = h
         self.net = nn.Sequential(*layers)
         self.out_dim = d
+        self._tanh = activation == "tanh"
 
     def forward(self, x):
-        return self.net(x.flatten(1))
+        # The layers' functions called directly, not through ``nn.Sequential`` and each module's
+        # ``__call__``: on the small MLPs of classic control the module dispatch was ≈ 4 % of a PPO
+        # iteration (two trunks, 16 minibatches). Same parameters, same ops, same results.
+        x = x.flatten(1)
+        for m in self.net:
+            if type(m) is nn.Linear:
+                x = nn.functional.linear(x, m.weight, m.bias)
+            elif type(m) is nn.LayerNorm:
+                x = nn.functional.layer_norm(x, m.normalized_shape, m.weight, m.bias, m.eps)
+            else:
+                x = torch.tanh(x) if self._tanh else torch.relu(x)
+        return x
 
 
 class MinAtarNet(nn.Module):

@@ -129,7 +129,9 @@ def run_sweep(command: str, cmd_argv: list[str], seeds_text: str, grid_items: li
         tuner = tune.Tuner.restore(str(out / name), trainable, resume_unfinished=True, resume_errored=True)
     else:
         tuner = tune.Tuner(trainable, param_space={"trial": tune.grid_search(trials)},
-                           tune_config=tune.TuneConfig(reuse_actors=False),
+                           # reuse_actors: a worker that finished a trial takes the next one in the
+                           # same process (no new interpreter, torch and distillrl imports per trial)
+                           tune_config=tune.TuneConfig(reuse_actors=True),
                            run_config=tune.RunConfig(name=name, storage_path=str(out), verbose=0, callbacks=[table],
                                                      failure_config=tune.FailureConfig(max_failures=max_failures)))
     results = tuner.fit()
