@@ -22,7 +22,11 @@ actor and critic) on CartPole-v1 and on MinAtar Breakout, and the MinAtar networ
 FC 128, shared) on MinAtar Breakout (distillrl vs SB3: CleanRL has no MinAtar network).
 
     python bench/bench_speed.py [--cases cartpole-mlp breakout-mlp breakout-minatar] [--frames 51200]
-                                [--repeats 3] [--out bench/results/speed.json]
+                                [--repeats 3] [--before-src /tmp/before/src] [--out bench/results/speed.json]
+
+``--before-src``: also measure the code of another source tree (a worktree of an earlier commit,
+``git worktree add /tmp/before <commit>``) as the side ``before``, so a change's speed-up is read
+in the same run as the peers.
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``: tyro for CleanRL's command line, SB3).
 """
@@ -51,7 +55,9 @@ CASES = {
     "breakout-mlp": dict(env="minatar:breakout", net="mlp", cleanrl_id="MinAtarFlat/Breakout-v1"),
     "breakout-minatar": dict(env="minatar:breakout", net="minatar", cleanrl_id=None),
 }
-SIDES = ("distillrl", "cleanrl", "sb3")
+SIDES = ("distillrl", "cleanrl", "sb3", "before")
+"""``before``: distillrl's side run from another source tree (``--before-src``, e.g. a worktree of
+an earlier commit): the same measurement on the code before a change, in the same run."""
 
 
 def peer_sha256() -> str:
@@ -126,17 +132,20 @@ def one_cleanrl(case: dict, frames: int, seed: int) -> dict:
 
 def child(args) -> None:
     case = CASES[args.case]
-    fn = {"distillrl": one_distillrl, "cleanrl": one_cleanrl, "sb3": one_sb3}[args.side]
+    fn = {"distillrl": one_distillrl, "before": one_distillrl, "cleanrl": one_cleanrl, "sb3": one_sb3}[args.side]
     print(json.dumps(fn(case, args.frames, args.seed)), flush=True)
 
 
 # --------------------------------------------------------------------------- the comparison (parent)
 
 
-def measure(side: str, case: str, frames: int, seed: int) -> dict:
+def measure(side: str, case: str, frames: int, seed: int, before_src: str | None = None) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if side == "before":
+        env["PYTHONPATH"] = before_src
     t = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "one", "--side", side, "--case", case, "--frames", str(frames),
-                          "--seed", str(seed)], capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          "--seed", str(seed)], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     if out.returncode:
         raise SystemExit(f"{side} on {case} failed: {out.stderr.strip()[-2000:]}")
@@ -154,7 +163,8 @@ def main() -> None:
     one.add_argument("--frames", type=int, required=True)
     one.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
-    ap.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    ap.add_argument("--sides", nargs="+", choices=SIDES, default=["distillrl", "cleanrl", "sb3"])
+    ap.add_argument("--before-src", help="the src/ folder of the code before a change (adds the side 'before')")
     ap.add_argument("--frames", type=int, default=51200, help="frames per measurement (a multiple of 512)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="bench/results/speed.json")
@@ -165,6 +175,14 @@ def main() -> None:
         raise SystemExit("--frames must be a positive multiple of 512 (4 envs × 128 steps)")
     if args.repeats < 1:
         raise SystemExit("--repeats must be ≥ 1")
+    if args.before_src:
+        if not (Path(args.before_src) / "distillrl" / "__init__.py").is_file():
+            raise SystemExit(f"--before-src {args.before_src}: no distillrl package there")
+        args.before_src = str(Path(args.before_src).resolve())
+        if "before" not in args.sides:
+            args.sides.append("before")
+    elif "before" in args.sides:
+        raise SystemExit("the side 'before' needs --before-src")
     sys.path.insert(0, str(HERE.parent / "src"))
     from distillrl.core.stats import fmt, t_interval
 
@@ -172,6 +190,14 @@ def main() -> None:
 
     results = {"command": " ".join(["python"] + sys.argv), "machine": platform.processor() or platform.machine(),
                "torch": torch.__version__, "threads": 1, "frames": args.frames, "cases": []}
+    try:
+        results["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                           text=True).stdout.strip()
+        if args.before_src:
+            results["before_commit"] = subprocess.run(["git", "-C", args.before_src, "rev-parse", "--short", "HEAD"],
+                                                      capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
     try:
         import stable_baselines3
 
@@ -184,7 +210,7 @@ def main() -> None:
         for rep in range(args.repeats):
             order = sides[rep % len(sides):] + sides[:rep % len(sides)]
             for s in order:
-                r = measure(s, case, args.frames, seed=1 + rep)
+                r = measure(s, case, args.frames, seed=1 + rep, before_src=args.before_src)
                 r["repeat"] = rep
                 runs[s].append(r)
                 print(f"{case:18s} repeat {rep} {s:9s} {r['sps']:8.0f} sps  (process {r['process_wall_s']:.1f} s)",

@@ -18,10 +18,11 @@ checkpoints):
 * ``loop``: the run loop's hooks (metrics.csv, TensorBoard, checkpoints).
 
     python bench/profile_ppo.py [--cases cartpole-mlp breakout-mlp breakout-minatar] [--frames 102400]
-                                [--repeats 3] [--label after] [--out bench/results/profile_ppo.json]
+                                [--repeats 3] [--before-src /tmp/before/src] [--out bench/results/profile_ppo.json]
 
-The JSON keeps every repeat; ``--label`` names the code measured (``before`` / ``after``) so one
-file can hold both splits (a label that exists is replaced, others are kept).
+Each repeat is a fresh process. ``--before-src``: the same split of the code in another source tree
+(a worktree of an earlier commit), alternating with this one repeat by repeat, stored as the
+label ``before`` beside ``after``. The JSON keeps every repeat and the medians.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     ap.add_argument("--frames", type=int, default=102400)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--label", default="after")
+    ap.add_argument("--before-src", help="the src/ folder of the code before a change")
     ap.add_argument("--out", default="bench/results/profile_ppo.json")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # child: one case, prints JSON
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -140,30 +141,43 @@ def main() -> None:
         print(json.dumps(profile_once(args.one, args.frames, args.seed)))
         return
     out = Path(args.out)
-    doc = json.loads(out.read_text()) if out.exists() else {}
-    doc.setdefault("splits", {})
-    label: dict = {"command": " ".join(["python"] + sys.argv), "cases": {}}
-    try:
-        label["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True).stdout.strip()
-    except OSError:
-        pass
+    doc: dict = {"command": " ".join(["python"] + sys.argv), "frames": args.frames, "splits": {}}
+    labels = {"after": None}
+    if args.before_src:
+        if not (Path(args.before_src) / "distillrl" / "__init__.py").is_file():
+            raise SystemExit(f"--before-src {args.before_src}: no distillrl package there")
+        labels["before"] = str(Path(args.before_src).resolve())
+    for label, src in labels.items():
+        try:
+            doc["splits"][label] = {"commit": subprocess.run(
+                ["git", "-C", src or str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
+                text=True).stdout.strip(), "cases": {}}
+        except OSError:
+            doc["splits"][label] = {"cases": {}}
+    import os
+
     for case in args.cases:
-        reps = []
-        for r in range(args.repeats):  # each repeat a fresh process
-            p = subprocess.run([sys.executable, __file__, "--one", case, "--frames", str(args.frames),
-                                "--seed", str(1 + r)], capture_output=True, text=True)
-            if p.returncode:
-                raise SystemExit(p.stderr[-2000:])
-            reps.append(json.loads(p.stdout.strip().splitlines()[-1]))
-        med = {k: statistics.median(x["ms_per_iteration"][k] for x in reps) for k in PHASES}
-        label["cases"][case] = {"repeats": reps, "median_ms_per_iteration": med,
-                                "median_sps": statistics.median(x["sps"] for x in reps)}
-        tot = sum(med.values())
-        print(f"{case} ({args.label}): {label['cases'][case]['median_sps']:.0f} sps, {tot:.1f} ms per iteration")
+        reps: dict[str, list] = {k: [] for k in labels}
+        for r in range(args.repeats):  # each repeat a fresh process; the code versions alternate
+            order = list(labels) if r % 2 == 0 else list(labels)[::-1]
+            for label in order:
+                env = dict(os.environ)
+                if labels[label]:
+                    env["PYTHONPATH"] = labels[label]
+                p = subprocess.run([sys.executable, __file__, "--one", case, "--frames", str(args.frames),
+                                    "--seed", str(1 + r)], capture_output=True, text=True, env=env)
+                if p.returncode:
+                    raise SystemExit(p.stderr[-2000:])
+                reps[label].append(json.loads(p.stdout.strip().splitlines()[-1]))
+        for label in labels:
+            med = {k: statistics.median(x["ms_per_iteration"][k] for x in reps[label]) for k in PHASES}
+            doc["splits"][label]["cases"][case] = {"repeats": reps[label], "median_ms_per_iteration": med,
+                                                   "median_sps": statistics.median(x["sps"] for x in reps[label])}
         for k in PHASES:
-            print(f"  {k:24s} {med[k]:7.2f} ms  {100 * med[k] / tot:5.1f}%")
-    doc["splits"][args.label] = label
+            print(f"  {k:24s} " + "  ".join(f"{label} {doc['splits'][label]['cases'][case]['median_ms_per_iteration'][k]:7.2f} ms"
+                                           for label in labels))
+        print(f"{case}: " + ", ".join(f"{label} {doc['splits'][label]['cases'][case]['median_sps']:.0f} sps"
+                                      for label in labels), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out}")

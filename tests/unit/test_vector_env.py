@@ -97,7 +97,7 @@ def test_stepping_past_the_bookkeeping_wrappers_changes_nothing(spec, max_steps)
     full = make_vec(spec, 4, max_steps, vectorised=False)
     assert any(s != e.step for s, e in zip(lean._steps, lean.envs))  # the lean path is taken
     full._steps = [e.step for e in full.envs]
-    full._limit[:] = 0
+    full._limit = [0] * full.num_envs
     o1, _ = lean.reset(seed=5)
     o2, _ = full.reset(seed=5)
     assert np.array_equal(o1, o2)

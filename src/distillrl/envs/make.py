@@ -463,8 +463,8 @@ class FastVectorEnv(gym.vector.VectorEnv):
         # truncating at the same step). Two wrapper calls per env step were ≈ 2 % of a CartPole
         # PPO iteration; envs with any other wrapper are stepped through their whole stack.
         self._steps: list = []
-        self._limit = np.zeros(self.num_envs, np.int64)  # 0: no limit kept here
-        self._elapsed = np.zeros(self.num_envs, np.int64)
+        self._limit = [0] * self.num_envs  # 0: no limit kept here (Python ints: read per env step)
+        self._elapsed = [0] * self.num_envs
         for i, env in enumerate(self.envs):
             inner, limit = env, 0
             if type(inner) is gym.wrappers.TimeLimit:
@@ -486,7 +486,7 @@ class FastVectorEnv(gym.vector.VectorEnv):
                 env.action_space.seed(s)
         self._ret[:] = 0
         self._len[:] = 0
-        self._elapsed[:] = 0
+        self._elapsed = [0] * self.num_envs
         return self._obs.copy(), {}
 
     def step(self, actions):
@@ -502,9 +502,9 @@ class FastVectorEnv(gym.vector.VectorEnv):
         else:  # Python ints: envs' action-space checks are several times cheaper on them than on np.int64
             acts = actions.tolist() if isinstance(actions, np.ndarray) else list(actions)
         limit, elapsed = self._limit, self._elapsed
-        elapsed += 1
         for i, step in enumerate(self._steps):
             o, r, te, tr, _ = step(acts[i])
+            elapsed[i] += 1
             if limit[i] and elapsed[i] >= limit[i]:  # TimeLimit's rule
                 tr = True
             rew[i] = r
