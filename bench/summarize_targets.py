@@ -119,10 +119,16 @@ def s7_pbt() -> None:
                 lam = d[part]["lambda_ratio"]
                 print(f"  λ'_random ÷ λ'_good per seed {', '.join(f'{x:.3f}' for x in lam)}: "
                       f"{sum(x < 0.1 for x in lam)}/{len(lam)} below 0.1")
-    o = load("pbt_overhead.json")
+    o = load("pbt_overhead_issue8.json")
     if o:
         line("§7 overhead, population's tuner.fit() ÷ the trainers run directly (one measurement)",
              t_interval([o["ratio_fit"]]), 1.3, sign="≤", digits=3, kind="one run")
+    o = load("pbt_overhead.json")
+    if o:
+        line("§18 overhead, the whole `distillrl pbt` command ÷ the trainers run directly (one measurement)",
+             t_interval([o["ratio_command"]]), 1.2, sign="≤", digits=3, kind="one run")
+        line("§18 sweep of 4 runs ÷ the same runs one after another (one measurement)",
+             t_interval([o["sweep_over_sequential"]]), 0.55, sign="≤", digits=3, kind="one run")
 
 
 def s8_multitask() -> None:
@@ -161,6 +167,23 @@ def s9_impala() -> None:
                  t_interval(r), 0.6, sign="≤", digits=2)
 
 
+def s18_speed() -> None:
+    d = load("speed.json")
+    if not d:
+        return
+    print("\n§18 the PPO loop against CleanRL's ppo.py and SB3 (distillrl ÷ peer per alternating repeat):")
+    for c in d["cases"]:
+        for peer, target in (("cleanrl", 3.0), ("sb3", None), ("before", None)):
+            r = c.get(f"ratio_vs_{peer}")
+            if r is None:
+                continue
+            t = t_interval(r["per_repeat"])
+            if target is None:  # no target: the interval alone (SB3; the code before the change, ≥ 1 = no regression)
+                line(f"{c['case']} ÷ {peer}", t, 1.0, digits=2, unit="×", kind="95% t-interval over repeats")
+            else:
+                line(f"{c['case']} ÷ {peer}", t, target, digits=2, unit="×", kind="95% t-interval over repeats")
+
+
 if __name__ == "__main__":
     s1_throughput()
     s2_cartpole()
@@ -170,3 +193,4 @@ if __name__ == "__main__":
     s7_pbt()
     s8_multitask()
     s9_impala()
+    s18_speed()

@@ -27,11 +27,12 @@ def number_or_none(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
+def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int, all_at_once: bool = False):
+    """``all_at_once``: every member has its CPUs at the same time (see ``on_trial_result``)."""
     # Ray is heavy (1-2 s to import): only when a population runs; the class is defined here
     # because its base class is Ray's
     from ray import tune
-    from ray.tune.schedulers import PopulationBasedTraining
+    from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 
     class DistillRLPBT(PopulationBasedTraining):
         """Ray Tune's PBT with distillrl's decisions (see the module docstring)."""
@@ -51,6 +52,8 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
             self.total_frames = total_frames
             self.rng = np.random.default_rng([o.seed, 11])
             self._decision: dict = {}
+            self._waiting: dict = {}
+            """recipient trial → its donor, from the exploit until the recipient reports again"""
 
         # -- records
         def _record(self, event: dict) -> None:
@@ -63,6 +66,21 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
         @staticmethod
         def _member(trial) -> int:
             return int(trial.config["member"])
+
+        def on_trial_result(self, tune_controller, trial, result):
+            """Ray's asynchronous PBT pauses a member at its ready point whenever another member is
+            pending or paused — there to give a waiting member its turn on busy CPUs. When every
+            member has its CPUs at once, nobody waits for a turn: the only pending member is one
+            just exploited, restarting on its own freed CPUs, and the pauses cascaded into restarts
+            of members that were not copied (in one 4-member run, 14 restarts for 4 exploits, each
+            rebuilding a trainer). There a member keeps running unless it is the donor of a copy not
+            yet restored: a donor is still paused as before, so it cannot report past the checkpoint
+            being copied (Ray keeps only the last few and would delete it under the recipient)."""
+            self._waiting.pop(trial, None)  # a recipient that reports again has restored its copy
+            decision = super().on_trial_result(tune_controller, trial, result)
+            if all_at_once and decision == TrialScheduler.PAUSE and trial not in self._waiting.values():
+                return TrialScheduler.CONTINUE
+            return decision
 
         # -- selection
         def _checkpoint_or_exploit(self, trial, controller, upper, lower):
@@ -131,6 +149,7 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int):
             return new_config, {"hparams": ops}
 
         def _exploit(self, controller, trial, trial_to_clone):
+            self._waiting[trial] = trial_to_clone
             super()._exploit(controller, trial, trial_to_clone)
             d = self._trial_state[trial_to_clone].last_result or {}
             self._record({**self._decision, "event": "exploit", "donor_frames": int(d.get("frames", 0))})
