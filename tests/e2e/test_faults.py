@@ -56,7 +56,7 @@ def _pbt_file(tmp_path: Path, steps: int) -> Path:
 
 def test_a_killed_member_restarts_from_its_checkpoint_and_the_population_finishes(tmp_path):
     exp = tmp_path / "exp"
-    proc = subprocess.Popen([EXE, "pbt", "--config", _pbt_file(tmp_path, 16_000), "--run-dir", exp, "--json",
+    proc = subprocess.Popen([EXE, "pbt", "--config", _pbt_file(tmp_path, 30_000), "--run-dir", exp, "--json",
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     m1 = exp / "members" / "member-01"
     _wait(lambda: (m1 / "metrics.csv").exists() and len(_frames(m1)) >= 3, 240, "member-01's first ready points")
@@ -74,7 +74,9 @@ def test_a_killed_member_restarts_from_its_checkpoint_and_the_population_finishe
 
 def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(tmp_path):
     exp = tmp_path / "exp"
-    cfg = _pbt_file(tmp_path, 20_000)
+    # 40k frames: members no longer pause for each other (scale.pbt_scheduler), so a shorter run
+    # could finish before the kill on a loaded machine, leaving nothing to resume
+    cfg = _pbt_file(tmp_path, 40_000)
     proc = subprocess.Popen([EXE, "pbt", "--config", cfg, "--run-dir", exp, "--json", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     ck = [exp / "members" / f"member-{i:02d}" / "checkpoints" / "last.safetensors" for i in range(2)]
@@ -98,7 +100,7 @@ def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(
         # the first start after the resume is not behind the member's last checkpoint (nor a donor's copy)
         assert resumed and (resumed[0]["frames"] >= before[i] or resumed[0]["copied"]), (i, before, starts)
         frames = _frames(m)
-        assert frames == sorted(frames) and frames[-1] >= 20_000
+        assert frames == sorted(frames) and frames[-1] >= 40_000
     left = [pid for pid, (_, cmd) in _processes().items() if session in cmd]
     assert not left, f"the killed driver's Ray processes outlived the resumed run: {left}"
 

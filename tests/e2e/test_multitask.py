@@ -124,8 +124,9 @@ def test_rollout_actions_are_legal_and_reach_the_env_translated():
     cfg.net.task_actions = "shared"
     tr = make_trainer(cfg)
     sent = []
-    step = tr.envs.envs[0].step
-    tr.envs.envs[0].step = lambda a: (sent.append(a), step(a))[1]
+    game = tr.envs.envs[0].unwrapped  # what reaches the game itself (past Gymnasium's bookkeeping wrappers)
+    step = game.step
+    game.step = lambda a: (sent.append(a), step(a))[1]
     ro = tr.collect_rollout()
     table = tr.taskset.to_env[0]
     assert sent == table[ro.actions[:, 0].numpy()].tolist()

@@ -123,8 +123,11 @@ def test_tiny_population_survives_a_crash_and_exploits_take_effect(tmp_path, cli
 
 @pytest.mark.slow
 def test_interrupted_population_resumes_without_losing_finished_work(tmp_path):
+    # 40k frames: members no longer pause for each other (scale.pbt_scheduler), so a shorter run
+    # could finish between the third ready point and the interrupt on a loaded machine
+    steps = 40_000
     cfg = _config(tmp_path, population=2, pbt={"selection": "ttest", "pvalue": 0.5},
-                  config={"env": "gym:CartPole-v1", "steps": 24_000, "eval_episodes": 2})
+                  config={"env": "gym:CartPole-v1", "steps": steps, "eval_episodes": 2})
     exp = tmp_path / "exp"
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     exe = str(Path(sys.executable).with_name("distillrl"))
@@ -149,7 +152,7 @@ def test_interrupted_population_resumes_without_losing_finished_work(tmp_path):
     for i in range(2):
         rows = _rows(exp / f"members/member-{i:02d}")
         frames = [float(r["frames"]) for r in rows]
-        assert frames == sorted(frames) and frames[-1] >= 24_000  # continued, not restarted from 0
+        assert frames == sorted(frames) and frames[-1] >= steps  # continued, not restarted from 0
         assert len(rows) >= rows_before[i] * 0.5
 
 

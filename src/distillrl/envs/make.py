@@ -462,7 +462,7 @@ class FastVectorEnv(gym.vector.VectorEnv):
         # OrderEnforcing (this class always resets first) and TimeLimit (its count is kept here,
         # truncating at the same step). Two wrapper calls per env step were ≈ 2 % of a CartPole
         # PPO iteration; envs with any other wrapper are stepped through their whole stack.
-        self._steps: list = []
+        self._stepped: list[gym.Env] = []  # what each env's step is called on (looked up per step)
         self._limit = [0] * self.num_envs  # 0: no limit kept here (Python ints: read per env step)
         self._elapsed = [0] * self.num_envs
         for i, env in enumerate(self.envs):
@@ -470,10 +470,10 @@ class FastVectorEnv(gym.vector.VectorEnv):
             if type(inner) is gym.wrappers.TimeLimit:
                 limit, inner = int(inner._max_episode_steps), inner.env
             if type(inner) is gym.wrappers.OrderEnforcing and inner.env is env.unwrapped:
-                self._steps.append(env.unwrapped.step)
+                self._stepped.append(env.unwrapped)
                 self._limit[i] = limit
             else:
-                self._steps.append(env.step)
+                self._stepped.append(env)
         self._rew = np.zeros(self.num_envs, np.float64)
         self._ret = np.zeros(self.num_envs, np.float64)
         self._len = np.zeros(self.num_envs, np.int64)
@@ -502,8 +502,8 @@ class FastVectorEnv(gym.vector.VectorEnv):
         else:  # Python ints: envs' action-space checks are several times cheaper on them than on np.int64
             acts = actions.tolist() if isinstance(actions, np.ndarray) else list(actions)
         limit, elapsed = self._limit, self._elapsed
-        for i, step in enumerate(self._steps):
-            o, r, te, tr, _ = step(acts[i])
+        for i, e in enumerate(self._stepped):
+            o, r, te, tr, _ = e.step(acts[i])
             elapsed[i] += 1
             if limit[i] and elapsed[i] >= limit[i]:  # TimeLimit's rule
                 tr = True
