@@ -178,7 +178,10 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
                                                                "priors": {n: to_dict(p) for n, p in cfg.priors.items()}},
                                                               sort_keys=False))
     lineage = exp_dir / "lineage.jsonl"
-    scheduler = make_scheduler(cfg, lineage, base.steps, all_at_once=n_at_once >= cfg.population)
+    # A resumed experiment gets a fresh scheduler that does not know which copies were still being
+    # restored when it stopped: there every member pauses for a waiting one, as Ray's PBT does,
+    # so no donor runs on past (and Ray deletes) a checkpoint a recipient has yet to restore.
+    scheduler = make_scheduler(cfg, lineage, base.steps, all_at_once=n_at_once >= cfg.population and not resume)
     sys.stderr.write(f"distillrl pbt: {cfg.population} members of `{cfg.command}` on {base.env}, "
                      f"{base.steps:,} frames each; Ray {info['address']} ({info['nodes']} node(s), "
                      f"{info['cpus']} CPUs): {per:g} CPU per member, {n_at_once} at once\n")

@@ -28,7 +28,8 @@ def number_or_none(x: Any) -> float | None:
 
 
 def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int, all_at_once: bool = False):
-    """``all_at_once``: every member has its CPUs at the same time (see ``on_trial_result``)."""
+    """``all_at_once``: every member has its CPUs at the same time (see ``on_trial_result``); the
+    caller passes False for a resumed experiment, whose copies in flight this scheduler never saw."""
     # Ray is heavy (1-2 s to import): only when a population runs; the class is defined here
     # because its base class is Ray's
     from ray import tune
