@@ -50,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 PEER = HERE / "peers" / "cleanrl_ppo.py"
 CLEANRL = dict(num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4, lr=2.5e-4, anneal_lr=True, gamma=0.99,
                gae_lambda=0.95, clip_coef=0.2, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5)
+"""CleanRL's ppo.py defaults (the same as ``bench_throughput.CLEANRL_PPO``, which builds the SB3 side;
+kept here so the parent process need not import torch and SB3 to read them)"""
 CASES = {
     "cartpole-mlp": dict(env="gym:CartPole-v1", net="mlp", cleanrl_id="CartPole-v1"),
     "breakout-mlp": dict(env="minatar:breakout", net="mlp", cleanrl_id="MinAtarFlat/Breakout-v1"),
@@ -88,29 +90,12 @@ def one_distillrl(case: dict, frames: int, seed: int) -> dict:
 def one_sb3(case: dict, frames: int, seed: int) -> dict:
     import distillrl  # noqa: F401
     import torch
-    from torch import nn
 
     torch.set_num_threads(1)
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
-
     sys.path.insert(0, str(HERE))
-    from bench_throughput import MinAtarExtractor
+    from bench_throughput import sb3_ppo
 
-    from distillrl.envs.make import make_env_fn
-
-    p = CLEANRL
-    if case["net"] == "minatar":
-        pk = dict(features_extractor_class=MinAtarExtractor.cls(), net_arch=[])
-    else:
-        pk = dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh)
-    lr = p["lr"]
-    env = make_vec_env(make_env_fn(case["env"]), n_envs=p["num_envs"], seed=seed)
-    model = PPO("MlpPolicy", env, n_steps=p["num_steps"],
-                batch_size=p["num_envs"] * p["num_steps"] // p["num_minibatches"], n_epochs=p["update_epochs"],
-                learning_rate=lambda f: lr * f, gamma=p["gamma"], gae_lambda=p["gae_lambda"],
-                clip_range=p["clip_coef"], ent_coef=p["ent_coef"], vf_coef=p["vf_coef"],
-                max_grad_norm=p["max_grad_norm"], policy_kwargs=pk, device="cpu", seed=seed, verbose=0)
+    model = sb3_ppo(case["env"], case["net"] == "minatar", seed)
     t = time.perf_counter()
     model.learn(frames)
     return {"sps": model.num_timesteps / (time.perf_counter() - t), "frames": model.num_timesteps}

@@ -62,26 +62,33 @@ class MinAtarExtractor:
         return _Ext
 
 
-def sb3_env(spec, n):
+def sb3_env(spec, n, seed=0):
     from stable_baselines3.common.env_util import make_vec_env
 
-    return make_vec_env(make_env_fn(spec), n_envs=n, seed=0)
+    return make_vec_env(make_env_fn(spec), n_envs=n, seed=seed)
 
 
-def sb3_ppo_sps(spec: str, frames: int) -> float:
+def sb3_ppo(spec: str, minatar_net: bool, seed: int = 0):
+    """SB3's PPO with CleanRL's settings: the MinAtar network as a features extractor, or the
+    64×64 tanh MLP (separate actor and critic)."""
     from stable_baselines3 import PPO
 
     p = CLEANRL_PPO
-    if spec.startswith("minatar"):
+    if minatar_net:
         pk = dict(features_extractor_class=MinAtarExtractor.cls(), net_arch=[])
     else:
         pk = dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=nn.Tanh)
     lr = p["lr"]
-    model = PPO("MlpPolicy", sb3_env(spec, p["num_envs"]), n_steps=p["num_steps"],
-                batch_size=p["num_envs"] * p["num_steps"] // p["num_minibatches"], n_epochs=p["update_epochs"],
-                learning_rate=lambda f: lr * f, gamma=p["gamma"], gae_lambda=p["gae_lambda"],
-                clip_range=p["clip_coef"], ent_coef=p["ent_coef"], vf_coef=p["vf_coef"],
-                max_grad_norm=p["max_grad_norm"], policy_kwargs=pk, device="cpu", seed=0, verbose=0)
+    return PPO("MlpPolicy", sb3_env(spec, p["num_envs"], seed), n_steps=p["num_steps"],
+               batch_size=p["num_envs"] * p["num_steps"] // p["num_minibatches"], n_epochs=p["update_epochs"],
+               learning_rate=lambda f: lr * f, gamma=p["gamma"], gae_lambda=p["gae_lambda"],
+               clip_range=p["clip_coef"], ent_coef=p["ent_coef"], vf_coef=p["vf_coef"],
+               max_grad_norm=p["max_grad_norm"], policy_kwargs=pk, device="cpu", seed=seed, verbose=0)
+
+
+def sb3_ppo_sps(spec: str, frames: int) -> float:
+    p = CLEANRL_PPO
+    model = sb3_ppo(spec, spec.startswith("minatar"))
     model.learn(p["num_envs"] * p["num_steps"])  # warm-up iteration
     t = time.perf_counter()
     model.learn(frames, reset_num_timesteps=False)

@@ -65,6 +65,9 @@ class MetricsLog:
 
                 self.tb = SummaryWriter(str(path / "tb"),
                                         purge_step=None if resume_frames is None else resume_frames + 1)
+                from tensorboard.compat.proto.summary_pb2 import Summary
+
+                self._summary = Summary
             except ImportError:  # tensorboard not installed
                 self.tb = None
 
@@ -97,8 +100,7 @@ class MetricsLog:
             # One event per row holding all its scalars (TensorBoard's Summary carries several
             # values): what add_scalar writes, value for value, at a seventh of the cost — 22
             # add_scalar calls took ≈ 2 ms, a few percent of a CartPole PPO iteration.
-            from tensorboard.compat.proto.summary_pb2 import Summary
-
+            Summary = self._summary
             writer = self.tb._get_file_writer()
             for r in rows:
                 values = [Summary.Value(tag=k, simple_value=float(v)) for k, v in r.items()
