@@ -8,6 +8,9 @@ copies what the tables rest on (config, summary, metrics, actors.json) to
   with K Ray actors on this 2-core machine, the same frames, alternating per seed. Wall-clock
   seconds (and frames) until the training return (mean of the last 100 episodes) first reaches
   ``--target``; frames per second; the learner's busy share; curves against frames and time.
+* ``zoo`` — IMPALA against the zoo's tuned PPO recipe (64 envs, lr 5e-3, entropy 1e-4), 5 seeds;
+  IMPALA gets about PPO's wall-clock (6M frames against PPO's 1.5M) and the time to each score is
+  compared per seed.
 * ``equaltime`` — IMPALA for about PPO's wall-clock in ``main`` (7M frames), same seeds.
 * ``actors`` — IMPALA with K = 0 (in-process), 1, 2, 3 actors, one seed, a shorter budget:
   throughput, the learner's busy share and where the rest goes, policy lag.
@@ -20,6 +23,7 @@ copies what the tables rest on (config, summary, metrics, actors.json) to
 
     python bench/bench_impala.py main --seeds 1 2 3
     python bench/bench_impala.py equaltime --seeds 1 2 3
+    python bench/bench_impala.py zoo --seeds 1 2 3 4 5
     python bench/bench_impala.py actors
     python bench/bench_impala.py kickstart --seeds 1 2 3
     python bench/bench_impala.py memory --seeds 1 2 3
@@ -53,7 +57,16 @@ IMPALA = ["--algo", "impala", "--impala.num-envs", "16", "--impala.num-steps", "
 kept): 8 or 16 envs per actor, unrolls of 20 or 40, lr 5e-4 or 1e-3, broadcasts every 1 or 2
 updates — no clear difference in learning at 0.4–1M frames; 16 envs and broadcasts every 2
 updates kept the learner busiest. The learning rate anneals over the run, as PPO's."""
-TARGETS = (5.0, 6.0, 7.0, 8.0)
+ZOO_PPO = ["--ppo.lr", "0.005", "--ppo.ent-coef", "0.0001", "--ppo.num-envs", "64"]
+"""the zoo's tuned PPO recipe for Breakout (src/distillrl/zoo/minatar-breakout/meta.json's command):
+64 envs × 128 steps, lr 5e-3 annealed, entropy 1e-4; the ``zoo`` part races IMPALA against it"""
+IMPALA_ZOO = ["--algo", "impala", "--impala.num-envs", "32", "--impala.num-steps", "40", "--impala.lr", "3e-3",
+              "--impala.ent-coef", "1e-4", "--impala.broadcast-every", "2", "--impala.log-every", "20000"]
+"""IMPALA's recipe in the ``zoo`` race: the fastest to a return of 5 in wall-clock of six 1–1.5M-frame
+pilots on seed 100 (not a race seed; bench/results/impala/zoo-pilot/): the §9 recipe, entropy 1e-4,
+lr 2e-3 or 3e-3, 64 envs, or 32 envs × unrolls of 40 (this one: ≈ 44k frames/s). Every pilot sat on
+Breakout's plateau near 5 by 1M frames; PPO's zoo recipe passed 15 in the same pilot."""
+TARGETS = (5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0)
 """training returns at which the time-to-score is read (the issue's example is 8)"""
 MEMORY_ENV = "gym:CartPole-v1?keep=0+2"
 MEMORY_PPO = ["--ppo.num-envs", "8", "--ppo.num-steps", "32", "--ppo.num-minibatches", "1", "--ppo.update-epochs", "20",
@@ -73,6 +86,17 @@ def part_main(seeds: list[int], steps: int, actors: int) -> None:
                   "--checkpoint-every", "500000"]
         run("train", ROOT / "main" / f"ppo-s{s}", common)
         run("train", ROOT / "main" / f"impala-k{actors}-s{s}", [*common, *IMPALA, "--actors", str(actors)])
+
+
+def part_zoo(seeds: list[int], ppo_steps: int, impala_steps: int, actors: int) -> None:
+    """IMPALA against the zoo's tuned PPO recipe (issue 29), alternating per seed. IMPALA gets
+    about PPO's wall-clock (it runs ≈ 3× the frames per second), not its frames, so that the
+    time to each score is read inside both runs; its learning rate anneals over its own budget."""
+    for s in seeds:
+        common = ["--env", ENV, "--seed", str(s), "--eval-episodes", "30", "--checkpoint-every", "1000000"]
+        run("train", ROOT / "zoo" / f"ppo-s{s}", [*common, "--steps", str(ppo_steps), *ZOO_PPO])
+        run("train", ROOT / "zoo" / f"impala-k{actors}-s{s}",
+            [*common, "--steps", str(impala_steps), *IMPALA_ZOO, "--actors", str(actors)])
 
 
 def part_equaltime(seeds: list[int], steps: int, actors: int) -> None:
@@ -214,7 +238,8 @@ def median(xs):
 def time_to_returns(groups: dict, imp_key: str) -> dict:
     """Seconds (and frames) to each training return in ``TARGETS``, IMPALA group ``imp_key``
     against PPO, per seed (PPO and IMPALA of a seed ran back to back); a target PPO never reached
-    gives an upper bound on the ratio (IMPALA's time ÷ PPO's whole run)."""
+    gives an upper bound on the ratio (IMPALA's time ÷ PPO's whole run), one IMPALA never reached a
+    lower bound (IMPALA's whole run ÷ PPO's time)."""
     by_target = {}
     for tg in TARGETS:
         per_seed = {}
@@ -230,12 +255,60 @@ def time_to_returns(groups: dict, imp_key: str) -> dict:
                 entry["ratio"] = ti / tp
             elif ti is not None:
                 entry["ratio_below"] = ti / q["wall_s"]  # PPO never reached it in its whole run
+            elif tp is not None:
+                entry["ratio_above"] = r["wall_s"] / tp  # IMPALA never reached it in its whole run
             per_seed[seed] = entry
         ratios = [e["ratio"] for e in per_seed.values() if "ratio" in e]
         by_target[str(tg)] = {"per_seed": per_seed, "median_ratio": median(ratios),
                               "impala_reached": sum(e["impala_s"] is not None for e in per_seed.values()),
                               "ppo_reached": sum(e["ppo_s"] is not None for e in per_seed.values())}
     return by_target
+
+
+def race(root: Path, part: str, target: float, plt) -> dict | None:
+    """PPO against IMPALA, per seed (``main`` and ``zoo``): speeds, finals, time to each score, plot."""
+    runs_ = finished(root, part)
+    if not runs_:
+        return None
+    groups: dict[str, list] = {}
+    for p in runs_:
+        keep(p.parent, part)
+        groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent, target))
+    summary = {}
+    for g, runs in groups.items():
+        summary[g] = {"seeds": len(runs), "fps_median": median([r["fps"] for r in runs]),
+                      "wall_s_median": median([r["wall_s"] for r in runs]),
+                      "final_train_return_mean": sum(r["final_train_return"] for r in runs) / len(runs),
+                      "final_greedy_mean": sum(r["final_greedy"] for r in runs) / len(runs)}
+        for k in ("learner_busy_steady", "wait_steady", "unpack_steady", "broadcast_steady", "overhead_steady",
+                  "policy_lag_steady", "actor_fps_steady"):
+            vals = [r[k] for r in runs if k in r]
+            if vals:
+                summary[g][k] = sum(vals) / len(vals)
+    # time (and frames) to each training return, per seed and pair (PPO and IMPALA of one seed
+    # ran one after the other); a target PPO never reached gives an upper bound ("<")
+    summary["time_to_return"] = {g: time_to_returns(groups, g) for g in groups if g.startswith("impala")}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for j, (g, runs) in enumerate(sorted(groups.items(), key=lambda kv: kv[0] != "ppo")):
+        color = f"C{j}"
+        for i, r in enumerate(runs):
+            c = r["curve"]
+            axes[0].plot([f / 1e6 for f in c["frames"]], c["return"], color=color, alpha=0.7,
+                         label=g if i == 0 else None)
+            axes[1].plot([t / 60 for t in c["seconds"]], c["return"], color=color, alpha=0.7,
+                         label=g if i == 0 else None)
+    for ax, xl in zip(axes, ("frames (M)", "wall-clock (min)")):
+        ax.axhline(target, ls=":", c="grey")
+        ax.set_xlabel(xl)
+        ax.set_ylabel("training return (last 100 episodes)")
+        ax.legend()
+    ppo = "the zoo's tuned PPO" if part == "zoo" else "synchronous PPO"
+    fig.suptitle(f"MinAtar Breakout: {ppo} vs IMPALA on 2 cores")
+    fig.tight_layout()
+    fig.savefig(OUT / f"impala_{part}.png", dpi=110)
+    plt.close(fig)
+    return {"target": target, "groups": summary,
+            "runs": {g: [{k: v for k, v in r.items() if k != "curve"} for r in rs] for g, rs in groups.items()}}
 
 
 def collect(target: float, actors: int, root: Path = ROOT) -> None:
@@ -245,47 +318,10 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
     import matplotlib.pyplot as plt
 
     res: dict = {}
-    main = finished(root, "main")
-    if main:
-        groups: dict[str, list] = {}
-        for p in main:
-            keep(p.parent, "main")
-            groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent, target))
-        summary = {}
-        for g, runs in groups.items():
-            summary[g] = {"seeds": len(runs), "fps_median": median([r["fps"] for r in runs]),
-                          "wall_s_median": median([r["wall_s"] for r in runs]),
-                          "final_train_return_mean": sum(r["final_train_return"] for r in runs) / len(runs),
-                          "final_greedy_mean": sum(r["final_greedy"] for r in runs) / len(runs)}
-            for k in ("learner_busy_steady", "wait_steady", "unpack_steady", "broadcast_steady", "overhead_steady",
-                      "policy_lag_steady", "actor_fps_steady"):
-                vals = [r[k] for r in runs if k in r]
-                if vals:
-                    summary[g][k] = sum(vals) / len(vals)
-        # time (and frames) to each training return, per seed and pair (PPO and IMPALA of one seed
-        # ran one after the other); a target a run never reached counts as its whole run, so the
-        # ratio is then an upper bound ("<")
-        summary["time_to_return"] = {g: time_to_returns(groups, g) for g in groups if g.startswith("impala")}
-        res["main"] = {"target": target, "groups": summary,
-                       "runs": {g: [{k: v for k, v in r.items() if k != "curve"} for r in rs] for g, rs in groups.items()}}
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for j, (g, runs) in enumerate(sorted(groups.items(), key=lambda kv: kv[0] != "ppo")):
-            color = f"C{j}"
-            for i, r in enumerate(runs):
-                c = r["curve"]
-                axes[0].plot([f / 1e6 for f in c["frames"]], c["return"], color=color, alpha=0.7,
-                             label=g if i == 0 else None)
-                axes[1].plot([t / 60 for t in c["seconds"]], c["return"], color=color, alpha=0.7,
-                             label=g if i == 0 else None)
-        for ax, xl in zip(axes, ("frames (M)", "wall-clock (min)")):
-            ax.axhline(target, ls=":", c="grey")
-            ax.set_xlabel(xl)
-            ax.set_ylabel("training return (last 100 episodes)")
-            ax.legend()
-        fig.suptitle("MinAtar Breakout: synchronous PPO vs IMPALA on 2 cores")
-        fig.tight_layout()
-        fig.savefig(OUT / "impala_main.png", dpi=110)
-        plt.close(fig)
+    for part in ("main", "zoo"):
+        r = race(root, part, target, plt)
+        if r is not None:
+            res[part] = r
     if finished(root, "actors"):
         res["actors"] = run_table(root, "actors")
     ks = finished(root, "kickstart")
@@ -329,20 +365,23 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         (OUT / f"impala_{part}.json").write_text(json.dumps(
             {"command": f"python bench/bench_impala.py {part} ... && python bench/bench_impala.py collect", **(
                 v if isinstance(v, dict) else {"runs": v})}, indent=1))
-        print(part, json.dumps(v if part != "main" else v["groups"], indent=1)[:3000])
+        print(part, json.dumps(v if part not in ("main", "zoo") else v["groups"], indent=1)[:3000])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("parts", nargs="+", choices=["main", "equaltime", "actors", "kickstart", "memory", "cluster", "collect"])
+    ap.add_argument("parts", nargs="+", choices=["main", "zoo", "equaltime", "actors", "kickstart", "memory", "cluster", "collect"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frames per run (default: per part)")
+    ap.add_argument("--impala-steps", type=int, default=6_000_000, help="IMPALA's frames in the zoo part")
     ap.add_argument("--actors", type=int, default=1, help="K of the main, kickstart runs")
     ap.add_argument("--target", type=float, default=8.0, help="training return for the time-to-score")
     a = ap.parse_args()
     for part in a.parts:
         if part == "main":
             part_main(a.seeds, a.steps or 3_000_000, a.actors)
+        elif part == "zoo":
+            part_zoo(a.seeds, a.steps or 1_500_000, a.impala_steps, a.actors)
         elif part == "equaltime":
             part_equaltime(a.seeds, a.steps or 7_000_000, a.actors)
         elif part == "actors":

@@ -167,6 +167,22 @@ def s9_impala() -> None:
                  t_interval(r), 0.6, sign="≤", digits=2)
 
 
+def s18_impala_zoo() -> None:
+    d = load("impala_zoo.json")
+    if not d:
+        return
+    g = d["groups"]
+    print(f"\n§18 IMPALA against the zoo's tuned PPO (n = {g['ppo']['seeds']} seeds; IMPALA ÷ PPO, seconds to a "
+          "training return):")
+    for target, x in g["time_to_return"]["impala-k1"].items():
+        ps = x["per_seed"].values()
+        r = [v["ratio"] for v in ps if v.get("ratio") is not None]
+        above = [v["ratio_above"] for v in ps if v.get("ratio_above") is not None]
+        bound = f"; IMPALA never reached it in {len(above)} seed(s): ratio > {min(above):.2f} there" if above else ""
+        line(f"return {target}: PPO reached it in {x['ppo_reached']}, IMPALA in {x['impala_reached']} of "
+             f"{len(x['per_seed'])}{bound}", t_interval(r), 0.6, sign="≤", digits=2)
+
+
 def s18_speed() -> None:
     d = load("speed.json")
     if not d:
@@ -194,3 +210,4 @@ if __name__ == "__main__":
     s8_multitask()
     s9_impala()
     s18_speed()
+    s18_impala_zoo()
