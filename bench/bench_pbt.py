@@ -8,12 +8,13 @@ Every experiment is made by the real commands (``distillrl pbt`` / ``distillrl k
   λ_shared, lr and entropy cost tuned by the paper's t-test PBT. Compared with the good teacher
   alone at fixed λ = 1 (constant: the best fixed schedule of BENCHMARKS §5) over the same seeds.
 * ``fixed``: PBT-kickstart with the good teacher alone against that fixed schedule.
-* ``overhead``: wall-clock per frame of a population through Ray ÷ the same trainers run directly
+* ``overhead``: wall-clock of a population through Ray ÷ the same trainers run directly
   (four processes, no Ray, no checkpoints); and a sweep of 4 seeds on 2 cores ÷ the same 4 runs
-  one after another.
+  one after another, and ÷ the same 4 runs two at a time from plain shells (no Ray).
 
     python bench/bench_pbt.py incompetent fixed --seeds 1 2 3 --steps 500000
-    python bench/bench_pbt.py overhead
+    python bench/bench_pbt.py overhead --repeats 2                    # 200k-frame members, 100k-frame sweep runs
+    python bench/bench_pbt.py overhead --steps 800000 --out pbt_overhead_long.json
 """
 
 from __future__ import annotations
@@ -165,25 +166,18 @@ def _direct_member(args: tuple[int, int, int]) -> float:
     return time.perf_counter() - t
 
 
-def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000) -> None:
-    import multiprocessing as mp
-
-    res: dict = {"command": "python bench/bench_pbt.py overhead", "env": "minatar:breakout",
-                 "steps_per_member": steps, "population": population, "interval": interval}
-    # 1. the same four trainers run directly, all at once (as the population runs them)
-    t = time.perf_counter()
-    with mp.get_context("spawn").Pool(population) as pool:
-        member_walls = pool.map(_direct_member, [(100 + i, steps, interval) for i in range(population)])
-    res["direct_wall_s"] = time.perf_counter() - t
-    res["direct_member_walls"] = member_walls
-    # 2. the population through Ray Tune (PBT, checkpoints at every ready point)
-    d = ROOT / "overhead-pbt"
+def _fresh(d: Path) -> Path:
     if d.exists():
         import shutil
 
         shutil.rmtree(d)
+    return d
+
+
+def _pbt_once(steps: int, population: int, interval: int) -> dict:
     import yaml
 
+    d = _fresh(ROOT / "overhead-pbt")
     cfg = ROOT / "configs" / "overhead.yaml"
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text(yaml.safe_dump({"command": "kickstart", "population": population,
@@ -193,35 +187,79 @@ def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000) 
                                    "pbt": {"interval": interval, "selection": "ttest"},
                                    "priors": {"lr": {"min": 1e-4, "max": 2e-3, "log": True},
                                               "lambda_shared": {"min": 0.1, "max": 2.0, "log": True}}}))
-    s = sh([EXE, "pbt", "--config", str(cfg), "--run-dir", str(d), "--no-progress", "--json"])
-    res["pbt_wall_s"] = s["wall_s"]            # tuner.fit(): trials, checkpoints, exploits
-    res["pbt_command_wall_s"] = s["_wall"]     # the whole command: + interpreter, ray.init, validation
-    res["pbt_exploits"] = s["exploits"]
-    res["ratio_fit"] = s["wall_s"] / res["direct_wall_s"]
-    res["ratio_command"] = s["_wall"] / res["direct_wall_s"]
-    print(f"population/direct: {res['ratio_fit']:.3f} (fit), {res['ratio_command']:.3f} (whole command)", flush=True)
-    # 3. a sweep of 4 seeds on 2 cores against the same 4 runs one after another
-    sw = ROOT / "overhead-sweep"
-    if sw.exists():
-        import shutil
+    return sh([EXE, "pbt", "--config", str(cfg), "--run-dir", str(d), "--no-progress", "--json"])
 
-        shutil.rmtree(sw)
-    cmd = ["kickstart", "--env", "minatar:breakout", "--teacher", zoo5m("breakout"), "--steps", str(steps // 2),
-           "--eval-episodes", "0"]
-    s = sh([EXE, "sweep", "--seeds", "1-4", "--run-dir", str(sw), "--no-progress", "--json", "--", *cmd])
-    res["sweep_wall_s"] = s["_wall"]
+
+def _sweep_runs(steps: int) -> list[str]:
+    return ["kickstart", "--env", "minatar:breakout", "--teacher", zoo5m("breakout"), "--steps", str(steps),
+            "--eval-episodes", "0"]
+
+
+def _two_streams(cmd: list[str], root: Path) -> float:
+    """The 4 runs as two plain shells would run them on 2 cores: two processes at a time, no Ray."""
     t = time.perf_counter()
-    seq = ROOT / "overhead-sequential"
-    if seq.exists():
-        import shutil
+    procs = []
+    for pair in ((1, 3), (2, 4)):
+        script = " && ".join(" ".join([EXE, *cmd, "--seed", str(i), "--run-dir", str(root / f"s{i}"),
+                                       "--no-progress", "--json", ">/dev/null"]) for i in pair)
+        procs.append(subprocess.Popen(["bash", "-c", script]))
+    if any(p.wait() for p in procs):
+        raise SystemExit("a run of the two-streams reference failed")
+    return time.perf_counter() - t
 
-        shutil.rmtree(seq)
-    for i in range(1, 5):
-        sh([EXE, *cmd, "--seed", str(i), "--run-dir", str(seq / f"s{i}"), "--no-progress", "--json"])
-    res["sequential_wall_s"] = time.perf_counter() - t
-    res["sweep_over_sequential"] = res["sweep_wall_s"] / res["sequential_wall_s"]
-    print(f"sweep/sequential: {res['sweep_over_sequential']:.3f}", flush=True)
-    (RESULTS / "pbt_overhead.json").write_text(json.dumps(res, indent=2) + "\n")
+
+def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000, sweep_steps: int | None = None,
+             repeats: int = 1, out: str = "pbt_overhead.json") -> None:
+    """PBT: the population through Ray ÷ the same trainers advanced directly (4 processes at once,
+    no Ray, no checkpoints). Sweep: ``distillrl sweep --seeds 1-4`` (2 at once) ÷ the same 4 runs
+    one after another, and ÷ the same 4 runs as two plain shells at once (the floor of 2 cores
+    without Ray). ``repeats`` alternate all of them; ratios are per repeat."""
+    import multiprocessing as mp
+
+    sweep_steps = sweep_steps or steps // 2
+    res: dict = {"command": f"python bench/bench_pbt.py overhead --steps {steps} --sweep-steps {sweep_steps} "
+                            f"--repeats {repeats}" + (f" --out {out}" if out != "pbt_overhead.json" else ""),
+                 "env": "minatar:breakout", "steps_per_member": steps, "population": population,
+                 "interval": interval, "sweep_steps_per_run": sweep_steps, "repeats": []}
+    cmd = _sweep_runs(sweep_steps)
+    for rep in range(repeats):
+        r: dict = {}
+        # 1. the same four trainers run directly, all at once (as the population runs them)
+        t = time.perf_counter()
+        with mp.get_context("spawn").Pool(population) as pool:
+            r["direct_member_walls"] = pool.map(_direct_member, [(100 + i, steps, interval) for i in range(population)])
+        r["direct_wall_s"] = time.perf_counter() - t
+        # 2. the population through Ray Tune (PBT, checkpoints at every ready point)
+        s = _pbt_once(steps, population, interval)
+        r["pbt_wall_s"], r["pbt_command_wall_s"], r["pbt_exploits"] = s["wall_s"], s["_wall"], s["exploits"]
+        r["ratio_fit"] = s["wall_s"] / r["direct_wall_s"]        # tuner.fit(): trials, checkpoints, exploits
+        r["ratio_command"] = s["_wall"] / r["direct_wall_s"]     # + interpreter, imports, ray.init, checks, shutdown
+        # 3. a sweep of 4 seeds on 2 cores, the same 4 runs one after another, and two at a time without Ray
+        s = sh([EXE, "sweep", "--seeds", "1-4", "--run-dir", str(_fresh(ROOT / "overhead-sweep")), "--no-progress",
+                "--json", "--", *cmd])
+        r["sweep_wall_s"], r["sweep_fit_s"] = s["_wall"], s["wall_s"]
+        seq = _fresh(ROOT / "overhead-sequential")
+        t = time.perf_counter()
+        for i in range(1, 5):
+            sh([EXE, *cmd, "--seed", str(i), "--run-dir", str(seq / f"s{i}"), "--no-progress", "--json"])
+        r["sequential_wall_s"] = time.perf_counter() - t
+        r["two_streams_wall_s"] = _two_streams(cmd, _fresh(ROOT / "overhead-two-streams"))
+        r["sweep_over_sequential"] = r["sweep_wall_s"] / r["sequential_wall_s"]
+        r["two_streams_over_sequential"] = r["two_streams_wall_s"] / r["sequential_wall_s"]
+        r["sweep_over_two_streams"] = r["sweep_wall_s"] / r["two_streams_wall_s"]
+        print(f"repeat {rep + 1}: population/direct {r['ratio_fit']:.3f} (fit), {r['ratio_command']:.3f} (command); "
+              f"sweep/sequential {r['sweep_over_sequential']:.3f}, two streams/sequential "
+              f"{r['two_streams_over_sequential']:.3f}, sweep/two streams {r['sweep_over_two_streams']:.3f}", flush=True)
+        res["repeats"].append(r)
+    for k in ("ratio_fit", "ratio_command", "sweep_over_sequential", "two_streams_over_sequential",
+              "sweep_over_two_streams"):
+        vals = [r[k] for r in res["repeats"]]
+        res[k] = float(np.mean(vals))
+        res[k + "_interval"] = t_interval(vals)
+    for k in ("direct_wall_s", "pbt_wall_s", "pbt_command_wall_s", "sweep_wall_s", "sequential_wall_s",
+              "two_streams_wall_s", "pbt_exploits"):
+        res[k] = float(np.median([r[k] for r in res["repeats"]]))
+    (RESULTS / out).write_text(json.dumps(res, indent=2) + "\n")
 
 
 def main() -> None:
@@ -229,15 +267,20 @@ def main() -> None:
     ap.add_argument("parts", nargs="+",
                     choices=["incompetent", "incompetent-truncation", "fixed", "fixed-truncation", "overhead"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--steps", type=int, default=500_000)
+    ap.add_argument("--steps", type=int, default=None,
+                    help="frames per member (default: 500k for the quality parts, 200k for overhead)")
     ap.add_argument("--population", type=int, default=4)
     ap.add_argument("--interval", type=int, default=25_000)
+    ap.add_argument("--sweep-steps", type=int, default=None, help="overhead: frames per sweep run (default: --steps/2)")
+    ap.add_argument("--repeats", type=int, default=1, help="overhead: alternating repeats")
+    ap.add_argument("--out", default="pbt_overhead.json", help="overhead: result file in bench/results/")
     args = ap.parse_args()
     q = [p for p in args.parts if p != "overhead"]
     if q:
-        quality(q, args.seeds, args.steps, args.population, args.interval)
+        quality(q, args.seeds, args.steps or 500_000, args.population, args.interval)
     if "overhead" in args.parts:
-        overhead()
+        overhead(args.steps or 200_000, args.population, args.interval, args.sweep_steps,
+                 args.repeats, args.out)
 
 
 if __name__ == "__main__":

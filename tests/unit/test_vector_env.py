@@ -115,3 +115,33 @@ def test_stepping_past_the_bookkeeping_wrappers_changes_nothing(spec, max_steps)
         truncs += int(x[3].sum())
     if max_steps is not None:
         assert truncs > 0
+
+
+def test_minatar_import_defers_its_renderer_dependencies():
+    """MinAtar imports matplotlib.pyplot and seaborn for rendering only; making a MinAtar env leaves
+    them unimported, rendering still works through the stand-ins (and gives what the real
+    seaborn palette gives), and later imports elsewhere get the real modules."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from distillrl.envs.make import make_vec, _register
+env = make_vec("minatar:breakout", 2)
+env.reset(seed=0)
+print(sorted(m for m in ("seaborn", "matplotlib.pyplot", "scipy.stats") if m in sys.modules))
+import gymnasium as gym, numpy as np
+e = gym.make("MinAtar/Breakout-v1", render_mode="rgb_array", disable_env_checker=True)
+e.reset(seed=0)
+img = e.render()
+import seaborn as sns
+print(type(sys.modules["seaborn"]).__name__)
+state = e.unwrapped.game.state()
+pal = np.array([(0, 0, 0)] + list(sns.color_palette("cubehelix", state.shape[2])))
+ref = pal[np.amax(state * np.arange(1, state.shape[2] + 1), 2)]
+print(img.shape, bool(np.allclose(img, ref)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "module"
+    assert out[2] == "(10, 10, 3) True"

@@ -13,9 +13,14 @@ info dict, so the learner sees close to the raw env speed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
 import logging
 import re
+import sys
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -91,16 +96,53 @@ class EnvInfo:
 _registered: set[str] = set()
 
 
+class _OnFirstUse(types.ModuleType):
+    """Stands for a module that is not imported yet. The first attribute read from it imports the
+    real module, which then takes over this object's namespace (so a holder of this object, e.g.
+    MinAtar's ``sns``, gets the real functions)."""
+
+    def __getattr__(self, attr: str):  # only reached for names not in the namespace yet
+        name = self.__dict__["__name__"]
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+@contextlib.contextmanager
+def _deferred(*names: str) -> Iterator[None]:
+    """While active, ``import NAME`` of each of ``names`` not imported yet (and installed) gives an
+    :class:`_OnFirstUse` stand-in instead of running the module. On exit the stand-ins leave
+    ``sys.modules``: later imports elsewhere get the real modules, as usual."""
+    placed = {}
+    for name in names:
+        if name in sys.modules or importlib.util.find_spec(name.split(".")[0]) is None:
+            continue
+        placed[name] = sys.modules[name] = _OnFirstUse(name)
+    try:
+        yield
+    finally:
+        for name, stand_in in placed.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
 def _register(family: str) -> None:
     # Each family's package is imported when the family is first used, not at the top:
-    # minatar.gym takes ~2 s (it loads seaborn and scipy); minigrid and ale-py are optional extras.
+    # minigrid and ale-py are optional extras.
     if family in _registered:
         return
     if family == "minatar":
-        # minatar logs a warning about seaborn (only needed for rgb rendering) at import.
+        # MinAtar's package imports matplotlib.pyplot and seaborn (and through it scipy.stats) at
+        # import, for its human renderer only: ≈ 1.4 s of the 1.9 s `import minatar` costs, paid by
+        # every process that makes a MinAtar env (each run, sweep trial, PBT member and actor).
+        # They are deferred to their first use, MinAtar's display_state; anyone else importing
+        # them later gets the real modules. minatar logs a warning when seaborn is missing: not shown (rendering only).
         logging.disable(logging.WARNING)
         try:
-            from minatar.gym import register_envs
+            with _deferred("seaborn", "matplotlib.pyplot"):
+                from minatar.gym import register_envs
         finally:
             logging.disable(logging.NOTSET)
         register_envs()
