@@ -148,3 +148,25 @@ def test_the_multi_task_example_tunes_one_lambda_per_game():
     cfg = pbt_config_from_dict(load_yaml(Path(__file__).resolve().parents[2] / "examples/pbt_minatar_all.yaml"))
     base, defaults = resolve(cfg)
     assert {f"lambda_{k}" for k in range(5)} <= set(defaults) and base.env == "minatar:all"
+
+
+def test_population_summary_counts_members_that_evaluated_no_episodes_as_finished(tmp_path):
+    """eval_episodes 0: every member finishes with no evaluation score; the population is finished
+    (the command exits 0), none is scored, and no best member is named."""
+    import json
+    from types import SimpleNamespace
+
+    from distillrl.scale.pbt import _summarize
+    from distillrl.scale.pbt_member import member_dir
+
+    cfg = pbt_config_from_dict({"command": "kickstart", "population": 2, "config": {"env": "gym:CartPole-v1"},
+                                "priors": {"lr": {"min": 1e-4, "max": 1e-3}}})
+    for i in range(2):
+        d = member_dir(tmp_path, i)
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({"member": i, "steps": 1000, "hparams": {"lr": 1e-4}}))
+    s = _summarize(cfg, tmp_path, [SimpleNamespace(error=None)] * 2, 1.0, {"cpus": 2}, 1.0, 2)
+    assert s["members_finished"] == 2 and s["members_scored"] == 0 and s["best_member"] is None
+    (member_dir(tmp_path, 1) / "summary.json").unlink()
+    s = _summarize(cfg, tmp_path, [SimpleNamespace(error=None)] * 2, 1.0, {"cpus": 2}, 1.0, 2)
+    assert s["members_finished"] == 1

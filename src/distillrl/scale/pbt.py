@@ -247,7 +247,9 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
     events = read_lineage(exp_dir)
     summary = {"experiment": str(exp_dir), "command": cfg.command, "population": cfg.population,
                "selection": cfg.pbt.selection, "wall_s": wall, "cpus_per_member": per, "at_once": n_at_once,
-               "ray": info, "members_finished": len(finite), "errors": errors,
+               # finished: wrote its summary (its score is NaN when it evaluated no episodes: eval_episodes 0)
+               "ray": info, "members_finished": sum("error" not in m for m in members),
+               "members_scored": len(finite), "errors": errors,
                "exploits": sum(1 for e in events if e.get("event") == "exploit"),
                "ready_points": sum(1 for e in events if e.get("event") == "ready"),
                "scores": scores, "best_member": best,
