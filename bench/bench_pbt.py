@@ -50,7 +50,7 @@ def sh(cmd: list[str]) -> dict:
 
 
 def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population: int, interval: int,
-             selection: str = "ttest", window: int = 10) -> Path:
+             selection: str = "ttest", window: int = 10, hurt: bool = False) -> Path:
     import yaml
 
     priors = {"lr": {"min": 1e-4, "max": 2e-3, "log": True},
@@ -58,6 +58,12 @@ def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population:
               "lambda_shared": {"min": 0.1, "max": 2.0, "log": True}}
     for i in range(len(teachers)):
         priors[f"lambda_{i}"] = {"min": 0.01, "max": 1.0, "log": True}
+    if hurt:  # members start where the random teacher hurts: λ'_k drawn uniformly (median 0.5), and
+        # λ_shared kept ≥ 0.5, so lowering it for both teachers cannot hide the harm; only
+        # separating the teachers' λ'_k can (the clip range of λ'_k still reaches 0.01)
+        priors["lambda_shared"] = {"min": 0.5, "max": 2.0, "log": True}
+        for i in range(len(teachers)):
+            priors[f"lambda_{i}"] = {"min": 0.01, "max": 1.0, "log": False}
     doc = {"command": "kickstart", "population": population,
            "config": {"env": "minatar:breakout", "steps": steps, "seed": seed * 100, "eval_episodes": 30,
                       "teacher": teachers, "schedule": "constant"},
@@ -69,13 +75,14 @@ def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population:
 
 
 def run_pbt(name: str, teachers: list[str], seed: int, steps: int, population: int, interval: int,
-            selection: str = "ttest", window: int = 10) -> dict:
+            selection: str = "ttest", window: int = 10, hurt: bool = False) -> dict:
     name = name if window == 10 else f"{name}-w{window}"  # the t-test's window of recent episodes
+    name = f"{name}-hurt" if hurt else name
     d = ROOT / f"{name}-s{seed}"
     if (d / "summary.json").exists():
         return json.loads((d / "summary.json").read_text())
     cfg = pbt_yaml(ROOT / "configs" / f"{name}-s{seed}.yaml", teachers, seed, steps, population, interval, selection,
-                   window)
+                   window, hurt)
     resume = ["--resume"] if (d / "pbt.yaml").exists() else []
     s = sh([EXE, "pbt", "--config", str(cfg), "--run-dir", str(d), *resume, "--no-progress", "--json"])
     print(f"{d}: best {s['best_return']:.2f}, exploits {s['exploits']}, {s['wall_s']:.0f}s", flush=True)
@@ -107,13 +114,15 @@ def ci(xs: list[float]) -> list[float]:
     return [t["mean"]] * 2 if t["n"] < 2 else [t["lo"], t["hi"]]
 
 
-def quality(parts: list[str], seeds: list[int], steps: int, population: int, interval: int, window: int = 10) -> None:
+def quality(parts: list[str], seeds: list[int], steps: int, population: int, interval: int, window: int = 10,
+            hurt: bool = False) -> None:
     good = zoo5m("breakout")
     bad = str(random_teacher("breakout").resolve())
     res: dict = {"command": f"python bench/bench_pbt.py {' '.join(parts)} --seeds {' '.join(map(str, seeds))} "
-                            f"--steps {steps}" + (f" --window {window}" if window != 10 else ""),
+                            f"--steps {steps}" + (f" --window {window}" if window != 10 else "")
+                            + (" --hurt" if hurt else ""),
                  "env": "minatar:breakout", "steps_per_member": steps, "population": population,
-                 "interval": interval, "seeds": seeds, "window": window}
+                 "interval": interval, "seeds": seeds, "window": window, "hurt_priors": hurt}
     fixed = [run_fixed(s, steps) for s in seeds]
     res["fixed_constant"] = {"scores": [f["student_return"] for f in fixed],
                              "teacher": [f["teacher_return"] for f in fixed]}
@@ -125,7 +134,7 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
         selection = "truncation" if part.endswith("truncation") else "ttest"
         rows = []
         for s in seeds:
-            summ = run_pbt(part, teachers, s, steps, population, interval, selection, window)
+            summ = run_pbt(part, teachers, s, steps, population, interval, selection, window, hurt)
             hp = summ.get("best_hparams") or {}
             row = {"seed": s, "best_return": summ["best_return"], "mean_return": summ["mean_return"],
                    "scores": summ["scores"], "exploits": summ["exploits"], "wall_s": summ["wall_s"],
@@ -143,7 +152,7 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
             out["lambda_ratio_below_10pct"] = int(sum(x < 0.1 for x in ratios))
         res[part] = out
         print(json.dumps({part: {k: v for k, v in out.items() if k != "runs"}}), flush=True)
-    name = "pbt_" + "_".join(parts) + (f"_w{window}" if window != 10 else "") + ".json"
+    name = "pbt_" + "_".join(parts) + (f"_w{window}" if window != 10 else "") + ("_hurt" if hurt else "") + ".json"
     (RESULTS / name).write_text(json.dumps(res, indent=2) + "\n")
 
 
@@ -274,13 +283,15 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=4)
     ap.add_argument("--interval", type=int, default=25_000)
     ap.add_argument("--window", type=int, default=10, help="quality parts: the t-test's window of recent episodes")
+    ap.add_argument("--hurt", action="store_true",
+                    help="quality parts: priors where the random teacher hurts (λ'_k uniform, λ_shared ≥ 0.5)")
     ap.add_argument("--sweep-steps", type=int, default=None, help="overhead: frames per sweep run (default: --steps/2)")
     ap.add_argument("--repeats", type=int, default=1, help="overhead: alternating repeats")
     ap.add_argument("--out", default="pbt_overhead.json", help="overhead: result file in bench/results/")
     args = ap.parse_args()
     q = [p for p in args.parts if p != "overhead"]
     if q:
-        quality(q, args.seeds, args.steps or 500_000, args.population, args.interval, args.window)
+        quality(q, args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt)
     if "overhead" in args.parts:
         overhead(args.steps or 200_000, args.population, args.interval, args.sweep_steps,
                  args.repeats, args.out)
