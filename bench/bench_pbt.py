@@ -14,13 +14,15 @@ Every experiment is made by the real commands (``distillrl pbt`` / ``distillrl k
 
     python bench/bench_pbt.py incompetent fixed --seeds 1 2 3 --steps 500000
     python bench/bench_pbt.py overhead --repeats 2                    # 200k-frame members, 100k-frame sweep runs
-    python bench/bench_pbt.py overhead --steps 800000 --out pbt_overhead_long.json
+    python bench/bench_pbt.py overhead --steps 600000 --sweep-steps 300000 --out pbt_overhead_long.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -179,8 +181,6 @@ def _direct_member(args: tuple[int, int, int]) -> float:
 
 def _fresh(d: Path) -> Path:
     if d.exists():
-        import shutil
-
         shutil.rmtree(d)
     return d
 
@@ -211,8 +211,8 @@ def _two_streams(cmd: list[str], root: Path) -> float:
     t = time.perf_counter()
     procs = []
     for pair in ((1, 3), (2, 4)):
-        script = " && ".join(" ".join([EXE, *cmd, "--seed", str(i), "--run-dir", str(root / f"s{i}"),
-                                       "--no-progress", "--json", ">/dev/null"]) for i in pair)
+        script = " && ".join(shlex.join([EXE, *cmd, "--seed", str(i), "--run-dir", str(root / f"s{i}"),
+                                         "--no-progress", "--json"]) + " >/dev/null" for i in pair)
         procs.append(subprocess.Popen(["bash", "-c", script]))
     if any(p.wait() for p in procs):
         raise SystemExit("a run of the two-streams reference failed")

@@ -126,7 +126,7 @@ def test_minatar_import_defers_its_renderer_dependencies():
 
     code = """
 import sys
-from distillrl.envs.make import make_vec, _register
+from distillrl.envs.make import make_vec
 env = make_vec("minatar:breakout", 2)
 env.reset(seed=0)
 print(sorted(m for m in ("seaborn", "matplotlib.pyplot", "scipy.stats") if m in sys.modules))

@@ -13,14 +13,9 @@ info dict, so the learner sees close to the raw env speed.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import importlib.util
 import logging
 import re
-import sys
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -38,6 +33,7 @@ MINATAR_GAMES = {
 
 
 from distillrl.core.distributions import dist_for_space  # noqa: E402
+from distillrl.envs.deferred import deferred_imports  # noqa: E402
 from distillrl.envs.groups import PackGroups, image_layout  # noqa: E402
 from distillrl.errors import ConfigError, EnvError  # noqa: E402  (EnvError re-exported: distillrl.envs.EnvError)
 
@@ -96,38 +92,6 @@ class EnvInfo:
 _registered: set[str] = set()
 
 
-class _OnFirstUse(types.ModuleType):
-    """Stands for a module that is not imported yet. The first attribute read from it imports the
-    real module, which then takes over this object's namespace (so a holder of this object, e.g.
-    MinAtar's ``sns``, gets the real functions)."""
-
-    def __getattr__(self, attr: str):  # only reached for names not in the namespace yet
-        name = self.__dict__["__name__"]
-        if sys.modules.get(name) is self:
-            del sys.modules[name]
-        real = importlib.import_module(name)
-        self.__dict__.update(real.__dict__)
-        return getattr(real, attr)
-
-
-@contextlib.contextmanager
-def _deferred(*names: str) -> Iterator[None]:
-    """While active, ``import NAME`` of each of ``names`` not imported yet (and installed) gives an
-    :class:`_OnFirstUse` stand-in instead of running the module. On exit the stand-ins leave
-    ``sys.modules``: later imports elsewhere get the real modules, as usual."""
-    placed = {}
-    for name in names:
-        if name in sys.modules or importlib.util.find_spec(name.split(".")[0]) is None:
-            continue
-        placed[name] = sys.modules[name] = _OnFirstUse(name)
-    try:
-        yield
-    finally:
-        for name, stand_in in placed.items():
-            if sys.modules.get(name) is stand_in:
-                del sys.modules[name]
-
-
 def _register(family: str) -> None:
     # Each family's package is imported when the family is first used, not at the top:
     # minigrid and ale-py are optional extras.
@@ -137,11 +101,11 @@ def _register(family: str) -> None:
         # MinAtar's package imports matplotlib.pyplot and seaborn (and through it scipy.stats) at
         # import, for its human renderer only: ≈ 1.4 s of the 1.9 s `import minatar` costs, paid by
         # every process that makes a MinAtar env (each run, sweep trial, PBT member and actor).
-        # They are deferred to their first use, MinAtar's display_state; anyone else importing
-        # them later gets the real modules. minatar logs a warning when seaborn is missing: not shown (rendering only).
+        # They are deferred to their first use (MinAtar's renderers); anyone else importing them
+        # later gets the real modules. minatar logs a warning when seaborn is missing: not shown.
         logging.disable(logging.WARNING)
         try:
-            with _deferred("seaborn", "matplotlib.pyplot"):
+            with deferred_imports("seaborn", "matplotlib.pyplot"):
                 from minatar.gym import register_envs
         finally:
             logging.disable(logging.NOTSET)
