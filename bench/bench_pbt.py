@@ -8,11 +8,15 @@ Every experiment is made by the real commands (``distillrl pbt`` / ``distillrl k
   λ_shared, lr and entropy cost tuned by the paper's t-test PBT. Compared with the good teacher
   alone at fixed λ = 1 (constant: the best fixed schedule of BENCHMARKS §5) over the same seeds.
 * ``fixed``: PBT-kickstart with the good teacher alone against that fixed schedule.
+* ``matched``: the incompetent-teacher population against fixed schedules at equal total frames
+  (the same population with no selection: N fixed runs at F; the good teacher alone at F and at
+  N·F), the best member chosen on selection episodes apart from the reported evaluation.
 * ``overhead``: wall-clock of a population through Ray ÷ the same trainers run directly
   (four processes, no Ray, no checkpoints); and a sweep of 4 seeds on 2 cores ÷ the same 4 runs
   one after another, and ÷ the same 4 runs two at a time from plain shells (no Ray).
 
     python bench/bench_pbt.py incompetent fixed --seeds 1 2 3 --steps 500000
+    python bench/bench_pbt.py matched --hurt --seeds 1 2 3 4 5 6 7 8 9 10   # at equal total frames
     python bench/bench_pbt.py overhead --repeats 2                    # 200k-frame members, 100k-frame sweep runs
     python bench/bench_pbt.py overhead --steps 600000 --sweep-steps 300000 --out pbt_overhead_long.json
 """
@@ -34,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_kickstart import random_teacher  # noqa: E402
 from cli_runs import zoo5m  # noqa: E402
 
-from distillrl.core.stats import t_interval  # noqa: E402
+from distillrl.core.stats import paired_difference, t_interval, verdict  # noqa: E402
 
 ROOT = Path("runs/bench/pbt")
 RESULTS = Path("bench/results")
@@ -52,7 +56,7 @@ def sh(cmd: list[str]) -> dict:
 
 
 def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population: int, interval: int,
-             selection: str = "ttest", window: int = 10, hurt: bool = False) -> Path:
+             selection: str = "ttest", window: int = 10, hurt: bool = False, select_episodes: int = 0) -> Path:
     import yaml
 
     priors = {"lr": {"min": 1e-4, "max": 2e-3, "log": True},
@@ -69,7 +73,8 @@ def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population:
     doc = {"command": "kickstart", "population": population,
            "config": {"env": "minatar:breakout", "steps": steps, "seed": seed * 100, "eval_episodes": 30,
                       "teacher": teachers, "schedule": "constant"},
-           "pbt": {"interval": interval, "selection": selection, "window": window, "seed": seed, "quantile": 0.25},
+           "pbt": {"interval": interval, "selection": selection, "window": window, "seed": seed, "quantile": 0.25,
+                   **({"select_episodes": select_episodes} if select_episodes else {})},
            "priors": priors}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -77,22 +82,23 @@ def pbt_yaml(path: Path, teachers: list[str], seed: int, steps: int, population:
 
 
 def run_pbt(name: str, teachers: list[str], seed: int, steps: int, population: int, interval: int,
-            selection: str = "ttest", window: int = 10, hurt: bool = False) -> dict:
+            selection: str = "ttest", window: int = 10, hurt: bool = False, select_episodes: int = 0) -> dict:
     name = name if window == 10 else f"{name}-w{window}"  # the t-test's window of recent episodes
     name = f"{name}-hurt" if hurt else name
+    name = f"{name}-sel{select_episodes}" if select_episodes else name
     d = ROOT / f"{name}-s{seed}"
     if (d / "summary.json").exists():
         return json.loads((d / "summary.json").read_text())
     cfg = pbt_yaml(ROOT / "configs" / f"{name}-s{seed}.yaml", teachers, seed, steps, population, interval, selection,
-                   window, hurt)
+                   window, hurt, select_episodes)
     resume = ["--resume"] if (d / "pbt.yaml").exists() else []
     s = sh([EXE, "pbt", "--config", str(cfg), "--run-dir", str(d), *resume, "--no-progress", "--json"])
     print(f"{d}: best {s['best_return']:.2f}, exploits {s['exploits']}, {s['wall_s']:.0f}s", flush=True)
     return s
 
 
-def run_fixed(seed: int, steps: int) -> dict:
-    d = ROOT / f"fixed-constant-s{seed}"
+def run_fixed(seed: int, steps: int, name: str = "fixed-constant") -> dict:
+    d = ROOT / f"{name}-s{seed}"
     if (d / "summary.json").exists():
         return json.loads((d / "summary.json").read_text())
     resume = ["--resume"] if (d / "checkpoints/last.safetensors").exists() else []
@@ -156,6 +162,66 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
         print(json.dumps({part: {k: v for k, v in out.items() if k != "runs"}}), flush=True)
     name = "pbt_" + "_".join(parts) + (f"_w{window}" if window != 10 else "") + ("_hurt" if hurt else "") + ".json"
     (RESULTS / name).write_text(json.dumps(res, indent=2) + "\n")
+
+
+def matched(seeds: list[int], steps: int, population: int, interval: int, window: int, hurt: bool,
+            select_episodes: int) -> None:
+    """The incompetent-teacher population against fixed schedules at equal total frames, seed by
+    seed: the population with the paper's t-test rule; the same population with ``selection:
+    none`` (the same members, seeds and initial draws, nobody copies: N fixed-hyper-parameter runs
+    at F frames); the good teacher alone at fixed λ = 1 (constant) for F frames and for N·F frames.
+    Both populations choose their best member on ``select_episodes`` episodes apart from the 30
+    evaluation episodes it is reported on. Results are rewritten after every seed."""
+    good = zoo5m("breakout")
+    bad = str(random_teacher("breakout").resolve())
+    total = steps * population
+    tag = ("-hurt" if hurt else "") + (f"-w{window}" if window != 10 else "")
+    out_name = f"pbt_matched{tag.replace('-', '_')}.json"
+    res: dict = {"command": f"python bench/bench_pbt.py matched --seeds {' '.join(map(str, seeds))} --steps {steps} "
+                            f"--select-episodes {select_episodes}" + (f" --window {window}" if window != 10 else "")
+                            + (" --hurt" if hurt else ""),
+                 "env": "minatar:breakout", "steps_per_member": steps, "population": population, "interval": interval,
+                 "window": window, "hurt_priors": hurt, "select_episodes": select_episodes, "eval_episodes": 30,
+                 "long_fixed_steps": total, "interval_kind": "95% t-interval over seeds; paired by seed", "rows": []}
+    for s in seeds:
+        pbt = run_pbt("incompetent", [good, bad], s, steps, population, interval, "ttest", window, hurt,
+                      select_episodes)
+        none = run_pbt("incompetent-none", [good, bad], s, steps, population, interval, "none", window, hurt,
+                       select_episodes)
+        fixed = run_fixed(s, steps)
+        long = run_fixed(s, total, f"fixed-constant-{total // 1000}k")
+        row = {"seed": s, "fixed": fixed["student_return"], "fixed_long": long["student_return"],
+               "teacher": fixed["teacher_return"]}
+        for key, summ in (("pbt", pbt), ("none", none)):
+            hp = summ.get("best_hparams") or {}
+            row[key] = {"best": summ["best_return"], "best_member": summ["best_member"],
+                        "best_on_eval": summ.get("best_score_on_eval"), "member_on_eval": summ.get("best_member_on_eval"),
+                        "scores": summ["scores"], "select_scores": summ.get("select_scores"),
+                        "population_mean": summ["mean_return"], "exploits": summ["exploits"],
+                        "best_hparams": hp, "experiment": summ["experiment"],
+                        "lambda_ratio": hp.get("lambda_1", np.nan) / max(hp.get("lambda_0", np.nan), 1e-12),
+                        "effective_random": hp.get("lambda_shared", np.nan) * hp.get("lambda_1", np.nan)}
+        res["rows"] = [r for r in res["rows"] if r["seed"] != s] + [row]
+        rows = res["rows"]
+        col = {"pbt": [r["pbt"]["best"] for r in rows], "none": [r["none"]["best"] for r in rows],
+               "pbt_on_eval": [r["pbt"]["best_on_eval"] for r in rows],
+               "pbt_population_mean": [r["pbt"]["population_mean"] for r in rows],
+               "none_population_mean": [r["none"]["population_mean"] for r in rows],
+               "fixed": [r["fixed"] for r in rows], "fixed_long": [r["fixed_long"] for r in rows]}
+        res["n"] = len(rows)
+        res["scores"] = {k: t_interval(v) for k, v in col.items()}
+        res["pbt_minus_none"] = paired_difference(col["pbt"], col["none"])
+        res["pbt_minus_fixed_long"] = paired_difference(col["pbt"], col["fixed_long"])
+        res["pbt_over_fixed"] = t_interval([a / b for a, b in zip(col["pbt"], col["fixed"])])
+        res["pbt_over_fixed_verdict_0.95"] = verdict(res["pbt_over_fixed"], 0.95)
+        res["selection_bias"] = paired_difference(col["pbt_on_eval"], col["pbt"])
+        for key in ("pbt", "none"):
+            ratios = [r[key]["lambda_ratio"] for r in rows]
+            res[f"{key}_lambda_below_10pct"] = int(sum(x < 0.1 for x in ratios))
+        (RESULTS / out_name).write_text(json.dumps(res, indent=2) + "\n")
+        print(f"seed {s}: PBT {row['pbt']['best']:.2f} (λ'_random/λ'_good {row['pbt']['lambda_ratio']:.3f}, "
+              f"{row['pbt']['exploits']} exploits), no selection {row['none']['best']:.2f}, fixed {row['fixed']:.2f}, "
+              f"fixed {total // 1000}k {row['fixed_long']:.2f}", flush=True)
 
 
 # --------------------------------------------------------------------------- overhead
@@ -276,7 +342,7 @@ def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("parts", nargs="+",
-                    choices=["incompetent", "incompetent-truncation", "fixed", "fixed-truncation", "overhead"])
+                    choices=["incompetent", "incompetent-truncation", "fixed", "fixed-truncation", "matched", "overhead"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None,
                     help="frames per member (default: 500k for the quality parts, 200k for overhead)")
@@ -285,11 +351,16 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=10, help="quality parts: the t-test's window of recent episodes")
     ap.add_argument("--hurt", action="store_true",
                     help="quality parts: priors where the random teacher hurts (λ'_k uniform, λ_shared ≥ 0.5)")
+    ap.add_argument("--select-episodes", type=int, default=30,
+                    help="matched: episodes each member plays apart from its evaluation to choose the best on")
     ap.add_argument("--sweep-steps", type=int, default=None, help="overhead: frames per sweep run (default: --steps/2)")
     ap.add_argument("--repeats", type=int, default=1, help="overhead: alternating repeats")
     ap.add_argument("--out", default="pbt_overhead.json", help="overhead: result file in bench/results/")
     args = ap.parse_args()
-    q = [p for p in args.parts if p != "overhead"]
+    if "matched" in args.parts:
+        matched(args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt,
+                args.select_episodes)
+    q = [p for p in args.parts if p not in ("overhead", "matched")]
     if q:
         quality(q, args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt)
     if "overhead" in args.parts:

@@ -267,3 +267,33 @@ def test_distillation_population_must_be_ranked_by_the_student(tmp_path, cli):
                                  "priors": {"lr": {"min": 1e-4, "max": 1e-3}}}))
     r = cli("pbt", "--config", p, "--run-dir", tmp_path / "e", timeout=120)
     assert r.returncode == 2 and "use source: student, dagger or eer" in r.stderr
+
+
+@pytest.mark.slow
+def test_no_selection_baseline_keeps_its_draws_and_best_is_chosen_on_selection_episodes(tmp_path, cli):
+    """selection: none is PBT's matched baseline (the same members and draws, nobody copies); with
+    select_episodes the best member is picked on episodes apart from the ones it is reported on."""
+    cfg = _config(tmp_path, population=2, config={"env": "gym:CartPole-v1", "steps": 8000, "eval_episodes": 2},
+                  pbt={"interval": 2000, "selection": "none", "select_episodes": 3, "seed": 1})
+    exp = tmp_path / "exp"
+    p = cli("pbt", "--config", cfg, "--run-dir", exp, "--json", "--no-progress", timeout=400)
+    assert p.returncode == 0, p.stderr[-3000:]
+    s = json.loads(p.stdout.strip().splitlines()[-1])
+    assert s["exploits"] == 0 and s["ready_points"] >= 2
+    assert s["chosen_on"].startswith("selection episodes")
+    members = [json.loads((exp / f"members/member-{i:02d}/summary.json").read_text()) for i in range(2)]
+    assert [len(m["select_returns"]) for m in members] == [3, 3]
+    assert s["select_scores"] == [m["select_score"] for m in members]
+    assert s["best_member"] == int(max(range(2), key=lambda i: members[i]["select_score"]))
+    assert s["best_return"] == members[s["best_member"]]["mean_return"]  # reported on the evaluation episodes
+    first = {}
+    for e in (json.loads(x) for x in (exp / "lineage.jsonl").read_text().splitlines()):
+        assert e["event"] == "ready" and e["decision"] == "keep"
+    for i, m in enumerate(members):  # each member trained its initial draw to the end
+        rows = _rows(exp / f"members/member-{i:02d}")
+        first[i] = float(rows[0]["hparams/lr"])
+        assert float(rows[-1]["hparams/lr"]) == pytest.approx(first[i]) == pytest.approx(m["hparams"]["lr"])
+    assert first[0] != first[1]
+    r = cli("report", exp, "--out", tmp_path / "rep", "--json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1])["pbt"]["best_member"] == s["best_member"]

@@ -19,8 +19,8 @@ PBT_EPILOG = """experiment YAML (distillrl pbt --print-config [train|kickstart|d
   command: kickstart          what each member runs: train, kickstart, distill or meta
   population: 4               members (≥ 2)
   config: {...}               the command's own keys, as in its --config YAML (env, steps, teacher, ...)
-  pbt: {...}                  interval (frames between ready points), selection (ttest|truncation),
-                              window, pvalue, quantile, resample_probability, factors, burn_in,
+  pbt: {...}                  interval (frames between ready points), selection (ttest|truncation|none),
+                              window, pvalue, quantile, select_episodes, resample_probability, factors, burn_in,
                               init (prior|config), seed, max_failures, cpus_per_member
   priors:                     the tuned hyper-parameters, each {min, max, log}
     lr: {min: 1.0e-4, max: 2.0e-3, log: true}

@@ -63,7 +63,10 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                             + ", ".join(f"{n} {fr:,.0f}" for n, fr in other) + ": compare at equal frames")
             sys.stderr.write(f"distillrl report: warning: {warnings[-1]}\n")
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
-        best = max(finite, key=finite.get) if finite else 0
+        # chosen as the population chose it: on its selection episodes where the members played them
+        select = {i: float(s["select_score"]) for i, s in msum.items()
+                  if s and s.get("select_score") is not None and np.isfinite(s["select_score"])}
+        best = max(select, key=select.get) if select else max(finite, key=finite.get) if finite else 0
         events = read_lineage(exp)
         end = max((r["frames"] for r in rows.get(best, [])), default=0.0)
         segs = winning_lineage(best, events, end)

@@ -38,6 +38,21 @@ def eval_seed(cfg) -> int:
     return 10_000 + cfg.seed
 
 
+def select_seed(cfg) -> int:
+    """The episodes a population chooses its best member on: reset seeds ``1 010 000 + seed + i``,
+    apart from the evaluation episodes (:func:`eval_seed`) its summary reports."""
+    return eval_seed(cfg) + 1_000_000
+
+
+def eval_selection(trainer, cfg, episodes: int) -> dict:
+    """``episodes`` more episodes in the family's convention mode on :func:`select_seed`'s seeds:
+    the score a population ranks its members by, so the best member's reported score (on the
+    evaluation episodes) is not the one it was picked on."""
+    r = evaluate_agent(trainer, cfg.env, episodes, select_seed(cfg), None, max_episode_steps=cfg.max_episode_steps)
+    return {"select_score": result_score(r), "select_mode": r.mode, "select_episodes": episodes,
+            "select_returns": r.returns.tolist()}
+
+
 def eval_student(trainer, cfg) -> dict:
     """The trained agent in both modes on the same episodes: ``score`` in its family's
     convention, the other mode beside it."""

@@ -101,6 +101,9 @@ def resolve(cfg: PBTConfig) -> tuple[Any, dict[str, float | None]]:
     if cfg.command == "distill" and getattr(base, "source", "") == "teacher":
         raise ConfigError("a population is ranked by the returns of the policy that acts; with source: teacher "
                           "that is the teacher, not the student — use source: student, dagger or eer")
+    if cfg.pbt.select_episodes and cfg.command == "meta":
+        raise ConfigError("pbt.select_episodes: a meta population is ranked on its held-out tasks, not on "
+                          "episodes; leave it 0")
     if base.env:  # an unknown environment fails here too (cheap: no environment is made)
         gym_id(base.env)
     assert k.live is not None
@@ -214,7 +217,8 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
                      "seed": tune.sample_from(lambda c: seed0 + c["member"]),
                      "hparams": {n: tune.sample_from(lambda c, n=n: init[c["member"]][n]) for n in cfg.priors},
                      "command": cfg.command, "base": to_dict(base), "exp_dir": str(exp_dir),
-                     "interval": cfg.pbt.interval, "window": cfg.pbt.window, "fault": cfg.inject_fault}
+                     "interval": cfg.pbt.interval, "window": cfg.pbt.window, "fault": cfg.inject_fault,
+                     "select_episodes": cfg.pbt.select_episodes}
             tuner = tune.Tuner(
                 trainable,
                 param_space=space,
@@ -243,7 +247,14 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
     errors = [raytune.error_line(r.error) for r in results if r.error is not None]
     scores = [summary_score(m) for m in members]  # each member's score in its env family's convention
     finite = [s for s in scores if s is not None and not math.isnan(s)]
-    best = int(np.nanargmax(scores)) if finite else None
+    best = best_on_eval = int(np.nanargmax(scores)) if finite else None
+    chosen_on = "evaluation episodes"
+    # With selection episodes the best member is chosen on them, and reported on its evaluation
+    # episodes (an unbiased score); a member without them (killed before) cannot be chosen.
+    select = [float(m["select_score"]) if "select_score" in m else math.nan for m in members]
+    if cfg.pbt.select_episodes and any(not math.isnan(x) for x in select):
+        chosen_on = f"selection episodes ({cfg.pbt.select_episodes} each, apart from the evaluation's)"
+        best = int(np.nanargmax(select))
     events = read_lineage(exp_dir)
     summary = {"experiment": str(exp_dir), "command": cfg.command, "population": cfg.population,
                "selection": cfg.pbt.selection, "wall_s": wall, "cpus_per_member": per, "at_once": n_at_once,
@@ -252,7 +263,7 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
                "members_scored": len(finite), "errors": errors,
                "exploits": sum(1 for e in events if e.get("event") == "exploit"),
                "ready_points": sum(1 for e in events if e.get("event") == "ready"),
-               "scores": scores, "best_member": best,
+               "scores": scores, "best_member": best, "chosen_on": chosen_on,
                "best_score": scores[best] if best is not None else math.nan,
                "score_mode": members[best].get("score_mode", "greedy") if best is not None else None,
                "best_return": members[best].get("mean_return", math.nan) if best is not None else math.nan,
@@ -260,6 +271,9 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
                "mean_score": float(np.mean(finite)) if finite else math.nan,
                "mean_return": float(np.nanmean([m.get("mean_return", math.nan) for m in members]))
                if finite else math.nan}
+    if cfg.pbt.select_episodes:
+        summary.update(select_scores=select, best_member_on_eval=best_on_eval,
+                       best_score_on_eval=scores[best_on_eval] if best_on_eval is not None else math.nan)
     if best is not None and "teacher_return" in members[best]:
         summary["best_teacher_return"] = members[best]["teacher_return"]
         summary["best_score_ratio"] = members[best].get("score_ratio")

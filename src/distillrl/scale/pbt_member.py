@@ -21,6 +21,7 @@ from distillrl.core import checkpoint as ck
 from distillrl.core.protocol import Trainer
 from distillrl.errors import CheckpointError
 from distillrl.runs.kinds import kind, set_threads
+from distillrl.runs.finish import eval_selection
 from distillrl.runs.loop import Hook, WriteMetrics, run
 from distillrl.runs.rundir import MetricsLog, save_checkpoint, write_summary
 from distillrl.scale import raytune  # sets Ray's environment before Ray is imported
@@ -220,6 +221,8 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
                    "node": node, "nodes": sorted({json.loads(x)["node"] for x in
                                                   (mdir / "placement.jsonl").read_text().splitlines() if x}),
                    "hparams": trainer.hp.as_dict(), **k.finish(trainer, cfg)}
+        if int(config.get("select_episodes", 0)) > 0:  # the episodes the best member is chosen on
+            summary.update(eval_selection(trainer, cfg, int(config["select_episodes"])))
         write_summary(mdir, summary)
         final = ready.metrics(trainer, True)
         final["eval_return"] = float(summary.get("mean_return", summary.get("student_return", math.nan)))

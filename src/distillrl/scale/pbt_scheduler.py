@@ -99,6 +99,8 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int, all_at_once
             donor, ev = None, dict(base)
             if final:
                 ev["reason"] = "final"
+            elif self.opts.selection == "none":  # the matched baseline: nobody copies
+                ev["reason"] = "no selection"
             elif self.opts.selection == "truncation":
                 # population.truncation (tested alone) over the members' last ready scores
                 scores = {t: st.last_score for t, st in self._trial_state.items()

@@ -11,6 +11,14 @@ functions, and the tests check them on hand-made numbers.
   ``window`` episode returns and Welch's t-test (unequal variances, two-sided) p < ``pvalue``.
 * ``truncation``: members in the bottom ``quantile`` of the population copy one drawn from the
   top ``quantile`` (Ray Tune's own rule).
+* ``none``: nobody copies; every member keeps its initial draw. The same members, seeds and
+  draws as the population with exploit on: a random search at equal frames, PBT's matched
+  baseline.
+
+*Choosing the best member* — on ``select_episodes`` greedy episodes each member plays at the
+end, on reset seeds apart from the evaluation episodes its summary reports, so the best
+member's reported score is not the score it was picked on (without them it is chosen on the
+evaluation episodes, and its score is biased upward: the maximum of noisy estimates).
 
 *Explore* — the copied hyper-parameters are each resampled from their prior with probability
 ``resample_probability``, else multiplied by one of ``factors`` (0.8 or 1.2); the result is
@@ -64,8 +72,9 @@ class PBTOptions:
     """How the population is ready, selected, explored and run."""
 
     interval: int = knob(50_000, "≥ 1", "frames between a member's ready points (exploit/explore, and a checkpoint)")
-    selection: Literal["ttest", "truncation"] = knob(
-        "ttest", help="exploit rule: ttest (random member, copied if significantly better) or truncation")
+    selection: Literal["ttest", "truncation", "none"] = knob(
+        "ttest", help="exploit rule: ttest (random member, copied if significantly better), truncation, or none "
+                      "(no copies: a random search over the priors, the matched baseline)")
     window: int = knob(10, "≥ 2", "episode returns compared at each ready point (the last N)")
     pvalue: float = knob(0.05, "(0, 1)", "ttest: significance level of Welch's t-test")
     quantile: float = knob(0.2, "(0, 0.5]", "truncation: fraction of the population at the bottom that copies from "
@@ -74,6 +83,9 @@ class PBTOptions:
                                                        "instead of perturbing it")
     factors: list[float] = knob(factory=lambda: [0.8, 1.2], domain="> 0", help="explore: perturbation factors, one "
                                                                                "drawn per hyper-parameter")
+    select_episodes: int = knob(0, "≥ 0", "episodes each member plays at the end, apart from its evaluation "
+                                          "episodes, to choose the best member on (0: choose on the evaluation "
+                                          "episodes)")
     burn_in: int = knob(0, "≥ 0", "frames before the first ready point may exploit")
     init: Literal["prior", "config"] = knob("prior", help="initial hyper-parameters: sampled from the priors, or the "
                                                           "config's values for every member")
