@@ -219,9 +219,47 @@ def matched(seeds: list[int], steps: int, population: int, interval: int, window
             ratios = [r[key]["lambda_ratio"] for r in rows]
             res[f"{key}_lambda_below_10pct"] = int(sum(x < 0.1 for x in ratios))
         (RESULTS / out_name).write_text(json.dumps(res, indent=2) + "\n")
+        plot_matched(res, RESULTS / out_name.replace(".json", ".png"))
         print(f"seed {s}: PBT {row['pbt']['best']:.2f} (λ'_random/λ'_good {row['pbt']['lambda_ratio']:.3f}, "
               f"{row['pbt']['exploits']} exploits), no selection {row['none']['best']:.2f}, fixed {row['fixed']:.2f}, "
               f"fixed {total // 1000}k {row['fixed_long']:.2f}", flush=True)
+
+
+def plot_matched(res: dict, path: Path) -> None:
+    """Per-seed final scores of the four arms (mean and 95 % t-interval beside them), and the
+    best member's λ'_random ÷ λ'_good with and without selection."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = res["rows"]
+    k = res["population"]
+    arms = [("PBT (t-test)", [r["pbt"]["best"] for r in rows]),
+            ("no selection\n(same draws)", [r["none"]["best"] for r in rows]),
+            ("good teacher alone\nλ = 1, F frames", [r["fixed"] for r in rows]),
+            (f"good teacher alone\nλ = 1, {k}·F frames", [r["fixed_long"] for r in rows])]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2.2, 1]})
+    for i, (name, xs) in enumerate(arms):
+        a.scatter(np.full(len(xs), i) + np.linspace(-0.12, 0.12, len(xs)), xs, s=14, alpha=0.7)
+        t = t_interval(xs)
+        if t["n"] >= 2:
+            a.errorbar(i + 0.3, t["mean"], yerr=[[t["mean"] - t["lo"]], [t["hi"] - t["mean"]]], fmt="o", c="k",
+                       capsize=4)
+    a.set_xticks(range(len(arms)), [n for n, _ in arms], fontsize=8)
+    a.set_ylabel("final greedy score (30 evaluation episodes)")
+    a.set_title(f"Breakout, zoo teacher + random teacher; n = {len(rows)} seeds; F = {res['steps_per_member']:,}",
+                fontsize=9)
+    for j, key in enumerate(("pbt", "none")):
+        xs = [r[key]["lambda_ratio"] for r in rows]
+        b.scatter(np.full(len(xs), j) + np.linspace(-0.12, 0.12, len(xs)), xs, s=14)
+    b.axhline(0.1, ls="--", c="grey", lw=1)
+    b.set_yscale("log")
+    b.set_xticks([0, 1], ["PBT (t-test)", "no selection"], fontsize=8)
+    b.set_ylabel("best member's λ'_random ÷ λ'_good")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- overhead
