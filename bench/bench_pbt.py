@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import shutil
 import subprocess
@@ -165,13 +166,14 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
 
 
 def matched(seeds: list[int], steps: int, population: int, interval: int, window: int, hurt: bool,
-            select_episodes: int) -> None:
+            select_episodes: int, long_seeds: list[int] | None = None) -> None:
     """The incompetent-teacher population against fixed schedules at equal total frames, seed by
     seed: the population with the paper's t-test rule; the same population with ``selection:
     none`` (the same members, seeds and initial draws, nobody copies: N fixed-hyper-parameter runs
     at F frames); the good teacher alone at fixed λ = 1 (constant) for F frames and for N·F frames.
     Both populations choose their best member on ``select_episodes`` episodes apart from the 30
-    evaluation episodes it is reported on. Results are rewritten after every seed."""
+    evaluation episodes it is reported on; ``long_seeds`` (default: all) are the seeds that also
+    get the N·F-frame run. Results are rewritten after every seed."""
     good = zoo5m("breakout")
     bad = str(random_teacher("breakout").resolve())
     total = steps * population
@@ -179,6 +181,7 @@ def matched(seeds: list[int], steps: int, population: int, interval: int, window
     out_name = f"pbt_matched{tag.replace('-', '_')}.json"
     res: dict = {"command": f"python bench/bench_pbt.py matched --seeds {' '.join(map(str, seeds))} --steps {steps} "
                             f"--select-episodes {select_episodes}" + (f" --window {window}" if window != 10 else "")
+                            + (f" --long-seeds {' '.join(map(str, long_seeds))}" if long_seeds else "")
                             + (" --hurt" if hurt else ""),
                  "env": "minatar:breakout", "steps_per_member": steps, "population": population, "interval": interval,
                  "window": window, "hurt_priors": hurt, "select_episodes": select_episodes, "eval_episodes": 30,
@@ -189,8 +192,8 @@ def matched(seeds: list[int], steps: int, population: int, interval: int, window
         none = run_pbt("incompetent-none", [good, bad], s, steps, population, interval, "none", window, hurt,
                        select_episodes)
         fixed = run_fixed(s, steps)
-        long = run_fixed(s, total, f"fixed-constant-{total // 1000}k")
-        row = {"seed": s, "fixed": fixed["student_return"], "fixed_long": long["student_return"],
+        long = run_fixed(s, total, f"fixed-constant-{total // 1000}k") if long_seeds is None or s in long_seeds else {}
+        row = {"seed": s, "fixed": fixed["student_return"], "fixed_long": long.get("student_return", math.nan),
                "teacher": fixed["teacher_return"]}
         for key, summ in (("pbt", pbt), ("none", none)):
             hp = summ.get("best_hparams") or {}
@@ -211,7 +214,9 @@ def matched(seeds: list[int], steps: int, population: int, interval: int, window
         res["n"] = len(rows)
         res["scores"] = {k: t_interval(v) for k, v in col.items()}
         res["pbt_minus_none"] = paired_difference(col["pbt"], col["none"])
-        res["pbt_minus_fixed_long"] = paired_difference(col["pbt"], col["fixed_long"])
+        has_long = [i for i, r in enumerate(rows) if math.isfinite(r["fixed_long"])]
+        res["pbt_minus_fixed_long"] = paired_difference([col["pbt"][i] for i in has_long],
+                                                        [col["fixed_long"][i] for i in has_long])
         res["pbt_over_fixed"] = t_interval([a / b for a, b in zip(col["pbt"], col["fixed"])])
         res["pbt_over_fixed_verdict_0.95"] = verdict(res["pbt_over_fixed"], 0.95)
         res["selection_bias"] = paired_difference(col["pbt_on_eval"], col["pbt"])
@@ -391,13 +396,15 @@ def main() -> None:
                     help="quality parts: priors where the random teacher hurts (λ'_k uniform, λ_shared ≥ 0.5)")
     ap.add_argument("--select-episodes", type=int, default=30,
                     help="matched: episodes each member plays apart from its evaluation to choose the best on")
+    ap.add_argument("--long-seeds", type=int, nargs="+", default=None,
+                    help="matched: the seeds that also get the good teacher's N·F-frame run (default: all)")
     ap.add_argument("--sweep-steps", type=int, default=None, help="overhead: frames per sweep run (default: --steps/2)")
     ap.add_argument("--repeats", type=int, default=1, help="overhead: alternating repeats")
     ap.add_argument("--out", default="pbt_overhead.json", help="overhead: result file in bench/results/")
     args = ap.parse_args()
     if "matched" in args.parts:
         matched(args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt,
-                args.select_episodes)
+                args.select_episodes, args.long_seeds)
     q = [p for p in args.parts if p not in ("overhead", "matched")]
     if q:
         quality(q, args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt)
