@@ -17,6 +17,7 @@ Every experiment is made by the real commands (``distillrl pbt`` / ``distillrl k
 
     python bench/bench_pbt.py incompetent fixed --seeds 1 2 3 --steps 500000
     python bench/bench_pbt.py matched --hurt --seeds 1 2 3 4 5 6 7 8 9 10   # at equal total frames
+    python bench/bench_pbt.py matched-table --hurt                           # its tables, from the JSON
     python bench/bench_pbt.py overhead --repeats 2                    # 200k-frame members, 100k-frame sweep runs
     python bench/bench_pbt.py overhead --steps 600000 --sweep-steps 300000 --out pbt_overhead_long.json
 """
@@ -214,6 +215,8 @@ def matched(seeds: list[int], steps: int, population: int, interval: int, window
         res["n"] = len(rows)
         res["scores"] = {k: t_interval(v) for k, v in col.items()}
         res["pbt_minus_none"] = paired_difference(col["pbt"], col["none"])
+        res["pbt_minus_none_population_mean"] = paired_difference(col["pbt_population_mean"],
+                                                                  col["none_population_mean"])
         has_long = [i for i, r in enumerate(rows) if math.isfinite(r["fixed_long"])]
         res["pbt_minus_fixed_long"] = paired_difference([col["pbt"][i] for i in has_long],
                                                         [col["fixed_long"][i] for i in has_long])
@@ -265,6 +268,38 @@ def plot_matched(res: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def table_matched(name: str = "pbt_matched_hurt.json") -> None:
+    """Print BENCHMARKS §7's tables for ``matched`` from its result file (trains nothing)."""
+    from distillrl.core.stats import fmt
+
+    res = json.loads((RESULTS / name).read_text())
+    k, f = res["population"], res["steps_per_member"]
+    print(f"| seed | PBT (t-test): best member | exploits | λ'_random ÷ λ'_good | no selection: best member | "
+          f"good teacher alone, λ = 1, {f // 1000}k | same, {k * f // 1000}k |")
+    print("|---|---|---|---|---|---|---|")
+    for r in sorted(res["rows"], key=lambda r: r["seed"]):
+        long = "—" if not math.isfinite(r["fixed_long"]) else f"{r['fixed_long']:.2f}"
+        print(f"| {r['seed']} | {r['pbt']['best']:.2f} | {r['pbt']['exploits']} | {r['pbt']['lambda_ratio']:.3f} | "
+              f"{r['none']['best']:.2f} ({r['none']['lambda_ratio']:.2f}) | {r['fixed']:.2f} | {long} |")
+    sc = res["scores"]
+    print()
+    for key, label in (("pbt", "PBT, best member"), ("none", "no selection, best member"),
+                       ("pbt_population_mean", "PBT, population mean"),
+                       ("none_population_mean", "no selection, population mean"),
+                       ("fixed", f"good teacher alone, {f // 1000}k"), ("fixed_long", f"good teacher alone, {k * f // 1000}k"),
+                       ("pbt_on_eval", "PBT, best member chosen on its evaluation episodes")):
+        print(f"- {label}: {fmt(sc[key], 2)}")
+    print(f"- PBT − no selection (paired): {fmt(res['pbt_minus_none'], 2)}")
+    if "pbt_minus_none_population_mean" in res:
+        print(f"- PBT − no selection, population means (paired): {fmt(res['pbt_minus_none_population_mean'], 2)}")
+    print(f"- PBT − good teacher alone at {k}·F (paired): {fmt(res['pbt_minus_fixed_long'], 2)}")
+    print(f"- PBT ÷ good teacher alone at F: {fmt(res['pbt_over_fixed'], 3)} → within 5 %: "
+          f"{res['pbt_over_fixed_verdict_0.95']}")
+    print(f"- chosen on evaluation − chosen on selection episodes (the bias): {fmt(res['selection_bias'], 2)}")
+    print(f"- λ'_random < 0.1·λ'_good: PBT {res['pbt_lambda_below_10pct']}/{res['n']}, "
+          f"no selection {res['none_lambda_below_10pct']}/{res['n']}")
 
 
 # --------------------------------------------------------------------------- overhead
@@ -385,7 +420,8 @@ def overhead(steps: int = 200_000, population: int = 4, interval: int = 25_000, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("parts", nargs="+",
-                    choices=["incompetent", "incompetent-truncation", "fixed", "fixed-truncation", "matched", "overhead"])
+                    choices=["incompetent", "incompetent-truncation", "fixed", "fixed-truncation", "matched",
+                             "matched-table", "overhead"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None,
                     help="frames per member (default: 500k for the quality parts, 200k for overhead)")
@@ -405,7 +441,9 @@ def main() -> None:
     if "matched" in args.parts:
         matched(args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt,
                 args.select_episodes, args.long_seeds)
-    q = [p for p in args.parts if p not in ("overhead", "matched")]
+    if "matched-table" in args.parts:
+        table_matched("pbt_matched_hurt.json" if args.hurt else "pbt_matched.json")
+    q = [p for p in args.parts if p not in ("overhead", "matched", "matched-table")]
     if q:
         quality(q, args.seeds, args.steps or 500_000, args.population, args.interval, args.window, args.hurt)
     if "overhead" in args.parts:
