@@ -131,11 +131,11 @@ def _metrics(d: Path) -> list[dict]:
     return read_metrics(d)
 
 
-def _finished(pattern: str) -> list[Path]:
-    """Finished runs named ``pattern`` under runs/bench/multitask/kickstart, or their kept copies
-    under bench/results/multitask/kickstart (runs/ is not in git), one per name."""
+def _finished(pattern: str, part: str = "kickstart") -> list[Path]:
+    """Finished runs named ``pattern`` under runs/bench/multitask/<part>, or their kept copies
+    under bench/results/multitask/<part> (runs/ is not in git), one per name."""
     found: dict[str, Path] = {}
-    for base in (OUT / "multitask" / "kickstart", ROOT / "kickstart"):  # a fresh run wins over its copy
+    for base in (OUT / "multitask" / part, ROOT / part):  # a fresh run wins over its copy
         for d in base.glob(pattern):
             if (d / "summary.json").exists():
                 found[d.name] = d
@@ -236,13 +236,11 @@ def _plot_suite(curves: dict, line: float | None, path: Path, title: str) -> Non
 
 
 def collect_distill(part: str = "distill", pattern: str = "size*-s*") -> dict:
-    base = ROOT / part
     out: dict = {}
-    for d in sorted(base.glob(pattern)):
-        if not (d / "summary.json").exists():
-            continue
+    for d in sorted(_finished(pattern, part), key=lambda p: p.name):
         s = _summary(d)
-        keep(d, part)
+        if d.is_relative_to(ROOT):
+            keep(d, part)
         size = d.name.rsplit("-s", 1)[0]
         out.setdefault(size, []).append({
             "run": d.name, "student_params": s["student_params"], "teachers_params": s["teacher_params"],
