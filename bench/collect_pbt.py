@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -34,7 +35,17 @@ def _metrics(src: Path, dst: Path) -> None:
         w.writerows(rows)
 
 
+def _differs(src: Path, dst: Path) -> bool:
+    """A kept run whose summary is not the fresh run's: another machine's run of the same name
+    (kept, never overwritten: the tables cite it)."""
+    a, b = src / "summary.json", dst / "summary.json"
+    return b.exists() and a.exists() and a.read_bytes() != b.read_bytes()
+
+
 def _run(src: Path, dst: Path) -> None:
+    if _differs(src, dst):
+        print(f"kept {dst}: {src} is a different run of the same name (not copied)")
+        return
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("config.yaml", "summary.json"):
         if (src / name).exists():
@@ -48,6 +59,10 @@ def collect() -> list[Path]:
     for d in sorted(SRC.iterdir()):
         if (d / "pbt.yaml").exists() and (d / "summary.json").exists() and not d.name.startswith("overhead"):
             out = DST / d.name
+            if _differs(d, out):
+                print(f"kept {out}: {d} is a different run of the same name (not copied)")
+                exps.append(out)
+                continue
             out.mkdir(parents=True, exist_ok=True)
             for name in ("pbt.yaml", "lineage.jsonl", "summary.json"):
                 shutil.copyfile(d / name, out / name)
@@ -69,7 +84,8 @@ def plot(exps: list[Path]) -> None:
     from distillrl.report.pbt import winning_lineage
     from distillrl.runs.rundir import read_metrics
 
-    inc = [e for e in exps if e.name.startswith("incompetent")]
+    # §7's first table: the t-test and truncation experiments (the later ones have their own figures)
+    inc = [e for e in exps if re.fullmatch(r"incompetent(-truncation)?-s\d+", e.name)]
     if not inc:
         return
     fig, axes = plt.subplots(2, 1, figsize=(7.5, 6), sharex=True)
