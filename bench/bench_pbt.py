@@ -117,6 +117,11 @@ def final_lambdas(exp: Path) -> dict:
     return s.get("best_hparams") or {}
 
 
+def lambda_ratio(hp: dict) -> float:
+    """λ'_random ÷ λ'_good of a member's hyper-parameters (teacher 0 good, teacher 1 random)."""
+    return hp.get("lambda_1", np.nan) / max(hp.get("lambda_0", np.nan), 1e-12)
+
+
 def ci(xs: list[float]) -> list[float]:
     """[lo, hi] of the 95 % t-interval over seeds (:func:`distillrl.core.stats.t_interval`); one
     seed: [mean, mean]. (Results written before this carry ``ci95``/``best_ci95``: 1.96·SEM.)"""
@@ -150,7 +155,7 @@ def quality(parts: list[str], seeds: list[int], steps: int, population: int, int
                    "scores": summ["scores"], "exploits": summ["exploits"], "wall_s": summ["wall_s"],
                    "best_hparams": hp, "experiment": summ["experiment"]}
             if part.startswith("incompetent"):
-                row["lambda_ratio_random_over_good"] = hp.get("lambda_1", np.nan) / max(hp.get("lambda_0", np.nan), 1e-12)
+                row["lambda_ratio_random_over_good"] = lambda_ratio(hp)
             rows.append(row)
         best = [r["best_return"] for r in rows]
         out = {"runs": rows, "best_mean": float(np.mean(best)), "best_t95": ci(best), "n": len(best),
@@ -203,9 +208,9 @@ def matched(seeds: list[int], steps: int, population: int, interval: int, window
                         "scores": summ["scores"], "select_scores": summ.get("select_scores"),
                         "population_mean": summ["mean_return"], "exploits": summ["exploits"],
                         "best_hparams": hp, "experiment": summ["experiment"],
-                        "lambda_ratio": hp.get("lambda_1", np.nan) / max(hp.get("lambda_0", np.nan), 1e-12),
+                        "lambda_ratio": lambda_ratio(hp),
                         "effective_random": hp.get("lambda_shared", np.nan) * hp.get("lambda_1", np.nan)}
-        res["rows"] = [r for r in res["rows"] if r["seed"] != s] + [row]
+        res["rows"].append(row)
         rows = res["rows"]
         col = {"pbt": [r["pbt"]["best"] for r in rows], "none": [r["none"]["best"] for r in rows],
                "pbt_on_eval": [r["pbt"]["best_on_eval"] for r in rows],

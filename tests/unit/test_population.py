@@ -170,3 +170,16 @@ def test_population_summary_counts_members_that_evaluated_no_episodes_as_finishe
     (member_dir(tmp_path, 1) / "summary.json").unlink()
     s = _summarize(cfg, tmp_path, [SimpleNamespace(error=None)] * 2, 1.0, {"cpus": 2}, 1.0, 2)
     assert s["members_finished"] == 1
+
+
+def test_best_member_is_chosen_on_selection_episodes_where_members_played_them():
+    from distillrl.scale.population import best_member
+
+    # evaluation scores alone: the highest finite one (a member without a summary cannot win)
+    assert best_member({0: {"score": 3.0}, 1: {"score": 5.0}, 2: {}}) == (1, False)
+    # with selection scores the evaluation score does not count
+    both = {0: {"score": 3.0, "select_score": 9.0}, 1: {"score": 5.0, "select_score": 2.0}}
+    assert best_member(both) == (0, True)
+    # a member killed before its selection episodes is not chosen; no finite score: none
+    assert best_member({0: {"score": 8.0}, 1: {"score": 1.0, "select_score": 1.0}}) == (1, True)
+    assert best_member({0: {"score": float("nan")}, 1: {}}) == (None, False)

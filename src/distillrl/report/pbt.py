@@ -14,7 +14,7 @@ from distillrl.acting.evaluation import summary_score
 from distillrl.report.runs import load_run
 from distillrl.report.style import SAVE, legend_outside, log_y
 from distillrl.runs.rundir import read_metrics
-from distillrl.scale.population import read_lineage
+from distillrl.scale.population import best_member, read_lineage
 
 
 def is_pbt_experiment(path: str | Path) -> bool:
@@ -63,10 +63,8 @@ def build_pbt_report(exp_dirs: list[Path], fixed_dirs: list[str | Path], out: Pa
                             + ", ".join(f"{n} {fr:,.0f}" for n, fr in other) + ": compare at equal frames")
             sys.stderr.write(f"distillrl report: warning: {warnings[-1]}\n")
         finite = {i: v for i, v in scores.items() if v is not None and np.isfinite(v)}
-        # chosen as the population chose it: on its selection episodes where the members played them
-        select = {i: float(s["select_score"]) for i, s in msum.items()
-                  if s and s.get("select_score") is not None and np.isfinite(s["select_score"])}
-        best = max(select, key=select.get) if select else max(finite, key=finite.get) if finite else 0
+        best = best_member(msum)[0]  # chosen as the population chose it
+        best = 0 if best is None else best
         events = read_lineage(exp)
         end = max((r["frames"] for r in rows.get(best, [])), default=0.0)
         segs = winning_lineage(best, events, end)

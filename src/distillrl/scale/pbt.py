@@ -62,7 +62,7 @@ from distillrl.scale import raytune  # noqa: F401  (sets Ray's environment befor
 from distillrl.scale.legacy import legacy_module_names
 from distillrl.scale.pbt_member import MEMBER_CKPT, member_dir, member_trainable
 from distillrl.scale.pbt_scheduler import make_scheduler
-from distillrl.scale.population import PBTConfig, initial_values, pbt_config_from_dict, read_lineage
+from distillrl.scale.population import PBTConfig, best_member, initial_values, pbt_config_from_dict, read_lineage
 
 
 def load_pbt_config(path: str | Path, population: int | None = None) -> PBTConfig:
@@ -247,14 +247,12 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
     errors = [raytune.error_line(r.error) for r in results if r.error is not None]
     scores = [summary_score(m) for m in members]  # each member's score in its env family's convention
     finite = [s for s in scores if s is not None and not math.isnan(s)]
-    best = best_on_eval = int(np.nanargmax(scores)) if finite else None
-    chosen_on = "evaluation episodes"
+    best_on_eval = int(np.nanargmax(scores)) if finite else None
     # With selection episodes the best member is chosen on them, and reported on its evaluation
     # episodes (an unbiased score); a member without them (killed before) cannot be chosen.
-    select = [float(m["select_score"]) if "select_score" in m else math.nan for m in members]
-    if cfg.pbt.select_episodes and any(not math.isnan(x) for x in select):
-        chosen_on = f"selection episodes ({cfg.pbt.select_episodes} each, apart from the evaluation's)"
-        best = int(np.nanargmax(select))
+    best, on_select = best_member({i: m for i, m in enumerate(members) if "error" not in m})
+    chosen_on = (f"selection episodes ({cfg.pbt.select_episodes} each, apart from the evaluation's)" if on_select
+                 else "evaluation episodes")
     events = read_lineage(exp_dir)
     summary = {"experiment": str(exp_dir), "command": cfg.command, "population": cfg.population,
                "selection": cfg.pbt.selection, "wall_s": wall, "cpus_per_member": per, "at_once": n_at_once,
@@ -272,7 +270,8 @@ def _summarize(cfg: PBTConfig, exp_dir: Path, results, wall: float, info: dict, 
                "mean_return": float(np.nanmean([m.get("mean_return", math.nan) for m in members]))
                if finite else math.nan}
     if cfg.pbt.select_episodes:
-        summary.update(select_scores=select, best_member_on_eval=best_on_eval,
+        summary.update(select_scores=[m.get("select_score", math.nan) for m in members],
+                       best_member_on_eval=best_on_eval,
                        best_score_on_eval=scores[best_on_eval] if best_on_eval is not None else math.nan)
     if best is not None and "teacher_return" in members[best]:
         summary["best_teacher_return"] = members[best]["teacher_return"]

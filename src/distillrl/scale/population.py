@@ -200,6 +200,22 @@ def initial_values(priors: dict[str, Prior], population: int, seed: int) -> list
     return [{name: priors[name].sample(rng) for name in sorted(priors)} for _ in range(population)]
 
 
+def best_member(summaries: dict[int, dict]) -> tuple[int | None, bool]:
+    """The population's best member from its members' summaries ({member: summary}, empty where a
+    member wrote none): the highest score on the selection episodes where members played them
+    (``pbt.select_episodes``), else the highest summary score; and whether the selection
+    episodes chose it. None when no member has a finite score."""
+    from distillrl.acting.evaluation import summary_score  # (torch: only when a population is summarised)
+
+    select = {i: float(s["select_score"]) for i, s in summaries.items()
+              if s.get("select_score") is not None and math.isfinite(s["select_score"])}
+    if select:
+        return max(select, key=select.get), True
+    scores = {i: summary_score(s) for i, s in summaries.items() if s}
+    finite = {i: v for i, v in scores.items() if math.isfinite(v)}
+    return (max(finite, key=finite.get) if finite else None), False
+
+
 def read_lineage(exp_dir) -> list[dict]:
     """The events of ``exp_dir/lineage.jsonl`` (written by :mod:`distillrl.pbt`); a last line cut
     by a kill is skipped, the rest is intact."""
