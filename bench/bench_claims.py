@@ -38,6 +38,7 @@ import distillrl  # noqa: F401  (first: caps BLAS threads before NumPy loads)
 
 import argparse
 import csv
+import fcntl
 import json
 import math
 import os
@@ -86,10 +87,17 @@ def save(out: Path, res: dict) -> None:
     """Write ``res`` merged over what is on disk (several invocations, e.g. one per game, may
     share an output file)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    res = {**load(out), **res}
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # several invocations may save at once
-    tmp.write_text(json.dumps(res, indent=2) + "\n")
-    tmp.replace(out)
+    # Several invocations (e.g. one per core) may save at once: the read-merge-write is done
+    # under an exclusive lock on the results folder, so no one's entries are lost.
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        res = {**load(out), **res}
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(res, indent=2) + "\n")
+        tmp.replace(out)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # --------------------------------------------------------------------------- zoo

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from cli_runs import run, zoo5m
@@ -89,6 +90,62 @@ def part_distill(seeds: list[int], steps: int, sizes: list[float], source: str =
                 ["--env", SUITE, *ZOO5M, "--source", source, "--loss", "kl", "--student-size", str(size),
                  "--steps", str(steps), "--seed", str(s), "--num-envs", "20", "--eval-episodes", str(episodes),
                  "--checkpoint-every", "250000"])
+
+
+def part_curve(seeds: list[int], steps: int, sizes: list[float], eval_every: int, episodes: int) -> None:
+    """Issue 27's strong-teacher multi-task distillation: the five *current* zoo teachers
+    (``--teacher zoo``) into one student, the same recipe as ``distill``, evaluated every
+    ``eval_every`` frames on every game (greedy, the same ``episodes`` reset seeds as the summary's
+    and its teachers', 10 000 + seed + i), so each run is a score-vs-frames curve. In process
+    (like bench_claims' compression curves); results after every run to
+    ``bench/results/multitask_distill_zoo.json`` (finished runs are skipped on a rerun)."""
+    import time
+
+    from distillrl.acting.evaluation import evaluate_agent
+    from distillrl.algos.distill import DistillTrainer
+    from distillrl.algos.distill_config import DistillConfig
+    from distillrl.core.stats import geomean
+    from distillrl.runs.finish import eval_seed
+
+    out = OUT / "multitask_distill_zoo.json"
+    res = json.loads(out.read_text()) if out.exists() else {}
+    for size in sizes:
+        for s in seeds:
+            key = f"{size:g}|{s}|{steps}"
+            if key in res:
+                continue
+            cfg = DistillConfig(teacher=["zoo"], env=SUITE, source="teacher", loss="kl", student_size=size,
+                                steps=steps, seed=s, num_envs=20, eval_episodes=episodes)
+            tr = DistillTrainer(cfg)
+            names, seed0 = tr.taskset.names, eval_seed(cfg)
+            teacher = {names[k]: evaluate_agent(t, tr.taskset.specs[k], episodes, seed0, "greedy").mean
+                       for k, t in sorted(tr.teacher.teachers.items())}
+            curve, wall = [], 0.0
+            while tr.frames < steps:
+                t0 = time.perf_counter()
+                tr.advance(min(eval_every, steps - tr.frames))
+                wall += time.perf_counter() - t0
+                per = {n: r.mean for n, r in evaluate_agent(tr, SUITE, episodes, seed0, "greedy").per_task.items()}
+                ratios = {n: per[n] / teacher[n] for n in names}
+                curve.append({"frames": tr.frames, "per_task": per, "ratios": ratios,
+                              "geomean_ratio": geomean(list(ratios.values())),
+                              "mean_ratio": float(sum(ratios.values()) / len(ratios))})
+                print(f"  size {size:g} seed {s}: {tr.frames:,} frames: geomean {curve[-1]['geomean_ratio']:.3f} "
+                      + " ".join(f"{n} {v:.2f}" for n, v in ratios.items()), flush=True)
+            import fcntl
+
+            fd = os.open(OUT, os.O_RDONLY)  # several invocations may save at once: merge under a lock
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            res = json.loads(out.read_text()) if out.exists() else {}
+            res[key] = {"size": size, "seed": s, "steps": steps, "updates": tr.updates, "wall_s": wall,
+                        "student_params": tr.n_params, "teachers_params": tr.teacher.n_params,
+                        "param_fraction": tr.n_params / tr.teacher.n_params, "episodes": episodes,
+                        "teachers": {names[k]: getattr(t, "name", None) for k, t in sorted(tr.teacher.teachers.items())},
+                        "teacher_returns": teacher, "curve": curve, **curve[-1]}
+            tmp = out.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(res, indent=1) + "\n")
+            tmp.replace(out)
+            os.close(fd)
 
 
 VARIANTS = {"pad-heads": [], "adapter-heads": ["--net.task-input", "adapter"],
@@ -253,7 +310,8 @@ def collect_distill(part: str = "distill", pattern: str = "size*-s*") -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "variants", "online", "sibling", "collect"])
+    ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "curve", "variants", "online", "sibling",
+                                               "collect"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
@@ -263,7 +321,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=float, nargs="+", default=[1.0, 0.25],
                     help="distill: student size as a fraction of the teachers' summed parameters")
     ap.add_argument("--source", default="teacher", help="distill: where states come from (teacher, student, ...)")
-    ap.add_argument("--episodes", type=int, default=30, help="distill: evaluation episodes per game")
+    ap.add_argument("--episodes", type=int, default=30, help="distill, curve: evaluation episodes per game")
+    ap.add_argument("--eval-every", type=int, default=500_000, help="curve: frames between evaluations")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for part in args.parts:
@@ -273,6 +332,8 @@ def main() -> None:
             part_baseline(args.seeds, args.steps or 1_500_000, args.envs, args.variants)
         elif part == "distill":
             part_distill(args.seeds, args.steps or 2_000_000, args.sizes, args.source, args.episodes)
+        elif part == "curve":
+            part_curve(args.seeds, args.steps or 4_000_000, args.sizes, args.eval_every, args.episodes)
         elif part == "variants":
             part_variants(args.seeds, args.steps or 1_000_000)
         elif part == "online":
