@@ -140,12 +140,83 @@ def part_curve(seeds: list[int], steps: int, sizes: list[float], eval_every: int
             res[key] = {"size": size, "seed": s, "steps": steps, "updates": tr.updates, "wall_s": wall,
                         "student_params": tr.n_params, "teachers_params": tr.teacher.n_params,
                         "param_fraction": tr.n_params / tr.teacher.n_params, "episodes": episodes,
-                        "teachers": {names[k]: getattr(t, "name", None) for k, t in sorted(tr.teacher.teachers.items())},
+                        "teachers": {names[k]: getattr(t, "name", None)
+                                     for k, t in sorted(tr.teacher.teachers.items())},
                         "teacher_returns": teacher, "curve": curve, **curve[-1]}
             tmp = out.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(res, indent=1) + "\n")
             tmp.replace(out)
             os.close(fd)
+
+
+def curve_table(at: tuple[int, ...] = (1_000_000, 2_000_000, 3_000_000, 4_000_000)) -> dict:
+    """The strong-teacher multi-task table (``part_curve``'s runs): per size, each seed's suite
+    geomean at ``at`` frames (the evaluation nearest below), a 95 % t-interval over seeds with its
+    verdict against ≥ 100 %, each game's mean ratio at the end, and whether the curve has
+    flattened: the paired change over the last two evaluations (an interval that includes 0:
+    flat within the seeds' noise). Writes ``multitask_distill_zoo_table.json`` and the curves
+    (``multitask_distill_zoo.png``)."""
+    import numpy as np
+
+    from distillrl.core.stats import fmt, t_interval, verdict
+
+    runs = json.loads((OUT / "multitask_distill_zoo.json").read_text())
+    by_size: dict = {}
+    for r in runs.values():
+        by_size.setdefault(r["size"], []).append(r)
+    out: dict = {}
+    for size, rs in sorted(by_size.items(), reverse=True):
+        rs.sort(key=lambda r: r["seed"])
+
+        def point(r: dict, frames: int) -> float:
+            pts = [c for c in r["curve"] if c["frames"] <= frames + 1000]
+            return pts[-1]["geomean_ratio"] if pts and pts[-1]["frames"] >= frames - 1000 else float("nan")
+
+        row = {"seeds": [r["seed"] for r in rs], "student_params": rs[0]["student_params"],
+               "param_fraction": rs[0]["param_fraction"], "steps": rs[0]["steps"]}
+        for f in at:
+            xs = [100 * point(r, f) for r in rs]
+            iv = t_interval(xs)
+            row[f"geomean_{f // 1000}k"] = {"per_seed": xs, **iv, "verdict": verdict(iv, 100.0)}
+        games = list(rs[0]["ratios"])
+        row["final_per_game"] = {g: t_interval([100 * r["ratios"][g] for r in rs]) for g in games}
+        last = [100 * (r["curve"][-1]["geomean_ratio"] - r["curve"][-2]["geomean_ratio"]) for r in rs]
+        row["last_step_change"] = {"frames": [rs[0]["curve"][-2]["frames"], rs[0]["curve"][-1]["frames"]],
+                                   "per_seed": last, **t_interval(last)}
+        row["last_step_change"]["flat"] = verdict(row["last_step_change"]) == "inconclusive"
+        out[f"{size:g}"] = row
+        print(f"≤ {size:g}× ({row['student_params']:,} params, {row['param_fraction']:.3f}× the teachers' sum), "
+              f"n = {len(rs)} seeds {row['seeds']}")
+        for f in at:
+            g = row[f"geomean_{f // 1000}k"]
+            print(f"  {f / 1e6:g}M: geomean {fmt(g, 1, '%')}  per seed "
+                  + ", ".join(f"{x:.1f}" for x in g["per_seed"]) + f"  → ≥ 100 %: {g['verdict']}")
+        per_game = row["final_per_game"].items()
+        print("  final per game: " + ", ".join(f"{g} {fmt(v, 0, '%', False)}" for g, v in per_game))
+        c = row["last_step_change"]
+        print(f"  change {c['frames'][0] / 1e6:g}M → {c['frames'][1] / 1e6:g}M: {fmt(c, 1, ' pts')} "
+              f"({'flat within noise' if c['flat'] else 'still moving'})")
+    (OUT / "multitask_distill_zoo_table.json").write_text(json.dumps(out, indent=1) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(by_size), figsize=(5 * len(by_size), 3.8), sharey=True, squeeze=False)
+    for ax, (size, rs) in zip(axes[0], sorted(by_size.items(), reverse=True)):
+        for r in rs:
+            ax.plot([c["frames"] / 1e6 for c in r["curve"]], [100 * c["geomean_ratio"] for c in r["curve"]],
+                    marker=".", alpha=0.8, label=f"seed {r['seed']}")
+        ax.axhline(100, ls="--", color="k", lw=0.8)
+        ax.set_title(f"≤ {size:g}× student ({rs[0]['param_fraction']:.2f}× the teachers' sum)", fontsize=9)
+        ax.set_xlabel("frames (all five games), M")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("suite geomean, % of the current zoo's teachers")
+    fig.suptitle("Five current zoo teachers distilled into one student (greedy, 30 episodes per game)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(OUT / "multitask_distill_zoo.png", dpi=110)
+    plt.close(fig)
+    return out
 
 
 VARIANTS = {"pad-heads": [], "adapter-heads": ["--net.task-input", "adapter"],
@@ -310,8 +381,8 @@ def collect_distill(part: str = "distill", pattern: str = "size*-s*") -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "curve", "variants", "online", "sibling",
-                                               "collect"])
+    ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "curve", "curve-table",
+                                               "variants", "online", "sibling", "collect"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
@@ -334,6 +405,8 @@ def main() -> None:
             part_distill(args.seeds, args.steps or 2_000_000, args.sizes, args.source, args.episodes)
         elif part == "curve":
             part_curve(args.seeds, args.steps or 4_000_000, args.sizes, args.eval_every, args.episodes)
+        elif part == "curve-table":
+            curve_table()
         elif part == "variants":
             part_variants(args.seeds, args.steps or 1_000_000)
         elif part == "online":
