@@ -153,8 +153,8 @@ def curve_table(at: tuple[int, ...] = (1_000_000, 2_000_000, 3_000_000, 4_000_00
     """The strong-teacher multi-task table (``part_curve``'s runs): per size, each seed's suite
     geomean at ``at`` frames (the evaluation nearest below), a 95 % t-interval over seeds with its
     verdict against ≥ 100 %, each game's mean ratio at the end, and whether the curve has
-    flattened: the paired change over the last two evaluations (an interval that includes 0:
-    flat within the seeds' noise). Writes ``multitask_distill_zoo_table.json`` and the curves
+    flattened: the paired change over the last quarter of the run (from the evaluation at 75 % of
+    the frames to the end; an interval that includes 0: flat within the seeds' noise). Writes ``multitask_distill_zoo_table.json`` and the curves
     (``multitask_distill_zoo.png``)."""
     import numpy as np
 
@@ -180,8 +180,9 @@ def curve_table(at: tuple[int, ...] = (1_000_000, 2_000_000, 3_000_000, 4_000_00
             row[f"geomean_{f // 1000}k"] = {"per_seed": xs, **iv, "verdict": verdict(iv, 100.0)}
         games = list(rs[0]["ratios"])
         row["final_per_game"] = {g: t_interval([100 * r["ratios"][g] for r in rs]) for g in games}
-        last = [100 * (r["curve"][-1]["geomean_ratio"] - r["curve"][-2]["geomean_ratio"]) for r in rs]
-        row["last_step_change"] = {"frames": [rs[0]["curve"][-2]["frames"], rs[0]["curve"][-1]["frames"]],
+        q = next(i for i, c in enumerate(rs[0]["curve"]) if c["frames"] >= 0.75 * rs[0]["steps"] - 1000)
+        last = [100 * (r["curve"][-1]["geomean_ratio"] - r["curve"][q]["geomean_ratio"]) for r in rs]
+        row["last_step_change"] = {"frames": [rs[0]["curve"][q]["frames"], rs[0]["curve"][-1]["frames"]],
                                    "per_seed": last, **t_interval(last)}
         row["last_step_change"]["flat"] = verdict(row["last_step_change"]) == "inconclusive"
         out[f"{size:g}"] = row
