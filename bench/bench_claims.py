@@ -38,10 +38,8 @@ import distillrl  # noqa: F401  (first: caps BLAS threads before NumPy loads)
 
 import argparse
 import csv
-import fcntl
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -51,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cli_runs import run
+from cli_runs import merge_json, run
 
 torch.set_num_threads(1)
 EVAL = 30
@@ -86,18 +84,7 @@ def load(out: Path) -> dict:
 def save(out: Path, res: dict) -> None:
     """Write ``res`` merged over what is on disk (several invocations, e.g. one per game, may
     share an output file)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Several invocations (e.g. one per core) may save at once: the read-merge-write is done
-    # under an exclusive lock on the results folder, so no one's entries are lost.
-    fd = os.open(out.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        res = {**load(out), **res}
-        tmp = out.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(res, indent=2) + "\n")
-        tmp.replace(out)
-    finally:
-        os.close(fd)  # releases the lock
+    merge_json(out, res)
 
 
 # --------------------------------------------------------------------------- zoo

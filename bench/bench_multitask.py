@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from cli_runs import run, zoo5m
+from cli_runs import merge_json, run, zoo5m
 
 ROOT = Path("runs/bench/multitask")
 OUT = Path("bench/results")
@@ -132,21 +131,18 @@ def part_curve(seeds: list[int], steps: int, sizes: list[float], eval_every: int
                               "mean_ratio": float(sum(ratios.values()) / len(ratios))})
                 print(f"  size {size:g} seed {s}: {tr.frames:,} frames: geomean {curve[-1]['geomean_ratio']:.3f} "
                       + " ".join(f"{n} {v:.2f}" for n, v in ratios.items()), flush=True)
-            import fcntl
+            merge_json(out, {key: {
+                "size": size, "seed": s, "steps": steps, "updates": tr.updates, "wall_s": wall,
+                "student_params": tr.n_params, "teachers_params": tr.teacher.n_params,
+                "param_fraction": tr.n_params / tr.teacher.n_params, "episodes": episodes,
+                "teachers": {names[k]: getattr(t, "name", None) for k, t in sorted(tr.teacher.teachers.items())},
+                "teacher_returns": teacher, "curve": curve, **curve[-1]}}, indent=1)
 
-            fd = os.open(OUT, os.O_RDONLY)  # several invocations may save at once: merge under a lock
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            res = json.loads(out.read_text()) if out.exists() else {}
-            res[key] = {"size": size, "seed": s, "steps": steps, "updates": tr.updates, "wall_s": wall,
-                        "student_params": tr.n_params, "teachers_params": tr.teacher.n_params,
-                        "param_fraction": tr.n_params / tr.teacher.n_params, "episodes": episodes,
-                        "teachers": {names[k]: getattr(t, "name", None)
-                                     for k, t in sorted(tr.teacher.teachers.items())},
-                        "teacher_returns": teacher, "curve": curve, **curve[-1]}
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(res, indent=1) + "\n")
-            tmp.replace(out)
-            os.close(fd)
+
+def _geomean_at(run: dict, frames: int) -> float:
+    """A curve run's suite geomean at the evaluation at ``frames`` (within a rollout's frames), else NaN."""
+    pts = [c for c in run["curve"] if c["frames"] <= frames + 1000]
+    return pts[-1]["geomean_ratio"] if pts and pts[-1]["frames"] >= frames - 1000 else float("nan")
 
 
 def curve_table(at: tuple[int, ...] = (1_000_000, 2_000_000, 3_000_000, 4_000_000)) -> dict:
@@ -154,10 +150,8 @@ def curve_table(at: tuple[int, ...] = (1_000_000, 2_000_000, 3_000_000, 4_000_00
     geomean at ``at`` frames (the evaluation nearest below), a 95 % t-interval over seeds with its
     verdict against ≥ 100 %, each game's mean ratio at the end, and whether the curve has
     flattened: the paired change over the last quarter of the run (from the evaluation at 75 % of
-    the frames to the end; an interval that includes 0: flat within the seeds' noise). Writes ``multitask_distill_zoo_table.json`` and the curves
-    (``multitask_distill_zoo.png``)."""
-    import numpy as np
-
+    the frames to the end; an interval that includes 0: flat within the seeds' noise). Writes
+    ``multitask_distill_zoo_table.json`` and the curves (``multitask_distill_zoo.png``)."""
     from distillrl.core.stats import fmt, t_interval, verdict
 
     runs = json.loads((OUT / "multitask_distill_zoo.json").read_text())
@@ -167,15 +161,10 @@ def curve_table(at: tuple[int, ...] = (1_000_000, 2_000_000, 3_000_000, 4_000_00
     out: dict = {}
     for size, rs in sorted(by_size.items(), reverse=True):
         rs.sort(key=lambda r: r["seed"])
-
-        def point(r: dict, frames: int) -> float:
-            pts = [c for c in r["curve"] if c["frames"] <= frames + 1000]
-            return pts[-1]["geomean_ratio"] if pts and pts[-1]["frames"] >= frames - 1000 else float("nan")
-
         row = {"seeds": [r["seed"] for r in rs], "student_params": rs[0]["student_params"],
                "param_fraction": rs[0]["param_fraction"], "steps": rs[0]["steps"]}
         for f in at:
-            xs = [100 * point(r, f) for r in rs]
+            xs = [100 * _geomean_at(r, f) for r in rs]
             iv = t_interval(xs)
             row[f"geomean_{f // 1000}k"] = {"per_seed": xs, **iv, "verdict": verdict(iv, 100.0)}
         games = list(rs[0]["ratios"])

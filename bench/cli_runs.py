@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 EXE = str(Path(sys.executable).with_name("distillrl"))
+
+
+def merge_json(out: Path, entries: dict, indent: int = 2) -> None:
+    """Write ``entries`` merged over the JSON object in ``out`` (atomically). Several invocations
+    (e.g. one per core) may share one results file: the read-merge-write holds an exclusive lock
+    on its folder, so no one's entries are lost."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        res = {**(json.loads(out.read_text()) if out.exists() else {}), **entries}
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(res, indent=indent) + "\n")
+        tmp.replace(out)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def zoo5m(game: str) -> str:

@@ -37,14 +37,16 @@ def _metrics(src: Path, dst: Path) -> None:
 
 def _differs(src: Path, dst: Path) -> bool:
     """A kept run whose summary is not the fresh run's: another machine's run of the same name
-    (kept, never overwritten: the tables cite it)."""
+    (kept, never overwritten: the tables cite it); says so."""
     a, b = src / "summary.json", dst / "summary.json"
-    return b.exists() and a.exists() and a.read_bytes() != b.read_bytes()
+    if b.exists() and a.exists() and a.read_bytes() != b.read_bytes():
+        print(f"kept {dst}: {src} is a different run of the same name (not copied)")
+        return True
+    return False
 
 
 def _run(src: Path, dst: Path) -> None:
     if _differs(src, dst):
-        print(f"kept {dst}: {src} is a different run of the same name (not copied)")
         return
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("config.yaml", "summary.json"):
@@ -60,7 +62,6 @@ def collect() -> list[Path]:
         if (d / "pbt.yaml").exists() and (d / "summary.json").exists() and not d.name.startswith("overhead"):
             out = DST / d.name
             if _differs(d, out):
-                print(f"kept {out}: {d} is a different run of the same name (not copied)")
                 exps.append(out)
                 continue
             out.mkdir(parents=True, exist_ok=True)
