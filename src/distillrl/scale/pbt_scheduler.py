@@ -84,6 +84,14 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int, all_at_once
             return decision
 
         # -- selection
+        def _comparable(self, other) -> bool:
+            """Can ``other`` be ranked against, or copied from, at this ready point? Not when it has
+            finished, and not while it waits to restore a copy it was just given: its last reported
+            returns (and score) are those of the state it is about to drop, while its registered
+            checkpoint is already its donor's, so a comparison would judge one network and copy
+            another."""
+            return not other.is_finished() and other not in self._waiting
+
         def _checkpoint_or_exploit(self, trial, controller, upper, lower):
             """Choose a donor for ``trial`` (or none) and exploit it.
 
@@ -104,13 +112,14 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int, all_at_once
             elif self.opts.selection == "truncation":
                 # population.truncation (tested alone) over the members' last ready scores
                 scores = {t: st.last_score for t, st in self._trial_state.items()
-                          if st.last_score is not None and not math.isnan(st.last_score) and not t.is_finished()}
+                          if st.last_score is not None and not math.isnan(st.last_score)
+                          and (t is trial or self._comparable(t))}
                 lower, upper = truncation(scores, self.opts.quantile)
                 ev.update(bottom=trial in lower, top=trial in upper)
                 if trial in lower:
                     donor = upper[int(self.rng.integers(len(upper)))]
             else:  # ttest: a random other member, copied if significantly better
-                others = [t for t in self._trial_state if t is not trial and not t.is_finished()]
+                others = [t for t in self._trial_state if t is not trial and self._comparable(t)]
                 if others:
                     cand = others[int(self.rng.integers(len(others)))]
                     cres = self._trial_state[cand].last_result or {}
@@ -119,6 +128,8 @@ def make_scheduler(cfg: PBTConfig, lineage: Path, total_frames: int, all_at_once
                               candidate_frames=int(cres.get("frames", 0)), p=number_or_none(p))
                     donor = cand if better else None
                     ev["reason"] = "significantly better" if better else "not better"
+                else:
+                    ev["reason"] = "no member to compare with"
             if donor is not None and donor.checkpoint is None:
                 ev["reason"], donor = "donor has no checkpoint yet", None
             if donor is None:
