@@ -12,7 +12,7 @@ import numpy as np
 
 from bench_claims import RESULTS
 from bench_claims import load as load_json
-from distillrl.core.stats import fmt, t_interval
+from distillrl.core.stats import fmt, paired_difference, t_interval, verdict
 from distillrl.report.effects import attribute, markdown
 
 
@@ -118,13 +118,14 @@ def codistill_table() -> None:
     for r in res.values():
         by[(r["peers"], r["psi"], r.get("burn_in", 0))].append(r)
     print("| peers | ψ | seeds | greedy score, mean over peers (per seed) | frames to the target (80% of the independent "
-          "peers' final training return), median over peers | churn, mean [95% CI over seeds] | churn vs independent |")
-    print("|---|---|---|---|---|---|---|")
+          "peers' final training return), median over peers | churn, mean [95% t-interval over seeds] | "
+          "churn ÷ independent churn, paired by seed [95% t-interval] | at least halved (≤ 0.5×) |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in sorted({k[0] for k in by}):
         ind = by.get((n, 0.0, 0), [])
         # the target: 80% of the independent peers' mean final training return (so they all reach it)
         target = 0.8 * float(np.mean([final_train(c) for r in ind for c in r["curves"]])) if ind else math.nan
-        churn_ind = np.mean([r["churn"] for r in ind]) if ind else math.nan
+        churn_ind = {int(r["seed"]): r["churn"] for r in ind}
         for (_, psi, burn) in sorted(k for k in by if k[0] == n):
             rs = by[(n, psi, burn)]
             scores = [r["mean_return"] for r in rs]
@@ -135,36 +136,42 @@ def codistill_table() -> None:
                     ok = np.nonzero(c[:, 1] >= target)[0]
                     frames.append(float(c[ok[0], 0]) if len(ok) else math.nan)
             ch = [r["churn"] for r in rs]
-            rel = np.mean(ch) / churn_ind if churn_ind else math.nan
+            rel = t_interval([r["churn"] / churn_ind[int(r["seed"])] for r in rs if int(r["seed"]) in churn_ind])
             label = "0 (independent)" if psi == 0 else f"{psi:g} (codistilled" + (
                 f", from {burn / 1e3:,.0f}k frames)" if burn else ")")
             print(f"| {n} | {label} | {len(rs)} | {np.mean(scores):.2f} ({', '.join(f'{s:.1f}' for s in scores)}) | "
-                  f"{fmt_frames(frames)} (target {target:.2f}) | {tcell(ch, 3)} | {rel:.2f}× |")
+                  f"{fmt_frames(frames)} (target {target:.2f}) | {tcell(ch, 3)} | {fmt(rel, 2, '×', show_n=False)} | "
+                  f"{'–' if psi == 0 else verdict(rel, 0.5, higher_is_better=False)} |")
     print()
 
 
 def distill_table(name: str, key: str) -> dict:
+    """(game, size, ``key``) → {seed: % of teacher}"""
     res = load(name)
-    by = defaultdict(list)
+    by: dict = defaultdict(dict)
     for r in res.values():
         game = r["game"] + (" (PQN Q-teacher, teacher-driven, τ = 1)" if r.get("setting") == "losses" else "")
-        by[(game, r["size"], r[key])].append(100 * r["ratio"])
+        by[(game, r["size"], r[key])][int(r["seed"])] = 100 * r["ratio"]
     return by
 
 
 def iekd_table() -> None:
+    """% of the teacher per method, and IE-KD (and each ablation) − plain KL paired by seed."""
     by = distill_table("iekd", "method")
     if not by:
         return
     ablations = sorted({m for _, _, m in by if m.startswith("iekd-")})
     print("| game | student size | plain KL, % of teacher [95% t-interval] | IE-KD, % of teacher [95% t-interval] | seeds |"
-          + "".join(f" {m} |" for m in ablations))
-    print("|---|---|---|---|---|" + "---|" * len(ablations))
+          + "".join(f" {m} |" for m in ablations)
+          + " IE-KD − KL, points [95% paired t-interval] | verdict |")
+    print("|---|---|---|---|---|" + "---|" * len(ablations) + "---|---|")
     for game, size in sorted({(g, s) for g, s, _ in by}, key=lambda t: (t[0], -t[1])):
-        kl, ie = by.get((game, size, "kl"), []), by.get((game, size, "iekd"), [])
-        cell = lambda x: tcell(x) if x else "–"  # noqa: E731
+        kl, ie = by.get((game, size, "kl"), {}), by.get((game, size, "iekd"), {})
+        cell = lambda x: tcell(list(x.values())) if x else "–"  # noqa: E731
+        d = paired_difference(ie, kl)
         print(f"| {game} | {100 * size:g}% | {cell(kl)} | {cell(ie)} | {min(len(kl), len(ie))} |"
-              + "".join(f" {cell(by.get((game, size, m), []))} |" for m in ablations))
+              + "".join(f" {cell(by.get((game, size, m), {}))} |" for m in ablations)
+              + f" {fmt(d, show_n=False)} (n = {d['n']}) | {verdict(d)} |")
     print()
 
 
