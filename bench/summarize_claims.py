@@ -281,7 +281,7 @@ def kickstart_matched_table(game: str = "breakout", decay: int = 250_000, schedu
     reaches the target within the budget makes that seed's speed-up a lower bound (budget ÷ student
     frames), said so; the interval is over the seeds where both reached it."""
     ks = {r["seed"]: r for r in load("kickstart").values() if r["game"] == game
-          and r.get("schedule", "linear") == schedule and (schedule != "linear" or r.get("decay") == decay)}
+          and r.get("schedule", "linear") == schedule and (schedule != "linear" or r.get("decay", 1_000_000) == decay)}
     sc = {r["seed"]: r for r in load("kickstart_scratch").values() if r["game"] == game}
     seeds = sorted(set(ks) & set(sc))
     if not seeds:
@@ -399,6 +399,10 @@ if __name__ == "__main__":
     matched = kickstart_matched_table()
     if matched:
         (RESULTS / "claims_kickstart_matched.json").write_text(json.dumps(matched, indent=1, default=float) + "\n")
+    # Asterix: the students of the kickstart table (λ → 0 at 1M) against their from-scratch twins
+    ast = kickstart_matched_table("asterix", decay=1_000_000)
+    if ast:
+        (RESULTS / "claims_kickstart_matched_asterix.json").write_text(json.dumps(ast, indent=1, default=float) + "\n")
     perf = kickstart_matched_table(schedule="performance")  # QDagger's schedule (issue 27: toward 10×)
     if perf:
         (RESULTS / "claims_kickstart_matched_performance.json").write_text(
