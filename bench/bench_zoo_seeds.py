@@ -109,8 +109,8 @@ def part_table() -> dict:
     out: dict = {"interval": "95% t-interval over training seeds (each seed's score: greedy, 100 episodes, "
                              "reset seeds 0-99)", "entries": {}}
     print("| teacher | reference | training seeds | greedy score per seed (shipped seed **bold**) | mean [95% t-interval "
-          "over seeds] | shipped seed's rank | mean ≥ reference |")
-    print("|---|---|---|---|---|---|---|")
+          "over seeds] | median | seeds at or above the reference | shipped seed's rank | mean ≥ reference |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         m = meta(name)
         _, shipped = recipe(name)
@@ -122,12 +122,15 @@ def part_table() -> dict:
         ref = m.get("reference")
         v = verdict(iv, ref) if ref is not None else "–"
         rank = 1 + sum(x > scores[shipped] for x in xs)
+        above = sum(x >= ref for x in xs) if ref is not None else None
+        median = float(np.median(xs))
         cells = ", ".join(f"**{scores[s]:.2f}**" if s == shipped else f"{scores[s]:.2f}" for s in seeds)
         lo, hi = iv.get("lo", math.nan), iv.get("hi", math.nan)
         print(f"| {name} | {ref if ref is not None else '–'} | {len(xs)} | {cells} | {iv['mean']:.2f} [{lo:.2f}, "
-              f"{hi:.2f}] | {rank} of {len(xs)} | {v} |")
+              f"{hi:.2f}] | {median:.2f} | {f'{above}/{len(xs)}' if above is not None else '–'} | {rank} of {len(xs)} | {v} |")
         out["entries"][name] = {"reference": ref, "shipped_seed": shipped, "scores": {str(s): scores[s] for s in seeds},
-                                "interval": iv, "verdict": v, "shipped_rank": rank,
+                                "interval": iv, "median": median, "seeds_at_or_above_reference": above,
+                                "verdict": v, "shipped_rank": rank,
                                 "shipped_over_mean": scores[shipped] / iv["mean"] if iv["mean"] else math.nan}
     (RESULTS / "zoo_seeds_table.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
     if names:
