@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 from cli_runs import EXE, run, zoo5m
+from distillrl.core.stats import paired_difference, t_interval, verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from loopback import loopback_cluster  # noqa: E402  (test support: loopback Ray nodes)
@@ -311,6 +312,46 @@ def race(root: Path, part: str, target: float, plt) -> dict | None:
             "runs": {g: [{k: v for k, v in r.items() if k != "curve"} for r in rs] for g, rs in groups.items()}}
 
 
+def memory_summary(root: Path, plt) -> dict | None:
+    """LSTM against feed-forward on CartPole without velocities: every seed's run, kept under
+    bench/results/impala/memory (so seeds run in another session count), final greedy score with a
+    95 % t-interval over seeds and the LSTM − feed-forward difference paired by seed; the curves."""
+    for p in finished(root, "memory"):
+        keep(p.parent, "memory")
+    kept = finished(OUT / "impala", "memory")
+    if not kept:
+        return None
+    groups: dict = {}
+    for p in kept:
+        g, seed = p.parent.name.rsplit("-s", 1)
+        groups.setdefault(g, {})[int(seed)] = run_figures(p.parent)
+    out: dict = {"interval": "95% t-interval over seeds; the difference paired by seed"}
+    for g, rs in sorted(groups.items()):
+        seeds = sorted(rs)
+        greedy = [rs[s]["final_greedy"] for s in seeds]
+        out[g] = {"seeds": seeds, "final_greedy": greedy,
+                  "final_train_return": [rs[s]["final_train_return"] for s in seeds],
+                  "final_greedy_mean": sum(greedy) / len(greedy), "final_greedy_interval": t_interval(greedy)}
+    if "lstm" in groups and "ff" in groups:
+        d = paired_difference({s: r["final_greedy"] for s, r in groups["lstm"].items()},
+                              {s: r["final_greedy"] for s, r in groups["ff"].items()})
+        out["lstm_minus_ff"] = d | {"verdict": verdict(d)}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for j, (g, rs) in enumerate(sorted(groups.items())):
+        for i, s in enumerate(sorted(rs)):
+            c = rs[s]["curve"]
+            ax.plot([f / 1e3 for f in c["frames"]], c["return"], color=f"C{j}", alpha=0.7,
+                    label=g if i == 0 else None)
+    ax.set_xlabel("frames (k)")
+    ax.set_ylabel("training return")
+    ax.set_title("CartPole, velocities hidden: PPO + LSTM vs feed-forward")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(OUT / "impala_memory.png", dpi=110)
+    plt.close(fig)
+    return out
+
+
 def collect(target: float, actors: int, root: Path = ROOT) -> None:
     import matplotlib
 
@@ -336,29 +377,9 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         if p.returncode:
             raise SystemExit(f"report failed: {p.stderr[-1500:]}")
         res["kickstart"] = json.loads(p.stdout.strip().splitlines()[-1])
-    mem = finished(root, "memory")
-    if mem:
-        groups = {}
-        for p in mem:
-            keep(p.parent, "memory")
-            groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent))
-        res["memory"] = {g: {"final_greedy": [r["final_greedy"] for r in rs],
-                             "final_train_return": [r["final_train_return"] for r in rs],
-                             "final_greedy_mean": sum(r["final_greedy"] for r in rs) / len(rs)}
-                         for g, rs in groups.items()}
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for j, (g, rs) in enumerate(groups.items()):
-            for i, r in enumerate(rs):
-                c = r["curve"]
-                ax.plot([f / 1e3 for f in c["frames"]], c["return"], color=f"C{j}", alpha=0.7,
-                        label=g if i == 0 else None)
-        ax.set_xlabel("frames (k)")
-        ax.set_ylabel("training return")
-        ax.set_title("CartPole, velocities hidden: PPO + LSTM vs feed-forward")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(OUT / "impala_memory.png", dpi=110)
-        plt.close(fig)
+    memory = memory_summary(root, plt)
+    if memory:
+        res["memory"] = memory
     if finished(root, "cluster"):
         res["cluster"] = run_table(root, "cluster")
     for part, v in res.items():
@@ -370,7 +391,8 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("parts", nargs="+", choices=["main", "zoo", "equaltime", "actors", "kickstart", "memory", "cluster", "collect"])
+    ap.add_argument("parts", nargs="+", choices=["main", "zoo", "equaltime", "actors", "kickstart", "memory", "cluster", "collect",
+                                                "memory-table"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frames per run (default: per part)")
     ap.add_argument("--impala-steps", type=int, default=6_000_000, help="IMPALA's frames in the zoo part")
@@ -392,6 +414,16 @@ def main() -> None:
             part_memory(a.seeds, a.steps or 200_000)
         elif part == "cluster":
             part_cluster(a.steps or 1_000_000, 4)
+        elif part == "memory-table":  # the memory part's JSON and plot alone, from every kept seed
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            m = memory_summary(ROOT, plt)
+            if m:
+                (OUT / "impala_memory.json").write_text(json.dumps(
+                    {"command": "python bench/bench_impala.py memory --seeds ... && python bench/bench_impala.py "
+                                "memory-table", **m}, indent=1, default=float))
+                print(json.dumps(m, indent=1, default=float)[:3000])
         else:
             collect(a.target, a.actors)
 
