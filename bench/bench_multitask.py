@@ -372,7 +372,8 @@ def collect_distill(part: str = "distill", pattern: str = "size*-s*") -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "curve", "curve-table",
-                                               "variants", "online", "sibling", "collect"])
+                                               "variants", "online", "sibling", "collect", "online-table",
+                                               "sibling-table"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
@@ -403,6 +404,11 @@ def main() -> None:
             part_online(args.seeds, args.steps or 1_000_000)
         elif part == "sibling":
             part_sibling(args.seeds, args.steps)
+        elif part in ("online-table", "sibling-table"):  # one part's table alone, from every kept run
+            name = part.split("-")[0]
+            res = (collect_online if name == "online" else collect_sibling)()
+            (OUT / f"multitask_{name}.json").write_text(json.dumps(res, indent=1))
+            print(f"wrote {OUT / f'multitask_{name}.json'}")
         elif part == "collect":
             for name, fn in (("kickstart", collect_kickstart),
                              ("kickstart_tuned", lambda: collect_kickstart(f"scratch-{TUNED}-s*", "_tuned")),
@@ -435,12 +441,16 @@ def part_online(seeds: list[int], steps: int) -> None:
 def collect_online() -> dict:
     import numpy as np
 
-    dirs = [d for d in sorted((ROOT / "online").glob("online-s*")) if (d / "summary.json").exists()]
+    # finished runs of this machine are kept first; the table reads every kept run, so seeds run in
+    # another session (whose runs/ is gone) still count
+    for d in sorted((ROOT / "online").glob("online-s*")):
+        if (d / "summary.json").exists():
+            keep(d, "online")
+    dirs = [d for d in sorted((OUT / "multitask" / "online").glob("online-s*")) if (d / "summary.json").exists()]
     if not dirs:
         raise SystemExit("collect online: no finished runs")
     curves = {}
     for d in dirs:
-        keep(d, "online")
         rows = [r for r in _metrics(d) if r.get("online/teacher_eval") is not None
                 and r.get("online/teacher_eval") == r.get("online/teacher_eval")]
         curves[d.name] = {k: [float(r[f"online/{k}"]) if r.get(f"online/{k}") is not None else float("nan")
@@ -506,10 +516,12 @@ def part_sibling(seeds: list[int], steps: int | None) -> None:
 
 
 def collect_sibling() -> dict:
-    base = ROOT / "sibling"
+    for d in sorted((ROOT / "sibling").glob("*")):  # keep this machine's finished runs, then read every kept one
+        if (d / "summary.json").exists():
+            keep(d, "sibling")
+    base = OUT / "multitask" / "sibling"
     if not (base / "teacher-5x5" / "summary.json").exists():
         raise SystemExit("collect sibling: no teacher")
-    keep(base / "teacher-5x5", "sibling")
     out: dict = {"small": SMALL, "large": LARGE, "teacher": _summary(base / "teacher-5x5"), "groups": {}}
     curves = {}
     for g in ("scratch", "kickstart"):
@@ -518,7 +530,6 @@ def collect_sibling() -> dict:
             if not (d / "summary.json").exists():
                 continue
             s = _summary(d)
-            keep(d, "sibling")
             rows = _metrics(d)
             # a full 100-episode window: early windows hold only the short (successful) episodes
             first = next((int(r["frames"]) for r in rows if (r.get("charts/episodes") or 0) >= 100
