@@ -149,7 +149,7 @@ def plot(out: dict) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(names) + 2), 4))
     for i, name in enumerate(names):
         e = out["entries"][name]
-        norm = e["reference"] or e["interval"]["mean"] or 1.0
+        norm = abs(e["reference"] or e["interval"]["mean"] or 1.0)  # |.|: higher stays better for negative returns
         ys = {int(s): v / norm for s, v in e["scores"].items()}
         ax.scatter([i] * len(ys), list(ys.values()), c="tab:blue", s=18, zorder=2)
         ax.scatter([i], [ys[e["shipped_seed"]]], facecolors="none", edgecolors="tab:red", s=80, zorder=3,
@@ -159,7 +159,7 @@ def plot(out: dict) -> None:
             ax.plot([i, i], [lo / norm, hi / norm], c="k", lw=1, zorder=1)
     ax.axhline(1.0, c="gray", ls="--", lw=0.8)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("greedy score ÷ reference (÷ seeds' mean if none)")
+    ax.set_ylabel("score ÷ reference (÷ |seeds' mean| if none)")
     ax.set_title("The zoo's recipes over training seeds (line: 95% t-interval)")
     ax.legend(fontsize=8)
     fig.tight_layout()
