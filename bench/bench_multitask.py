@@ -239,6 +239,15 @@ def keep(d: Path, part: str) -> None:
             shutil.copy2(d / f, dst / f)
 
 
+def kept_runs(part: str, pattern: str = "*") -> Path:
+    """Keep this machine's finished ``part`` runs, then return the folder of every kept one: a table
+    read from there counts seeds run in another session, whose runs/ is gone."""
+    for d in sorted((ROOT / part).glob(pattern)):
+        if (d / "summary.json").exists():
+            keep(d, part)
+    return OUT / "multitask" / part
+
+
 def _summary(d: Path) -> dict:
     return json.loads((d / "summary.json").read_text())
 
@@ -405,8 +414,8 @@ def main() -> None:
         elif part == "sibling":
             part_sibling(args.seeds, args.steps)
         elif part in ("online-table", "sibling-table"):  # one part's table alone, from every kept run
-            name = part.split("-")[0]
-            res = (collect_online if name == "online" else collect_sibling)()
+            name = part.removesuffix("-table")
+            res = {"online": collect_online, "sibling": collect_sibling}[name]()
             (OUT / f"multitask_{name}.json").write_text(json.dumps(res, indent=1))
             print(f"wrote {OUT / f'multitask_{name}.json'}")
         elif part == "collect":
@@ -441,12 +450,7 @@ def part_online(seeds: list[int], steps: int) -> None:
 def collect_online() -> dict:
     import numpy as np
 
-    # finished runs of this machine are kept first; the table reads every kept run, so seeds run in
-    # another session (whose runs/ is gone) still count
-    for d in sorted((ROOT / "online").glob("online-s*")):
-        if (d / "summary.json").exists():
-            keep(d, "online")
-    dirs = [d for d in sorted((OUT / "multitask" / "online").glob("online-s*")) if (d / "summary.json").exists()]
+    dirs = [d for d in sorted(kept_runs("online", "online-s*").glob("online-s*")) if (d / "summary.json").exists()]
     if not dirs:
         raise SystemExit("collect online: no finished runs")
     curves = {}
@@ -516,10 +520,7 @@ def part_sibling(seeds: list[int], steps: int | None) -> None:
 
 
 def collect_sibling() -> dict:
-    for d in sorted((ROOT / "sibling").glob("*")):  # keep this machine's finished runs, then read every kept one
-        if (d / "summary.json").exists():
-            keep(d, "sibling")
-    base = OUT / "multitask" / "sibling"
+    base = kept_runs("sibling")
     if not (base / "teacher-5x5" / "summary.json").exists():
         raise SystemExit("collect sibling: no teacher")
     out: dict = {"small": SMALL, "large": LARGE, "teacher": _summary(base / "teacher-5x5"), "groups": {}}
