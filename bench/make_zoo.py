@@ -81,7 +81,7 @@ def export(rd: Path, name: str, command: str | None, episodes: int) -> dict:
              "frames": int(meta["frames"]), "n_params": int(meta["n_params"]), "eval": ev,
              "eval_protocol": f"greedy, {episodes} episodes, reset seeds 0-{episodes - 1}",
              "reference": ref, "reference_source": ref_src,
-             "command": command, "config": cfg}
+             "command": command, "config": cfg, "provenance": meta.get("provenance")}
     (out / "meta.json").write_text(json.dumps(entry, indent=2) + "\n")
     print(f"{name}: {describe(ev, ref)} after {entry['frames']:,} frames")
     return entry

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import distillrl
 from distillrl.core import checkpoint
 from distillrl.runs.rundir import read_metrics
 
@@ -110,6 +111,11 @@ def test_stale_temporaries_are_removed_on_resume_and_save(cli, tmp_path):
     stale.write_bytes(b"half a checkpoint")
     cli("train", "--run-dir", d, "--resume", "--steps", "384", "--no-progress", check=True)
     assert not stale.exists() and [p.name for p in (d / "checkpoints").iterdir()] == ["last.safetensors"]
+    # every invocation records the code that ran it; the checkpoint carries the same record
+    lines = [json.loads(x) for x in (d / "provenance.jsonl").read_text().splitlines()]
+    assert [x["frames"] for x in lines] == [0, 256]
+    assert {k: v for k, v in lines[1].items() if k != "frames"} == checkpoint.load_meta(d / CKPT)["provenance"]
+    assert lines[1]["torch"] == torch.__version__ and lines[1]["distillrl"] == distillrl.__version__
     stale.write_bytes(b"again")
     checkpoint.save(d / CKPT, {"x": torch.zeros(1)})
     assert not stale.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
 
 pytestmark = pytest.mark.slow
@@ -30,6 +31,9 @@ def test_export_card_round_trip_and_lineage(tmp_path, cli):
     assert cfg["env"] == "gym:CartPole-v1" and cfg["kind"] == "kickstart" and cfg["seed"] == 3
     assert cfg["frames"] == 2048 and len(cfg["eval"]["returns"]) == 4
     assert cfg["command"].startswith("distillrl kickstart") and "--seed 3" in cfg["command"]
+    # the code that made the weights travels with them, on the card too
+    assert cfg["provenance"]["torch"] == torch.__version__ and cfg["provenance"]["distillrl"]
+    assert f"torch {torch.__version__}" in (card / "README.md").read_text()
     zoo = cfg["teachers"][0]
     assert zoo["source"] == "cartpole" and zoo["kind"] == "distillrl zoo" and zoo["command"].startswith("distillrl train")
     fm = front_matter((card / "README.md").read_text())

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import csv
 import math
+import subprocess
+from pathlib import Path
 
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from distillrl.runs.rundir import MetricsLog
+import distillrl
+from distillrl.runs.rundir import MetricsLog, provenance
 
 
 def test_every_numeric_metric_reaches_tensorboard_at_its_frame(tmp_path):
@@ -43,3 +47,15 @@ def test_a_resumed_log_drops_the_rows_after_the_checkpoint(tmp_path):
     assert [(e.step, e.value) for e in ea.Scalars("m")] == [(100, 100.0), (200, 200.0), (300, -1.0)]
     with open(tmp_path / "metrics.csv", newline="") as f:
         assert [(int(r["frames"]), float(r["m"])) for r in csv.DictReader(f)] == [(100, 100.0), (200, 200.0), (300, -1.0)]
+
+
+def test_provenance_names_the_commit_of_a_git_checkout():
+    p = provenance()
+    assert p["distillrl"] == distillrl.__version__ and p["torch"] and p["numpy"] and p["python"]
+    root = Path(distillrl.__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not running from a git checkout")
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert p["commit"] == head and isinstance(p["dirty"], bool)
+    p["commit"] = "changed"
+    assert provenance()["commit"] == head  # a copy: callers cannot change the record

@@ -107,6 +107,19 @@ def _command(run_dir: Path) -> str | None:
     return None
 
 
+def _versions(prov: dict | None) -> list[str]:
+    """The card's line on the code that made the weights (checkpoints record it since 0.2.0)."""
+    if not prov:
+        return ["(the run predates provenance records: the code version that made it is unknown)", ""]
+    code = f"distillrl {prov.get('distillrl')}"
+    if prov.get("commit"):
+        code += f" (commit {prov['commit'][:12]}{', with uncommitted changes' if prov.get('dirty') else ''})"
+    libs = ", ".join(f"{k} {prov[k]}" for k in ("torch", "gymnasium", "numpy") if prov.get(k))
+    return [f"Made with {code}, {libs}, Python {prov.get('python')}. The same command and seed give these weights "
+            "bit for bit only with the same versions on the same kind of CPU; another version trains an agent "
+            "that differs in float rounding and so in its weights.", ""]
+
+
 def _yaml_str(x: Any) -> str:
     return json.dumps(str(x))  # a JSON string is a valid YAML scalar
 
@@ -132,6 +145,7 @@ def model_card(info: dict) -> str:
             "## Reproduce", "", "```", *([info["command"]] if info["command"] else []),
             f"distillrl {info['kind']} --config run_config.yaml   # the run's whole resolved configuration", "```",
             "" if info["command"] else "(the run predates command.txt: its command line was not recorded)", "",
+            *_versions(info.get("provenance")),
             "## Use", "", "```", f"distillrl eval {info['name']}", f"distillrl kickstart --teacher {info['name']} "
             f"--env {env}", "```", ""]
     if info["teachers"]:
@@ -184,7 +198,7 @@ def export_run(run_dir: str | Path, out: str | Path, episodes: int = 30, seed: i
         info = {"name": out.name, "library": "distillrl", "kind": kind, "env": env,
                 "algo": cfg.get("algo") or meta.get("algo", "ppo"), "frames": int(meta.get("frames") or summary.get("steps") or 0),
                 "seed": cfg.get("seed"), "params": int(sum(p.numel() for p in agent.parameters())),
-                "command": _command(rd), "run_config": cfg,
+                "command": _command(rd), "run_config": cfg, "provenance": meta.get("provenance"),
                 "eval": {"mode": "greedy" if greedy else "sampled", "episodes": int(episodes), "seed": seed,
                          "mean_reward": float(res.mean), "std_reward": float(np.std(rets)),
                          "returns": [float(r) for r in rets], **({"per_task": per_task} if per_task else {})},

@@ -18,6 +18,7 @@ like any other trainer.
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
@@ -40,7 +41,7 @@ from rich.progress import (
 from distillrl.config import dump_yaml
 from distillrl.core import checkpoint
 from distillrl.core.protocol import Trainer
-from distillrl.runs.rundir import CKPT, MetricsLog, save_checkpoint
+from distillrl.runs.rundir import CKPT, MetricsLog, provenance, save_checkpoint
 
 
 class Hook:
@@ -218,6 +219,8 @@ def drive(trainer: Trainer, cfg: Any, run_dir: Path, kind: str, resume: bool, pr
         dump_yaml(cfg, run_dir / "config.yaml")
     with open(run_dir / "command.txt", "a") as f:  # every invocation (a resume adds a line); export's card reads it
         f.write(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) + "\n")
+    with open(run_dir / "provenance.jsonl", "a") as f:  # and the code that ran it (a resume adds a line)
+        f.write(json.dumps({"frames": trainer.frames if resume else 0, **provenance()}) + "\n")
     log = MetricsLog(run_dir, trainer.frames if resume else None)
     sigint = StopOnSigint()
     t0, f0 = time.perf_counter(), trainer.frames

@@ -4,6 +4,7 @@ A run directory holds::
 
     config.yaml                 the resolved configuration
     command.txt                 the command line of every invocation (a resume adds a line)
+    provenance.jsonl            the code and library versions of every invocation (one JSON line each)
     metrics.csv                 one row per update/log interval (frames, returns, losses, ...)
     tb/                         TensorBoard events of the same scalars
     checkpoints/last.safetensors  the trainer's whole state (atomic writes)
@@ -22,7 +23,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import platform
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -147,6 +150,42 @@ def undo_if_failed_at_start(path: Path, resume: bool) -> Iterator[None]:
         raise
 
 
+_PROVENANCE: dict | None = None
+
+
+def provenance() -> dict:
+    """What made a run, beyond its command: distillrl's version and, when it runs from a git
+    checkout, the commit (and whether the tree had uncommitted changes), with the versions of the
+    libraries whose numerics the result depends on. Same seed gives the same weights only with the
+    same code: a float-rounding change anywhere on the update path (a hand-written gradient, a
+    fused kernel) compounds over training into a different, equally good agent. Computed once."""
+    global _PROVENANCE
+    if _PROVENANCE is None:
+        import numpy
+        import torch
+
+        info: dict[str, Any] = {"distillrl": __version__, "commit": None, "dirty": None}
+        src = Path(__file__).resolve().parents[3]  # the checkout's root when installed editable
+        if (src / ".git").exists():
+            try:
+                git = ["git", "-C", str(src)]
+                info["commit"] = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                                timeout=10, check=True).stdout.strip() or None
+                info["dirty"] = bool(subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                                                    capture_output=True, text=True, timeout=10).stdout.strip())
+            except (OSError, subprocess.SubprocessError):
+                pass
+        try:
+            import gymnasium
+            gym_version = gymnasium.__version__
+        except ImportError:  # pragma: no cover - a dependency
+            gym_version = None
+        info.update({"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+                     "gymnasium": gym_version, "platform": platform.platform(), "machine": platform.machine()})
+        _PROVENANCE = info
+    return dict(_PROVENANCE)
+
+
 def default_run_dir(kind: str, env: str, seed: int) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{kind}-{env.replace(':', '-').replace('/', '-')}-s{seed}-{stamp}"
@@ -155,7 +194,7 @@ def default_run_dir(kind: str, env: str, seed: int) -> Path:
 def save_checkpoint(trainer: Trainer, path: Path, cfg: Any, kind: str, meta: dict | None = None) -> None:
     meta = {**(meta or {}), "kind": kind, "config": to_dict(cfg), "frames": trainer.frames, "algo": trainer.algo,
             "env": cfg.env, "n_params": trainer.n_params, "agent": trainer.agent.spec(), "version": __version__,
-            "format_version": checkpoint.STATE_FORMAT}
+            "provenance": provenance(), "format_version": checkpoint.STATE_FORMAT}
     checkpoint.save(path / CKPT, trainer.state_dict(), meta)
 
 
