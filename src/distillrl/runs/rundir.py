@@ -21,6 +21,7 @@ SIGINT saves a checkpoint and exits cleanly. Metric names are grouped (``charts/
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import platform
@@ -150,40 +151,36 @@ def undo_if_failed_at_start(path: Path, resume: bool) -> Iterator[None]:
         raise
 
 
-_PROVENANCE: dict | None = None
-
-
 def provenance() -> dict:
     """What made a run, beyond its command: distillrl's version and, when it runs from a git
     checkout, the commit (and whether the tree had uncommitted changes), with the versions of the
     libraries whose numerics the result depends on. Same seed gives the same weights only with the
     same code: a float-rounding change anywhere on the update path (a hand-written gradient, a
-    fused kernel) compounds over training into a different, equally good agent. Computed once."""
-    global _PROVENANCE
-    if _PROVENANCE is None:
-        import numpy
-        import torch
+    fused kernel) compounds over training into a different, equally good agent. A fresh copy of a
+    record computed once per process."""
+    return dict(_provenance())
 
-        info: dict[str, Any] = {"distillrl": __version__, "commit": None, "dirty": None}
-        src = Path(__file__).resolve().parents[3]  # the checkout's root when installed editable
-        if (src / ".git").exists():
-            try:
-                git = ["git", "-C", str(src)]
-                info["commit"] = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                                timeout=10, check=True).stdout.strip() or None
-                info["dirty"] = bool(subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
-                                                    capture_output=True, text=True, timeout=10).stdout.strip())
-            except (OSError, subprocess.SubprocessError):
-                pass
+
+@functools.cache
+def _provenance() -> dict:
+    import gymnasium
+    import numpy
+    import torch
+
+    info: dict[str, Any] = {"distillrl": __version__, "commit": None, "dirty": None}
+    src = Path(__file__).resolve().parents[3]  # the checkout's root when installed editable
+    if (src / ".git").exists():
+        git = ["git", "-C", str(src)]
         try:
-            import gymnasium
-            gym_version = gymnasium.__version__
-        except ImportError:  # pragma: no cover - a dependency
-            gym_version = None
-        info.update({"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-                     "gymnasium": gym_version, "platform": platform.platform(), "machine": platform.machine()})
-        _PROVENANCE = info
-    return dict(_PROVENANCE)
+            info["commit"] = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                            timeout=10, check=True).stdout.strip() or None
+            info["dirty"] = bool(subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                                                capture_output=True, text=True, timeout=10).stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    info.update({"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+                 "gymnasium": gymnasium.__version__, "platform": platform.platform(), "machine": platform.machine()})
+    return info
 
 
 def default_run_dir(kind: str, env: str, seed: int) -> Path:
