@@ -165,9 +165,11 @@ def teacher_dirs(games, steps: int, seed: int, encoder: str) -> list[str]:
 
 CURRICULA = {"cycle": ["--curriculum", "cycle"], "uniform": ["--curriculum", "uniform"],
              "max-kl": ["--curriculum", "max-kl"],
-             "max-kl-initial": ["--curriculum", "max-kl", "--curriculum-norm", "initial"]}
+             "max-kl-initial": ["--curriculum", "max-kl", "--curriculum-norm", "initial"],
+             "max-kl-uniform": ["--curriculum", "max-kl", "--curriculum-norm", "uniform"]}
 """the curricula compared: max-kl-initial is max-KL on each task's KL relative to its first
-measurement (issue 27: raw KLs are not comparable across games)"""
+measurement, max-kl-uniform relative to the KL of a uniform policy, log|A_k| − H(π_Tk) (issue 27:
+raw KLs are not comparable across games)"""
 
 
 def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, curricula, out: Path,
@@ -188,7 +190,8 @@ def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, cu
                 keep(rd, "students", name)
                 res[key] = {"games": games, "curriculum": cur, "pcgrad": pc, "seed": seed, "steps": steps, **{
                     k: s.get(k) for k in ("geomean_ratio", "mean_ratio", "param_fraction", "student_params",
-                                          "teacher_params", "d_model", "task_counts", "heldout_kl", "tokens_per_s",
+                                          "teacher_params", "d_model", "task_counts", "heldout_kl", "heldout_kl_uniform",
+                                          "tokens_per_s",
                                           "pcgrad_projected_share", "kl_evals", "wall_s")},
                     "per_task": [{k: p[k] for k in ("task", "student_return", "teacher_return", "score_ratio")}
                                  for p in s["per_task"]]}

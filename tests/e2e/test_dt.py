@@ -2,6 +2,7 @@
 its training command, and the multi-task student through ``distill --offline``."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -215,7 +216,7 @@ def test_tiny_offline_run_through_the_cli(two_tasks, tmp_path, cli):
     s2 = _train_dt(cli, two_tasks, tmp_path / "t2", "distillrl/asterix-a-v0")
     teachers = [tmp_path / "t1", tmp_path / "t2"]
     p = _distill(cli, two_tasks, teachers, tmp_path / "s", "--steps", "20", "--curriculum", "max-kl", "--pcgrad",
-                 "--eval-episodes", "1", "--net.max-timestep", "32")
+                 "--curriculum-norm", "uniform", "--eval-episodes", "1", "--net.max-timestep", "32")
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["env"] == "minatar:breakout,minatar:asterix" and s["updates"] == 20
@@ -224,6 +225,9 @@ def test_tiny_offline_run_through_the_cli(two_tasks, tmp_path, cli):
     assert s["student_params"] <= 0.25 * min(s2["n_params"], s1["n_params"])
     assert [t["task"] for t in s["per_task"]] == ["breakout", "asterix"] and "geomean_ratio" in s
     assert 0.0 <= s["pcgrad_projected_share"] <= 1.0 and s["kl_evals"] >= 20 // 3
+    # the know-nothing KL per task (max-kl's uniform scale): log|A_k| − H(π_Tk) lies in (0, log|A_k|]
+    assert set(s["heldout_kl_uniform"]) == {"breakout", "asterix"}
+    assert all(0.0 < v <= math.log(18) for v in s["heldout_kl_uniform"].values())
     e = cli("eval", tmp_path / "t1", "--episodes", "2", "--json", check=True)
     e = json.loads(e.stdout.strip().splitlines()[-1])
     assert e["kind"] == "dt" and e["episodes"] == 2 and e["target_return"] == s1["target_return"]

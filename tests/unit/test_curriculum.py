@@ -45,3 +45,36 @@ def test_max_kl_relative_to_each_tasks_first_kl():
     c2 = Curriculum("max-kl", 2, np.random.default_rng(0), kl_fn=lambda: [0.1, 0.1], norm="initial")
     c2.load_state_dict(c.state_dict())
     assert c2.initial_kls == [4.0, 0.5]
+
+
+def test_max_kl_relative_to_a_know_nothing_student():
+    # the teacher's KL from a uniform policy over the task's legal actions, by hand:
+    # p = (.5, .25, .25) on 3 legal actions (a 4th is another task's): log 3 − H(p)
+    import math
+
+    import torch
+
+    from distillrl.envs.tasks import MASK
+    from distillrl.terms.curriculum import uniform_kl
+
+    h = -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
+    t = torch.tensor([[math.log(0.5), math.log(0.25), math.log(0.25), MASK]])
+    assert uniform_kl(t, tau=1.0) == pytest.approx(math.log(3) - h, abs=1e-6)
+    # a uniform teacher is already known; τ sharpens the teacher (τ = 0.5 squares p, renormalised)
+    assert uniform_kl(torch.zeros(2, 5)) == pytest.approx(0.0, abs=1e-7)
+    p2 = torch.tensor([0.25, 0.0625, 0.0625]) / 0.375
+    assert uniform_kl(t, tau=0.5) == pytest.approx(math.log(3) + float((p2 * p2.log()).sum()), abs=1e-6)
+    # rows are averaged
+    assert uniform_kl(torch.cat([t, torch.tensor([[0.0, 0.0, 0.0, MASK]])])) == pytest.approx((math.log(3) - h) / 2,
+                                                                                               abs=1e-6)
+    # task 0: KL 0.6 of a possible 1.2 (half its gap closed); task 1: 0.3 of 0.3 (none closed)
+    assert list(normalised([0.6, 0.3], None, "uniform", [1.2, 0.3])) == [0.5, 1.0]
+    c = Curriculum("max-kl", 2, np.random.default_rng(0), kl_fn=lambda: [0.6, 0.3], norm="uniform",
+                   uniform_kls=[1.2, 0.3])
+    assert [c.next() for _ in range(2)] == [1, 1]
+    c = Curriculum("max-kl", 2, np.random.default_rng(0), kl_fn=lambda: [0.6, 0.3], norm="raw", uniform_kls=[1.2, 0.3])
+    assert c.next() == 0
+    with pytest.raises(ValueError, match="uniform_kls"):
+        Curriculum("max-kl", 2, np.random.default_rng(0), kl_fn=lambda: [0.6, 0.3], norm="uniform")
+    with pytest.raises(ValueError, match="needs each task"):
+        normalised([0.6], None, "uniform")

@@ -28,7 +28,7 @@ from distillrl.errors import ConfigError
 from distillrl.models.agent import param_count
 from distillrl.models.transformer import DecisionTransformer, batch_tensors
 from distillrl.teachers.dt import load_dt
-from distillrl.terms.curriculum import Curriculum, CurriculumKind, KLNorm
+from distillrl.terms.curriculum import Curriculum, CurriculumKind, KLNorm, uniform_kl
 from distillrl.terms.surgery import PreviousGradientSurgery
 
 
@@ -45,8 +45,9 @@ class OfflineDistillConfig(OfflineOptions):
     curriculum: CurriculumKind = knob("max-kl", help="which task each update learns from: cycle (fixed order, Rusu et "
                                                      "al.), uniform, or max-kl (the task whose held-out KL is largest)")
     curriculum_every: int = knob(10, "≥ 1", "max-kl: updates between re-measurements of the per-task KL")
-    curriculum_norm: KLNorm = knob("raw", help="max-kl: compare the tasks' raw KLs, or each relative to its first "
-                                               "measurement (initial: comparable across games)")
+    curriculum_norm: KLNorm = knob("raw", help="max-kl: compare the tasks' raw KLs, each relative to its first "
+                                               "measurement (initial), or each relative to the KL of a uniform "
+                                               "policy over the task's actions, log|A_k| − H(π_Tk) (uniform)")
     pcgrad: bool = knob(False, help="project an update's gradient onto the normal plane of the previous update's when "
                                     "they conflict (PCGrad)")
     tau: float = K.teacher_tau(1.0, "teacher temperature: softmax(logits/τ)")
@@ -117,7 +118,7 @@ class OfflineDistillTrainer(OfflineTrainer):
             return self.held_out_kls()
 
         self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, measured,
-                                     cfg.curriculum_every, cfg.curriculum_norm)
+                                     cfg.curriculum_every, cfg.curriculum_norm, self.uniform_kls())
 
     def _build(self, cfg: OfflineDistillConfig) -> None:
         """Teachers, datasets (split into training and held-out episodes), the task set, and the
@@ -202,6 +203,13 @@ class OfflineDistillTrainer(OfflineTrainer):
             return [float(self._kl(x, m, tl)) for x, m, tl in self.held_batches]
         finally:
             self.agent.train(was)
+
+    @torch.no_grad()
+    def uniform_kls(self) -> list[float]:
+        """KL(π_Tk ‖ uniform over task k's actions) = log|A_k| − H(π_Tk) per task, on the same fixed
+        held-out windows as :meth:`held_out_kls`: the KL of a student that knows nothing (max-kl's
+        ``uniform`` normalisation)."""
+        return [uniform_kl(teacher_logits[mask], self.cfg.tau) for _, mask, teacher_logits in self.held_batches]
 
     def _updates(self, n: int) -> dict:
         cfg, kk = self.cfg, self.cfg.net.context

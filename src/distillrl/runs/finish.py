@@ -200,7 +200,8 @@ def finish_offline_distill(trainer, cfg) -> dict:
            "param_fraction": trainer.n_params / trainer.teacher_params, "d_model": trainer.d_model,
            "updates": trainer.updates, "tokens_per_s": trainer.tokens_per_s, "kl_evals": trainer.kl_evals,
            "task_counts": np.bincount(trainer.curriculum.history, minlength=trainer.taskset.n_tasks).tolist(),
-           "heldout_kl": dict(zip(trainer.names, tl))}
+           "heldout_kl": dict(zip(trainer.names, tl)),
+           "heldout_kl_uniform": dict(zip(trainer.names, trainer.uniform_kls()))}
     if trainer.surgery is not None:
         out["pcgrad_projected_share"] = trainer.surgery.projected_share
     if cfg.eval_episodes <= 0:
