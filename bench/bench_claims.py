@@ -187,8 +187,15 @@ def first_reach(x: np.ndarray, y: np.ndarray, target: float) -> float:
     return float(x[ok[0]]) if len(ok) else math.nan
 
 
-def part_kickstart(games, seeds, steps, decay, out: Path, schedule: str = "linear") -> None:
+def width_args(width: float) -> tuple[str, list[str]]:
+    """A student wider than the zoo's network (issue 27: Schmitt et al.'s students were larger than
+    their teachers): the key/run-folder tag and the option. Width 1 keeps the records' old keys."""
+    return ("", []) if width == 1.0 else (f"|w{width:g}", ["--net.width", f"{width:g}"])
+
+
+def part_kickstart(games, seeds, steps, decay, out: Path, schedule: str = "linear", width: float = 1.0) -> None:
     res = load(out)
+    wtag, wargs = width_args(width)
     for game in games:
         name = f"minatar-{game}"
         tx, ty = curve(RESULTS / "zoo" / name)
@@ -196,6 +203,7 @@ def part_kickstart(games, seeds, steps, decay, out: Path, schedule: str = "linea
         t_frames = first_reach(tx, ty, final)
         # the performance schedule (QDagger) has no decay length: λ follows the student's score
         tag = f"|{schedule}" if schedule != "linear" else ("" if decay == 1_000_000 else f"|decay{decay}")
+        tag += wtag
         for seed in seeds:
             key = f"{game}|{seed}{tag}"
             if key in res:
@@ -204,10 +212,10 @@ def part_kickstart(games, seeds, steps, decay, out: Path, schedule: str = "linea
             s = run("kickstart", rd, ["--env", f"minatar:{game}", "--teacher", name, "--steps", str(steps),
                                       "--seed", str(seed), "--schedule", schedule,
                                       *(["--decay-frames", str(decay)] if schedule == "linear" else []),
-                                      "--eval-episodes", "100", *TEACHERS[name][2]])  # the teacher's own recipe
+                                      "--eval-episodes", "100", *TEACHERS[name][2], *wargs])  # the teacher's own recipe
             sx, sy = curve(rd)
             s_frames = first_reach(sx, sy, final)
-            res[key] = {"game": game, "seed": seed, "decay": decay if schedule == "linear" else None,
+            res[key] = {"game": game, "seed": seed, "decay": decay if schedule == "linear" else None, "width": width,
                         "schedule": schedule, "teacher_final_return": final, "teacher_frames": t_frames,
                         "student_frames": s_frames, "speedup": t_frames / s_frames if s_frames else math.nan,
                         "student_return": s.get("student_return"), "teacher_return": s.get("teacher_return"),
@@ -216,24 +224,25 @@ def part_kickstart(games, seeds, steps, decay, out: Path, schedule: str = "linea
             save(out, res)
 
 
-def part_scratch(games, seeds, steps, out: Path) -> None:
+def part_scratch(games, seeds, steps, out: Path, width: float = 1.0) -> None:
     """The kickstart speed-up's matched baseline (issue 27): the same PPO recipe, network, budget
     and learning-rate schedule length as the kickstarted students of ``part_kickstart``, with no
     teacher. Frames to the teacher's final training return are then compared seed for seed."""
     res = load(out)
+    wtag, wargs = width_args(width)
     for game in games:
         name = f"minatar-{game}"
         tx, ty = curve(RESULTS / "zoo" / name)
         final = float(ty[np.isfinite(ty)][-1])
         for seed in seeds:
-            key = f"{game}|{seed}|scratch"
+            key = f"{game}|{seed}|scratch{wtag}"
             if key in res:
                 continue
-            rd = RUNS / "scratch" / game / f"s{seed}"
+            rd = RUNS / "scratch" / game / f"s{seed}{wtag.replace('|', '_')}"
             s = run("train", rd, ["--env", f"minatar:{game}", "--steps", str(steps), "--seed", str(seed),
-                                  "--eval-episodes", "100", *TEACHERS[name][2]])
+                                  "--eval-episodes", "100", *TEACHERS[name][2], *wargs])
             sx, sy = curve(rd)
-            res[key] = {"game": game, "seed": seed, "steps": steps, "teacher_final_return": final,
+            res[key] = {"game": game, "seed": seed, "steps": steps, "width": width, "teacher_final_return": final,
                         "frames_to_final": first_reach(sx, sy, final), "final_return": s.get("mean_return"),
                         "curve": [[float(a), float(b)] for a, b in zip(sx, sy)]}
             save(out, res)
@@ -279,6 +288,8 @@ def main() -> None:
     ap.add_argument("--decay", type=int, default=1_000_000, help="kickstart: frames until λ = 0 (linear)")
     ap.add_argument("--schedule", default="linear", choices=["linear", "performance"],
                     help="kickstart: the λ schedule (performance: QDagger's, from the student's score)")
+    ap.add_argument("--width", type=float, default=1.0, help="kickstart, scratch: the student's --net.width "
+                                                              "(2: about 4× the teacher's parameters)")
     a = ap.parse_args()
     for part in a.parts:
         if part == "zoo":
@@ -292,9 +303,9 @@ def main() -> None:
             part_qspeed(3, RESULTS / "claims_qspeed.json")
         elif part == "kickstart":
             part_kickstart(a.games, a.seeds, a.steps or 2_000_000, a.decay, RESULTS / "claims_kickstart.json",
-                           a.schedule)
+                           a.schedule, a.width)
         elif part == "scratch":
-            part_scratch(a.games, a.seeds, a.steps or 2_000_000, RESULTS / "claims_kickstart_scratch.json")
+            part_scratch(a.games, a.seeds, a.steps or 2_000_000, RESULTS / "claims_kickstart_scratch.json", a.width)
 
 
 if __name__ == "__main__":

@@ -200,7 +200,8 @@ def kickstart_table() -> None:
         return
     by = defaultdict(list)
     for r in res.values():
-        by[(r["game"], record_decay(r))].append(r)
+        if r.get("width", 1.0) == 1.0:  # wider students: their own matched table
+            by[(r["game"], record_decay(r))].append(r)
     print("| game | λ reaches 0 at | teacher's final training return | teacher's frames to it (from scratch) | student's frames to it, per seed | speed-up per seed (median) | speed-up at 90% of it (median) | student's final greedy score, % of teacher: mean [95% t-interval over seeds] (per seed) |")
     print("|---|---|---|---|---|---|---|---|")
     verdicts = []
@@ -284,23 +285,28 @@ def plot_kickstart(by) -> None:
 
 
 def kickstart_matched_table(game: str = "breakout", decay: int = 250_000, schedule: str = "linear",
-                            suffix: str | None = None) -> dict | None:
+                            suffix: str | None = None, width: float = 1.0) -> dict | None:
     """The kickstart speed-up against its matched baseline (issue 27): from-scratch runs with the
     students' recipe, budget and schedule length, paired by seed (``bench_claims.py scratch``),
     beside the paper's protocol (the teacher's own 5M-frame curve). A from-scratch seed that never
     reaches the target within the budget makes that seed's speed-up a lower bound (budget ÷ student
-    frames), said so; the interval is over the seeds where both reached it."""
-    ks = {r["seed"]: r for r in load("kickstart").values() if r["game"] == game
+    frames), said so; the interval is over the seeds where both reached it. ``width``: students (and
+    their from-scratch twins) of that network width."""
+    ks = {r["seed"]: r for r in load("kickstart").values() if r["game"] == game and r.get("width", 1.0) == width
           and r.get("schedule", "linear") == schedule and (schedule != "linear" or record_decay(r) == decay)}
-    sc = {r["seed"]: r for r in load("kickstart_scratch").values() if r["game"] == game}
+    sc = {r["seed"]: r for r in load("kickstart_scratch").values() if r["game"] == game
+          and r.get("width", 1.0) == width}
     seeds = sorted(set(ks) & set(sc))
     if not seeds:
         return None
     final = ks[seeds[0]]["teacher_final_return"]
     budget = max(np.array(sc[s]["curve"])[-1, 0] for s in seeds)
-    out: dict = {"game": game, "decay": decay if schedule == "linear" else None, "schedule": schedule, "seeds": seeds, "teacher_final_training_return": final,
+    out: dict = {"game": game, "decay": decay if schedule == "linear" else None, "schedule": schedule, "width": width,
+                 "seeds": seeds, "teacher_final_training_return": final,
                  "budget_frames": float(budget), "targets": {}}
     how = f"λ → 0 at {decay:,}" if schedule == "linear" else f"{schedule} schedule"
+    if width != 1.0:
+        how += f", width {width:g} (student and twin)"
     print(f"#### {game}: kickstarted ({how}) vs from scratch, same recipe and {budget / 1e6:.0f}M budget, "
           f"seeds {', '.join(map(str, seeds))} (n = {len(seeds)}, paired by seed)")
     print()
@@ -411,7 +417,8 @@ if __name__ == "__main__":
     for name, kw in (("claims_kickstart_matched", {}),
                      ("claims_kickstart_matched_breakout_decay1m", dict(decay=DEFAULT_DECAY, suffix="_decay1m")),
                      ("claims_kickstart_matched_asterix", dict(game="asterix", decay=DEFAULT_DECAY)),
-                     ("claims_kickstart_matched_performance", dict(schedule="performance"))):
+                     ("claims_kickstart_matched_performance", dict(schedule="performance")),
+                     ("claims_kickstart_matched_breakout_w2", dict(decay=DEFAULT_DECAY, suffix="_w2", width=2.0))):
         matched = kickstart_matched_table(**kw)
         if matched:
             (RESULTS / f"{name}.json").write_text(json.dumps(matched, indent=1, default=float) + "\n")
