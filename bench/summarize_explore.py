@@ -73,6 +73,21 @@ def rnd_table() -> None:
               f"{fmt_frames([r['frames_to_first_success'] for r in rs])} | "
               f"{np.mean([r['final_train_return'] for r in rs]):.3f} |")
     print()
+    # RND against PPO alone, paired by seed, wherever both ran on one task and budget
+    pairs = sorted({(e, n) for e, v, n in by if v == "ppo+rnd" and (e, "ppo", n) in by}, key=lambda k: (k[0], k[1]))
+    for env, steps in pairs:
+        rnd = {r["seed"]: r for r in by[(env, "ppo+rnd", steps)]}
+        ppo = {r["seed"]: r for r in by[(env, "ppo", steps)]}
+        d_s = paired_difference({k: r.get("sampled_success_rate", math.nan) for k, r in rnd.items()},
+                                {k: r.get("sampled_success_rate", math.nan) for k, r in ppo.items()})
+        d_a = paired_difference({k: float(np.mean(np.array(r["curve"])[:, 1])) for k, r in rnd.items()},
+                                {k: float(np.mean(np.array(r["curve"])[:, 1])) for k, r in ppo.items()})
+        name = env.split(":", 1)[1].split("?")[0].replace("MiniGrid-", "")
+        print(f"- {name}, {steps / 1e3:,.0f}k, ppo+rnd − ppo paired by seed (n = {d_s['n']}): sampled success "
+              f"{fmt(d_s, 2, show_n=False)} → **{verdict(d_s)}**; mean training return over the run "
+              f"{fmt(d_a, 3, show_n=False)} → **{verdict(d_a)}**")
+    if pairs:
+        print()
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,7 +109,7 @@ def rnd_table() -> None:
         ax.set_title(f"{name}, {steps / 1e3:,.0f}k frames (mean of seeds; seeds faint)", fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        png = "explore_rnd.png" if "16x16" in env else f"explore_rnd_{name.lower()}_{steps // 1000}k.png"
+        png = "explore_rnd.png" if "16x16" in env and steps == 600_000 else f"explore_rnd_{name.lower()}_{steps // 1000}k.png"
         fig.savefig(RESULTS / png, dpi=120)
         plt.close(fig)
         print(f"![RND curves, {name}, {steps / 1e3:,.0f}k frames](bench/results/{png})\n")
