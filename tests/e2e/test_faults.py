@@ -59,7 +59,10 @@ def test_a_killed_member_restarts_from_its_checkpoint_and_the_population_finishe
     proc = subprocess.Popen([EXE, "pbt", "--config", _pbt_file(tmp_path, 30_000), "--run-dir", exp, "--json",
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     m1 = exp / "members" / "member-01"
-    _wait(lambda: (m1 / "metrics.csv").exists() and len(_frames(m1)) >= 3, 240, "member-01's first ready points")
+    # killed after its first checkpoint (a ready point): metrics rows come every 256 frames, the first
+    # checkpoint at 2,000, so rows alone could let the kill land before there is anything to resume
+    _wait(lambda: (m1 / "metrics.csv").exists() and len(_frames(m1)) >= 3
+          and (m1 / "checkpoints" / "last.safetensors").exists(), 240, "member-01's first ready point")
     pid = json.loads((m1 / "placement.jsonl").read_text().splitlines()[-1])["pid"]
     os.kill(pid, signal.SIGKILL)  # the member's trainer process, mid-run
     out, err = proc.communicate(timeout=400)
