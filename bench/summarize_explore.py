@@ -51,6 +51,16 @@ def stays_above(curve, level: float) -> float:
     return float(c[below[-1] + 1, 0]) if len(below) else float(c[0, 0])
 
 
+def task_label(env: str) -> str:
+    """``minigrid:MiniGrid-DoorKey-8x8-v0?view=agent`` → ``DoorKey-8x8-v0``."""
+    return env.split(":", 1)[1].split("?")[0].replace("MiniGrid-", "")
+
+
+def mean_train_return(curve) -> float:
+    """Mean training return over the run (area under the curve ÷ its points)."""
+    return float(np.mean(np.array(curve)[:, 1]))
+
+
 def rnd_table() -> None:
     res = load("rnd")
     if not res:
@@ -80,10 +90,9 @@ def rnd_table() -> None:
         ppo = {r["seed"]: r for r in by[(env, "ppo", steps)]}
         d_s = paired_difference({k: r.get("sampled_success_rate", math.nan) for k, r in rnd.items()},
                                 {k: r.get("sampled_success_rate", math.nan) for k, r in ppo.items()})
-        d_a = paired_difference({k: float(np.mean(np.array(r["curve"])[:, 1])) for k, r in rnd.items()},
-                                {k: float(np.mean(np.array(r["curve"])[:, 1])) for k, r in ppo.items()})
-        name = env.split(":", 1)[1].split("?")[0].replace("MiniGrid-", "")
-        print(f"- {name}, {steps / 1e3:,.0f}k, ppo+rnd − ppo paired by seed (n = {d_s['n']}): sampled success "
+        d_a = paired_difference({k: mean_train_return(r["curve"]) for k, r in rnd.items()},
+                                {k: mean_train_return(r["curve"]) for k, r in ppo.items()})
+        print(f"- {task_label(env)}, {steps / 1e3:,.0f}k, ppo+rnd − ppo paired by seed (n = {d_s['n']}): sampled success "
               f"{fmt(d_s, 2, show_n=False)} → **{verdict(d_s)}**; mean training return over the run "
               f"{fmt(d_a, 3, show_n=False)} → **{verdict(d_a)}**")
     if pairs:
@@ -105,7 +114,7 @@ def rnd_table() -> None:
             ax.plot(grid, mean_curve([r["curve"] for r in rs], grid), color=RND_ORDER[v], lw=2, label=v)
         ax.set_xlabel("frames")
         ax.set_ylabel("training return (last 100 episodes)")
-        name = env.split(":", 1)[1].split("?")[0].replace("MiniGrid-", "")
+        name = task_label(env)
         ax.set_title(f"{name}, {steps / 1e3:,.0f}k frames (mean of seeds; seeds faint)", fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()

@@ -117,8 +117,12 @@ class OfflineDistillTrainer(OfflineTrainer):
             self.kl_evals += 1
             return self.held_out_kls()
 
+        self.uniform_kls = [uniform_kl(tl[m], cfg.tau) for _, m, tl in self.held_batches]
+        """KL(π_Tk ‖ uniform over task k's actions) = log|A_k| − H(π_Tk) per task on the fixed held-out
+        windows: the KL of a student that knows nothing (max-kl's ``uniform`` normalisation); fixed for
+        the run, as the windows and teachers are"""
         self.curriculum = Curriculum(cfg.curriculum, self.taskset.n_tasks, self.np_rng, measured,
-                                     cfg.curriculum_every, cfg.curriculum_norm, self.uniform_kls())
+                                     cfg.curriculum_every, cfg.curriculum_norm, self.uniform_kls)
 
     def _build(self, cfg: OfflineDistillConfig) -> None:
         """Teachers, datasets (split into training and held-out episodes), the task set, and the
@@ -203,13 +207,6 @@ class OfflineDistillTrainer(OfflineTrainer):
             return [float(self._kl(x, m, tl)) for x, m, tl in self.held_batches]
         finally:
             self.agent.train(was)
-
-    @torch.no_grad()
-    def uniform_kls(self) -> list[float]:
-        """KL(π_Tk ‖ uniform over task k's actions) = log|A_k| − H(π_Tk) per task, on the same fixed
-        held-out windows as :meth:`held_out_kls`: the KL of a student that knows nothing (max-kl's
-        ``uniform`` normalisation)."""
-        return [uniform_kl(teacher_logits[mask], self.cfg.tau) for _, mask, teacher_logits in self.held_batches]
 
     def _updates(self, n: int) -> dict:
         cfg, kk = self.cfg, self.cfg.net.context

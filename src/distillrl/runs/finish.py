@@ -201,7 +201,7 @@ def finish_offline_distill(trainer, cfg) -> dict:
            "updates": trainer.updates, "tokens_per_s": trainer.tokens_per_s, "kl_evals": trainer.kl_evals,
            "task_counts": np.bincount(trainer.curriculum.history, minlength=trainer.taskset.n_tasks).tolist(),
            "heldout_kl": dict(zip(trainer.names, tl)),
-           "heldout_kl_uniform": dict(zip(trainer.names, trainer.uniform_kls()))}
+           "heldout_kl_uniform": dict(zip(trainer.names, trainer.uniform_kls))}
     if trainer.surgery is not None:
         out["pcgrad_projected_share"] = trainer.surgery.projected_share
     if cfg.eval_episodes <= 0:

@@ -34,11 +34,10 @@ def normalised(kls, initial, norm: KLNorm, uniform=None) -> np.ndarray:
     kls = np.asarray(kls, float)
     if norm == "raw":
         return kls
-    if norm == "uniform":
-        if uniform is None:
-            raise ValueError('norm="uniform" needs each task\'s KL(π_T ‖ uniform)')
-        return kls / np.maximum(np.asarray(uniform, float), 1e-8)
-    return kls / np.maximum(np.asarray(initial, float), 1e-8)
+    scale = uniform if norm == "uniform" else initial
+    if scale is None:
+        raise ValueError(f'norm="{norm}" needs each task\'s scale: its first KL (initial) or KL(π_T ‖ uniform)')
+    return kls / np.maximum(np.asarray(scale, float), 1e-8)
 
 
 def uniform_kl(teacher_logits: torch.Tensor, tau: float = 1.0) -> float:
