@@ -173,7 +173,7 @@ raw KLs are not comparable across games)"""
 
 
 def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, curricula, out: Path,
-                  pcgrad=(False, True)) -> None:
+                  pcgrad=(False, True), tag: str = "") -> None:
     res = load(out)
     teachers = teacher_dirs(games, teacher_steps, 1, encoder)
     for seed in seeds:
@@ -182,7 +182,7 @@ def part_students(games, teacher_steps: int, encoder: str, steps: int, seeds, cu
                 key = f"{'+'.join(games)}|{cur}|{'pcgrad' if pc else 'plain'}|{seed}|{steps}"
                 if key in res:
                     continue
-                name = f"student_{cur}_{'pcgrad' if pc else 'plain'}_s{seed}_{steps}"
+                name = f"student_{cur}_{'pcgrad' if pc else 'plain'}_s{seed}_{steps}" + (f"_{tag}" if tag else "")
                 rd = RUNS / "students" / name
                 s = run("distill", rd, ["--offline", "--teacher", *teachers, "--dataset-root", str(ROOT),
                                         *CURRICULA[cur], *(["--pcgrad"] if pc else []), "--steps", str(steps),
@@ -264,6 +264,8 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--curricula", nargs="+", default=["cycle", "uniform", "max-kl"], choices=list(CURRICULA))
     ap.add_argument("--no-pcgrad", action="store_true", help="students: only the runs without PCGrad")
+    ap.add_argument("--tag", default="", help="students: a separate record (offline_students_<tag>.json, run names "
+                    "ending _<tag>), e.g. for students of rebuilt teachers, which do not pair with the old records")
     a = ap.parse_args()
     if a.part == "data":
         part_data(a.games, RESULTS / "offline_data.json")
@@ -271,7 +273,8 @@ def main() -> None:
         part_teachers(a.games, a.steps or a.teacher_steps, a.seeds[0], a.encoder, RESULTS / "offline_teachers.json")
     elif a.part == "students":
         part_students(a.games, a.teacher_steps, a.encoder, a.steps or 6000, a.seeds, a.curricula,
-                      RESULTS / "offline_students.json", (False,) if a.no_pcgrad else (False, True))
+                      RESULTS / f"offline_students{'_' + a.tag if a.tag else ''}.json",
+                      (False,) if a.no_pcgrad else (False, True), a.tag)
     elif a.part == "throughput":
         part_throughput(a.games, a.teacher_steps, a.encoder, a.steps or 300, RESULTS / "offline_throughput.json")
     else:

@@ -28,6 +28,56 @@ def ms(xs, pct=True) -> str:
     return f"{t['mean']:.1f} [{t['lo']:.1f}, {t['hi']:.1f}]"
 
 
+ORDER = {"cycle": 0, "uniform": 1, "max-kl": 2, "max-kl-initial": 3, "max-kl-uniform": 4}
+
+
+def students_table(students: dict, title: str) -> None:
+    """The students' table and the paired comparisons between curricula (and PCGrad) by seed."""
+    groups: dict = {}
+    for s in students.values():
+        groups.setdefault((s["curriculum"], s["pcgrad"], s["steps"]), []).append(s)
+    games = [p["task"] for p in next(iter(students.values()))["per_task"]]
+    print(f"\n### {title} (% of each game's DT teacher: mean [95% t-interval over seeds])\n")
+    print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL per game (" +
+          " / ".join(games) + ") | largest KL | task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 5))
+    order = ORDER
+    rows = []
+    for (cur, pc, steps), ss in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+        per = [ms([next(p["score_ratio"] for p in s["per_task"] if p["task"] == g) for s in ss]) for g in games]
+        gm = [s["geomean_ratio"] for s in ss]
+        klg = np.mean([[s["heldout_kl"][g] for g in games] for s in ss], 0)
+        kmax = [max(s["heldout_kl"].values()) for s in ss]
+        counts = np.mean([s["task_counts"] for s in ss], 0)
+        proj = [s.get("pcgrad_projected_share") for s in ss if s.get("pcgrad_projected_share") is not None]
+        rows.append((cur, pc, gm))
+        print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
+              f"{' / '.join(f'{x:.2f}' for x in klg)} | {np.mean(kmax):.3f} | "
+              f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
+    print("\nPCGrad − no PCGrad, geometric mean (% of the teachers), paired by seed:\n")
+    print("| curriculum | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|")
+    for cur in sorted({c for c, _, _ in groups}, key=lambda c: order.get(c, 9)):
+        by = {pc: {s["seed"]: 100 * s["geomean_ratio"] for (c, p, _), ss in groups.items() if c == cur and p == pc
+                   for s in ss} for pc in (True, False)}
+        if not by[True]:
+            continue
+        d = paired_difference(by[True], by[False])
+        iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
+        print(f"| {cur} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
+    gm = {(c, p): {s["seed"]: 100 * s["geomean_ratio"] for s in ss} for (c, p, _), ss in groups.items()}
+    for ref in ("cycle", "uniform", "max-kl"):
+        pairs = [(c, p) for (c, p) in sorted(gm, key=lambda k: (order.get(k[0], 9), k[1]))
+                 if order.get(c, 9) > order[ref] and (ref, p) in gm]
+        if not pairs:
+            continue
+        print(f"\nEach curriculum − {ref} (same PCGrad setting), geometric mean, paired by seed:\n")
+        print("| curriculum | PCGrad | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|---|")
+        for c, p in pairs:
+            d = paired_difference(gm[(c, p)], gm[(ref, p)])
+            iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
+            print(f"| {c} | {'yes' if p else 'no'} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
+    s0 = next(iter(students.values()))
+    print(f"\nStudent: {s0['student_params']} parameters (d_model {s0['d_model']}), {100 * s0['param_fraction']:.1f}% of "
+          f"the smallest teacher ({min(s0['teacher_params'])}); {s0['steps']} updates of 64 windows each.")
 
 
 def main() -> None:
@@ -47,49 +97,10 @@ def main() -> None:
                   + (f"{100 * t['action_accuracy']['train_expert']:.0f}% / {100 * t['action_accuracy']['fresh_expert']:.0f}% | "
                      if "action_accuracy" in t else "– | ") +
                   f"{t['tokens_per_s']:.0f} |")
-    students = load("students")
-    if students:
-        groups: dict = {}
-        for s in students.values():
-            groups.setdefault((s["curriculum"], s["pcgrad"], s["steps"]), []).append(s)
-        games = [p["task"] for p in next(iter(students.values()))["per_task"]]
-        print("\n### Students (% of each game's DT teacher: mean [95% t-interval over seeds])\n")
-        print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL per game (" +
-              " / ".join(games) + ") | largest KL | task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 5))
-        order = {"cycle": 0, "uniform": 1, "max-kl": 2}
-        rows = []
-        for (cur, pc, steps), ss in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
-            per = [ms([next(p["score_ratio"] for p in s["per_task"] if p["task"] == g) for s in ss]) for g in games]
-            gm = [s["geomean_ratio"] for s in ss]
-            klg = np.mean([[s["heldout_kl"][g] for g in games] for s in ss], 0)
-            kmax = [max(s["heldout_kl"].values()) for s in ss]
-            counts = np.mean([s["task_counts"] for s in ss], 0)
-            proj = [s.get("pcgrad_projected_share") for s in ss if s.get("pcgrad_projected_share") is not None]
-            rows.append((cur, pc, gm))
-            print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
-                  f"{' / '.join(f'{x:.2f}' for x in klg)} | {np.mean(kmax):.3f} | "
-                  f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
-        print("\nPCGrad − no PCGrad, geometric mean (% of the teachers), paired by seed:\n")
-        print("| curriculum | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|")
-        for cur in sorted({c for c, _, _ in groups}, key=lambda c: order.get(c, 9)):
-            by = {pc: {s["seed"]: 100 * s["geomean_ratio"] for (c, p, _), ss in groups.items() if c == cur and p == pc
-                       for s in ss} for pc in (True, False)}
-            d = paired_difference(by[True], by[False])
-            iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
-            print(f"| {cur} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
-        gm = {(c, p): {s["seed"]: 100 * s["geomean_ratio"] for s in ss} for (c, p, _), ss in groups.items()}
-        if any(c == "cycle" for c, _ in gm):
-            print("\nEach curriculum − cycle (same PCGrad setting), geometric mean, paired by seed:\n")
-            print("| curriculum | PCGrad | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|---|")
-            for (c, p) in sorted(gm, key=lambda k: (order.get(k[0], 9), k[1])):
-                if c == "cycle" or ("cycle", p) not in gm:
-                    continue
-                d = paired_difference(gm[(c, p)], gm[("cycle", p)])
-                iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
-                print(f"| {c} | {'yes' if p else 'no'} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
-        s0 = next(iter(students.values()))
-        print(f"\nStudent: {s0['student_params']} parameters (d_model {s0['d_model']}), {100 * s0['param_fraction']:.1f}% of "
-              f"the smallest teacher ({min(s0['teacher_params'])}); {s0['steps']} updates of 64 windows each.")
+    for name, title in (("students", "Students"), ("students_r5", "Students of the rebuilt teachers (5 seeds)")):
+        students = load(name)
+        if students:
+            students_table(students, title)
     tp = load("throughput")
     if tp:
         k = sorted(tp)[-1]
