@@ -352,6 +352,35 @@ def memory_summary(root: Path, plt) -> dict | None:
     return out
 
 
+def kickstart_by_seed(kept: Path) -> dict:
+    """Kickstarted vs from-scratch IMPALA over every kept seed (issue 27): final greedy scores with
+    95 % t-intervals over seeds, their difference paired by seed, the kickstarted student's % of its
+    teacher (same episodes), and per seed the frames each run needed to reach the teacher's score.
+    ``report``'s groups split where runs were made by different code versions; seeds pair here."""
+    from distillrl.core.stats import paired_difference, t_interval
+
+    runs: dict = {"kickstart": {}, "scratch": {}}
+    teacher: dict = {}
+    for p in sorted(kept.glob("*/summary.json")):
+        kind, seed = p.parent.name.split("-")[0], int(p.parent.name.rsplit("-s", 1)[1])
+        s = json.loads(p.read_text())
+        runs[kind][seed] = s.get("student_return", s.get("mean_return"))
+        if kind == "kickstart":
+            teacher[seed] = s["teacher_return"]
+    both = sorted(set(runs["kickstart"]) & set(runs["scratch"]))
+    frames = {kind: {sd: first_reach(curve(kept / f"{kind}-k1-s{sd}"), teacher[sd])[0] for sd in both}
+              for kind in runs}
+    return {"seeds": both, "interval": "95% t-interval over seeds; the difference paired by seed",
+            "final_greedy": {k: {str(sd): runs[k][sd] for sd in both} for k in runs},
+            "teacher_greedy": {str(sd): teacher[sd] for sd in both},
+            "frames_to_teacher_score": {k: {str(sd): v for sd, v in frames[k].items()} for k in frames},
+            "kickstart": t_interval([runs["kickstart"][sd] for sd in both]),
+            "scratch": t_interval([runs["scratch"][sd] for sd in both]),
+            "kickstart_minus_scratch": paired_difference({sd: runs["kickstart"][sd] for sd in both},
+                                                         {sd: runs["scratch"][sd] for sd in both}),
+            "kickstart_pct_teacher": t_interval([100 * runs["kickstart"][sd] / teacher[sd] for sd in both])}
+
+
 def collect(target: float, actors: int, root: Path = ROOT) -> None:
     import matplotlib
 
@@ -377,6 +406,7 @@ def collect(target: float, actors: int, root: Path = ROOT) -> None:
         if p.returncode:
             raise SystemExit(f"report failed: {p.stderr[-1500:]}")
         res["kickstart"] = json.loads(p.stdout.strip().splitlines()[-1])
+        res["kickstart"]["by_seed"] = kickstart_by_seed(OUT / "impala" / "kickstart")
     memory = memory_summary(root, plt)
     if memory:
         res["memory"] = memory
