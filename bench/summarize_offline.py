@@ -53,13 +53,13 @@ def students_table(students: dict, title: str) -> None:
         print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
               f"{' / '.join(f'{x:.2f}' for x in klg)} | {np.mean(kmax):.3f} | "
               f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
-    print("\nPCGrad − no PCGrad, geometric mean (% of the teachers), paired by seed:\n")
-    print("| curriculum | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|")
-    for cur in sorted({c for c, _, _ in groups}, key=lambda c: order.get(c, 9)):
+    with_pcgrad = sorted({c for c, pc, _ in groups if pc}, key=lambda c: order.get(c, 9))
+    if with_pcgrad:
+        print("\nPCGrad − no PCGrad, geometric mean (% of the teachers), paired by seed:\n")
+        print("| curriculum | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|")
+    for cur in with_pcgrad:
         by = {pc: {s["seed"]: 100 * s["geomean_ratio"] for (c, p, _), ss in groups.items() if c == cur and p == pc
                    for s in ss} for pc in (True, False)}
-        if not by[True]:
-            continue
         d = paired_difference(by[True], by[False])
         iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
         print(f"| {cur} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")

@@ -147,9 +147,18 @@ def matters(key: str, config: dict) -> bool:
 
 
 def group_runs(runs: list[Run]) -> list[Group]:
+    """Runs of the same kind whose configs agree are one group (seeds of one experiment).
+
+    Only the keys every run of a kind records are compared: a key that some configs lack was added
+    (or renamed) by a later version of distillrl, so it cannot tell runs apart — otherwise seeds
+    made before and after an upgrade would split into groups with the same label."""
+    flats = [{k: v for k, v in _flat(r.config).items() if k not in IGNORED_KEYS} for r in runs]
+    common: dict[str, set] = {}
+    for r, flat in zip(runs, flats):
+        common[r.kind] = common[r.kind] & flat.keys() if r.kind in common else set(flat)
     groups: dict[str, Group] = {}
-    for r in runs:
-        flat = {k: v for k, v in _flat(r.config).items() if k not in IGNORED_KEYS}
+    for r, flat in zip(runs, flats):
+        flat = {k: v for k, v in flat.items() if k in common[r.kind]}
         key = r.kind + "|" + json.dumps(sorted(flat.items()), default=str)
         groups.setdefault(key, Group(key, r.kind, flat)).runs.append(r)
     gs = list(groups.values())
