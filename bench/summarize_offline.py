@@ -97,7 +97,7 @@ def main() -> None:
                   + (f"{100 * t['action_accuracy']['train_expert']:.0f}% / {100 * t['action_accuracy']['fresh_expert']:.0f}% | "
                      if "action_accuracy" in t else "– | ") +
                   f"{t['tokens_per_s']:.0f} |")
-    for name, title in (("students", "Students"), ("students_r5", "Students of the rebuilt teachers (5 seeds)")):
+    for name, title in (("students", "Students"), ("students_r5", "Students of the rebuilt teachers (record `r5`, n per row)")):
         students = load(name)
         if students:
             students_table(students, title)
