@@ -368,17 +368,17 @@ def kickstart_by_seed(kept: Path) -> dict:
         if kind == "kickstart":
             teacher[seed] = s["teacher_return"]
     both = sorted(set(runs["kickstart"]) & set(runs["scratch"]))
-    frames = {kind: {sd: first_reach(curve(kept / f"{kind}-k1-s{sd}"), teacher[sd])[0] for sd in both}
+    ks, sc = ({sd: runs[k][sd] for sd in both} for k in ("kickstart", "scratch"))
+    frames = {kind: {str(sd): first_reach(curve(kept / f"{kind}-k1-s{sd}"), teacher[sd])[0] for sd in both}
               for kind in runs}
     return {"seeds": both, "interval": "95% t-interval over seeds; the difference paired by seed",
-            "final_greedy": {k: {str(sd): runs[k][sd] for sd in both} for k in runs},
+            "final_greedy": {"kickstart": {str(sd): v for sd, v in ks.items()},
+                             "scratch": {str(sd): v for sd, v in sc.items()}},
             "teacher_greedy": {str(sd): teacher[sd] for sd in both},
-            "frames_to_teacher_score": {k: {str(sd): v for sd, v in frames[k].items()} for k in frames},
-            "kickstart": t_interval([runs["kickstart"][sd] for sd in both]),
-            "scratch": t_interval([runs["scratch"][sd] for sd in both]),
-            "kickstart_minus_scratch": paired_difference({sd: runs["kickstart"][sd] for sd in both},
-                                                         {sd: runs["scratch"][sd] for sd in both}),
-            "kickstart_pct_teacher": t_interval([100 * runs["kickstart"][sd] / teacher[sd] for sd in both])}
+            "frames_to_teacher_score": frames,
+            "kickstart": t_interval(list(ks.values())), "scratch": t_interval(list(sc.values())),
+            "kickstart_minus_scratch": paired_difference(ks, sc),
+            "kickstart_pct_teacher": t_interval([100 * ks[sd] / teacher[sd] for sd in both])}
 
 
 def collect(target: float, actors: int, root: Path = ROOT) -> None:

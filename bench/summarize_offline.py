@@ -31,6 +31,12 @@ def ms(xs, pct=True) -> str:
 ORDER = {"cycle": 0, "uniform": 1, "max-kl": 2, "max-kl-initial": 3, "max-kl-uniform": 4}
 
 
+def diff_cells(d: dict) -> str:
+    """A paired difference's table cells: ``mean [lo, hi] | n | verdict`` (one seed: no interval)."""
+    iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
+    return f"{d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)}"
+
+
 def students_table(students: dict, title: str) -> None:
     """The students' table and the paired comparisons between curricula (and PCGrad) by seed."""
     groups: dict = {}
@@ -40,41 +46,34 @@ def students_table(students: dict, title: str) -> None:
     print(f"\n### {title} (% of each game's DT teacher: mean [95% t-interval over seeds])\n")
     print("| curriculum | PCGrad | seeds | " + " | ".join(games) + " | geomean | held-out KL per game (" +
           " / ".join(games) + ") | largest KL | task counts | projected |\n|---|---|---|" + "---|" * (len(games) + 5))
-    order = ORDER
-    rows = []
-    for (cur, pc, steps), ss in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+    for (cur, pc, steps), ss in sorted(groups.items(), key=lambda kv: (ORDER.get(kv[0][0], 9), kv[0][1])):
         per = [ms([next(p["score_ratio"] for p in s["per_task"] if p["task"] == g) for s in ss]) for g in games]
         gm = [s["geomean_ratio"] for s in ss]
         klg = np.mean([[s["heldout_kl"][g] for g in games] for s in ss], 0)
         kmax = [max(s["heldout_kl"].values()) for s in ss]
         counts = np.mean([s["task_counts"] for s in ss], 0)
         proj = [s.get("pcgrad_projected_share") for s in ss if s.get("pcgrad_projected_share") is not None]
-        rows.append((cur, pc, gm))
         print(f"| {cur} | {'yes' if pc else 'no'} | {len(ss)} | " + " | ".join(per) + f" | {ms(gm)} | "
               f"{' / '.join(f'{x:.2f}' for x in klg)} | {np.mean(kmax):.3f} | "
               f"{'/'.join(str(int(round(c))) for c in counts)} | {ms(proj) + '%' if proj else '–'} |")
-    with_pcgrad = sorted({c for c, pc, _ in groups if pc}, key=lambda c: order.get(c, 9))
+    with_pcgrad = sorted({c for c, pc, _ in groups if pc}, key=lambda c: ORDER.get(c, 9))
     if with_pcgrad:
         print("\nPCGrad − no PCGrad, geometric mean (% of the teachers), paired by seed:\n")
         print("| curriculum | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|")
     for cur in with_pcgrad:
         by = {pc: {s["seed"]: 100 * s["geomean_ratio"] for (c, p, _), ss in groups.items() if c == cur and p == pc
                    for s in ss} for pc in (True, False)}
-        d = paired_difference(by[True], by[False])
-        iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
-        print(f"| {cur} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
+        print(f"| {cur} | {diff_cells(paired_difference(by[True], by[False]))} |")
     gm = {(c, p): {s["seed"]: 100 * s["geomean_ratio"] for s in ss} for (c, p, _), ss in groups.items()}
     for ref in ("cycle", "uniform", "max-kl"):
-        pairs = [(c, p) for (c, p) in sorted(gm, key=lambda k: (order.get(k[0], 9), k[1]))
-                 if order.get(c, 9) > order[ref] and (ref, p) in gm]
+        pairs = [(c, p) for (c, p) in sorted(gm, key=lambda k: (ORDER.get(k[0], 9), k[1]))
+                 if ORDER.get(c, 9) > ORDER[ref] and (ref, p) in gm]
         if not pairs:
             continue
         print(f"\nEach curriculum − {ref} (same PCGrad setting), geometric mean, paired by seed:\n")
         print("| curriculum | PCGrad | difference [95% paired t-interval] | n seeds | verdict |\n|---|---|---|---|---|")
         for c, p in pairs:
-            d = paired_difference(gm[(c, p)], gm[(ref, p)])
-            iv = f"[{d['lo']:+.1f}, {d['hi']:+.1f}]" if d["n"] > 1 else "(no interval)"
-            print(f"| {c} | {'yes' if p else 'no'} | {d['mean']:+.1f} {iv} | {d['n']} | {verdict(d)} |")
+            print(f"| {c} | {'yes' if p else 'no'} | {diff_cells(paired_difference(gm[(c, p)], gm[(ref, p)]))} |")
     s0 = next(iter(students.values()))
     print(f"\nStudent: {s0['student_params']} parameters (d_model {s0['d_model']}), {100 * s0['param_fraction']:.1f}% of "
           f"the smallest teacher ({min(s0['teacher_params'])}); {s0['steps']} updates of 64 windows each.")
