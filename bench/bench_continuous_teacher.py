@@ -16,6 +16,14 @@ budget), and the final 30-episode score.
     python bench/bench_continuous_teacher.py kickstart --teacher runs/hopper/ppo-s1 --env gym:Hopper-v5 \
         --scratch runs/hopper/ppo-s1 runs/hopper/ppo-s2 runs/hopper/ppo-s3 --seeds 1 2 3 --frames 500000 \
         --out bench/results/kickstart_hopper.json
+
+``--teacher`` is a run directory or a zoo name (``mujoco-hopper``: its score is the zoo's published
+30-episode greedy score). ``--scratch-seeds`` trains the from-scratch runs here, with the same
+preset, seeds and ``--scratch-frames`` (the zoo recipe: 1M), instead of reading ``--scratch``
+directories:
+
+    python bench/bench_continuous_teacher.py kickstart --teacher mujoco-hopper --env gym:Hopper-v5 \
+        --scratch-seeds 1 2 3 4 5 --seeds 1 2 3 4 5 --frames 500000 --out bench/results/kickstart_hopper.json
 """
 
 from __future__ import annotations
@@ -87,10 +95,14 @@ def distill(a) -> None:
 
 def kickstart(a) -> None:
     runs = Path(a.runs)
-    t = json.loads((Path(a.teacher) / "summary.json").read_text())
-    g = t["mean_return"]
+    if (Path(a.teacher) / "summary.json").exists():
+        g = json.loads((Path(a.teacher) / "summary.json").read_text())["mean_return"]
+    else:  # a zoo name: its published greedy score (30 episodes, reset seeds 0-29)
+        from distillrl.teachers.zoo import zoo_meta
+
+        g = zoo_meta(a.teacher)["eval"]["mean_return"]
     res = {"teacher": a.teacher, "teacher_score": g, "env": a.env, "frames": a.frames, "decay": a.decay,
-           "kickstart": {}, "scratch": {}}
+           "scratch_frames": a.scratch_frames if a.scratch_seeds else None, "kickstart": {}, "scratch": {}}
     for seed in a.seeds:
         args = ["kickstart", "--teacher", a.teacher, "--env", a.env, "--steps", str(a.frames), "--seed", str(seed),
                 "--schedule", "linear", "--decay-frames", str(a.decay), "--eval-episodes", "30", *a.extra]
@@ -100,7 +112,14 @@ def kickstart(a) -> None:
                                        "command": "distillrl " + " ".join(args)}
         print("kickstart", seed, res["kickstart"][str(seed)], flush=True)
         Path(a.out).write_text(json.dumps(res, indent=1))
-    for rd in map(Path, a.scratch):
+    scratch = list(map(Path, a.scratch))
+    for seed in a.scratch_seeds:
+        args = ["train", "--env", a.env, "--steps", str(a.scratch_frames), "--seed", str(seed), "--eval-episodes", "30"]
+        rd = runs / f"scratch-s{seed}"
+        run(args, rd)
+        print("scratch", seed, flush=True)
+        scratch.append(rd)
+    for rd in scratch:
         s = json.loads((rd / "summary.json").read_text())
         res["scratch"][rd.name] = {"frames_to": frames_to(rd, g), "score": s["mean_return"], "budget": s["steps"]}
     for who in ("kickstart", "scratch"):
@@ -110,8 +129,20 @@ def kickstart(a) -> None:
                                     (f"{int(x * 100)}%" for x in FRACTIONS)},
                                  "reached": {f"{int(x * 100)}%": sum(v["frames_to"][f"{int(x * 100)}%"] is not None
                                                                      for v in runs_) for x in FRACTIONS}}
+    # matched speed-up: the from-scratch run of the same seed ÷ the kickstarted one, frames to each
+    # fraction, over the seeds where both got there
+    by_seed = {rd.name.rsplit("-s", 1)[-1]: res["scratch"][rd.name] for rd in scratch}
+    res["speedup"] = {}
+    for x in FRACTIONS:
+        k = f"{int(x * 100)}%"
+        pairs = {seed: (by_seed[seed]["frames_to"][k], v["frames_to"][k]) for seed, v in res["kickstart"].items()
+                 if seed in by_seed}
+        ratios = {seed: sc / ks for seed, (sc, ks) in pairs.items() if sc is not None and ks is not None}
+        res["speedup"][k] = {"per_seed": ratios, "ratio": ci(list(ratios.values())), "pairs": len(pairs),
+                             "scratch_missed_kickstart_reached": sum(sc is None and ks is not None
+                                                                     for sc, ks in pairs.values())}
     Path(a.out).write_text(json.dumps(res, indent=1))
-    print(json.dumps({k: res[k] for k in ("kickstart_summary", "scratch_summary")}, indent=1))
+    print(json.dumps({k: res[k] for k in ("kickstart_summary", "scratch_summary", "speedup")}, indent=1))
 
 
 def main() -> None:
@@ -123,7 +154,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--frames", type=int, default=300_000)
     ap.add_argument("--decay", type=int, default=250_000)
-    ap.add_argument("--scratch", nargs="*", default=[])
+    ap.add_argument("--scratch", nargs="*", default=[], help="from-scratch run directories to compare with")
+    ap.add_argument("--scratch-seeds", type=int, nargs="*", default=[], help="train the from-scratch runs here")
+    ap.add_argument("--scratch-frames", type=int, default=1_000_000)
     ap.add_argument("--extra", nargs="*", default=[], help="more distillrl options (after --)")
     ap.add_argument("--runs", default="runs/bench_continuous_teacher")
     ap.add_argument("--out", required=True)

@@ -268,12 +268,14 @@ def time_to_returns(groups: dict, imp_key: str) -> dict:
 
 def race(root: Path, part: str, target: float, plt) -> dict | None:
     """PPO against IMPALA, per seed (``main`` and ``zoo``): speeds, finals, time to each score, plot."""
-    runs_ = finished(root, part)
+    for p in finished(root, part):
+        keep(p.parent, part)
+    # every kept run, so seeds added later (``runs/`` is not in git) join the ones kept before
+    runs_ = finished(OUT / "impala", part)
     if not runs_:
         return None
     groups: dict[str, list] = {}
     for p in runs_:
-        keep(p.parent, part)
         groups.setdefault(p.parent.name.rsplit("-s", 1)[0], []).append(run_figures(p.parent, target))
     summary = {}
     for g, runs in groups.items():

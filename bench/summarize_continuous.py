@@ -91,6 +91,8 @@ def distill_kick() -> None:
             n = next(iter(v["per_seed"].values()))
             print(f"| {float(size):.0%} ({n['student_params']:,} of {n['teacher_params']:,}) | {per} | "
                   f"{fmt_ci(v['ratio'], 1, pct=True)} | {sampled} |")
+        t = {round(x["teacher_return"], 1) for v in d["per_size"].values() for x in v["per_seed"].values()}
+        print(f"\nTeacher on each seed's 30 greedy episodes (the student plays the same ones): {', '.join(map(str, sorted(t)))}.")
     for f in sorted(R.glob("kickstart_hopper*.json")):
         d = json.loads(f.read_text())
         print(f"\n`{f.name}`: teacher score {d['teacher_score']:.0f}; frames until the training return reaches x % of "
@@ -104,6 +106,15 @@ def distill_kick() -> None:
             n = len(d[who])
             cells = [f"{fmt_ci(sm[k], 0)} ({sm['reached'][k]}/{n})" for k in ("50%", "75%", "90%", "100%")]
             print(f"| {who} | {' | '.join(cells)} | {fmt_ci(sm['score'], 0)} |")
+        if d.get("speedup"):
+            print("\nMatched speed-up (the from-scratch run of the same seed ÷ the kickstarted one, frames to x %; "
+                  "95% t-interval over the seeds where both got there):\n")
+            print("| | per seed | mean | scratch never got there (kickstarted did) |")
+            print("|---|---|---|---|")
+            for k, v in d["speedup"].items():
+                per = ", ".join(f"s{s}: {r:.1f}×" for s, r in v["per_seed"].items()) or "–"
+                print(f"| {k} | {per} | {fmt_ci(v['ratio'], 1)} | {v['scratch_missed_kickstart_reached']} of "
+                      f"{v['pairs']} |")
 
 
 if __name__ == "__main__":
