@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from distillrl.core.stats import t_interval
+from distillrl.core.stats import fmt, t_interval
 
 R = Path(__file__).resolve().parent / "results"
 
 
 def ci(xs, digits: int = 2, scale: float = 1.0, unit: str = "") -> str:
+    """Mean [95% t-interval] (n) of the values that are not None (none: a dash)."""
     xs = [x * scale for x in xs if x is not None]
-    t = t_interval(xs)
-    if t["n"] < 2:
-        return f"{t['mean']:.{digits}f}{unit} (n = {t['n']})" if t["n"] else "–"
-    return f"{t['mean']:.{digits}f}{unit} [{t['lo']:.{digits}f}, {t['hi']:.{digits}f}] (n = {t['n']})"
+    return fmt(t_interval(xs), digits, unit) if xs else "–"
 
 
 def per_seed(runs: list[dict]) -> dict[str, dict]:
