@@ -4,6 +4,8 @@ the PBT driver killed and resumed, an IMPALA actor process killed."""
 import csv
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,6 +77,17 @@ def test_a_killed_member_restarts_from_its_checkpoint_and_the_population_finishe
     assert frames == sorted(frames) and len(set(frames)) == len(frames) and frames[-1] >= 16_000  # no duplicated rows
 
 
+def _named_ray_checkpoints(exp: Path) -> set[Path]:
+    """The Ray checkpoint directories the experiment's saved state names (its checkpoint managers
+    are stored pickled, as hex, inside experiment_state-*.json)."""
+    names = set()
+    for f in exp.glob("experiment_state-*.json"):
+        for _, meta in json.loads(f.read_text())["trial_data"]:
+            raw = bytes.fromhex(json.loads(meta)["checkpoint_manager"]["value"])
+            names |= {Path(m.decode()) for m in re.findall(re.escape(str(exp).encode()) + rb"/[\w=.-]+/checkpoint_\d{6}", raw)}
+    return names
+
+
 def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(tmp_path):
     exp = tmp_path / "exp"
     # 40k frames: members no longer pause for each other (scale.pbt_scheduler), so a shorter run
@@ -83,17 +96,27 @@ def test_a_killed_driver_resumes_where_its_members_were_and_leaves_no_processes(
     proc = subprocess.Popen([EXE, "pbt", "--config", cfg, "--run-dir", exp, "--json", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     ck = [exp / "members" / f"member-{i:02d}" / "checkpoints" / "last.safetensors" for i in range(2)]
-    _wait(lambda: all(c.exists() and load_meta(c)["frames"] >= 6000 for c in ck), 300, "three ready points each")
+    # (and Ray's saved experiment state names some of their checkpoints: those are deleted below)
+    _wait(lambda: all(c.exists() and load_meta(c)["frames"] >= 6000 for c in ck) and _named_ray_checkpoints(exp),
+          300, "three ready points each")
     session = json.loads((exp / "ray-session.json").read_text())["session"]
     killed_at = time.time()
     proc.kill()  # SIGKILL: the driver cannot clean up; its Ray processes are orphans now
     proc.communicate(timeout=60)
     time.sleep(2)
     before = {i: int(load_meta(c)["frames"]) for i, c in enumerate(ck)}
+    # Ray saves its experiment state now and then and keeps only a trial's last few checkpoints, so
+    # a killed driver's state can name checkpoints Ray deleted since (a member's own, or a donor's
+    # being copied). Make that certain: every checkpoint the saved state names is gone.
+    named = _named_ray_checkpoints(exp)
+    for d in named:
+        shutil.rmtree(d, ignore_errors=True)
     p = subprocess.run([EXE, "pbt", "--config", cfg, "--run-dir", exp, "--resume", "--json", "--no-progress"],
                        capture_output=True, text=True, env=ENV, timeout=600)
+    (tmp_path / "resume.stderr").write_text(p.stderr)  # kept for a failure's whole story
     assert p.returncode == 0, p.stderr[-3000:]
     assert "resuming" in p.stderr and "member-00" in p.stderr
+    assert "is gone" in p.stderr  # the lost checkpoints were replaced, not restored from
     s = json.loads(p.stdout.strip().splitlines()[-1])
     assert s["members_finished"] == 2
     for i in range(2):

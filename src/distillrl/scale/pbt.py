@@ -204,7 +204,8 @@ def run_pbt(cfg: PBTConfig, exp_dir: Path, address: str | None = None, resume: b
     # An experiment written before the restructure pickled the old module names (Ray reads them
     # at restore and again when its trials restart).
     with legacy_module_names() if resume else contextlib.nullcontext(), \
-            raytune.moved_experiment_checkpoints() if resume else contextlib.nullcontext():
+            raytune.restored_experiment_checkpoints(
+                lambda m: sys.stderr.write(f"distillrl pbt: {m}\n")) if resume else contextlib.nullcontext():
         if resume and tune.Tuner.can_restore(str(exp_dir)):
             tuner = tune.Tuner.restore(str(exp_dir), trainable, resume_unfinished=True, resume_errored=True)
             raytune.replace_scheduler(tuner, scheduler)

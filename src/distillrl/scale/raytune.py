@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -33,6 +33,8 @@ from distillrl.acting.cluster import (  # noqa: F401  (re-exported)
     shutdown_ray,
     stop_session,
 )
+from distillrl.core import checkpoint as ck
+from distillrl.errors import CheckpointError
 
 # Trials run from the caller's working directory so that relative paths (teachers, run
 # directories) mean the same in a trial as on the command line. Set before Ray is imported.
@@ -190,32 +192,125 @@ def replace_scheduler(tuner, scheduler) -> None:
     cfg.scheduler = scheduler
 
 
-@contextlib.contextmanager
-def moved_experiment_checkpoints() -> Iterator[None]:
-    """While active, a restored Tune experiment that was moved finds every checkpoint it tracks.
+def checkpoint_indices(trial_dir: Path) -> list[int]:
+    """The indices of the ``checkpoint_NNNNNN`` directories in a trial directory, ascending."""
+    if not trial_dir.is_dir():
+        return []
+    return sorted(int(c.name[11:]) for c in trial_dir.glob("checkpoint_*") if c.is_dir() and c.name[11:].isdigit())
 
-    Ray's ``Trial.set_storage`` (called when an experiment is restored) rewrites the paths of a
-    trial's checkpoints that lie in the trial's *own* directory. After a PBT exploit the
-    checkpoint a trial restarts from is its donor's, in another trial's directory, and keeps the
-    old absolute path: a moved experiment then fails with "does not exist on storage anymore".
-    This wraps ``set_storage`` to rewrite any path under the old experiment directory as well."""
+
+def newest_existing_checkpoint(path: str) -> str | None:
+    """``path`` when it exists, else the newest ``checkpoint_NNNNNN`` beside it (same trial
+    directory) that does, else None."""
+    p = Path(path)
+    if p.exists():
+        return str(p)
+    found = checkpoint_indices(p.parent)
+    return str(p.parent / f"checkpoint_{found[-1]:06d}") if found else None
+
+
+def restored_checkpoint_paths(latest, old_exp: str, new_exp: str, filesystem, warn: Callable[[str], None]) -> None:
+    """Point a restored trial's tracked checkpoint results (``latest`` first) at checkpoints that exist.
+
+    A moved experiment: Ray's ``Trial.set_storage`` rewrites the paths of a trial's checkpoints in
+    the trial's *own* directory, but after a PBT exploit the checkpoint a trial restarts from is its
+    donor's, in another trial's directory, with the old absolute path; any path under the old
+    experiment directory is rewritten here.
+
+    A lost checkpoint: Ray saves its experiment state now and then, so after a killed driver the
+    state can name a checkpoint that Ray itself deleted later (it keeps only the last few per trial)
+    -- the trial's own, or a donor's that the trial was about to copy when the driver died. Ray
+    would refuse to restart that trial ("does not exist on storage anymore") and the population
+    fails. The newest checkpoint left in the same trial directory takes its place (the same member
+    a few ready points later, so a pending copy still copies its donor); with none left the trial
+    restarts without one and the member resumes from its own ``last.safetensors``
+    (``pbt_member.newer_own_checkpoint``)."""
     from ray.train import Checkpoint
+
+    for r in latest:
+        if r is None or r.checkpoint is None:
+            continue
+        path = r.checkpoint.path
+        if old_exp != new_exp and path.startswith(old_exp):
+            path = new_exp + path[len(old_exp):]
+        found = newest_existing_checkpoint(path)
+        if found is not None and found != path:
+            warn(f"checkpoint {path} is gone (Ray's saved state lagged behind the killed run); using {found}")
+            try:  # the frames the substitute was written at (the scheduler pairs them with the copy)
+                meta = ck.load_meta(Path(found) / "state.safetensors")
+                r.metrics = {**(r.metrics or {}), "frames": int(meta["frames"])}
+            except (CheckpointError, KeyError, ValueError):
+                pass
+        elif found is None:
+            warn(f"checkpoint {path} is gone and no other is left beside it; the member restarts from its own")
+        if found is None:
+            r.checkpoint = None
+        elif found != r.checkpoint.path:
+            r.checkpoint = Checkpoint(path=found, filesystem=filesystem)
+
+
+def repair_checkpoint_manager(mgr, old_exp: str, new_exp: str, filesystem, warn: Callable[[str], None]) -> None:
+    """Make a restored trial's checkpoint manager name only checkpoints that exist.
+
+    The latest (what the trial restarts from) is found again (``restored_checkpoint_paths``); an
+    older tracked one that is gone, or that now names the same directory as the latest, is dropped
+    from Ray's list: Ray deletes the oldest beyond ``num_to_keep`` later and raises on a path that
+    is not there (which would fail the trial), and deleting a directory twice named would take the
+    latest with it. Uses the manager's private list (``_checkpoint_results``, Ray 2.x), as Ray's
+    own restore does; a Ray without it is reported rather than silently ignored."""
+    from ray.train import Checkpoint
+
+    if not hasattr(mgr, "_checkpoint_results") or not hasattr(mgr, "_latest_checkpoint_result"):
+        raise RuntimeError("this Ray version's checkpoint manager keeps no _checkpoint_results; "
+                           "distillrl cannot resume a population with it")
+    latest = mgr.latest_checkpoint_result
+    restored_checkpoint_paths([latest], old_exp, new_exp, filesystem, warn)
+    keep = []
+    for r in mgr._checkpoint_results:
+        if r is latest:
+            if r.checkpoint is not None:
+                keep.append(r)
+            continue
+        if r.checkpoint is None:
+            continue
+        path = r.checkpoint.path
+        if old_exp != new_exp and path.startswith(old_exp):
+            r.checkpoint = Checkpoint(path=new_exp + path[len(old_exp):], filesystem=filesystem)
+        if Path(r.checkpoint.path).exists() and not (latest is not None and latest.checkpoint is not None
+                                                     and r.checkpoint.path == latest.checkpoint.path):
+            keep.append(r)
+    mgr._checkpoint_results = keep
+    if latest is not None and latest.checkpoint is None:
+        mgr._latest_checkpoint_result = None
+
+
+@contextlib.contextmanager
+def restored_experiment_checkpoints(warn: Callable[[str], None] = lambda m: None) -> Iterator[None]:
+    """While active, a restored Tune experiment finds every checkpoint it tracks, moved or lost
+    (``repair_checkpoint_manager``)."""
     from ray.tune.experiment.trial import Trial
 
     original = Trial.set_storage
+    said: set[str] = set()  # Ray restores the trials more than once: each message once
+
+    def once(msg: str) -> None:
+        if msg not in said:
+            said.add(msg)
+            warn(msg)
 
     def set_storage(self, new_storage):
         old_exp = self.storage.experiment_fs_path.rstrip("/") + "/"
         new_exp = new_storage.experiment_fs_path.rstrip("/") + "/"
         original(self, new_storage)
-        if old_exp == new_exp:
-            return
-        mgr = self.run_metadata.checkpoint_manager
-        results = list(mgr.best_checkpoint_results) + [mgr.latest_checkpoint_result]
-        for r in results:
-            if r is not None and r.checkpoint is not None and r.checkpoint.path.startswith(old_exp):
-                r.checkpoint = Checkpoint(path=new_exp + r.checkpoint.path[len(old_exp):],
-                                          filesystem=new_storage.storage_filesystem)
+        repair_checkpoint_manager(self.run_metadata.checkpoint_manager, old_exp, new_exp,
+                                  new_storage.storage_filesystem, once)
+        # The trial numbers its next checkpoint from the saved state's count; checkpoints written
+        # after that state (before the driver died) would be overwritten and named twice in Ray's
+        # list (one delete then takes the other's directory, the next fails on it). Count on from
+        # the highest index on disk instead.
+        on_disk = checkpoint_indices(Path(new_storage.trial_fs_path))
+        if on_disk and on_disk[-1] > new_storage.current_checkpoint_index:
+            new_storage.current_checkpoint_index = on_disk[-1]
 
     Trial.set_storage = set_storage
     try:
