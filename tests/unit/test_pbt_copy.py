@@ -56,35 +56,36 @@ def _tracked(path, frames):
 def test_a_lost_ray_checkpoint_falls_back_to_the_newest_left_beside_it(tmp_path):
     """Ray's saved experiment state can lag a killed driver and name a checkpoint Ray deleted
     since (it keeps the last few): the newest left in that trial directory takes its place."""
-    from distillrl.scale.raytune import restored_checkpoint_paths
+    from distillrl.scale.raytune import restore_latest_checkpoint
 
     exp, trial = str(tmp_path) + "/", tmp_path / "trial_0"
     _ray_ckpt(trial, 21, 22000)
     newest = _ray_ckpt(trial, 22, 24000)
     _ray_ckpt(trial, 3, 6000)  # an older index: sorted by number, not picked
     lost, said = _tracked(trial / "checkpoint_000018", 18000), []
-    restored_checkpoint_paths([lost], exp, exp, None, said.append)
+    restore_latest_checkpoint(lost, exp, exp, None, said.append)
     assert lost.checkpoint.path == str(newest)
     assert lost.metrics == {"frames": 24000, "return_recent": 9.0}  # the frames it was written at
     assert len(said) == 1 and "checkpoint_000018 is gone" in said[0]
     # one that exists is left alone, silently
     kept = _tracked(newest, 24000)
-    restored_checkpoint_paths([kept], exp, exp, None, said.append)
+    restore_latest_checkpoint(kept, exp, exp, None, said.append)
     assert kept.checkpoint.path == str(newest) and len(said) == 1
     # none left: the trial restarts without one (the member resumes from its own last.safetensors)
     gone = _tracked(tmp_path / "trial_1" / "checkpoint_000004", 8000)
-    restored_checkpoint_paths([gone, None], exp, exp, None, said.append)
+    restore_latest_checkpoint(gone, exp, exp, None, said.append)
+    restore_latest_checkpoint(None, exp, exp, None, said.append)
     assert gone.checkpoint is None and "no other is left" in said[-1]
 
 
 def test_a_moved_experiment_finds_a_donor_checkpoint_under_its_new_path(tmp_path):
-    from distillrl.scale.raytune import restored_checkpoint_paths
+    from distillrl.scale.raytune import restore_latest_checkpoint
 
     new = tmp_path / "moved"
     there = _ray_ckpt(new / "trial_1", 7, 16000, member=1)
     r = _tracked(str(tmp_path / "old" / "trial_1" / "checkpoint_000007"), 16000)
     said = []
-    restored_checkpoint_paths([r], str(tmp_path / "old") + "/", str(new) + "/", None, said.append)
+    restore_latest_checkpoint(r, str(tmp_path / "old") + "/", str(new) + "/", None, said.append)
     assert r.checkpoint.path == str(there) and said == []
 
 

@@ -209,8 +209,9 @@ def newest_existing_checkpoint(path: str) -> str | None:
     return str(p.parent / f"checkpoint_{found[-1]:06d}") if found else None
 
 
-def restored_checkpoint_paths(latest, old_exp: str, new_exp: str, filesystem, warn: Callable[[str], None]) -> None:
-    """Point a restored trial's tracked checkpoint results (``latest`` first) at checkpoints that exist.
+def restore_latest_checkpoint(r, old_exp: str, new_exp: str, filesystem, warn: Callable[[str], None]) -> None:
+    """Point a restored trial's latest checkpoint result ``r`` (what it restarts from; None: none)
+    at a checkpoint that exists, or at none.
 
     A moved experiment: Ray's ``Trial.set_storage`` rewrites the paths of a trial's checkpoints in
     the trial's *own* directory, but after a PBT exploit the checkpoint a trial restarts from is its
@@ -227,32 +228,31 @@ def restored_checkpoint_paths(latest, old_exp: str, new_exp: str, filesystem, wa
     (``pbt_member.newer_own_checkpoint``)."""
     from ray.train import Checkpoint
 
-    for r in latest:
-        if r is None or r.checkpoint is None:
-            continue
-        path = r.checkpoint.path
-        if old_exp != new_exp and path.startswith(old_exp):
-            path = new_exp + path[len(old_exp):]
-        found = newest_existing_checkpoint(path)
-        if found is not None and found != path:
-            warn(f"checkpoint {path} is gone (Ray's saved state lagged behind the killed run); using {found}")
-            try:  # the frames the substitute was written at (the scheduler pairs them with the copy)
-                meta = ck.load_meta(Path(found) / "state.safetensors")
-                r.metrics = {**(r.metrics or {}), "frames": int(meta["frames"])}
-            except (CheckpointError, KeyError, ValueError):
-                pass
-        elif found is None:
-            warn(f"checkpoint {path} is gone and no other is left beside it; the member restarts from its own")
-        if found is None:
-            r.checkpoint = None
-        elif found != r.checkpoint.path:
-            r.checkpoint = Checkpoint(path=found, filesystem=filesystem)
+    if r is None or r.checkpoint is None:
+        return
+    path = r.checkpoint.path
+    if old_exp != new_exp and path.startswith(old_exp):
+        path = new_exp + path[len(old_exp):]
+    found = newest_existing_checkpoint(path)
+    if found is None:
+        warn(f"checkpoint {path} is gone and no other is left beside it; the member restarts from its own")
+        r.checkpoint = None
+        return
+    if found != path:
+        warn(f"checkpoint {path} is gone (Ray's saved state lagged behind the killed run); using {found}")
+        try:  # the frames the substitute was written at (the scheduler pairs them with the copy)
+            meta = ck.load_meta(Path(found) / "state.safetensors")
+            r.metrics = {**(r.metrics or {}), "frames": int(meta["frames"])}
+        except (CheckpointError, KeyError, ValueError):
+            pass
+    if found != r.checkpoint.path:
+        r.checkpoint = Checkpoint(path=found, filesystem=filesystem)
 
 
 def repair_checkpoint_manager(mgr, old_exp: str, new_exp: str, filesystem, warn: Callable[[str], None]) -> None:
     """Make a restored trial's checkpoint manager name only checkpoints that exist.
 
-    The latest (what the trial restarts from) is found again (``restored_checkpoint_paths``); an
+    The latest (what the trial restarts from) is found again (``restore_latest_checkpoint``); an
     older tracked one that is gone, or that now names the same directory as the latest, is dropped
     from Ray's list: Ray deletes the oldest beyond ``num_to_keep`` later and raises on a path that
     is not there (which would fail the trial), and deleting a directory twice named would take the
@@ -264,7 +264,7 @@ def repair_checkpoint_manager(mgr, old_exp: str, new_exp: str, filesystem, warn:
         raise RuntimeError("this Ray version's checkpoint manager keeps no _checkpoint_results; "
                            "distillrl cannot resume a population with it")
     latest = mgr.latest_checkpoint_result
-    restored_checkpoint_paths([latest], old_exp, new_exp, filesystem, warn)
+    restore_latest_checkpoint(latest, old_exp, new_exp, filesystem, warn)
     keep = []
     for r in mgr._checkpoint_results:
         if r is latest:
