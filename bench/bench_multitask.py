@@ -19,6 +19,7 @@ Every run is an ordinary run directory under ``runs/bench/multitask/`` made by t
     python bench/bench_multitask.py kickstart --seeds 1 2 3 --steps 1500000
     python bench/bench_multitask.py distill --seeds 1 2 --steps 2000000
     python bench/bench_multitask.py variants --seeds 1 --steps 1000000
+    python bench/bench_multitask.py variants-table
     python bench/bench_multitask.py sibling online --seeds 1 2 3
     python bench/bench_multitask.py collect
 """
@@ -227,6 +228,50 @@ def part_variants(seeds: list[int], steps: int) -> None:
 # --------------------------------------------------------------------------- tables
 
 
+def variants_table() -> dict:
+    """The task-set options at every kept seed: per game and geomean, % of the teacher, mean
+    [95 % t-interval over seeds]; each option against the default paired by seed. Writes
+    multitask_variants.json (the runs) and prints the markdown tables."""
+    from distillrl.core.stats import fmt, paired_difference, t_interval, verdict
+
+    res = collect_distill("variants", "*-s*")
+    if not res:
+        raise SystemExit("variants-table: no finished runs")
+    (OUT / "multitask_variants.json").write_text(json.dumps(res, indent=1))
+    print(f"wrote {OUT / 'multitask_variants.json'}\n")
+
+    def seed(r: dict) -> int:
+        return int(r["run"].rsplit("-s", 1)[1])
+
+    names = [n for n in VARIANTS if n in res]
+    print("| inputs / actions | params (fraction) | seeds | " + " | ".join(g.replace("_", " ") for g in GAMES)
+          + " | geomean (per seed) | train wall-clock (median) |")
+    print("|---|---|---|" + "---|" * len(GAMES) + "---|---|")
+    for n in names:
+        rs = res[n]
+        cells = []
+        for g in GAMES:
+            ratios = [100 * t["score_ratio"] for r in rs for t in r["per_task"] if t["name"] == g]
+            cells.append(fmt(t_interval(ratios), 0, "%", show_n=False))
+        geo = t_interval([100 * r["geomean_ratio"] for r in rs])
+        per = ", ".join(f"{100 * r['geomean_ratio']:.1f}" for r in sorted(rs, key=seed))
+        wall = sorted(r["wall_s"] for r in rs)[len(rs) // 2]
+        label = " / ".join(f"`{x}`" for x in n.split("-"))
+        print(f"| {label} | {rs[0]['student_params']:,} ({rs[0]['param_fraction']:.3f}×) | {len(rs)} | "
+              + " | ".join(cells) + f" | **{fmt(geo, 1, '%', show_n=False)}** ({per}) | {wall:.0f} s |")
+    base = {seed(r): 100 * r["geomean_ratio"] for r in res.get("pad-heads", [])}
+    print("\n| option − default (`pad` / `heads`), geomean points, paired by seed | difference | n | verdict |")
+    print("|---|---|---|---|")
+    for n in names:
+        if n == "pad-heads":
+            continue
+        d = paired_difference({seed(r): 100 * r["geomean_ratio"] for r in res[n]}, base)
+        print(f"| {n} | {fmt(d, 1, show_n=False)} | {d['n']} | {verdict(d)} |")
+    return res
+
+
+
+
 def keep(d: Path, part: str) -> None:
     """Copy what the tables rest on (config, summary, metrics) to bench/results/multitask/<part>/<run>/,
     where ``distillrl report`` can read it again (runs/ is not in git)."""
@@ -382,7 +427,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("parts", nargs="+", choices=["kickstart", "baseline", "distill", "curve", "curve-table",
                                                "variants", "online", "sibling", "collect", "online-table",
-                                               "sibling-table"])
+                                               "sibling-table", "variants-table"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--steps", type=int, default=None, help="frame budget of the part (default per part)")
     ap.add_argument("--envs", type=int, default=40, help="kickstart: parallel envs (8 per game)")
@@ -413,6 +458,8 @@ def main() -> None:
             part_online(args.seeds, args.steps or 1_000_000)
         elif part == "sibling":
             part_sibling(args.seeds, args.steps)
+        elif part == "variants-table":
+            variants_table()
         elif part in ("online-table", "sibling-table"):  # one part's table alone, from every kept run
             name = part.removesuffix("-table")
             res = {"online": collect_online, "sibling": collect_sibling}[name]()
