@@ -270,8 +270,6 @@ def variants_table() -> dict:
     return res
 
 
-
-
 def keep(d: Path, part: str) -> None:
     """Copy what the tables rest on (config, summary, metrics) to bench/results/multitask/<part>/<run>/,
     where ``distillrl report`` can read it again (runs/ is not in git)."""

@@ -2,6 +2,7 @@
 (even a copy of the member's own older state); a crash or killed driver takes the newer own."""
 
 import shutil
+from types import SimpleNamespace
 
 import torch
 
@@ -46,8 +47,6 @@ def _ray_ckpt(trial_dir, index, frames, member=0):
 
 
 def _tracked(path, frames):
-    from types import SimpleNamespace
-
     from ray.train import Checkpoint
 
     return SimpleNamespace(checkpoint=Checkpoint(path=str(path)), metrics={"frames": frames, "return_recent": 9.0})

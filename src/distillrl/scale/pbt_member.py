@@ -105,7 +105,7 @@ class ReadyPoints(Hook):
         save_checkpoint(trainer, self.mdir, self.cfg, self.kind,
                         meta={"member": self.member, "copy": copy_id(self.config)})
         with tempfile.TemporaryDirectory(prefix=".handover-", dir=self.mdir, ignore_cleanup_errors=True) as tmp:
-            link_or_copy(self.mdir / MEMBER_CKPT, Path(tmp) / "state.safetensors")  # Ray copies it to storage
+            link_or_copy(self.mdir / MEMBER_CKPT, Path(tmp) / raytune.RAY_STATE)  # Ray copies it to storage
             self.report(self.metrics(trainer, trainer.frames >= self.cfg.steps),
                         checkpoint=self.checkpoint_from(tmp))
         return False
@@ -186,7 +186,7 @@ def member_trainable(config: dict, exp_dir: str | None = None) -> None:
     state = meta = None
     if got is not None:
         with got.as_directory() as d:
-            state, meta = ck.load(Path(d) / "state.safetensors")
+            state, meta = ck.load(Path(d) / raytune.RAY_STATE)
     copied = state is not None and pending_copy(mdir, config)
     own = None if copied else newer_own_checkpoint(mdir, int(config["member"]), meta)
     if own is not None:  # Ray's record lags the member's own (a driver killed between the two): take the newer

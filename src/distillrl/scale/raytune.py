@@ -192,6 +192,15 @@ def replace_scheduler(tuner, scheduler) -> None:
     cfg.scheduler = scheduler
 
 
+RAY_STATE = "state.safetensors"
+"""The file a PBT member's Ray checkpoint directory holds (its ``last.safetensors``, linked)."""
+
+
+def moved_path(path: str, old_exp: str, new_exp: str) -> str:
+    """``path`` under the experiment directory's new location when it lay under the old one."""
+    return new_exp + path[len(old_exp):] if old_exp != new_exp and path.startswith(old_exp) else path
+
+
 def checkpoint_indices(trial_dir: Path) -> list[int]:
     """The indices of the ``checkpoint_NNNNNN`` directories in a trial directory, ascending."""
     if not trial_dir.is_dir():
@@ -230,9 +239,7 @@ def restore_latest_checkpoint(r, old_exp: str, new_exp: str, filesystem, warn: C
 
     if r is None or r.checkpoint is None:
         return
-    path = r.checkpoint.path
-    if old_exp != new_exp and path.startswith(old_exp):
-        path = new_exp + path[len(old_exp):]
+    path = moved_path(r.checkpoint.path, old_exp, new_exp)
     found = newest_existing_checkpoint(path)
     if found is None:
         warn(f"checkpoint {path} is gone and no other is left beside it; the member restarts from its own")
@@ -241,7 +248,7 @@ def restore_latest_checkpoint(r, old_exp: str, new_exp: str, filesystem, warn: C
     if found != path:
         warn(f"checkpoint {path} is gone (Ray's saved state lagged behind the killed run); using {found}")
         try:  # the frames the substitute was written at (the scheduler pairs them with the copy)
-            meta = ck.load_meta(Path(found) / "state.safetensors")
+            meta = ck.load_meta(Path(found) / RAY_STATE)
             r.metrics = {**(r.metrics or {}), "frames": int(meta["frames"])}
         except (CheckpointError, KeyError, ValueError):
             pass
@@ -265,22 +272,22 @@ def repair_checkpoint_manager(mgr, old_exp: str, new_exp: str, filesystem, warn:
                            "distillrl cannot resume a population with it")
     latest = mgr.latest_checkpoint_result
     restore_latest_checkpoint(latest, old_exp, new_exp, filesystem, warn)
+    latest_path = latest.checkpoint.path if latest is not None and latest.checkpoint is not None else None
     keep = []
     for r in mgr._checkpoint_results:
         if r is latest:
-            if r.checkpoint is not None:
+            if latest_path is not None:
                 keep.append(r)
             continue
         if r.checkpoint is None:
             continue
-        path = r.checkpoint.path
-        if old_exp != new_exp and path.startswith(old_exp):
-            r.checkpoint = Checkpoint(path=new_exp + path[len(old_exp):], filesystem=filesystem)
-        if Path(r.checkpoint.path).exists() and not (latest is not None and latest.checkpoint is not None
-                                                     and r.checkpoint.path == latest.checkpoint.path):
+        path = moved_path(r.checkpoint.path, old_exp, new_exp)
+        if path != r.checkpoint.path:
+            r.checkpoint = Checkpoint(path=path, filesystem=filesystem)
+        if path != latest_path and Path(path).exists():
             keep.append(r)
     mgr._checkpoint_results = keep
-    if latest is not None and latest.checkpoint is None:
+    if latest is not None and latest_path is None:
         mgr._latest_checkpoint_result = None
 
 
